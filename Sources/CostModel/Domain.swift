@@ -1,0 +1,184 @@
+import Foundation
+
+/// Spend categories of METRICS.md.
+public enum CostCategory: String, Hashable, Sendable, Codable, CaseIterable, Comparable {
+    case compute, storage, network, database, kubernetes, domain, ai, saas, other
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One recurring charge a provider bills for a resource: the run-rate basis.
+/// Connectors convert provider units (kopecks, daily prices) into this at the edge.
+public struct BillingLineItem: Hashable, Sendable, Codable {
+    /// The cloud that bills it (`selectel`, `yandex`); one source may span several (the demo does).
+    public var provider: String
+    public var resourceID: String
+    public var resourceName: String
+    public var resourceType: String
+    public var service: String
+    public var category: CostCategory
+    public var region: String
+    public var account: String
+    public var rate: Rate
+
+    public init(provider: String, resourceID: String, resourceName: String, resourceType: String, service: String,
+                category: CostCategory, region: String, account: String, rate: Rate) {
+        self.provider = provider
+        self.resourceID = resourceID
+        self.resourceName = resourceName
+        self.resourceType = resourceType
+        self.service = service
+        self.category = category
+        self.region = region
+        self.account = account
+        self.rate = rate
+    }
+}
+
+/// What the provider's inventory says exists. It enriches billing; it never creates cost.
+public struct InventoryItem: Hashable, Sendable, Codable {
+    public var provider: String
+    public var resourceID: String
+    public var name: String
+    public var resourceType: String
+    public var region: String
+    public var status: String
+    public var flavor: String
+    /// For volumes: the server this one is attached to, if any.
+    public var attachedTo: String?
+    public var createdAt: Date
+    public var tags: [String: String]
+
+    public init(provider: String, resourceID: String, name: String, resourceType: String, region: String, status: String,
+                flavor: String = "", attachedTo: String? = nil, createdAt: Date, tags: [String: String] = [:]) {
+        self.provider = provider
+        self.resourceID = resourceID
+        self.name = name
+        self.resourceType = resourceType
+        self.region = region
+        self.status = status
+        self.flavor = flavor
+        self.attachedTo = attachedTo
+        self.createdAt = createdAt
+        self.tags = tags
+    }
+}
+
+/// Billed spend of one day (in the reporting time zone) for one resource and service.
+public struct DailyCost: Hashable, Sendable, Codable {
+    public var day: LocalDay
+    public var provider: String
+    public var resourceID: String
+    public var service: String
+    public var category: CostCategory
+    public var account: String
+    public var cost: Money
+
+    public init(day: LocalDay, provider: String, resourceID: String, service: String, category: CostCategory, account: String, cost: Money) {
+        self.day = day
+        self.provider = provider
+        self.resourceID = resourceID
+        self.service = service
+        self.category = category
+        self.account = account
+        self.cost = cost
+    }
+}
+
+/// Average utilisation of one resource over the statistics window, 0…1.
+public struct UtilizationSample: Hashable, Sendable, Codable {
+    public enum Dimension: String, Hashable, Sendable, Codable, CaseIterable { case cpu, memory, disk, network }
+    public var resourceID: String
+    public var dimension: Dimension
+    public var ratio: Double
+
+    public init(resourceID: String, dimension: Dimension, ratio: Double) {
+        self.resourceID = resourceID
+        self.dimension = dimension
+        self.ratio = ratio
+    }
+}
+
+/// Used and total capacity of one scope in base units (cores, bytes, bits per second).
+public struct CapacitySample: Hashable, Sendable, Codable {
+    public var scope: String
+    public var dimension: String
+    public var used: Double
+    public var total: Double
+
+    public init(scope: String, dimension: String, used: Double, total: Double) {
+        self.scope = scope
+        self.dimension = dimension
+        self.used = used
+        self.total = total
+    }
+}
+
+/// A resource after billing-first reconciliation: what the exporter reports.
+public struct Resource: Hashable, Sendable, Codable {
+    public var provider: String
+    public var id: String
+    public var name: String
+    public var resourceType: String
+    public var service: String
+    public var category: CostCategory
+    public var region: String
+    public var account: String
+    public var status: ResourceStatus
+    public var flavor: String
+    public var tags: [String: String]
+    /// Run rate including everything folded into this resource (volumes of a VM).
+    public var rate: Rate
+    /// Billed but not in the provider's inventory.
+    public var isZombie: Bool
+    /// A volume attached to nothing for longer than the orphan age.
+    public var isOrphan: Bool
+    /// IDs of resources whose cost was folded into this one.
+    public var folded: [String]
+
+    public init(provider: String, id: String, name: String, resourceType: String, service: String, category: CostCategory,
+                region: String, account: String, status: ResourceStatus, flavor: String, tags: [String: String],
+                rate: Rate, isZombie: Bool, isOrphan: Bool, folded: [String]) {
+        self.provider = provider
+        self.id = id
+        self.name = name
+        self.resourceType = resourceType
+        self.service = service
+        self.category = category
+        self.region = region
+        self.account = account
+        self.status = status
+        self.flavor = flavor
+        self.tags = tags
+        self.rate = rate
+        self.isZombie = isZombie
+        self.isOrphan = isOrphan
+        self.folded = folded
+    }
+}
+
+/// Provider statuses normalised: ACTIVE→RUNNING, SHUTOFF/STOPPED→STOPPED, ERROR/FAILED→ERROR.
+public struct ResourceStatus: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let value: String
+
+    public init(provider raw: String) {
+        switch raw.uppercased() {
+        case "ACTIVE", "RUNNING": value = "RUNNING"
+        case "SHUTOFF", "STOPPED": value = "STOPPED"
+        case "ERROR", "FAILED": value = "ERROR"
+        case "": value = "UNKNOWN"
+        default: value = raw.uppercased()
+        }
+    }
+
+    /// Billing saw it; inventory did not.
+    public static let missing = ResourceStatus(provider: "MISSING")
+    public var description: String { value }
+
+    public init(from decoder: any Decoder) throws {
+        value = try decoder.singleValueContainer().decode(String.self)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Billing-first reconciliation: billing line items are the truth about money; inventory
+/// only enriches them. Billed but absent from inventory is a zombie; an unattached volume
+/// older than `orphanMinAge` is an orphan; volumes attached to a server (by attachment or by
+/// the `disk-for-<server name>` convention) fold into that server's cost.
+public struct Reconciliation: Sendable {
+    /// Resource types the inventory lists. A billed resource of another type cannot be a
+    /// zombie: the source simply has no inventory to check it against.
+    public var inventoriedTypes: Set<String>
+    public var orphanMinAge: TimeInterval
+    public var now: Date
+
+    public init(inventoriedTypes: Set<String>, orphanMinAge: TimeInterval, now: Date) {
+        self.inventoriedTypes = inventoriedTypes
+        self.orphanMinAge = orphanMinAge
+        self.now = now
+    }
+
+    public static let serverType = "server"
+    public static let volumeType = "volume"
+
+    /// Resources sorted by ID. `currency` prices inventory that no line item bills.
+    public func reconcile(billing: [BillingLineItem], inventory: [InventoryItem], currency: Currency) -> [Resource] {
+        let inventoryByID = Dictionary(inventory.map { ($0.resourceID, $0) }, uniquingKeysWith: { first, _ in first })
+        var resources: [String: Resource] = [:]
+
+        for item in billing {
+            if var existing = resources[item.resourceID] {
+                existing.rate = existing.rate.adding(item.rate)
+                resources[item.resourceID] = existing
+                continue
+            }
+            let known = inventoryByID[item.resourceID]
+            resources[item.resourceID] = Resource(
+                provider: item.provider,
+                id: item.resourceID,
+                name: known?.name ?? item.resourceName,
+                resourceType: item.resourceType,
+                service: item.service,
+                category: item.category,
+                region: known?.region ?? item.region,
+                account: item.account,
+                status: known.map { ResourceStatus(provider: $0.status) } ?? .missing,
+                flavor: known?.flavor ?? "",
+                tags: known?.tags ?? [:],
+                rate: item.rate,
+                isZombie: known == nil && inventoriedTypes.contains(item.resourceType),
+                isOrphan: false,
+                folded: []
+            )
+        }
+        for item in inventory where resources[item.resourceID] == nil {
+            resources[item.resourceID] = Resource(
+                provider: item.provider,
+                id: item.resourceID, name: item.name, resourceType: item.resourceType, service: "",
+                category: Self.category(ofType: item.resourceType), region: item.region, account: "",
+                status: ResourceStatus(provider: item.status), flavor: item.flavor, tags: item.tags,
+                rate: Rate(amount: 0, currency: currency, periodHours: 1),
+                isZombie: false, isOrphan: false, folded: []
+            )
+        }
+
+        foldVolumes(into: &resources, inventory: inventoryByID)
+        markOrphans(&resources, inventory: inventoryByID)
+        return resources.values.sorted { $0.id < $1.id }
+    }
+
+    private func foldVolumes(into resources: inout [String: Resource], inventory: [String: InventoryItem]) {
+        let serverIDByName = Dictionary(
+            resources.values.filter { $0.resourceType == Self.serverType }.map { ($0.name, $0.id) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        let volumes = resources.values.filter { $0.resourceType == Self.volumeType }.sorted { $0.id < $1.id }
+        for volume in volumes {
+            let byAttachment = inventory[volume.id]?.attachedTo.flatMap { resources[$0] != nil ? $0 : nil }
+            let byName = volume.name.hasPrefix("disk-for-") ? serverIDByName[String(volume.name.dropFirst("disk-for-".count))] : nil
+            guard let serverID = byAttachment ?? byName, var server = resources[serverID],
+                  server.rate.currency == volume.rate.currency else { continue }
+            server.rate = server.rate.adding(volume.rate)
+            server.folded.append(volume.id)
+            resources[serverID] = server
+            resources[volume.id] = nil
+        }
+    }
+
+    private func markOrphans(_ resources: inout [String: Resource], inventory: [String: InventoryItem]) {
+        for (id, resource) in resources where resource.resourceType == Self.volumeType {
+            guard let known = inventory[id], known.attachedTo == nil,
+                  now.timeIntervalSince(known.createdAt) >= orphanMinAge else { continue }
+            resources[id]?.isOrphan = true
+        }
+    }
+
+    /// The category a bare inventory type belongs to, for resources no line item describes.
+    public static func category(ofType type: String) -> CostCategory {
+        switch type {
+        case "server": .compute
+        case "volume", "bucket", "file_storage": .storage
+        case "ip", "load_balancer": .network
+        case "database": .database
+        case "kubernetes_cluster": .kubernetes
+        default: .other
+        }
+    }
+}

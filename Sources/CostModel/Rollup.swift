@@ -1,0 +1,17 @@
+import Foundation
+
+/// Sums money by a key, keeping currencies apart: a key always includes the currency.
+public func sum<Element, Key: Hashable>(_ elements: some Sequence<Element>, by key: (Element) -> Key,
+                                        amount: (Element) -> Decimal) -> [Key: Decimal] {
+    var totals: [Key: Decimal] = [:]
+    for element in elements {
+        totals[key(element), default: 0] += amount(element)
+    }
+    return totals
+}
+
+/// Month-to-date: billed daily costs from the 1st of `today`'s month through `today`.
+public func monthToDate(_ daily: [DailyCost], today: LocalDay) -> [DailyCost] {
+    let first = today.firstOfMonth
+    return daily.filter { $0.day >= first && $0.day <= today }
+}

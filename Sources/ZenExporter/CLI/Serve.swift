@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the exporter (the default).")
+    @OptionGroup var options: ConfigOption
+    @Option(name: .long, help: "HOST:PORT to listen on; overrides `listen` in the config.")
+    var listen: String?
+
+    func run() async throws {
+        var config = try options.load()
+        if let listen {
+            guard let address = ListenAddress(listen) else { throw ValidationError("--listen: expected HOST:PORT, got \"\(listen)\"") }
+            config.listen = address
+        }
+        let logger = options.logger("zen-exporter")
+        let store: Store
+        do {
+            store = try Store(path: config.storage.path)
+        } catch {
+            logger.critical("cannot open the database", metadata: ["path": "\(config.storage.path)", "error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let engine = SyncEngine(config: config, store: store, logger: logger)
+        await engine.restore()
+        if !config.usage.isEmpty {
+            logger.warning("usage sources are validated but not collected by this version", metadata: ["usage": "\(config.usage.map(\.name))"])
+        }
+
+        let app = Application(
+            router: Routes.router(estate: engine.estate, listen: config.listen),
+            configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "zen-exporter"),
+            logger: logger
+        )
+        let sync = SyncService(engine: engine)
+        let group = ServiceGroup(services: [app, sync], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        logger.info("starting", metadata: ["listen": "\(config.listen)", "sources": "\(config.sources.count)", "database": "\(config.storage.path)"])
+        try await group.run()
+        try store.close()
+        logger.info("stopped; database closed")
+    }
+}
+
+/// The sync loop as a service: it stops when the group shuts down gracefully.
+struct SyncService: Service {
+    let engine: SyncEngine
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { [engine] in await engine.runForever() }
+    }
+}

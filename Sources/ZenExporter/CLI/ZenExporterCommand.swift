@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct ZenExporterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zen-exporter",
+        abstract: "Cloud spend for Prometheus: syncs providers, computes cost, serves /metrics.",
+        version: "zen-exporter \(BuildInfo.current.version) (revision \(BuildInfo.current.revision), Swift \(BuildInfo.current.swiftVersion))",
+        subcommands: [Serve.self, CheckConfig.self, SyncCommand.self, Render.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Path of the config file.")
+    var config = "./exporter.yaml"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    /// Loads the config or prints every problem and exits with status 2.
+    func load() throws -> ExporterConfig {
+        do {
+            return try ConfigLoader.load(path: config)
+        } catch {
+            FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    func logger(_ label: String) -> Logger {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: label)
+        logger.logLevel = logLevel
+        return logger
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate the config; print every problem and exit 2 if any.")
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let config = try options.load()
+        print("\(options.config): OK (\(config.sources.count) source(s): \(config.sources.map { "\($0.name) [\($0.type)]" }.joined(separator: ", ")))")
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sync", abstract: "Sync every source once into the database and exit (1 if any source failed).")
+    @OptionGroup var options: ConfigOption
+    @Flag(name: .long, help: "Sync once and exit (the only mode of this command).")
+    var once = false
+
+    func run() async throws {
+        let config = try options.load()
+        let logger = options.logger("zen-exporter.sync")
+        let store = try Store(path: config.storage.path)
+        defer { try? store.close() }
+        let engine = SyncEngine(config: config, store: store, logger: logger)
+        await engine.restore()
+        let failed = await engine.syncAllOnce()
+        for status in await engine.estate.all {
+            print("\(status.name): \(status.up == true ? "ok" : "FAILED: \(status.lastError ?? "")"), \(status.resources.count) resources")
+        }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Render: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sync once in memory, print the exposition and exit; the database is not touched.")
+    @OptionGroup var options: ConfigOption
+    @Option(name: .long, help: "Pretend it is this ISO 8601 time (reproducible output, e.g. for golden files).")
+    var at: String?
+
+    func run() async throws {
+        let config = try options.load()
+        var instant = Date()
+        if let at {
+            guard let parsed = ISO8601DateFormatter().date(from: at) else {
+                throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
+            }
+            instant = parsed
+        }
+        let store = try Store()
+        var engine = SyncEngine(config: config, store: store, logger: options.logger("zen-exporter.render"))
+        engine.clock = { [instant] in instant }
+        let failed = await engine.syncAllOnce()
+        FileHandle.standardOutput.write(Data(engine.estate.exposition.rendered.body.readableBytesView))
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}

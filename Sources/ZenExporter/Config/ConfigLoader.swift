@@ -1,0 +1,197 @@
+import CostModel
+import Foundation
+import Yams
+
+/// Loads exporter.yaml into `ExporterConfig`, reporting every problem at once.
+enum ConfigLoader {
+    static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> ExporterConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigErrors(issues: [ConfigIssue(file: path, line: 0, column: 0, key: "(file)", message: "cannot read the config file")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors(issues: [ConfigIssue(file: path, line: 0, column: 0, key: "(file)", message: "the config file is not valid UTF-8")])
+        }
+        return try parse(text, file: path, environment: environment)
+    }
+
+    static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigErrors) -> ExporterConfig {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ConfigErrors(issues: [ConfigIssue(file: file, line: 1, column: 1, key: "(file)", message: "the config file is empty")])
+            }
+            root = node
+        } catch let error as ConfigErrors {
+            throw error
+        } catch {
+            throw ConfigErrors(issues: [syntaxIssue(error, file: file)])
+        }
+        let reader = ConfigReader(file: file, environment: environment)
+        let config = read(root, reader)
+        guard reader.issues.isEmpty else { throw ConfigErrors(issues: reader.issues) }
+        return config
+    }
+
+    private static func syntaxIssue(_ error: any Error, file: String) -> ConfigIssue {
+        var line = 1, column = 1, problem = "\(error)"
+        if let yaml = error as? YamlError {
+            switch yaml {
+            case let .scanner(_, message, mark, _), let .parser(_, message, mark, _), let .composer(_, message, mark, _):
+                (line, column, problem) = (mark.line, mark.column, message)
+            case let .duplicatedKeysInMapping(duplicates, context):
+                (line, column, problem) = (context.mark.line, context.mark.column, "duplicate key \(duplicates.joined(separator: ", "))")
+            default:
+                break
+            }
+        }
+        return ConfigIssue(file: file, line: line, column: column, key: "(yaml)", message: "malformed YAML: \(problem)")
+    }
+
+    private static let topLevelKeys: Set<String> = [
+        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "recommendations",
+    ]
+
+    private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
+        var config = ExporterConfig()
+        guard let top = reader.mapping(root, at: "", allowed: topLevelKeys) else { return config }
+
+        if let text = reader.string(top, "listen") {
+            if let address = ListenAddress(text) { config.listen = address } else {
+                reader.fail(at: top["listen"], "listen", "expected HOST:PORT such as 0.0.0.0:9469, got \"\(text)\"")
+            }
+        }
+        if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days"]) {
+            config.storage.path = reader.string(fields, "path") ?? config.storage.path
+            config.storage.retentionDays = reader.int(fields, "retention_days", range: 1...36_500) ?? config.storage.retentionDays
+        }
+        if let node = top["reporting"] { readReporting(node, reader, into: &config.reporting) }
+        if let node = top["fx"] { readFX(node, reader, into: &config.fx) }
+        if let node = top["metrics"], let fields = reader.mapping(node, at: "metrics", allowed: ["namespace", "per_resource"]) {
+            if let namespace = reader.string(fields, "namespace") {
+                if namespace.range(of: "^[a-zA-Z_][a-zA-Z0-9_]*$", options: .regularExpression) != nil { config.metrics.namespace = namespace } else {
+                    reader.fail(at: fields["namespace"], "metrics.namespace", "\"\(namespace)\" is not a valid metric name prefix")
+                }
+            }
+            config.metrics.perResource = reader.bool(fields, "per_resource") ?? true
+        }
+        config.sources = readSources(top, reader)
+        config.usage = reader.sequence(top, "usage").enumerated().compactMap { readUsage($1, at: "usage[\($0)]", reader) }
+        config.budgets = reader.sequence(top, "budgets").enumerated().compactMap {
+            readBudget($1, at: "budgets[\($0)]", reader, defaultCurrency: config.reporting.currency)
+        }
+        if let node = top["recommendations"] { readRecommendations(node, reader, into: &config.recommendations) }
+        return config
+    }
+
+    private static func readReporting(_ node: Node, _ reader: ConfigReader, into reporting: inout ReportingConfig) {
+        guard let fields = reader.mapping(node, at: "reporting", allowed: ["currency", "timezone", "hours_per_month"]) else { return }
+        reporting.currency = reader.currency(fields, "currency") ?? reporting.currency
+        if let name = reader.string(fields, "timezone") {
+            if let zone = TimeZone(identifier: name) { reporting.timeZone = zone } else {
+                reader.fail(at: fields["timezone"], "reporting.timezone", "unknown time zone \"\(name)\" (use an IANA name such as Europe/Moscow)")
+            }
+        }
+        reporting.hoursPerMonth = reader.decimal(fields, "hours_per_month") ?? reporting.hoursPerMonth
+    }
+
+    private static func readFX(_ node: Node, _ reader: ConfigReader, into fx: inout FXConfig) {
+        guard let fields = reader.mapping(node, at: "fx", allowed: ["source", "rates"]) else { return }
+        _ = reader.oneOf(fields, "source", ["static"])
+        guard let ratesNode = fields["rates"], let rates = reader.mapping(ratesNode, at: "fx.rates", allowed: CurrencyCodes.iso4217) else { return }
+        for (code, entry) in rates.entries {
+            if let rate = reader.decimal(entry.value, rates.path(code)) { fx.rates[Currency(code)] = rate }
+        }
+    }
+
+    private static func readSources(_ top: Fields, _ reader: ConfigReader) -> [SourceConfig] {
+        let nodes = reader.sequence(top, "sources")
+        if top["sources"] == nil { reader.fail(at: top.node, "sources", "required key is missing: configure at least one source (type: demo runs without credentials)") }
+        var firstLineByName: [String: Int] = [:]
+        var sources: [SourceConfig] = []
+        for (index, node) in nodes.enumerated() {
+            let path = "sources[\(index)]"
+            // The type decides which keys are known; an unknown type is reported once, not per key.
+            let typeName = node.mapping?["type"]?.scalar?.string
+            let allowed: Set<String> = switch typeName.map({ SourceRegistry.kinds[$0] }) {
+            case let .some(.some(kind)): SourceRegistry.commonKeys.union(kind.settingKeys)
+            case .some(.none): Set(node.mapping?.keys.compactMap(\.string) ?? [])
+            case .none: SourceRegistry.commonKeys
+            }
+            guard let fields = reader.mapping(node, at: path, allowed: allowed) else { continue }
+            guard let nameNode = reader.required(fields, "name"), let name = reader.string(fields, "name"), let typeNode = reader.required(fields, "type"), let type = reader.string(fields, "type") else { continue }
+            if name.range(of: "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", options: .regularExpression) == nil {
+                reader.fail(at: nameNode, fields.path("name"), "\"\(name)\" is not a valid source name (letters, digits, '-', '_', '.')")
+            }
+            if let first = firstLineByName[name] {
+                reader.fail(at: nameNode, fields.path("name"), "duplicate source name \"\(name)\" (first defined on line \(first))")
+            } else {
+                firstLineByName[name] = nameNode.mark?.line ?? 0
+            }
+            guard let kind = SourceRegistry.kinds[type] else {
+                reader.fail(at: typeNode, fields.path("type"), "unknown source type \"\(type)\" (known: \(SourceRegistry.kinds.keys.sorted().joined(separator: ", ")))")
+                continue
+            }
+            var source = SourceConfig(name: name, type: type, settings: kind.readSettings(fields, reader))
+            source.interval = reader.duration(fields, "interval") ?? source.interval
+            source.timeout = reader.duration(fields, "timeout") ?? source.timeout
+            source.retries = reader.int(fields, "retries", range: 0...10) ?? source.retries
+            if let jitter = reader.decimal(fields, "jitter", positive: false) {
+                if jitter < 0 || jitter > 1 { reader.fail(at: fields["jitter"], fields.path("jitter"), "must be a fraction of the interval between 0 and 1") } else {
+                    source.jitterRatio = NSDecimalNumber(decimal: jitter).doubleValue
+                }
+            }
+            sources.append(source)
+        }
+        return sources
+    }
+
+    private static func readUsage(_ node: Node, at path: String, _ reader: ConfigReader) -> UsageSourceConfig? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "type", "dsn_env", "dsn_file", "queries"]),
+              reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
+              reader.required(fields, "type") != nil, let type = reader.oneOf(fields, "type", ["sqlite", "postgres"]) else { return nil }
+        let dsn = reader.secret(fields, "dsn")
+        if fields["dsn_env"] == nil && fields["dsn_file"] == nil { reader.fail(at: fields.node, fields.path("dsn_env"), "one of dsn_env or dsn_file is required") }
+        var queries: [String: String] = [:]
+        if let queriesNode = fields["queries"], case let .mapping(mapping) = queriesNode {
+            for (key, value) in mapping {
+                guard let dimension = key.string, case let .scalar(sql) = value else {
+                    reader.fail(at: value, "\(path).queries", "expected dimension: SQL text")
+                    continue
+                }
+                queries[dimension] = sql.string
+            }
+        } else if let queriesNode = fields["queries"] {
+            reader.fail(at: queriesNode, "\(path).queries", "expected a mapping of dimension to SQL, got \(queriesNode.kindName)")
+        }
+        return UsageSourceConfig(name: name, type: type, dsn: dsn, queries: queries)
+    }
+
+    private static func readBudget(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency) -> BudgetConfig? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "amount", "currency", "period", "thresholds", "scope"]),
+              reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
+              reader.required(fields, "amount") != nil, let amount = reader.decimal(fields, "amount") else { return nil }
+        var budget = BudgetConfig(name: name, amount: Money(amount, reader.currency(fields, "currency") ?? defaultCurrency))
+        if let period = reader.oneOf(fields, "period", BudgetConfig.Period.allCases.map(\.rawValue)) {
+            budget.period = BudgetConfig.Period(rawValue: period) ?? .monthly
+        }
+        if fields["thresholds"] != nil {
+            budget.thresholds = reader.sequence(fields, "thresholds").enumerated().compactMap { reader.decimal($1, "\(path).thresholds[\($0)]") }
+        }
+        if let scopeNode = fields["scope"],
+           let scope = reader.mapping(scopeNode, at: "\(path).scope", allowed: ["source", "provider", "account", "category", "service", "tenant", "team"]) {
+            for key in scope.entries.keys { budget.scope[key] = reader.string(scope, key) }
+        }
+        return budget
+    }
+
+    private static func readRecommendations(_ node: Node, _ reader: ConfigReader, into recommendations: inout RecommendationsConfig) {
+        guard let fields = reader.mapping(node, at: "recommendations", allowed: ["cpu_idle_below", "memory_idle_below", "orphan_min_age"]) else { return }
+        for (key, keyPath) in [("cpu_idle_below", \RecommendationsConfig.cpuIdleBelow), ("memory_idle_below", \.memoryIdleBelow)] {
+            guard let value = reader.decimal(fields, key) else { continue }
+            if value > 1 { reader.fail(at: fields[key], fields.path(key), "a ratio between 0 and 1, got \(value)") } else {
+                recommendations[keyPath: keyPath] = NSDecimalNumber(decimal: value).doubleValue
+            }
+        }
+        recommendations.orphanMinAge = reader.duration(fields, "orphan_min_age") ?? recommendations.orphanMinAge
+    }
+}

@@ -1,0 +1,237 @@
+import CostModel
+import Foundation
+import Yams
+
+/// The entries of one YAML mapping, with the path that names them in errors.
+struct Fields {
+    let path: String
+    let node: Node
+    let entries: [String: (key: Node, value: Node)]
+
+    subscript(key: String) -> Node? { entries[key]?.value }
+    func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+}
+
+/// Reads typed values out of a composed YAML tree and collects every problem with the key's
+/// path and line:column, so that one run of `check-config` reports them all.
+final class ConfigReader {
+    let file: String
+    let environment: [String: String]
+    private(set) var issues: [ConfigIssue] = []
+
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.environment = environment
+    }
+
+    func fail(at node: Node?, _ key: String, _ message: String) {
+        let mark = node?.mark
+        issues.append(ConfigIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, key: key, message: message))
+    }
+
+    // MARK: Structure
+
+    /// A mapping's entries. Keys outside `allowed` are reported where they stand.
+    func mapping(_ node: Node, at path: String, allowed: Set<String>) -> Fields? {
+        guard case let .mapping(mapping) = node else {
+            fail(at: node, path.isEmpty ? "(top level)" : path, "expected a mapping of keys, got \(node.kindName)")
+            return nil
+        }
+        var entries: [String: (key: Node, value: Node)] = [:]
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.scalar?.string else {
+                fail(at: keyNode, path, "keys must be plain strings")
+                continue
+            }
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            guard allowed.contains(key) else {
+                fail(at: keyNode, keyPath, "unknown key (known here: \(allowed.sorted().joined(separator: ", ")))")
+                continue
+            }
+            entries[key] = (keyNode, value)
+        }
+        return Fields(path: path, node: node, entries: entries)
+    }
+
+    func sequence(_ fields: Fields, _ key: String) -> [Node] {
+        guard let node = fields[key], !node.isNull else { return [] }
+        guard case let .sequence(items) = node else {
+            fail(at: node, fields.path(key), "expected a list, got \(node.kindName)")
+            return []
+        }
+        return Array(items)
+    }
+
+    func required(_ fields: Fields, _ key: String) -> Node? {
+        if let node = fields[key], !node.isNull { return node }
+        fail(at: fields.node, fields.path(key), "required key is missing")
+        return nil
+    }
+
+    // MARK: Scalars
+
+    func string(_ fields: Fields, _ key: String) -> String? {
+        guard let node = fields[key], !node.isNull else { return nil }
+        guard case let .scalar(scalar) = node else {
+            fail(at: node, fields.path(key), "expected a string, got \(node.kindName)")
+            return nil
+        }
+        return scalar.string
+    }
+
+    func int(_ fields: Fields, _ key: String, range: ClosedRange<Int>) -> Int? {
+        guard let node = fields[key], !node.isNull else { return nil }
+        guard case .scalar = node, let value = node.int else {
+            fail(at: node, fields.path(key), "expected an integer, got \(node.describedValue)")
+            return nil
+        }
+        guard range.contains(value) else {
+            fail(at: node, fields.path(key), "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    func bool(_ fields: Fields, _ key: String) -> Bool? {
+        guard let node = fields[key], !node.isNull else { return nil }
+        guard case .scalar = node, let value = node.bool else {
+            fail(at: node, fields.path(key), "expected true or false, got \(node.describedValue)")
+            return nil
+        }
+        return value
+    }
+
+    /// An exact decimal amount; `allowZero` false demands a positive one.
+    func decimal(_ node: Node, _ path: String, positive: Bool = true) -> Decimal? {
+        guard case let .scalar(scalar) = node, let value = Decimal.exactConfigNumber(scalar.string) else {
+            fail(at: node, path, "expected a number, got \(node.describedValue)")
+            return nil
+        }
+        if positive && value <= 0 {
+            fail(at: node, path, "must be greater than 0, got \(scalar.string)")
+            return nil
+        }
+        return value
+    }
+
+    func decimal(_ fields: Fields, _ key: String, positive: Bool = true) -> Decimal? {
+        guard let node = fields[key], !node.isNull else { return nil }
+        return decimal(node, fields.path(key), positive: positive)
+    }
+
+    /// A positive duration such as `30s` or `1h30m`.
+    func duration(_ fields: Fields, _ key: String) -> Duration? {
+        guard let node = fields[key], !node.isNull else { return nil }
+        let path = fields.path(key)
+        guard case let .scalar(scalar) = node else {
+            fail(at: node, path, "expected a duration such as 30s, 5m or 1h, got \(node.kindName)")
+            return nil
+        }
+        switch DurationParser.parse(scalar.string) {
+        case .failure(.negative):
+            fail(at: node, path, "must not be negative, got \"\(scalar.string)\"")
+            return nil
+        case .failure(.malformed):
+            fail(at: node, path, "invalid duration \"\(scalar.string)\" (use a number and a unit: 500ms, 30s, 5m, 1h, 2d, 1w)")
+            return nil
+        case let .success(duration):
+            if duration <= .zero {
+                fail(at: node, path, "must be greater than 0")
+                return nil
+            }
+            return duration
+        }
+    }
+
+    func currency(_ node: Node, _ path: String) -> Currency? {
+        guard case let .scalar(scalar) = node else {
+            fail(at: node, path, "expected a currency code, got \(node.kindName)")
+            return nil
+        }
+        let code = scalar.string.uppercased()
+        guard CurrencyCodes.iso4217.contains(code) else {
+            fail(at: node, path, "unknown currency \"\(scalar.string)\" (expected an ISO 4217 code such as RUB, USD, EUR)")
+            return nil
+        }
+        return Currency(code)
+    }
+
+    func currency(_ fields: Fields, _ key: String) -> Currency? {
+        guard let node = fields[key], !node.isNull else { return nil }
+        return currency(node, fields.path(key))
+    }
+
+    func oneOf(_ fields: Fields, _ key: String, _ choices: [String]) -> String? {
+        guard let value = string(fields, key) else { return nil }
+        guard choices.contains(value) else {
+            fail(at: fields[key], fields.path(key), "\"\(value)\" is not one of: \(choices.joined(separator: ", "))")
+            return nil
+        }
+        return value
+    }
+
+    // MARK: Secrets
+
+    /// Resolves `<name>_env` (an environment variable) or `<name>_file` (a file to read).
+    /// The value is never echoed in an error: only where it should have come from.
+    func secret(_ fields: Fields, _ name: String) -> Secret? {
+        if let variable = string(fields, "\(name)_env") {
+            guard let value = environment[variable], !value.isEmpty else {
+                fail(at: fields["\(name)_env"], fields.path("\(name)_env"), "environment variable \(variable) is not set or empty")
+                return nil
+            }
+            return Secret(value)
+        }
+        if let path = string(fields, "\(name)_file") {
+            guard let data = FileManager.default.contents(atPath: path),
+                  let text = String(data: data, encoding: .utf8) else {
+                fail(at: fields["\(name)_file"], fields.path("\(name)_file"), "secret file \(path) does not exist or is not readable")
+                return nil
+            }
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else {
+                fail(at: fields["\(name)_file"], fields.path("\(name)_file"), "secret file \(path) is empty")
+                return nil
+            }
+            return Secret(value)
+        }
+        return nil
+    }
+}
+
+/// A credential read from the environment or a file. Its description never shows the value,
+/// so a secret interpolated into a log line or an error by mistake prints as `<secret>`.
+struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    let value: String
+    init(_ value: String) { self.value = value }
+    var description: String { "<secret>" }
+    var debugDescription: String { "<secret>" }
+}
+
+extension Node {
+    var isNull: Bool {
+        if case let .scalar(scalar) = self { return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) }
+        return false
+    }
+
+    var kindName: String {
+        switch self {
+        case .scalar: "a scalar"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    var describedValue: String {
+        if case let .scalar(scalar) = self { return "\"\(scalar.string)\"" }
+        return kindName
+    }
+}
+
+extension Decimal {
+    /// Config numbers: plain decimals, with `_` allowed as a thousands separator (150_000).
+    static func exactConfigNumber(_ text: String) -> Decimal? {
+        exact(text.replacingOccurrences(of: "_", with: ""))
+    }
+}

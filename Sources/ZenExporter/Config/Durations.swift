@@ -1,0 +1,46 @@
+/// Parses Prometheus-style durations: `500ms`, `30s`, `5m`, `1h30m`, `2d`, `1w`.
+enum DurationParser {
+    enum Failure: Error, Equatable { case malformed, negative }
+
+    static func parse(_ text: String) -> Result<Duration, Failure> {
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        if rest.hasPrefix("-") { return .failure(.negative) }
+        guard !rest.isEmpty else { return .failure(.malformed) }
+        var totalMilliseconds: Int64 = 0
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let value = Int64(digits) else { return .failure(.malformed) }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.prefix { $0.isASCII && $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            guard let millisecondsPerUnit = units[String(unit)] else { return .failure(.malformed) }
+            let (product, overflow) = value.multipliedReportingOverflow(by: millisecondsPerUnit)
+            guard !overflow else { return .failure(.malformed) }
+            totalMilliseconds += product
+        }
+        return .success(.milliseconds(totalMilliseconds))
+    }
+
+    private static let units: [String: Int64] = [
+        "ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
+    ]
+}
+
+extension Duration {
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+
+    /// `1h30m`-style text, the inverse of `DurationParser`.
+    var prometheusText: String {
+        var milliseconds = Int64(seconds * 1000)
+        if milliseconds == 0 { return "0s" }
+        var text = ""
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] where milliseconds >= size {
+            text += "\(milliseconds / size)\(unit)"
+            milliseconds %= size
+        }
+        return text
+    }
+}

@@ -1,0 +1,94 @@
+import CostModel
+import Foundation
+
+/// exporter.yaml, typed. Every key is optional except `sources`; defaults are the ones in
+/// CONFIG.md. Loaded by `ConfigLoader`.
+struct ExporterConfig: Sendable {
+    var listen = ListenAddress(host: "0.0.0.0", port: 9469)
+    var storage = StorageConfig()
+    var reporting = ReportingConfig()
+    var fx = FXConfig()
+    var metrics = MetricsConfig()
+    var sources: [SourceConfig] = []
+    var usage: [UsageSourceConfig] = []
+    var budgets: [BudgetConfig] = []
+    var recommendations = RecommendationsConfig()
+}
+
+struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    /// `HOST:PORT`, `:PORT` or `[::1]:PORT`.
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.init(host: host.isEmpty ? "0.0.0.0" : host, port: port)
+    }
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+struct StorageConfig: Sendable {
+    var path = "./data/infrazen.db"
+    var retentionDays = 400
+}
+
+struct ReportingConfig: Sendable {
+    var currency = Currency.rub
+    var timeZone = TimeZone(identifier: "Europe/Moscow") ?? .current
+    var hoursPerMonth: Decimal = 720
+}
+
+struct FXConfig: Sendable {
+    /// Units of the reporting currency per one unit of the keyed currency.
+    var rates: [Currency: Decimal] = [:]
+}
+
+struct MetricsConfig: Sendable {
+    var namespace = "infrazen"
+    var perResource = true
+}
+
+/// The schedule every source shares; provider-specific settings live with the provider.
+struct SourceConfig: Sendable {
+    var name: String
+    var type: String
+    var interval: Duration = .seconds(3600)
+    var timeout: Duration = .seconds(60)
+    var retries = 3
+    /// Spread of the start of each run, a fraction of the interval, so that many instances
+    /// do not hit one provider API at the same second.
+    var jitterRatio = 0.1
+    var settings: any SourceSettings
+}
+
+/// Per-tenant usage queries (CHOM). Validated here; collected by the usage sources.
+struct UsageSourceConfig: Sendable {
+    var name: String
+    var type: String
+    var dsn: Secret?
+    var queries: [String: String]
+}
+
+struct BudgetConfig: Sendable {
+    enum Period: String, Sendable, CaseIterable { case monthly, quarterly, yearly }
+    var name: String
+    var amount: Money
+    var period: Period = .monthly
+    var thresholds: [Decimal] = [0.5, 0.8, 1.0]
+    /// Dimension → value the budget is limited to (`source`, `provider`, `category`, …); empty is the total.
+    var scope: [String: String] = [:]
+}
+
+struct RecommendationsConfig: Sendable {
+    var cpuIdleBelow = 0.10
+    var memoryIdleBelow = 0.40
+    var orphanMinAge: Duration = .seconds(72 * 3600)
+}

@@ -1,0 +1,63 @@
+import CZlib
+import NIOCore
+
+/// Gzip for an exposition whose large part changes once per sync and whose small tail (the
+/// process metrics) changes every scrape. The large part is deflated once, ending in a full
+/// flush so that any later deflate stream can follow it; each scrape deflates only the tail
+/// and joins the CRCs with `crc32_combine`. The result is one ordinary gzip member, which
+/// every client reads (concatenated members are not: curl stops after the first).
+struct GzipPrefix: Sendable {
+    /// Gzip header followed by the deflated body, flushed but not finished.
+    let head: ByteBuffer
+    let crc: UInt
+    let length: Int
+
+    init?(_ body: ByteBuffer) {
+        guard let deflated = Self.rawDeflate(body.readableBytesView, finish: false) else { return nil }
+        var head = ByteBufferAllocator().buffer(capacity: deflated.count + 10)
+        // Magic, deflate, no flags, no mtime, no extra flags, OS unknown.
+        head.writeBytes([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff])
+        head.writeBytes(deflated)
+        self.head = head
+        crc = Self.crc32(body.readableBytesView)
+        length = body.readableBytes
+    }
+
+    /// The tail deflated and finished, with the trailer for the whole body.
+    func finish(with tail: [UInt8]) -> ByteBuffer? {
+        guard let deflated = Self.rawDeflate(tail, finish: true) else { return nil }
+        let combined = crc32_combine(crc, Self.crc32(tail), off_t(tail.count))
+        var end = ByteBufferAllocator().buffer(capacity: deflated.count + 8)
+        end.writeBytes(deflated)
+        end.writeInteger(UInt32(truncatingIfNeeded: combined), endianness: .little)
+        end.writeInteger(UInt32(truncatingIfNeeded: length + tail.count), endianness: .little)
+        return end
+    }
+
+    private static func crc32<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UInt {
+        bytes.withContiguousStorageIfAvailable { buffer in
+            CZlib.crc32(0, buffer.baseAddress, uInt(buffer.count))
+        } ?? Array(bytes).withUnsafeBufferPointer { CZlib.crc32(0, $0.baseAddress, uInt($0.count)) }
+    }
+
+    /// Raw deflate (no zlib header). `finish` false ends with Z_FULL_FLUSH: byte-aligned and
+    /// with no back-references into what follows.
+    private static func rawDeflate<Bytes: Collection<UInt8>>(_ input: Bytes, finish: Bool) -> [UInt8]? {
+        var source = Array(input)
+        var stream = z_stream()
+        guard deflateInit2_(&stream, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(source.count))) + 16)
+        let status: Int32 = source.withUnsafeMutableBufferPointer { inBuffer in
+            output.withUnsafeMutableBufferPointer { outBuffer in
+                stream.next_in = inBuffer.baseAddress
+                stream.avail_in = uInt(inBuffer.count)
+                stream.next_out = outBuffer.baseAddress
+                stream.avail_out = uInt(outBuffer.count)
+                return deflate(&stream, finish ? Z_FINISH : Z_FULL_FLUSH)
+            }
+        }
+        guard status == (finish ? Z_STREAM_END : Z_OK), stream.avail_in == 0 else { return nil }
+        return Array(output.prefix(Int(stream.total_out)))
+    }
+}

@@ -1,0 +1,58 @@
+import CostModel
+import Foundation
+
+/// One configured spend source: a provider connector behind one method, as node_exporter's
+/// collectors sit behind `Update`. A connector converts provider units at its edge and never
+/// lets a credential into the snapshot it returns.
+protocol Source: Sendable {
+    /// The `provider` label of the source itself (`demo`, `selectel`, …).
+    var provider: String { get }
+    func collect(_ window: CollectionWindow) async throws -> SourceSnapshot
+}
+
+/// What a sync asks of a source.
+struct CollectionWindow: Sendable {
+    var now: Date
+    /// Days of daily cost history to fetch (the daemon keeps its own beyond that).
+    var historyDays: Int
+    var reporting: ReportingConfig
+}
+
+/// Everything one successful collection returned, in model types.
+struct SourceSnapshot: Sendable, Codable {
+    var billing: [BillingLineItem] = []
+    var inventory: [InventoryItem] = []
+    /// Resource types the inventory covers; only these can be zombies.
+    var inventoriedTypes: Set<String> = []
+    var dailyCosts: [DailyCost] = []
+    var utilization: [UtilizationSample] = []
+    var capacity: [CapacitySample] = []
+    var accounts: [AccountBalance] = []
+}
+
+struct AccountBalance: Sendable, Codable, Hashable {
+    var provider: String
+    var account: String
+    var balance: Money
+}
+
+/// Provider-specific settings parsed from a source's entry in exporter.yaml.
+protocol SourceSettings: Sendable {}
+
+/// How a `type:` is configured and built. Adding a provider is one folder and one row in
+/// `SourceRegistry.kinds`.
+struct SourceKind: Sendable {
+    /// Keys this type accepts besides the common ones.
+    var settingKeys: Set<String>
+    var readSettings: @Sendable (Fields, ConfigReader) -> any SourceSettings
+    var make: @Sendable (SourceConfig) -> any Source
+}
+
+enum SourceRegistry {
+    /// Keys every source accepts.
+    static let commonKeys: Set<String> = ["name", "type", "interval", "timeout", "retries", "jitter"]
+
+    static let kinds: [String: SourceKind] = [
+        "demo": DemoSource.kind,
+    ]
+}

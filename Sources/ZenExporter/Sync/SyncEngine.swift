@@ -1,0 +1,209 @@
+import CostModel
+import Foundation
+import Logging
+
+/// Runs each source on its own schedule: collect with a timeout, retry with backoff, then
+/// reconcile, commit and publish. A failing source only marks itself down; its last good
+/// data stays served and the other sources carry on.
+struct SyncEngine: Sendable {
+    struct Configured: Sendable {
+        var config: SourceConfig
+        var source: any Source
+    }
+
+    let config: ExporterConfig
+    let sources: [Configured]
+    let store: Store
+    let estate: Estate
+    let logger: Logger
+    /// Base of the exponential backoff between attempts.
+    var retryBase: Duration = .seconds(1)
+    var clock: @Sendable () -> Date = { Date() }
+
+    init(config: ExporterConfig, store: Store, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        sources = config.sources.map { source in
+            let kind = SourceRegistry.kinds[source.type] ?? DemoSource.kind
+            return Configured(config: source, source: kind.make(source))
+        }
+        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current)
+        estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider) }, renderer: renderer)
+    }
+
+    /// Loads each source's newest good snapshot so `/metrics` serves it before any sync.
+    func restore() async {
+        for configured in sources {
+            let name = configured.config.name
+            do {
+                guard let snapshot = try await store.latestSnapshot(source: name) else { continue }
+                let monthToDate = try await monthToDate(of: name)
+                await estate.update(name) { status in
+                    status.resources = snapshot.resources
+                    status.extras = snapshot.extras
+                    status.actions = snapshot.actions
+                    status.monthToDate = monthToDate
+                    status.lastSuccess = snapshot.finishedAt
+                    status.hasData = true
+                }
+                logger.info("restored last snapshot", metadata: ["source": "\(name)", "snapshot": "\(snapshot.id)",
+                                                                 "resources": "\(snapshot.resources.count)"])
+            } catch {
+                logger.error("could not restore the last snapshot", metadata: ["source": "\(name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Every source on its own interval, until cancelled.
+    func runForever() async {
+        await withTaskGroup(of: Void.self) { group in
+            for configured in sources {
+                group.addTask {
+                    let jitter = configured.config.jitterRatio
+                    // Spread first runs so that instances started together do not call a provider at once.
+                    if await estate.status(of: configured.config.name)?.hasData == true {
+                        try? await Task.sleep(for: configured.config.interval * Double.random(in: 0...max(jitter, 0.0001)))
+                    }
+                    while !Task.isCancelled {
+                        await sync(configured)
+                        let factor = 1 + Double.random(in: -jitter...jitter)
+                        do { try await Task.sleep(for: configured.config.interval * factor) } catch { return }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Syncs every source once, concurrently. Returns the names of those that failed.
+    @discardableResult
+    func syncAllOnce() async -> [String] {
+        await withTaskGroup(of: String?.self) { group in
+            for configured in sources {
+                group.addTask { await sync(configured) ? nil : configured.config.name }
+            }
+            var failed: [String] = []
+            for await name in group { if let name { failed.append(name) } }
+            return failed.sorted()
+        }
+    }
+
+    /// One sync of one source, retries included. Returns whether it succeeded.
+    @discardableResult
+    func sync(_ configured: Configured) async -> Bool {
+        let name = configured.config.name
+        let started = clock()
+        let startedInstant = ContinuousClock.now
+        var lastError: SyncFailure?
+        for attempt in 0...configured.config.retries {
+            if attempt > 0 {
+                let backoff = retryBase * (pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.0))
+                do { try await Task.sleep(for: backoff) } catch { return false }
+            }
+            do {
+                let snapshot = try await collect(configured)
+                try await commit(snapshot, of: configured, started: started, duration: (ContinuousClock.now - startedInstant).seconds)
+                return true
+            } catch let failure as SyncFailure {
+                lastError = failure
+            } catch is CancellationError {
+                return false
+            } catch {
+                lastError = SyncFailure(endpoint: "collect", reason: "error", message: "\(error)")
+            }
+            if let lastError {
+                logger.warning("sync attempt failed", metadata: ["source": "\(name)", "attempt": "\(attempt + 1)",
+                                                               "endpoint": "\(lastError.endpoint)", "reason": "\(lastError.reason)",
+                                                               "error": "\(lastError.message)"])
+                await estate.update(name) { $0.errors[.init(endpoint: lastError.endpoint, reason: lastError.reason), default: 0] += 1 }
+                if lastError.reason == "storage" { break }
+            }
+        }
+        let failure = lastError ?? SyncFailure(endpoint: "collect", reason: "error", message: "unknown")
+        let finished = clock()
+        let duration = (ContinuousClock.now - startedInstant).seconds
+        await estate.update(name) { status in
+            status.up = false
+            status.lastAttempt = finished
+            status.lastDuration = duration
+            status.lastError = failure.message
+        }
+        try? await store.recordFailure(source: name, provider: configured.source.provider, startedAt: started, finishedAt: finished,
+                                       error: "\(failure.endpoint): \(failure.message)")
+        logger.error("sync failed; serving the last good data", metadata: ["source": "\(name)", "error": "\(failure.message)"])
+        return false
+    }
+
+    private func collect(_ configured: Configured) async throws -> SourceSnapshot {
+        let hasHistory = await estate.status(of: configured.config.name)?.hasData ?? false
+        let window = CollectionWindow(now: clock(), historyDays: hasHistory ? 7 : 90, reporting: config.reporting)
+        let timeout = configured.config.timeout
+        return try await withThrowingTaskGroup(of: SourceSnapshot?.self) { group in
+            group.addTask { try await configured.source.collect(window) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let snapshot = first else {
+                throw SyncFailure(endpoint: "collect", reason: "timeout", message: "no answer within \(timeout.prometheusText)")
+            }
+            return snapshot
+        }
+    }
+
+    private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, duration: Double) async throws {
+        let name = configured.config.name
+        let now = clock()
+        let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes,
+                                            orphanMinAge: configured.config.settingsOrphanAge(config.recommendations), now: now)
+        let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
+        let previous = await estate.status(of: name)?.resources ?? []
+        let changes = detectChanges(previous: previous, current: resources)
+        let extras = SnapshotExtras(accounts: snapshot.accounts, utilization: snapshot.utilization, capacity: snapshot.capacity)
+        let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
+                                changes: changes, dailyCosts: snapshot.dailyCosts, extras: extras)
+        let monthToDate: [DailyCost]
+        do {
+            try await store.commit(record, retentionDays: config.storage.retentionDays)
+            monthToDate = try await self.monthToDate(of: name)
+        } catch {
+            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+        }
+        await estate.update(name) { status in
+            status.resources = resources
+            status.extras = extras
+            status.monthToDate = monthToDate
+            status.actions = Dictionary(grouping: changes, by: \.action).mapValues(\.count)
+            status.hasData = true
+            status.up = true
+            status.lastSuccess = now
+            status.lastAttempt = now
+            status.lastDuration = duration
+            status.lastError = nil
+        }
+        logger.info("sync committed", metadata: [
+            "source": "\(name)", "resources": "\(resources.count)", "created": "\(record.count(.created))",
+            "updated": "\(record.count(.updated))", "deleted": "\(record.count(.deleted))", "seconds": "\(String(format: "%.3f", duration))",
+        ])
+    }
+
+    private func monthToDate(of source: String) async throws -> [DailyCost] {
+        let today = LocalDay(clock(), in: config.reporting.timeZone)
+        return CostModel.monthToDate(try await store.dailyCosts(source: source, from: today.firstOfMonth), today: today)
+    }
+}
+
+/// Why a sync attempt failed, in the terms of `infrazen_sync_errors_total`.
+struct SyncFailure: Error, CustomStringConvertible {
+    var endpoint: String
+    var reason: String
+    var message: String
+    var description: String { "\(endpoint): \(reason): \(message)" }
+}
+
+extension SourceConfig {
+    func settingsOrphanAge(_ recommendations: RecommendationsConfig) -> TimeInterval {
+        recommendations.orphanMinAge.seconds
+    }
+}
