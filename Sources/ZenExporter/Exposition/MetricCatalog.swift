@@ -35,7 +35,7 @@ enum MetricCatalog {
     static let capacityUsed = MetricFamily(
         name: "capacity_used", kind: .gauge, help: "Used capacity of a scope in base units.", labels: ["scope", "dimension"])
     static let capacityTotal = MetricFamily(
-        name: "capacity_total", kind: .gauge, help: "Total capacity of a scope in base units.", labels: ["scope", "dimension"])
+        name: "capacity_size", kind: .gauge, help: "Total capacity of a scope in base units (named _size, not _total: _total is reserved for counters).", labels: ["scope", "dimension"])
     static let resourceUtilization = MetricFamily(
         name: "resource_utilization_ratio", kind: .gauge,
         help: "Average utilisation of one resource over the statistics window (0-1).", labels: ["resource_id", "dimension"])

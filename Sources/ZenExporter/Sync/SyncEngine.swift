@@ -61,9 +61,11 @@ struct SyncEngine: Sendable {
             for configured in sources {
                 group.addTask {
                     let jitter = configured.config.jitterRatio
-                    // Spread first runs so that instances started together do not call a provider at once.
-                    if await estate.status(of: configured.config.name)?.hasData == true {
-                        try? await Task.sleep(for: configured.config.interval * Double.random(in: 0...max(jitter, 0.0001)))
+                    // Restored data that is still fresh is not fetched again at once: the next
+                    // sync is due one interval after the last good one, spread by the jitter.
+                    if let last = await estate.status(of: configured.config.name)?.lastSuccess {
+                        let due = configured.config.interval.seconds * (1 + Double.random(in: 0...jitter)) - clock().timeIntervalSince(last)
+                        if due > 0 { do { try await Task.sleep(for: .seconds(due)) } catch { return } }
                     }
                     while !Task.isCancelled {
                         await sync(configured)

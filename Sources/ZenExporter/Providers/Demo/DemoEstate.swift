@@ -77,9 +77,12 @@ enum DemoEstate {
     static let spikedService = "Object Storage"
     static let spikeFactor: Decimal = 5
 
-    static func snapshot(now: Date, historyDays: Int, timeZone: TimeZone) -> SourceSnapshot {
+    /// The estate as a source reports it. `scale` > 1 repeats it with suffixed IDs and names
+    /// (copy 0 is the seed's own), for benchmarks and crash tests that need a long sync.
+    static func snapshot(now: Date, historyDays: Int, timeZone: TimeZone, scale: Int = 1) -> SourceSnapshot {
         var snapshot = SourceSnapshot()
         snapshot.inventoriedTypes = ["server", "volume", "bucket"]
+        let entries = copies(scale)
         for entry in entries {
             snapshot.billing.append(BillingLineItem(
                 provider: entry.provider, resourceID: entry.id, resourceName: entry.name, resourceType: entry.type,
@@ -95,7 +98,7 @@ enum DemoEstate {
             if let cpu = inventory.cpu { snapshot.utilization.append(UtilizationSample(resourceID: entry.id, dimension: .cpu, ratio: cpu)) }
             if let memory = inventory.memory { snapshot.utilization.append(UtilizationSample(resourceID: entry.id, dimension: .memory, ratio: memory)) }
         }
-        snapshot.dailyCosts = dailyHistory(now: now, days: historyDays, timeZone: timeZone)
+        snapshot.dailyCosts = dailyHistory(entries, now: now, days: historyDays, timeZone: timeZone)
         snapshot.capacity = capacity
         snapshot.accounts = [
             AccountBalance(provider: "yandex", account: yandexAccount, balance: Money(Decimal(sign: .plus, exponent: -2, significand: 15230000), .rub)),
@@ -117,7 +120,21 @@ enum DemoEstate {
     }()
 
     /// Billed cost per local day: `days` full days before today plus today so far.
-    static func dailyHistory(now: Date, days: Int, timeZone: TimeZone) -> [DailyCost] {
+    static func copies(_ scale: Int) -> [Entry] {
+        guard scale > 1 else { return entries }
+        return (0..<scale).flatMap { copy in
+            entries.map { entry in
+                guard copy > 0 else { return entry }
+                var clone = entry
+                clone.id += "-\(copy)"
+                clone.name += "-\(copy)"
+                clone.inventory?.attachedTo = entry.inventory?.attachedTo.map { "\($0)-\(copy)" }
+                return clone
+            }
+        }
+    }
+
+    static func dailyHistory(_ entries: [Entry] = entries, now: Date, days: Int, timeZone: TimeZone) -> [DailyCost] {
         let today = LocalDay(now, in: timeZone)
         let elapsedToday = Decimal(Int(now.timeIntervalSince(today.start(in: timeZone)) / 60)) / 1440
         var history: [DailyCost] = []
@@ -125,7 +142,7 @@ enum DemoEstate {
             let day = today.adding(days: -offset)
             for entry in entries {
                 var cost = entry.daily * usageFactor(entry, day: day, daysAgo: offset)
-                if offset == 1 && entry.service == spikedService && entry.id == "yc-backups" { cost *= spikeFactor }
+                if offset == 1 && entry.service == spikedService && entry.name.hasPrefix("yc-backups") { cost *= spikeFactor }
                 if offset == 0 { cost *= elapsedToday }
                 history.append(DailyCost(day: day, provider: entry.provider, resourceID: entry.id, service: entry.service,
                                          category: entry.category, account: entry.account, cost: Money(cost, .rub).rounded()))

@@ -1,0 +1,99 @@
+import CostModel
+import Foundation
+import Testing
+
+@Suite("Money and rates")
+struct MoneyTests {
+    @Test("a million kopecks sum to exactly 10000.00")
+    func millionKopecks() {
+        let kopeck = Money.rubles(kopecks: 1)
+        var total = Money.zero(.rub)
+        for _ in 0..<1_000_000 { total.amount += kopeck.amount }
+        #expect(total.amount == Decimal(10_000))
+        #expect(total.amount.plainString == "10000")
+    }
+
+    @Test("a daily price becomes a 720-hour monthly price without rounding error")
+    func dailyToMonthly() {
+        // 1086.50 ₽/day × 30 days = 32595.00 ₽, computed by hand.
+        let rate = Rate(Money(Decimal(string: "1086.50")!, .rub), per: .daily)
+        #expect(rate.monthly(hoursPerMonth: 720).amount == Decimal(32_595))
+        // 1086.50 × 730 / 24 = 33047.7083… → 33047.71 at kopeck precision.
+        #expect(rate.monthly(hoursPerMonth: 730).amount.rounded(scale: 2) == Decimal(string: "33047.71")!)
+    }
+
+    @Test("hours per month decides what a monthly price costs per hour")
+    func monthlyPerHour() {
+        let rate = Rate(Money(7200, .rub), per: .monthly, hoursPerMonth: 720)
+        #expect(rate.perHour.amount == 10)
+        let yearly = Rate(Money(8640, .rub), per: .yearly, hoursPerMonth: 720)
+        #expect(yearly.perHour.amount == 1)
+    }
+
+    @Test("adding rates of different periods keeps the first period")
+    func addingRates() {
+        let daily = Rate(Money(24, .rub), per: .daily)
+        let hourly = Rate(Money(2, .rub), per: .hourly)
+        let sum = daily.adding(hourly)
+        #expect(sum.periodHours == 24)
+        #expect(sum.amount == 72)  // 24 + 2 × 24
+        #expect(sum.perHour.amount == 3)
+    }
+
+    @Test("exact parsing rejects what Decimal(string:) would half-read")
+    func exactParsing() {
+        #expect(Decimal.exact("12.50") == Decimal(string: "12.5"))
+        #expect(Decimal.exact("-3") == -3)
+        #expect(Decimal.exact("12abc") == nil)
+        #expect(Decimal.exact("1e5") == nil)
+        #expect(Decimal.exact("1.2.3") == nil)
+        #expect(Decimal.exact("") == nil)
+    }
+
+    @Test("kopecks convert to roubles at the edge")
+    func kopecks() {
+        #expect(Money.rubles(kopecks: 1_234_567) == Money(Decimal(string: "12345.67")!, .rub))
+    }
+
+    @Test("money survives a JSON round trip exactly")
+    func jsonRoundTrip() throws {
+        let rate = Rate(Money(Decimal(string: "0.10")!, .rub), per: .daily)
+        let decoded = try JSONDecoder().decode(Rate.self, from: JSONEncoder().encode(rate))
+        #expect(decoded == rate)
+        #expect(decoded.over(hours: 240).amount == 1)
+    }
+}
+
+@Suite("Local days")
+struct LocalDayTests {
+    @Test("a UTC evening is already tomorrow in Moscow")
+    func moscowDay() throws {
+        let instant = try #require(ISO8601DateFormatter().date(from: "2026-11-30T22:30:00Z"))
+        let moscow = try #require(TimeZone(identifier: "Europe/Moscow"))
+        #expect(LocalDay(instant, in: moscow) == LocalDay(year: 2026, month: 12, day: 1))
+        #expect(LocalDay(instant, in: try #require(TimeZone(identifier: "UTC"))).description == "2026-11-30")
+    }
+
+    @Test("adding days crosses month and year ends")
+    func adding() {
+        #expect(LocalDay(year: 2026, month: 12, day: 31).adding(days: 1) == LocalDay(year: 2027, month: 1, day: 1))
+        #expect(LocalDay(year: 2024, month: 3, day: 1).adding(days: -1) == LocalDay(year: 2024, month: 2, day: 29))
+    }
+
+    @Test("ISO weekday: 2026-11-23 is a Monday, 2026-11-22 a Sunday")
+    func weekday() {
+        #expect(LocalDay(year: 2026, month: 11, day: 23).isoWeekday == 1)
+        #expect(LocalDay(year: 2026, month: 11, day: 22).isoWeekday == 7)
+    }
+
+    @Test("month-to-date keeps this month's days up to today")
+    func monthToDateWindow() {
+        func cost(_ day: LocalDay, _ amount: Decimal) -> DailyCost {
+            DailyCost(day: day, provider: "p", resourceID: "r", service: "s", category: .compute, account: "a", cost: Money(amount, .rub))
+        }
+        let today = LocalDay(year: 2026, month: 11, day: 20)
+        let costs = [cost(LocalDay(year: 2026, month: 10, day: 31), 100), cost(LocalDay(year: 2026, month: 11, day: 1), 1),
+                     cost(today, 2), cost(LocalDay(year: 2026, month: 11, day: 21), 50)]
+        #expect(monthToDate(costs, today: today).map(\.cost.amount).reduce(0, +) == 3)
+    }
+}

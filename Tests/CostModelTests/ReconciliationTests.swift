@@ -1,0 +1,121 @@
+import CostModel
+import Foundation
+import Testing
+
+@Suite("Billing-first reconciliation")
+struct ReconciliationTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func bill(_ id: String, _ type: String, daily: Decimal, name: String? = nil) -> BillingLineItem {
+        BillingLineItem(provider: "selectel", resourceID: id, resourceName: name ?? id, resourceType: type, service: "svc",
+                        category: type == "server" ? .compute : .storage, region: "msk-a", account: "1",
+                        rate: Rate(Money(daily, .rub), per: .daily))
+    }
+
+    func inventory(_ id: String, _ type: String, status: String = "ACTIVE", attachedTo: String? = nil, ageDays: Double = 100,
+                   name: String? = nil) -> InventoryItem {
+        InventoryItem(provider: "selectel", resourceID: id, name: name ?? id, resourceType: type, region: "msk-a", status: status,
+                      attachedTo: attachedTo, createdAt: now.addingTimeInterval(-ageDays * 86_400))
+    }
+
+    var reconciliation: Reconciliation {
+        Reconciliation(inventoriedTypes: ["server", "volume"], orphanMinAge: 72 * 3600, now: now)
+    }
+
+    @Test("billed but absent from the inventory is a zombie, with its cost kept")
+    func zombie() throws {
+        let resources = reconciliation.reconcile(billing: [bill("vm-1", "server", daily: 48)], inventory: [], currency: .rub)
+        let vm = try #require(resources.first)
+        #expect(vm.isZombie)
+        #expect(vm.status == .missing)
+        #expect(vm.rate.perHour.amount == 2)
+    }
+
+    @Test("a billed type the inventory does not cover is not a zombie")
+    func uncoveredType() throws {
+        let resources = reconciliation.reconcile(billing: [bill("bucket-1", "bucket", daily: 24)], inventory: [], currency: .rub)
+        #expect(try #require(resources.first).isZombie == false)
+    }
+
+    @Test("a volume attached to a server folds into the server's cost")
+    func foldByAttachment() throws {
+        let resources = reconciliation.reconcile(
+            billing: [bill("vm-1", "server", daily: 240), bill("vol-1", "volume", daily: 24)],
+            inventory: [inventory("vm-1", "server"), inventory("vol-1", "volume", attachedTo: "vm-1")], currency: .rub)
+        #expect(resources.map(\.id) == ["vm-1"])
+        #expect(resources[0].rate.perHour.amount == 11)  // (240 + 24) / 24
+        #expect(resources[0].folded == ["vol-1"])
+    }
+
+    @Test("a volume named disk-for-<server> folds into that server")
+    func foldByName() throws {
+        let resources = reconciliation.reconcile(
+            billing: [bill("vm-1", "server", daily: 24, name: "web"), bill("vol-9", "volume", daily: 24, name: "disk-for-web")],
+            inventory: [inventory("vm-1", "server", name: "web")], currency: .rub)
+        #expect(resources.count == 1)
+        #expect(resources[0].rate.monthly(hoursPerMonth: 720).amount == 1440)
+    }
+
+    @Test("an unattached volume older than the orphan age is an orphan; a younger one is not")
+    func orphan() {
+        let resources = reconciliation.reconcile(
+            billing: [bill("old", "volume", daily: 24), bill("new", "volume", daily: 24)],
+            inventory: [inventory("old", "volume", status: "available", ageDays: 4), inventory("new", "volume", status: "available", ageDays: 1)],
+            currency: .rub)
+        #expect(resources.first { $0.id == "old" }?.isOrphan == true)
+        #expect(resources.first { $0.id == "new" }?.isOrphan == false)
+    }
+
+    @Test("inventory nobody bills appears at zero cost")
+    func unbilledInventory() throws {
+        let resources = reconciliation.reconcile(billing: [], inventory: [inventory("vm-free", "server")], currency: .rub)
+        #expect(try #require(resources.first).rate.perHour.amount == 0)
+    }
+
+    @Test("two line items for one resource add up")
+    func severalLines() throws {
+        let resources = reconciliation.reconcile(billing: [bill("vm-1", "server", daily: 24), bill("vm-1", "server", daily: 48)],
+                                                 inventory: [inventory("vm-1", "server")], currency: .rub)
+        #expect(try #require(resources.first).rate.perHour.amount == 3)
+    }
+
+    @Test("provider statuses are normalised", arguments: [
+        ("ACTIVE", "RUNNING"), ("running", "RUNNING"), ("SHUTOFF", "STOPPED"), ("stopped", "STOPPED"),
+        ("ERROR", "ERROR"), ("failed", "ERROR"), ("in-use", "IN-USE"), ("", "UNKNOWN"),
+    ])
+    func statuses(raw: String, normalised: String) {
+        #expect(ResourceStatus(provider: raw).value == normalised)
+    }
+}
+
+@Suite("Change detection")
+struct ChangeDetectionTests {
+    func resource(_ id: String, perDay: Decimal = 24, status: String = "ACTIVE", flavor: String = "m1") -> Resource {
+        Resource(provider: "p", id: id, name: id, resourceType: "server", service: "s", category: .compute, region: "r", account: "a",
+                 status: ResourceStatus(provider: status), flavor: flavor, tags: [:], rate: Rate(Money(perDay, .rub), per: .daily),
+                 isZombie: false, isOrphan: false, folded: [])
+    }
+
+    @Test("created, updated, deleted and unchanged with their flags")
+    func actions() throws {
+        let before = [resource("same"), resource("pricier"), resource("stopped"), resource("gone"), resource("resized")]
+        let after = [resource("same"), resource("pricier", perDay: 48), resource("stopped", status: "SHUTOFF"),
+                     resource("resized", flavor: "m2"), resource("new")]
+        let changes = Dictionary(uniqueKeysWithValues: detectChanges(previous: before, current: after).map { ($0.resourceID, $0) })
+        #expect(changes["same"]?.action == .unchanged)
+        #expect(changes["new"]?.action == .created)
+        #expect(changes["gone"]?.action == .deleted)
+        let pricier = try #require(changes["pricier"])
+        #expect(pricier.action == .updated && pricier.costChanged && !pricier.statusChanged && !pricier.configChanged)
+        let stopped = try #require(changes["stopped"])
+        #expect(stopped.statusChanged && !stopped.costChanged && stopped.changedFields == ["status"])
+        let resized = try #require(changes["resized"])
+        #expect(resized.configChanged && resized.changedFields == ["flavor"])
+    }
+
+    @Test("the same snapshot twice changes nothing")
+    func idempotent() {
+        let resources = (0..<50).map { resource("r\($0)", perDay: Decimal($0)) }
+        #expect(detectChanges(previous: resources, current: resources).allSatisfy { $0.action == .unchanged })
+    }
+}

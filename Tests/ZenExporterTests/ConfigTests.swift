@@ -1,0 +1,252 @@
+import Foundation
+import Testing
+@testable import ZenExporter
+
+/// Each bad-config case names the key and its line:column.
+@Suite("Config errors")
+struct ConfigTests {
+    func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
+        do {
+            _ = try ConfigLoader.parse(yaml, file: "test.yaml", environment: environment)
+            return []
+        } catch {
+            return error.issues
+        }
+    }
+
+    func single(_ yaml: String, environment: [String: String] = [:]) throws -> ConfigIssue {
+        let found = issues(yaml, environment: environment)
+        #expect(found.count == 1, "expected one issue, got \(found)")
+        return try #require(found.first)
+    }
+
+    @Test("the shipped exporter.yaml loads")
+    func shippedConfig() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../exporter.yaml").path
+        let config = try ConfigLoader.load(path: path, environment: [:])
+        #expect(config.sources.map(\.type) == ["demo"])
+        #expect(config.listen == ListenAddress(host: "0.0.0.0", port: 9469))
+        #expect(config.storage.path == "./data/infrazen.db")
+        #expect(config.budgets.count >= 2)
+    }
+
+    @Test("defaults fill what the file leaves out")
+    func defaults() throws {
+        let config = try ConfigLoader.parse("sources:\n  - name: d\n    type: demo\n", file: "t", environment: [:])
+        #expect(config.reporting.hoursPerMonth == 720)
+        #expect(config.reporting.currency.code == "RUB")
+        #expect(config.reporting.timeZone.identifier == "Europe/Moscow")
+        #expect(config.sources[0].interval == .seconds(3600))
+        #expect(config.storage.retentionDays == 400)
+    }
+
+    @Test("an unknown key is reported at the key")
+    func unknownKey() throws {
+        let issue = try single("""
+        sources:
+          - name: demo
+            type: demo
+            intervall: 5m
+        """)
+        #expect(issue.key == "sources[0].intervall")
+        #expect((issue.line, issue.column) == (4, 5))
+        #expect(issue.message.contains("unknown key"))
+    }
+
+    @Test("an unknown top-level key is reported at the key")
+    func unknownTopLevelKey() throws {
+        let issue = try single("sources:\n  - {name: d, type: demo}\nlisten_address: x\n")
+        #expect(issue.key == "listen_address")
+        #expect((issue.line, issue.column) == (3, 1))
+    }
+
+    @Test("a wrong type names the key and the value's position")
+    func wrongType() throws {
+        let issue = try single("""
+        storage:
+          retention_days: forever
+        sources:
+          - {name: d, type: demo}
+        """)
+        #expect(issue.key == "storage.retention_days")
+        #expect((issue.line, issue.column) == (2, 19))
+        #expect(issue.message.contains("expected an integer"))
+    }
+
+    @Test("a mapping where a list belongs is a wrong type")
+    func mappingForList() throws {
+        let issue = try single("sources:\n  name: d\n")
+        #expect(issue.key == "sources")
+        #expect((issue.line, issue.column) == (2, 3))
+    }
+
+    @Test("a bad duration names the key")
+    func badDuration() throws {
+        let issue = try single("""
+        sources:
+          - name: demo
+            type: demo
+            interval: 5 minutes
+        """)
+        #expect(issue.key == "sources[0].interval")
+        #expect((issue.line, issue.column) == (4, 15))
+        #expect(issue.message.contains("invalid duration"))
+    }
+
+    @Test("a negative interval is refused")
+    func negativeInterval() throws {
+        let issue = try single("""
+        sources:
+          - name: demo
+            type: demo
+            interval: -5m
+        """)
+        #expect(issue.key == "sources[0].interval")
+        #expect((issue.line, issue.column) == (4, 15))
+        #expect(issue.message.contains("negative"))
+    }
+
+    @Test("a zero timeout is refused")
+    func zeroTimeout() throws {
+        let issue = try single("sources:\n  - name: demo\n    type: demo\n    timeout: 0s\n")
+        #expect(issue.key == "sources[0].timeout")
+        #expect((issue.line, issue.column) == (4, 14))
+    }
+
+    @Test("an unknown currency names the key")
+    func unknownCurrency() throws {
+        let issue = try single("""
+        reporting:
+          currency: RUR
+        sources:
+          - {name: d, type: demo}
+        """)
+        #expect(issue.key == "reporting.currency")
+        #expect((issue.line, issue.column) == (2, 13))
+        #expect(issue.message.contains("unknown currency"))
+    }
+
+    @Test("an unknown currency inside a budget names the budget's key")
+    func unknownBudgetCurrency() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        budgets:
+          - name: total
+            amount: 100
+            currency: XYZ
+        """)
+        #expect(issue.key == "budgets[0].currency")
+        #expect((issue.line, issue.column) == (6, 15))
+    }
+
+    @Test("a duplicate source name points at the second and names the first's line")
+    func duplicateSourceName() throws {
+        let issue = try single("""
+        sources:
+          - name: demo
+            type: demo
+          - name: demo
+            type: demo
+        """)
+        #expect(issue.key == "sources[1].name")
+        #expect((issue.line, issue.column) == (4, 11))
+        #expect(issue.message.contains("duplicate source name") && issue.message.contains("line 2"))
+    }
+
+    @Test("a missing secret environment variable names the key, not a value")
+    func missingSecretEnv() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        usage:
+          - name: app-db
+            type: postgres
+            dsn_env: APP_DB_DSN
+        """)
+        #expect(issue.key == "usage[0].dsn_env")
+        #expect((issue.line, issue.column) == (6, 14))
+        #expect(issue.message.contains("APP_DB_DSN is not set"))
+    }
+
+    @Test("a set secret environment variable resolves and never prints")
+    func presentSecretEnv() throws {
+        let config = try ConfigLoader.parse("""
+        sources:
+          - {name: d, type: demo}
+        usage:
+          - {name: app-db, type: postgres, dsn_env: APP_DB_DSN}
+        """, file: "t", environment: ["APP_DB_DSN": "postgres://u:hunter2@db/app"])
+        let secret = try #require(config.usage.first?.dsn)
+        #expect(secret.value == "postgres://u:hunter2@db/app")
+        #expect("\(secret)" == "<secret>")
+    }
+
+    @Test("a missing secret file names the key")
+    func missingSecretFile() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        usage:
+          - name: app-db
+            type: sqlite
+            dsn_file: /nonexistent/secret
+        """)
+        #expect(issue.key == "usage[0].dsn_file")
+        #expect((issue.line, issue.column) == (6, 15))
+        #expect(issue.message.contains("does not exist"))
+    }
+
+    @Test("malformed YAML gives the position of the syntax error")
+    func malformedYAML() throws {
+        let issue = try single("""
+        sources:
+          - name: demo
+            type: [demo
+        listen: x
+        """)
+        #expect(issue.key == "(yaml)")
+        #expect(issue.line == 4)
+        #expect(issue.message.contains("malformed YAML"))
+    }
+
+    @Test("a duplicated key in one mapping is malformed YAML at the key")
+    func duplicatedKey() throws {
+        let issue = try single("sources:\n  - {name: d, type: demo}\nlisten: \"a:1\"\nlisten: \"b:2\"\n")
+        #expect(issue.key == "(yaml)")
+        #expect(issue.line == 3)
+        #expect(issue.message.contains("duplicate key listen"))
+    }
+
+    @Test("an unknown source type lists the known ones")
+    func unknownSourceType() throws {
+        let issue = try single("sources:\n  - name: x\n    type: digitalocean\n    token_env: DO\n")
+        #expect(issue.key == "sources[0].type")
+        #expect((issue.line, issue.column) == (3, 11))
+        #expect(issue.message.contains("known: demo"))
+    }
+
+    @Test("every problem in a file is reported at once, in file order")
+    func allAtOnce() {
+        let found = issues("""
+        listen: nowhere
+        reporting:
+          currency: RUR
+          timezone: Mars/Olympus
+        sources:
+          - name: demo
+            type: demo
+            interval: 1x
+          - name: demo
+            type: demo
+        """)
+        #expect(found.map(\.key) == ["listen", "reporting.currency", "reporting.timezone", "sources[0].interval", "sources[1].name"])
+        #expect(found.map(\.line) == [1, 3, 4, 8, 9])
+    }
+
+    @Test("the description reads file:line:column: key: message")
+    func issueFormat() throws {
+        let issue = try single("sources:\n  - {name: d, type: demo, retries: 99}\n")
+        #expect(issue.description.hasPrefix("test.yaml:2:36: sources[0].retries: 99 is out of range"))
+    }
+}
