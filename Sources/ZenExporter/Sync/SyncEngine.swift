@@ -12,7 +12,7 @@ struct SyncEngine: Sendable {
     }
 
     let config: ExporterConfig
-    let sources: [Configured]
+    var sources: [Configured]
     let store: Store
     let estate: Estate
     let logger: Logger
