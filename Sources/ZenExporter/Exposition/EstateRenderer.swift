@@ -29,7 +29,7 @@ struct EstateRenderer {
         })
         let capacity = sources.flatMap(\.extras.capacity)
         writer.write(MetricCatalog.capacityUsed, capacity.map { ([$0.scope, $0.dimension], .double($0.used)) })
-        writer.write(MetricCatalog.capacityTotal, capacity.map { ([$0.scope, $0.dimension], .double($0.total)) })
+        writer.write(MetricCatalog.capacitySize, capacity.map { ([$0.scope, $0.dimension], .double($0.total)) })
         writeSelfMetrics(sources, into: &writer)
         writer.write(MetricCatalog.expositionSeries, [([], .int(writer.seriesCount))])
         return writer

@@ -34,7 +34,7 @@ enum MetricCatalog {
         labels: ["source", "provider", "account", "currency"])
     static let capacityUsed = MetricFamily(
         name: "capacity_used", kind: .gauge, help: "Used capacity of a scope in base units.", labels: ["scope", "dimension"])
-    static let capacityTotal = MetricFamily(
+    static let capacitySize = MetricFamily(
         name: "capacity_size", kind: .gauge, help: "Total capacity of a scope in base units (named _size, not _total: _total is reserved for counters).", labels: ["scope", "dimension"])
     static let resourceUtilization = MetricFamily(
         name: "resource_utilization_ratio", kind: .gauge,
@@ -58,4 +58,10 @@ enum MetricCatalog {
         labels: ["source", "action"])
     static let expositionSeries = MetricFamily(
         name: "exposition_series", kind: .gauge, help: "Series in the current exposition, this one excluded.", labels: [])
+
+    static let all: [MetricFamily] = [
+        resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, capacityUsed,
+        capacitySize, resourceUtilization, buildInfo, sourceUp, syncLastSuccess, syncDuration, syncErrors, syncResources,
+        expositionSeries,
+    ]
 }
