@@ -53,11 +53,11 @@ final class Store: Sendable {
                 let state = try change.current.map { String(decoding: try JSONEncoder.store.encode($0), as: UTF8.self) }
                 let previous = try change.previous.map { String(decoding: try JSONEncoder.store.encode($0), as: UTF8.self) }
                 let rate = (change.current ?? change.previous)?.rate
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO resource_states (snapshot_id, resource_id, action, cost_changed, status_changed, config_changed,
                         changed_fields, cost_per_hour, currency, previous_state, current_state)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [snapshotID, change.resourceID, change.action.rawValue, change.costChanged, change.statusChanged,
+                    """).execute(arguments: [snapshotID, change.resourceID, change.action.rawValue, change.costChanged, change.statusChanged,
                                      change.configChanged, change.changedFields.joined(separator: ","),
                                      rate?.perHour.amount.plainString, rate?.currency.code, previous, state])
                 try upsertResource(db, source: sync.source, change: change, snapshotID: snapshotID, state: state)
@@ -85,13 +85,13 @@ final class Store: Sendable {
                            arguments: [snapshotID, source, resource.id])
             return
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO resources (source, resource_id, provider, name, resource_type, first_seen_snapshot, last_seen_snapshot, state)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (source, resource_id) DO UPDATE SET
                 provider = excluded.provider, name = excluded.name, resource_type = excluded.resource_type,
                 last_seen_snapshot = excluded.last_seen_snapshot, deleted_in_snapshot = NULL, state = excluded.state
-            """, arguments: [source, resource.id, resource.provider, resource.name, resource.resourceType, snapshotID, snapshotID, state])
+            """).execute(arguments: [source, resource.id, resource.provider, resource.name, resource.resourceType, snapshotID, snapshotID, state])
     }
 
     private func replaceDailyCosts(_ db: Database, source: String, costs: [DailyCost]) throws {
