@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
         }
 
         let app = Application(
-            router: Routes.router(estate: engine.estate, listen: config.listen),
+            router: Routes.router(estate: engine.estate),
             configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "zen-exporter"),
             logger: logger
         )

@@ -131,7 +131,7 @@ enum ConfigLoader {
                 reader.fail(at: typeNode, fields.path("type"), "unknown source type \"\(type)\" (known: \(SourceRegistry.kinds.keys.sorted().joined(separator: ", ")))")
                 continue
             }
-            var source = SourceConfig(name: name, type: type, settings: kind.readSettings(fields, reader))
+            var source = SourceConfig(name: name, type: type, kind: kind, settings: kind.readSettings(fields, reader))
             source.interval = reader.duration(fields, "interval") ?? source.interval
             source.timeout = reader.duration(fields, "timeout") ?? source.timeout
             source.retries = reader.int(fields, "retries", range: 0...10) ?? source.retries

@@ -101,7 +101,7 @@ final class ConfigReader {
         return value
     }
 
-    /// An exact decimal amount; `allowZero` false demands a positive one.
+    /// An exact decimal amount; `positive` demands one above zero.
     func decimal(_ node: Node, _ path: String, positive: Bool = true) -> Decimal? {
         guard case let .scalar(scalar) = node, let value = Decimal.exactConfigNumber(scalar.string) else {
             fail(at: node, path, "expected a number, got \(node.describedValue)")

@@ -66,7 +66,11 @@ struct SourceConfig: Sendable {
     /// Spread of the start of each run, a fraction of the interval, so that many instances
     /// do not hit one provider API at the same second.
     var jitterRatio = 0.1
+    /// The connector `type` names, with its parsed settings.
+    var kind: SourceKind
     var settings: any SourceSettings
+
+    func makeSource() -> any Source { kind.make(self) }
 }
 
 /// Per-tenant usage queries (CHOM). Validated here; collected by the usage sources.

@@ -6,7 +6,7 @@ import NIOCore
 enum Routes {
     static let textFormat = "text/plain; version=0.0.4; charset=utf-8"
 
-    static func router(estate: Estate, listen: ListenAddress) -> Router<BasicRequestContext> {
+    static func router(estate: Estate) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/metrics") { request, _ -> Response in
             metrics(estate.exposition.rendered, acceptEncoding: request.headers[.acceptEncoding])

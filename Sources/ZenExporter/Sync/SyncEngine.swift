@@ -24,10 +24,7 @@ struct SyncEngine: Sendable {
         self.config = config
         self.store = store
         self.logger = logger
-        sources = config.sources.map { source in
-            let kind = SourceRegistry.kinds[source.type] ?? DemoSource.kind
-            return Configured(config: source, source: kind.make(source))
-        }
+        sources = config.sources.map { Configured(config: $0, source: $0.makeSource()) }
         let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current)
         estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider) }, renderer: renderer)
     }
@@ -96,7 +93,7 @@ struct SyncEngine: Sendable {
         let name = configured.config.name
         let started = clock()
         let startedInstant = ContinuousClock.now
-        var lastError: SyncFailure?
+        var failure = SyncFailure(endpoint: "collect", reason: "error", message: "no attempt made")
         for attempt in 0...configured.config.retries {
             if attempt > 0 {
                 let backoff = retryBase * (pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.0))
@@ -106,22 +103,19 @@ struct SyncEngine: Sendable {
                 let snapshot = try await collect(configured)
                 try await commit(snapshot, of: configured, started: started, duration: (ContinuousClock.now - startedInstant).seconds)
                 return true
-            } catch let failure as SyncFailure {
-                lastError = failure
             } catch is CancellationError {
                 return false
             } catch {
-                lastError = SyncFailure(endpoint: "collect", reason: "error", message: "\(error)")
+                failure = error as? SyncFailure ?? SyncFailure(endpoint: "collect", reason: "error", message: "\(error)")
             }
-            if let lastError {
-                logger.warning("sync attempt failed", metadata: ["source": "\(name)", "attempt": "\(attempt + 1)",
-                                                               "endpoint": "\(lastError.endpoint)", "reason": "\(lastError.reason)",
-                                                               "error": "\(lastError.message)"])
-                await estate.update(name) { $0.errors[.init(endpoint: lastError.endpoint, reason: lastError.reason), default: 0] += 1 }
-                if lastError.reason == "storage" { break }
-            }
+            logger.warning("sync attempt failed", metadata: ["source": "\(name)", "attempt": "\(attempt + 1)",
+                                                           "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)",
+                                                           "error": "\(failure.message)"])
+            let key = SourceStatus.ErrorKey(endpoint: failure.endpoint, reason: failure.reason)
+            await estate.update(name) { $0.errors[key, default: 0] += 1 }
+            // The provider answered; retrying cannot fix a database that refuses the write.
+            if failure.reason == "storage" { break }
         }
-        let failure = lastError ?? SyncFailure(endpoint: "collect", reason: "error", message: "unknown")
         let finished = clock()
         let duration = (ContinuousClock.now - startedInstant).seconds
         await estate.update(name) { status in
@@ -130,8 +124,12 @@ struct SyncEngine: Sendable {
             status.lastDuration = duration
             status.lastError = failure.message
         }
-        try? await store.recordFailure(source: name, provider: configured.source.provider, startedAt: started, finishedAt: finished,
-                                       error: "\(failure.endpoint): \(failure.message)")
+        do {
+            try await store.recordFailure(source: name, provider: configured.source.provider, startedAt: started, finishedAt: finished,
+                                          error: "\(failure.endpoint): \(failure.message)")
+        } catch {
+            logger.error("could not record the failed sync", metadata: ["source": "\(name)", "error": "\(error)"])
+        }
         logger.error("sync failed; serving the last good data", metadata: ["source": "\(name)", "error": "\(failure.message)"])
         return false
     }
@@ -158,7 +156,7 @@ struct SyncEngine: Sendable {
         let name = configured.config.name
         let now = clock()
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes,
-                                            orphanMinAge: configured.config.settingsOrphanAge(config.recommendations), now: now)
+                                            orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
         let previous = await estate.status(of: name)?.resources ?? []
         let changes = detectChanges(previous: previous, current: resources)
@@ -202,10 +200,4 @@ struct SyncFailure: Error, CustomStringConvertible {
     var reason: String
     var message: String
     var description: String { "\(endpoint): \(reason): \(message)" }
-}
-
-extension SourceConfig {
-    func settingsOrphanAge(_ recommendations: RecommendationsConfig) -> TimeInterval {
-        recommendations.orphanMinAge.seconds
-    }
 }
