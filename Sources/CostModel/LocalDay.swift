@@ -77,3 +77,17 @@ public struct LocalDay: Hashable, Sendable, Codable, Comparable, CustomStringCon
         return calendar
     }
 }
+
+public extension LocalDay {
+    /// The last day of this day's month.
+    var lastOfMonth: LocalDay {
+        let nextMonth = month == 12 ? LocalDay(year: year + 1, month: 1, day: 1) : LocalDay(year: year, month: month + 1, day: 1)
+        return nextMonth.adding(days: -1)
+    }
+
+    /// Days from `self` to `other` (positive when `other` is later).
+    func days(until other: LocalDay) -> Int {
+        let utc = TimeZone(identifier: "UTC") ?? .current
+        return Int((other.start(in: utc).timeIntervalSince(start(in: utc)) / 86_400).rounded())
+    }
+}

@@ -146,6 +146,8 @@ public struct Rate: Hashable, Sendable, Codable {
 /// The period a price is quoted for.
 public enum BillingPeriod: String, Hashable, Sendable, Codable, CaseIterable {
     case hourly, daily, monthly, quarterly, yearly
+    /// A single charge, spread over the month it falls in: a one-off 720 ₽ is 1 ₽ an hour that month.
+    case oneTime = "one_time"
 
     public func hours(hoursPerMonth: Decimal) -> Decimal {
         switch self {
@@ -154,6 +156,7 @@ public enum BillingPeriod: String, Hashable, Sendable, Codable, CaseIterable {
         case .monthly: hoursPerMonth
         case .quarterly: hoursPerMonth * 3
         case .yearly: hoursPerMonth * 12
+        case .oneTime: hoursPerMonth
         }
     }
 }

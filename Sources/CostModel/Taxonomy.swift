@@ -1,0 +1,65 @@
+/// Provider service and SKU names → our category and resource type. One table per provider;
+/// a name no table knows becomes `other` and is reported, never dropped.
+public enum Taxonomy {
+    public struct Entry: Sendable, Equatable {
+        public var category: CostCategory
+        public var resourceType: String
+    }
+
+    /// Lower-cased service name → entry, per provider.
+    static let tables: [String: [String: Entry]] = [
+        "yandex": [
+            "compute cloud": .init(category: .compute, resourceType: "server"),
+            "object storage": .init(category: .storage, resourceType: "bucket"),
+            "virtual private cloud": .init(category: .network, resourceType: "ip"),
+            "managed service for postgresql": .init(category: .database, resourceType: "database"),
+            "managed service for mysql": .init(category: .database, resourceType: "database"),
+            "managed service for kubernetes": .init(category: .kubernetes, resourceType: "kubernetes_cluster"),
+            "network load balancer": .init(category: .network, resourceType: "load_balancer"),
+            "cloud dns": .init(category: .domain, resourceType: "domain"),
+            "yandexgpt": .init(category: .ai, resourceType: "subscription"),
+        ],
+        "selectel": [
+            "cloud servers": .init(category: .compute, resourceType: "server"),
+            "network volumes": .init(category: .storage, resourceType: "volume"),
+            "object storage": .init(category: .storage, resourceType: "bucket"),
+            "file storage": .init(category: .storage, resourceType: "file_storage"),
+            "floating ips": .init(category: .network, resourceType: "ip"),
+            "load balancers": .init(category: .network, resourceType: "load_balancer"),
+            "managed databases": .init(category: .database, resourceType: "database"),
+            "managed kubernetes": .init(category: .kubernetes, resourceType: "kubernetes_cluster"),
+            "dedicated servers": .init(category: .compute, resourceType: "server"),
+        ],
+        "beget": [
+            "vps": .init(category: .compute, resourceType: "server"),
+            "hosting": .init(category: .compute, resourceType: "subscription"),
+            "mysql": .init(category: .database, resourceType: "database"),
+            "s3": .init(category: .storage, resourceType: "bucket"),
+            "domains": .init(category: .domain, resourceType: "domain"),
+        ],
+        // FOCUS ServiceCategory values (FOCUS 1.0–1.2).
+        "focus": [
+            "compute": .init(category: .compute, resourceType: "server"),
+            "storage": .init(category: .storage, resourceType: "volume"),
+            "networking": .init(category: .network, resourceType: "network"),
+            "databases": .init(category: .database, resourceType: "database"),
+            "ai and machine learning": .init(category: .ai, resourceType: "subscription"),
+            "analytics": .init(category: .other, resourceType: "service"),
+            "management and governance": .init(category: .other, resourceType: "service"),
+            "security": .init(category: .other, resourceType: "service"),
+            "web": .init(category: .network, resourceType: "service"),
+        ],
+    ]
+
+    public static let unknown = Entry(category: .other, resourceType: "other")
+
+    /// The entry for a provider's service; nil when no table knows it (callers count these).
+    public static func lookup(provider: String, service: String) -> Entry? {
+        tables[provider.lowercased()]?[service.lowercased()]
+    }
+
+    /// The entry, or `other` for what no table knows.
+    public static func classify(provider: String, service: String) -> Entry {
+        lookup(provider: provider, service: service) ?? unknown
+    }
+}
