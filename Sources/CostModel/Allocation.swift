@@ -79,6 +79,8 @@ public struct AllocationResult: Sendable {
     public var directlyAllocatedRatio: Double
 
     public static func key(source: String, resourceID: String) -> String { "\(source)/\(resourceID)" }
+
+    public static let empty = AllocationResult(labels: [:], tenants: [:], unallocated: [:], directlyAllocatedRatio: 0)
 }
 
 public struct Allocator: Sendable {

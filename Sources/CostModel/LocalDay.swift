@@ -85,6 +85,8 @@ public extension LocalDay {
         return nextMonth.adding(days: -1)
     }
 
+    var isWeekend: Bool { isoWeekday >= 6 }
+
     /// Days from `self` to `other` (positive when `other` is later).
     func days(until other: LocalDay) -> Int {
         let utc = TimeZone(identifier: "UTC") ?? .current

@@ -98,7 +98,9 @@ public extension RecommendationPolicy {
             }
         }
         if offHoursEnvironments.contains(subject.environment) {
-            found.append(make(.offHours, Money(monthly.amount * offHoursPerWeek / 168, monthly.currency), 0.6,
+            // A stopped server still pays for its disks: only the flavour's price is saved, when known.
+            let running = subject.flavors.first { $0.name == resource.flavor }?.rate.monthly(hoursPerMonth: hoursPerMonth) ?? monthly
+            found.append(make(.offHours, Money(running.amount * offHoursPerWeek / 168, running.currency), 0.6,
                               "stop outside working hours (\(offHoursPerWeek.plainString) of 168 hours a week)"))
         }
         return found

@@ -48,7 +48,7 @@ enum ConfigLoader {
     }
 
     private static let topLevelKeys: Set<String> = [
-        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "recommendations",
+        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "allocation", "recommendations",
     ]
 
     private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
@@ -79,6 +79,7 @@ enum ConfigLoader {
         config.budgets = reader.sequence(top, "budgets").enumerated().compactMap {
             readBudget($1, at: "budgets[\($0)]", reader, defaultCurrency: config.reporting.currency)
         }
+        if let node = top["allocation"] { config.allocation = readAllocation(node, reader) }
         if let node = top["recommendations"] { readRecommendations(node, reader, into: &config.recommendations) }
         return config
     }
@@ -166,13 +167,13 @@ enum ConfigLoader {
         return UsageSourceConfig(name: name, type: type, dsn: dsn, queries: queries)
     }
 
-    private static func readBudget(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency) -> BudgetConfig? {
+    private static func readBudget(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency) -> Budget? {
         guard let fields = reader.mapping(node, at: path, allowed: ["name", "amount", "currency", "period", "thresholds", "scope"]),
               reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
               reader.required(fields, "amount") != nil, let amount = reader.decimal(fields, "amount") else { return nil }
-        var budget = BudgetConfig(name: name, amount: Money(amount, reader.currency(fields, "currency") ?? defaultCurrency))
-        if let period = reader.oneOf(fields, "period", BudgetConfig.Period.allCases.map(\.rawValue)) {
-            budget.period = BudgetConfig.Period(rawValue: period) ?? .monthly
+        var budget = Budget(name: name, amount: Money(amount, reader.currency(fields, "currency") ?? defaultCurrency))
+        if let period = reader.oneOf(fields, "period", Budget.Period.allCases.map(\.rawValue)) {
+            budget.period = Budget.Period(rawValue: period) ?? .monthly
         }
         if fields["thresholds"] != nil {
             budget.thresholds = reader.sequence(fields, "thresholds").enumerated().compactMap { reader.decimal($1, "\(path).thresholds[\($0)]") }
@@ -184,8 +185,64 @@ enum ConfigLoader {
         return budget
     }
 
+    static let allocationFields: Set<String> = ["name", "source", "account", "project", "region", "service", "provider", "resource_type", "category"]
+
+    private static func readAllocation(_ node: Node, _ reader: ConfigReader) -> AllocationPolicy {
+        var policy = AllocationPolicy()
+        guard let fields = reader.mapping(node, at: "allocation", allowed: ["tag_keys", "rules", "shared"]) else { return policy }
+        if let tagNode = fields["tag_keys"], let tags = reader.mapping(tagNode, at: "allocation.tag_keys", allowed: Set(AllocationPolicy.dimensions)) {
+            for key in tags.entries.keys {
+                policy.tagKeys[key] = reader.sequence(tags, key).enumerated().compactMap { index, item in
+                    guard case let .scalar(scalar) = item else {
+                        reader.fail(at: item, "\(tags.path(key))[\(index)]", "expected a tag key, got \(item.kindName)")
+                        return nil
+                    }
+                    return scalar.string
+                }
+            }
+        }
+        for (index, ruleNode) in reader.sequence(fields, "rules").enumerated() {
+            let path = "allocation.rules[\(index)]"
+            guard let rule = reader.mapping(ruleNode, at: path, allowed: ["match", "set"]),
+                  let matchNode = reader.required(rule, "match"), let setNode = reader.required(rule, "set"),
+                  case let .mapping(matchMapping) = matchNode else {
+                if let node = ruleNode.mapping?["match"], node.mapping == nil { reader.fail(at: node, "\(path).match", "expected a mapping of field: pattern") }
+                continue
+            }
+            var match: [(field: String, pattern: String)] = []
+            for (keyNode, valueNode) in matchMapping {
+                let field = keyNode.string ?? ""
+                let keyPath = "\(path).match.\(field)"
+                guard allocationFields.contains(field) || (field.hasPrefix("tag:") && field.count > 4) else {
+                    reader.fail(at: keyNode, keyPath, "unknown field (known: \(allocationFields.sorted().joined(separator: ", ")), tag:KEY)")
+                    continue
+                }
+                guard case let .scalar(pattern) = valueNode else {
+                    reader.fail(at: valueNode, keyPath, "expected a regular expression, got \(valueNode.kindName)")
+                    continue
+                }
+                do {
+                    _ = try NSRegularExpression(pattern: pattern.string)
+                    match.append((field, pattern.string))
+                } catch {
+                    reader.fail(at: valueNode, keyPath, "invalid regular expression \"\(pattern.string)\"")
+                }
+            }
+            guard let set = reader.mapping(setNode, at: "\(path).set", allowed: Set(AllocationPolicy.dimensions)) else { continue }
+            var values: [String: String] = [:]
+            for key in set.entries.keys { values[key] = reader.string(set, key) }
+            policy.rules.append(AllocationRule(match: match, set: values))
+        }
+        if let sharedNode = fields["shared"], let shared = reader.mapping(sharedNode, at: "allocation.shared", allowed: ["split"]),
+           let split = reader.oneOf(shared, "split", AllocationPolicy.SharedSplit.allCases.map(\.rawValue)) {
+            policy.shared = AllocationPolicy.SharedSplit(rawValue: split) ?? .none
+        }
+        return policy
+    }
+
     private static func readRecommendations(_ node: Node, _ reader: ConfigReader, into recommendations: inout RecommendationsConfig) {
-        guard let fields = reader.mapping(node, at: "recommendations", allowed: ["cpu_idle_below", "memory_idle_below", "orphan_min_age"]) else { return }
+        guard let fields = reader.mapping(node, at: "recommendations",
+                                          allowed: ["cpu_idle_below", "memory_idle_below", "orphan_min_age", "off_hours"]) else { return }
         for (key, keyPath) in [("cpu_idle_below", \RecommendationsConfig.cpuIdleBelow), ("memory_idle_below", \.memoryIdleBelow)] {
             guard let value = reader.decimal(fields, key) else { continue }
             if value > 1 { reader.fail(at: fields[key], fields.path(key), "a ratio between 0 and 1, got \(value)") } else {
@@ -193,5 +250,18 @@ enum ConfigLoader {
             }
         }
         recommendations.orphanMinAge = reader.duration(fields, "orphan_min_age") ?? recommendations.orphanMinAge
+        if let node = fields["off_hours"],
+           let offHours = reader.mapping(node, at: "recommendations.off_hours", allowed: ["environments", "hours_per_week_off"]) {
+            if offHours["environments"] != nil {
+                recommendations.offHoursEnvironments = Set(reader.sequence(offHours, "environments").compactMap { $0.scalar?.string })
+            }
+            if let hours = reader.decimal(offHours, "hours_per_week_off", positive: false) {
+                if hours > 168 || hours < 0 {
+                    reader.fail(at: offHours["hours_per_week_off"], "recommendations.off_hours.hours_per_week_off", "must be between 0 and 168")
+                } else {
+                    recommendations.offHoursPerWeek = hours
+                }
+            }
+        }
     }
 }

@@ -11,7 +11,8 @@ struct ExporterConfig: Sendable {
     var metrics = MetricsConfig()
     var sources: [SourceConfig] = []
     var usage: [UsageSourceConfig] = []
-    var budgets: [BudgetConfig] = []
+    var budgets: [Budget] = []
+    var allocation = AllocationPolicy()
     var recommendations = RecommendationsConfig()
 }
 
@@ -81,18 +82,15 @@ struct UsageSourceConfig: Sendable {
     var queries: [String: String]
 }
 
-struct BudgetConfig: Sendable {
-    enum Period: String, Sendable, CaseIterable { case monthly, quarterly, yearly }
-    var name: String
-    var amount: Money
-    var period: Period = .monthly
-    var thresholds: [Decimal] = [0.5, 0.8, 1.0]
-    /// Dimension → value the budget is limited to (`source`, `provider`, `category`, …); empty is the total.
-    var scope: [String: String] = [:]
-}
-
 struct RecommendationsConfig: Sendable {
     var cpuIdleBelow = 0.10
     var memoryIdleBelow = 0.40
     var orphanMinAge: Duration = .seconds(72 * 3600)
+    var offHoursEnvironments: Set<String> = ["dev", "staging"]
+    var offHoursPerWeek: Decimal = 108
+
+    func policy(hoursPerMonth: Decimal) -> RecommendationPolicy {
+        RecommendationPolicy(cpuIdleBelow: cpuIdleBelow, memoryIdleBelow: memoryIdleBelow, offHoursEnvironments: offHoursEnvironments,
+                             offHoursPerWeek: offHoursPerWeek, hoursPerMonth: hoursPerMonth)
+    }
 }

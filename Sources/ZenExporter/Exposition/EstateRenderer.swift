@@ -12,7 +12,7 @@ struct EstateRenderer {
     static let tenantTags = ["tenant", "client"]
     static let environmentTags = ["env", "environment"]
 
-    func render(_ sources: [SourceStatus]) -> ExpositionWriter {
+    func render(_ sources: [SourceStatus], _ evaluation: EstateEvaluation) -> ExpositionWriter {
         var writer = ExpositionWriter(namespace: metrics.namespace)
         let sources = sources.sorted { $0.name < $1.name }
         if metrics.perResource {
@@ -27,9 +27,8 @@ struct EstateRenderer {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))
             }
         })
-        let capacity = sources.flatMap(\.extras.capacity)
-        writer.write(MetricCatalog.capacityUsed, capacity.map { ([$0.scope, $0.dimension], .double($0.used)) })
-        writer.write(MetricCatalog.capacitySize, capacity.map { ([$0.scope, $0.dimension], .double($0.total)) })
+        writeEvaluation(evaluation, into: &writer)
+        writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
         writeSelfMetrics(sources, into: &writer)
         writer.write(MetricCatalog.expositionSeries, [([], .int(writer.seriesCount))])
         return writer
@@ -75,6 +74,63 @@ struct EstateRenderer {
                              amount: { $0.cost.amount })
             return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, SampleValue.decimal($0.value.rounded(scale: 2))) }
         }
+    }
+
+    private func writeEvaluation(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
+        let capacity = evaluation.capacity
+        writer.write(MetricCatalog.capacityUsed, capacity.map { ([$0.scope, $0.dimension], .double($0.used)) })
+        writer.write(MetricCatalog.capacitySize, capacity.map { ([$0.scope, $0.dimension], .double($0.total)) })
+        writer.write(MetricCatalog.capacityHeadroom, capacity.map { ([$0.scope, $0.dimension], .double(($0.headroomRatio * 1e6).rounded() / 1e6)) })
+        writer.write(MetricCatalog.capacityExhaustion, capacity.compactMap { status in
+            status.exhaustionDays.map { ([status.scope, status.dimension], .double(($0 * 10).rounded() / 10)) }
+        })
+
+        let allocation = evaluation.allocation
+        writer.write(MetricCatalog.tenantCostMonthly, flatten(allocation.tenants))
+        writer.write(MetricCatalog.unallocatedCostMonthly, flatten(allocation.unallocated))
+        if !allocation.labels.isEmpty {
+            writer.write(MetricCatalog.allocationCoverage, [([], .double((allocation.directlyAllocatedRatio * 1e6).rounded() / 1e6))])
+        }
+
+        let budgets = evaluation.budgets
+        writer.write(MetricCatalog.budgetAmount, budgets.map { ([$0.budget.name, $0.budget.period.rawValue, $0.budget.amount.currency.code], .decimal($0.budget.amount.amount)) })
+        writer.write(MetricCatalog.budgetSpent, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.spent.rounded(scale: 2))) })
+        writer.write(MetricCatalog.budgetForecast, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.forecast)) })
+        writer.write(MetricCatalog.budgetUtilization, budgets.map { ([$0.budget.name], .double(($0.utilization * 1e6).rounded() / 1e6)) })
+        writer.write(MetricCatalog.budgetThresholdReached, budgets.flatMap { status in
+            status.crossed.map { ([status.budget.name, $0.threshold.plainString], .int($0.reached ? 1 : 0)) }
+        })
+
+        writer.write(MetricCatalog.costForecast, evaluation.forecasts.map { ([$0.scope.name, $0.horizon, $0.currency.code], .decimal($0.amount)) })
+        writer.write(MetricCatalog.costAnomalyScore, evaluation.anomalies.map { ([$0.scope.name], .double(($0.score * 1000).rounded() / 1000)) })
+        writer.write(MetricCatalog.costDaily, evaluation.lastFullDay.map {
+            ([$0.scope.name, $0.currency.code], .decimal($0.amount(on: evaluation.lastDay).rounded(scale: 2)))
+        })
+
+        let recommendations = evaluation.recommendations.sorted {
+            ($0.recommendation.kind.rawValue, $0.source, $0.recommendation.resourceID) < ($1.recommendation.kind.rawValue, $1.source, $1.recommendation.resourceID)
+        }
+        writer.write(MetricCatalog.recommendationSavings, recommendations.map {
+            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source, $0.recommendation.savingsMonthly.currency.code],
+             .decimal($0.recommendation.savingsMonthly.amount))
+        })
+        writer.write(MetricCatalog.recommendationConfidence, recommendations.map {
+            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source], .double($0.recommendation.confidence))
+        })
+        let potential = sum(recommendations, by: { [$0.recommendation.kind.rawValue, $0.recommendation.savingsMonthly.currency.code] },
+                            amount: { $0.recommendation.savingsMonthly.amount })
+        writer.write(MetricCatalog.potentialSavings, potential.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, .decimal($0.value)) })
+        writer.write(MetricCatalog.wasteCostMonthly, evaluation.waste
+            .map { ([$0.key.kind.rawValue, $0.key.provider, $0.key.currency.code], $0.value) }
+            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
+            .map { ($0.0, .decimal($0.1.rounded(scale: 2))) })
+    }
+
+    /// `[key: [currency: amount]]` as samples labelled key, currency, sorted, at kopeck precision.
+    private func flatten(_ amounts: [String: [Currency: Decimal]]) -> [(labels: [String], value: SampleValue)] {
+        amounts.flatMap { key, byCurrency in byCurrency.map { ([key, $0.key.code], $0.value) } }
+            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
+            .map { ($0.0, .decimal($0.1.rounded(scale: 2))) }
     }
 
     private func writeSelfMetrics(_ sources: [SourceStatus], into writer: inout ExpositionWriter) {

@@ -28,6 +28,55 @@ enum MetricCatalog {
         help: "Billed spend since the 1st of the month in the reporting time zone.",
         labels: ["source", "provider", "account", "service", "category", "currency"])
 
+    static let tenantCostMonthly = MetricFamily(
+        name: "tenant_cost_monthly", kind: .gauge,
+        help: "Monthly run rate allocated to a tenant by tags and rules, shared-cost share included.", labels: ["tenant", "currency"])
+    static let unallocatedCostMonthly = MetricFamily(
+        name: "unallocated_cost_monthly", kind: .gauge,
+        help: "Monthly run rate no tag or rule placed (after the shared split).", labels: ["provider", "currency"])
+    static let allocationCoverage = MetricFamily(
+        name: "allocation_direct_ratio", kind: .gauge,
+        help: "Share of the monthly run rate placed on a tenant directly by tags or rules (0-1).", labels: [])
+    static let unclassifiedLineItems = MetricFamily(
+        name: "unclassified_line_items", kind: .gauge,
+        help: "Billing line items whose service no taxonomy table knows; counted as category other.", labels: ["source"])
+
+    // Budgets, forecasts, anomalies
+    static let budgetAmount = MetricFamily(
+        name: "budget_amount", kind: .gauge, help: "Configured budget limit.", labels: ["budget", "period", "currency"])
+    static let budgetSpent = MetricFamily(
+        name: "budget_spent", kind: .gauge, help: "Billed spend in the budget's current period.", labels: ["budget", "currency"])
+    static let budgetForecast = MetricFamily(
+        name: "budget_forecast", kind: .gauge, help: "Spend projected at the end of the budget's period (weekday profile).",
+        labels: ["budget", "currency"])
+    static let budgetUtilization = MetricFamily(
+        name: "budget_utilization_ratio", kind: .gauge, help: "Spent divided by the budget amount.", labels: ["budget"])
+    static let budgetThresholdReached = MetricFamily(
+        name: "budget_threshold_reached", kind: .gauge, help: "1 when spend has reached the threshold share of the budget.",
+        labels: ["budget", "threshold"])
+    static let costForecast = MetricFamily(
+        name: "cost_forecast", kind: .gauge,
+        help: "Forecast spend: to the end of this month (month_end), or over the next 30, 60, 90 days by the daily trend.",
+        labels: ["scope", "horizon", "currency"])
+    static let costAnomalyScore = MetricFamily(
+        name: "cost_anomaly_score", kind: .gauge,
+        help: "Robust z-score of the last full day's cost against its trailing 28-day weekday-aware baseline.", labels: ["scope"])
+    static let costDaily = MetricFamily(
+        name: "cost_daily", kind: .gauge, help: "Billed cost of the last full day.", labels: ["scope", "currency"])
+
+    // Waste and recommendations
+    static let recommendationSavings = MetricFamily(
+        name: "recommendation_savings_monthly", kind: .gauge, help: "Estimated monthly saving of one recommendation.",
+        labels: ["kind", "resource_id", "source", "currency"])
+    static let recommendationConfidence = MetricFamily(
+        name: "recommendation_confidence_ratio", kind: .gauge, help: "How sure the recommendation's saving is (0-1).",
+        labels: ["kind", "resource_id", "source"])
+    static let potentialSavings = MetricFamily(
+        name: "potential_savings_monthly", kind: .gauge, help: "Sum of recommendation savings per kind.", labels: ["kind", "currency"])
+    static let wasteCostMonthly = MetricFamily(
+        name: "waste_cost_monthly", kind: .gauge, help: "Monthly run rate of zombies, orphan volumes and stopped-but-billed resources.",
+        labels: ["kind", "provider", "currency"])
+
     // Accounts and capacity
     static let accountBalance = MetricFamily(
         name: "account_balance", kind: .gauge, help: "Prepaid balance of a provider account.",
@@ -36,6 +85,12 @@ enum MetricCatalog {
         name: "capacity_used", kind: .gauge, help: "Used capacity of a scope in base units.", labels: ["scope", "dimension"])
     static let capacitySize = MetricFamily(
         name: "capacity_size", kind: .gauge, help: "Total capacity of a scope in base units (named _size, not _total: _total is reserved for counters).", labels: ["scope", "dimension"])
+    static let capacityHeadroom = MetricFamily(
+        name: "capacity_headroom_ratio", kind: .gauge, help: "1 - used/total of a scope's capacity.", labels: ["scope", "dimension"])
+    static let capacityExhaustion = MetricFamily(
+        name: "capacity_exhaustion_days", kind: .gauge,
+        help: "Days until the capacity is full on the linear trend of its daily history; absent when not growing.",
+        labels: ["scope", "dimension"])
     static let resourceUtilization = MetricFamily(
         name: "resource_utilization_ratio", kind: .gauge,
         help: "Average utilisation of one resource over the statistics window (0-1).", labels: ["resource_id", "dimension"])
@@ -61,7 +116,10 @@ enum MetricCatalog {
 
     static let all: [MetricFamily] = [
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, capacityUsed,
-        capacitySize, resourceUtilization, buildInfo, sourceUp, syncLastSuccess, syncDuration, syncErrors, syncResources,
+        capacitySize, capacityHeadroom, capacityExhaustion, resourceUtilization, tenantCostMonthly, unallocatedCostMonthly,
+        allocationCoverage, unclassifiedLineItems, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
+        costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
+        buildInfo, sourceUp, syncLastSuccess, syncDuration, syncErrors, syncResources,
         expositionSeries,
     ]
 }

@@ -27,7 +27,20 @@ struct SourceSnapshot: Sendable, Codable {
     var dailyCosts: [DailyCost] = []
     var utilization: [UtilizationSample] = []
     var capacity: [CapacitySample] = []
+    /// Daily used amounts behind `capacity`, oldest first: what exhaustion forecasts fit.
+    var capacityHistory: [CapacityPoint] = []
     var accounts: [AccountBalance] = []
+    /// Provider → the server sizes it sells with prices: what rightsizing picks from.
+    var flavors: [String: [Flavor]] = [:]
+    /// Line items whose service no taxonomy table knows (billed as category `other`).
+    var unclassifiedLineItems = 0
+}
+
+struct CapacityPoint: Sendable, Codable, Hashable {
+    var scope: String
+    var dimension: String
+    var day: LocalDay
+    var used: Double
 }
 
 struct AccountBalance: Sendable, Codable, Hashable {

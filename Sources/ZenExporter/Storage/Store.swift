@@ -262,6 +262,35 @@ struct SnapshotExtras: Sendable, Codable {
     var accounts: [AccountBalance] = []
     var utilization: [UtilizationSample] = []
     var capacity: [CapacitySample] = []
+    var capacityHistory: [CapacityPoint] = []
+    var flavors: [String: [Flavor]] = [:]
+    var unclassifiedLineItems = 0
+
+    init(accounts: [AccountBalance] = [], utilization: [UtilizationSample] = [], capacity: [CapacitySample] = [],
+         capacityHistory: [CapacityPoint] = [], flavors: [String: [Flavor]] = [:], unclassifiedLineItems: Int = 0) {
+        self.accounts = accounts
+        self.utilization = utilization
+        self.capacity = capacity
+        self.capacityHistory = capacityHistory
+        self.flavors = flavors
+        self.unclassifiedLineItems = unclassifiedLineItems
+    }
+
+    init(_ snapshot: SourceSnapshot) {
+        self.init(accounts: snapshot.accounts, utilization: snapshot.utilization, capacity: snapshot.capacity,
+                  capacityHistory: snapshot.capacityHistory, flavors: snapshot.flavors, unclassifiedLineItems: snapshot.unclassifiedLineItems)
+    }
+
+    /// Snapshots written before a field existed decode with its default.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        accounts = try container.decodeIfPresent([AccountBalance].self, forKey: .accounts) ?? []
+        utilization = try container.decodeIfPresent([UtilizationSample].self, forKey: .utilization) ?? []
+        capacity = try container.decodeIfPresent([CapacitySample].self, forKey: .capacity) ?? []
+        capacityHistory = try container.decodeIfPresent([CapacityPoint].self, forKey: .capacityHistory) ?? []
+        flavors = try container.decodeIfPresent([String: [Flavor]].self, forKey: .flavors) ?? [:]
+        unclassifiedLineItems = try container.decodeIfPresent(Int.self, forKey: .unclassifiedLineItems) ?? 0
+    }
 }
 
 struct RestoredSnapshot: Sendable {

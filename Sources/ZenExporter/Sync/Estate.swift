@@ -30,6 +30,7 @@ struct SourceStatus: Sendable {
 /// swaps the cached buffer that `/metrics` serves.
 actor Estate {
     private var statuses: [String: SourceStatus]
+    private var evaluation = EstateEvaluation()
     private let renderer: EstateRenderer
     nonisolated let exposition: ExpositionCache
 
@@ -37,15 +38,22 @@ actor Estate {
         statuses = Dictionary(uniqueKeysWithValues: sources.map { ($0.name, SourceStatus(name: $0.name, provider: $0.provider)) })
         self.renderer = renderer
         exposition = ExpositionCache()
-        exposition.publish(renderer.render(Array(statuses.values)))
+        exposition.publish(renderer.render(Array(statuses.values), EstateEvaluation()))
     }
 
     func update(_ source: String, _ change: (inout SourceStatus) -> Void) {
         guard var status = statuses[source] else { return }
         change(&status)
         statuses[source] = status
-        exposition.publish(renderer.render(Array(statuses.values)))
+        exposition.publish(renderer.render(Array(statuses.values), evaluation))
     }
+
+    func setEvaluation(_ evaluation: EstateEvaluation) {
+        self.evaluation = evaluation
+        exposition.publish(renderer.render(Array(statuses.values), evaluation))
+    }
+
+    var currentEvaluation: EstateEvaluation { evaluation }
 
     func status(of source: String) -> SourceStatus? { statuses[source] }
 

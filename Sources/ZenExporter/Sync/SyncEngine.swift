@@ -50,6 +50,24 @@ struct SyncEngine: Sendable {
                 logger.error("could not restore the last snapshot", metadata: ["source": "\(name)", "error": "\(error)"])
             }
         }
+        await evaluate()
+    }
+
+    /// Recomputes budgets, forecasts, anomalies, allocation and recommendations over every
+    /// source's current data and the stored daily history.
+    func evaluate() async {
+        let now = clock()
+        let start = EstateEvaluation.historyStart(config: config, now: now)
+        var history: [String: [DailyCost]] = [:]
+        for configured in sources {
+            do {
+                history[configured.config.name] = try await store.dailyCosts(source: configured.config.name, from: start)
+            } catch {
+                logger.error("could not read the daily cost history", metadata: ["source": "\(configured.config.name)", "error": "\(error)"])
+            }
+        }
+        let evaluation = EstateEvaluation(sources: await estate.all, history: history, config: config, now: now)
+        await estate.setEvaluation(evaluation)
     }
 
     /// Every source on its own interval, until cancelled.
@@ -160,7 +178,7 @@ struct SyncEngine: Sendable {
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
         let previous = await estate.status(of: name)?.resources ?? []
         let changes = detectChanges(previous: previous, current: resources)
-        let extras = SnapshotExtras(accounts: snapshot.accounts, utilization: snapshot.utilization, capacity: snapshot.capacity)
+        let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
                                 changes: changes, dailyCosts: snapshot.dailyCosts, extras: extras)
         let monthToDate: [DailyCost]
@@ -182,6 +200,7 @@ struct SyncEngine: Sendable {
             status.lastDuration = duration
             status.lastError = nil
         }
+        await evaluate()
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(record.count(.created))",
             "updated": "\(record.count(.updated))", "deleted": "\(record.count(.deleted))", "seconds": "\(String(format: "%.3f", duration))",

@@ -10,6 +10,9 @@ import Foundation
 /// - `sel-vol-archive` is attached to nothing and 40 days old: an orphan volume.
 /// - `disk-for-sel-app-01` folds into `sel-app-01` by attachment.
 /// - `yc-static` carries no tags at all.
+/// - `sel-app-01` (staging) idles at 7 % CPU and 39 % memory: rightsize to SL1.2-8192, and
+///   switch it off outside working hours.
+/// - Storage grows 3 GB a day and memory 0.1 GiB a day, so capacity has an exhaustion date.
 /// - 90 days of daily history: buckets follow a weekday pattern and grow slowly; on the most
 ///   recent full day Object Storage spikes (a restore drill pulled the backups out: ×5).
 enum DemoEstate {
@@ -19,7 +22,6 @@ enum DemoEstate {
         var name: String
         var type: String
         var service: String
-        var category: CostCategory
         var region: String
         var account: String
         /// Price per day in roubles, kopeck-exact.
@@ -40,36 +42,38 @@ enum DemoEstate {
         var memoryGiB: Int = 0
     }
 
+    static func kopecks(_ amount: Int) -> Decimal { Decimal(amount) / 100 }
+
     static let yandexAccount = "b1g8demo0cloud0folder"
     static let selectelAccount = "284761"
 
     static let entries: [Entry] = [
         Entry(provider: "yandex", id: "fhm1web01demo0000001", name: "yc-web-01", type: "server", service: "Compute Cloud",
-              category: .compute, region: "ru-central1-a", account: yandexAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 61200),
+              region: "ru-central1-a", account: yandexAccount, daily: kopecks(61200),
               inventory: Inventory(status: "RUNNING", flavor: "standard-v3.4-16", ageDays: 210,
-                                   tags: ["env": "prod", "team": "web", "tenant": "shop"], cpu: 0.55, memory: 0.70, vcpus: 4, memoryGiB: 16)),
+                                   tags: ["env": "prod", "team": "web", "tenant": "shop"], cpu: 0.75, memory: 0.95, vcpus: 4, memoryGiB: 16)),
         Entry(provider: "yandex", id: "epd2db01demo00000002", name: "yc-db-01", type: "server", service: "Compute Cloud",
-              category: .compute, region: "ru-central1-b", account: yandexAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 108650),
+              region: "ru-central1-b", account: yandexAccount, daily: kopecks(108650),
               inventory: Inventory(status: "RUNNING", flavor: "memory-v3.8-32", ageDays: 340,
-                                   tags: ["env": "prod", "team": "data"], cpu: 0.80, memory: 0.90, vcpus: 8, memoryGiB: 32)),
+                                   tags: ["env": "prod", "team": "data"], cpu: 0.93, memory: 0.95, vcpus: 8, memoryGiB: 32)),
         Entry(provider: "yandex", id: "yc-backups", name: "yc-backups", type: "bucket", service: "Object Storage",
-              category: .storage, region: "ru-central1-a", account: yandexAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 16170),
+              region: "ru-central1-a", account: yandexAccount, daily: kopecks(16170),
               inventory: Inventory(status: "ACTIVE", flavor: "standard", ageDays: 400, tags: ["team": "data", "env": "prod"])),
         Entry(provider: "yandex", id: "yc-static", name: "yc-static", type: "bucket", service: "Object Storage",
-              category: .storage, region: "ru-central1-b", account: yandexAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 7680),
+              region: "ru-central1-b", account: yandexAccount, daily: kopecks(7680),
               inventory: Inventory(status: "ACTIVE", flavor: "cold", ageDays: 150, tags: [:])),
         Entry(provider: "selectel", id: "6f1c2a3b-0001-4d5e-8f90-5e1ec7e1a001", name: "sel-app-01", type: "server", service: "Cloud Servers",
-              category: .compute, region: "msk-a", account: selectelAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 88340),
+              region: "msk-a", account: selectelAccount, daily: kopecks(88340),
               inventory: Inventory(status: "ACTIVE", flavor: "SL1.4-16384", ageDays: 120,
-                                   tags: ["env": "staging", "team": "app", "tenant": "chom"], cpu: 0.53, memory: 0.74, vcpus: 4, memoryGiB: 16)),
+                                   tags: ["env": "staging", "team": "app", "tenant": "chom"], cpu: 0.07, memory: 0.39, vcpus: 4, memoryGiB: 16)),
         Entry(provider: "selectel", id: "6f1c2a3b-0002-4d5e-8f90-5e1ec7e1a002", name: "disk-for-sel-app-01", type: "volume", service: "Network Volumes",
-              category: .storage, region: "msk-a", account: selectelAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 17330),
+              region: "msk-a", account: selectelAccount, daily: kopecks(17330),
               inventory: Inventory(status: "in-use", flavor: "fast.200GB", attachedTo: "6f1c2a3b-0001-4d5e-8f90-5e1ec7e1a001", ageDays: 120, tags: ["env": "staging"])),
         Entry(provider: "selectel", id: "6f1c2a3b-0003-4d5e-8f90-5e1ec7e1a003", name: "sel-legacy-02", type: "server", service: "Cloud Servers",
-              category: .compute, region: "spb-a", account: selectelAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 49320),
+              region: "spb-a", account: selectelAccount, daily: kopecks(49320),
               inventory: nil),
         Entry(provider: "selectel", id: "6f1c2a3b-0004-4d5e-8f90-5e1ec7e1a004", name: "sel-vol-archive", type: "volume", service: "Network Volumes",
-              category: .storage, region: "spb-a", account: selectelAccount, daily: Decimal(sign: .plus, exponent: -2, significand: 41810),
+              region: "spb-a", account: selectelAccount, daily: kopecks(41810),
               inventory: Inventory(status: "available", flavor: "universal.1000GB", ageDays: 40, tags: ["env": "dev", "team": "app"])),
     ]
 
@@ -84,9 +88,10 @@ enum DemoEstate {
         snapshot.inventoriedTypes = ["server", "volume", "bucket"]
         let entries = copies(scale)
         for entry in entries {
+            let taxonomy = Taxonomy.classify(provider: entry.provider, service: entry.service)
             snapshot.billing.append(BillingLineItem(
-                provider: entry.provider, resourceID: entry.id, resourceName: entry.name, resourceType: entry.type,
-                service: entry.service, category: entry.category, region: entry.region, account: entry.account,
+                provider: entry.provider, resourceID: entry.id, resourceName: entry.name, resourceType: taxonomy.resourceType,
+                service: entry.service, category: taxonomy.category, region: entry.region, account: entry.account,
                 rate: Rate(Money(entry.daily, .rub), per: .daily)
             ))
             guard let inventory = entry.inventory else { continue }
@@ -100,12 +105,28 @@ enum DemoEstate {
         }
         snapshot.dailyCosts = dailyHistory(entries, now: now, days: historyDays, timeZone: timeZone)
         snapshot.capacity = capacity
+        snapshot.capacityHistory = capacityHistory(now: now, days: historyDays, timeZone: timeZone)
+        snapshot.flavors = flavors
+        snapshot.unclassifiedLineItems = snapshot.billing.count { Taxonomy.lookup(provider: $0.provider, service: $0.service) == nil }
         snapshot.accounts = [
-            AccountBalance(provider: "yandex", account: yandexAccount, balance: Money(Decimal(sign: .plus, exponent: -2, significand: 15230000), .rub)),
-            AccountBalance(provider: "selectel", account: selectelAccount, balance: Money(Decimal(sign: .plus, exponent: -2, significand: 4825000), .rub)),
+            AccountBalance(provider: "yandex", account: yandexAccount, balance: Money(kopecks(15_230_000), .rub)),
+            AccountBalance(provider: "selectel", account: selectelAccount, balance: Money(kopecks(4_825_000), .rub)),
         ]
         return snapshot
     }
+
+    /// Server sizes and daily prices, per provider: the price lists rightsizing reads.
+    static let flavors: [String: [Flavor]] = {
+        func flavor(_ name: String, _ vcpus: Int, _ memoryGiB: Int, kopecksPerDay: Int) -> Flavor {
+            Flavor(name: name, vcpus: vcpus, memoryGiB: Decimal(memoryGiB), rate: Rate(Money(Decimal(kopecksPerDay) / 100, .rub), per: .daily))
+        }
+        return [
+            "selectel": [flavor("SL1.1-4096", 1, 4, kopecksPerDay: 22085), flavor("SL1.2-8192", 2, 8, kopecksPerDay: 44170),
+                         flavor("SL1.4-16384", 4, 16, kopecksPerDay: 88340), flavor("SL1.8-32768", 8, 32, kopecksPerDay: 176680)],
+            "yandex": [flavor("standard-v3.2-8", 2, 8, kopecksPerDay: 30600), flavor("standard-v3.4-16", 4, 16, kopecksPerDay: 61200),
+                       flavor("memory-v3.4-32", 4, 32, kopecksPerDay: 72400), flavor("memory-v3.8-32", 8, 32, kopecksPerDay: 108650)],
+        ]
+    }()
 
     /// Estate-wide capacity behind the seed's utilisation bars: 10.72 of 16 cores (67 %),
     /// 51.84 of 64 GiB (81 %), 860 of 2000 GB (43 %), 290 of 1000 Mbit/s (29 %).
@@ -118,6 +139,19 @@ enum DemoEstate {
             CapacitySample(scope: "demo", dimension: "network_bytes_per_second", used: 36_250_000, total: 125_000_000),
         ]
     }()
+
+    /// Daily used amounts ending at today's `capacity`: storage grew 3 GB a day and memory
+    /// 0.1 GiB a day; CPU and network held level.
+    static func capacityHistory(now: Date, days: Int, timeZone: TimeZone) -> [CapacityPoint] {
+        let today = LocalDay(now, in: timeZone)
+        let growthPerDay = ["storage_bytes": 3e9, "memory_bytes": 0.1 * 1_073_741_824.0]
+        return capacity.flatMap { sample in
+            stride(from: days, through: 0, by: -1).map { daysAgo in
+                CapacityPoint(scope: sample.scope, dimension: sample.dimension, day: today.adding(days: -daysAgo),
+                              used: sample.used - Double(daysAgo) * (growthPerDay[sample.dimension] ?? 0))
+            }
+        }
+    }
 
     /// Billed cost per local day: `days` full days before today plus today so far.
     static func copies(_ scale: Int) -> [Entry] {
@@ -145,29 +179,22 @@ enum DemoEstate {
                 if offset == 1 && entry.service == spikedService && entry.name.hasPrefix("yc-backups") { cost *= spikeFactor }
                 if offset == 0 { cost *= elapsedToday }
                 history.append(DailyCost(day: day, provider: entry.provider, resourceID: entry.id, service: entry.service,
-                                         category: entry.category, account: entry.account, cost: Money(cost, .rub).rounded()))
+                                         category: Taxonomy.classify(provider: entry.provider, service: entry.service).category, account: entry.account, cost: Money(cost, .rub).rounded()))
             }
         }
         return history
     }
 
     /// Compute and volumes bill by the hour whatever happens; buckets bill by use: busier on
-    /// weekdays, growing 0.2 % a day, with ±4 % of deterministic noise.
+    /// weekdays, growing 0.1 % a day, and swinging 0, +2, −2, +4, −4 % in a five-day cycle
+    /// that moves all buckets together (a busy day is busy everywhere). A bounded swing, not
+    /// random noise: ordinary days then stay ordinary for the anomaly score, by construction.
     static func usageFactor(_ entry: Entry, day: LocalDay, daysAgo: Int) -> Decimal {
         guard entry.type == "bucket" else { return 1 }
-        let weekday: Decimal = day.isoWeekday >= 6 ? Decimal(sign: .plus, exponent: -2, significand: 80) : Decimal(sign: .plus, exponent: -2, significand: 108)
-        let growth = 1 - Decimal(daysAgo) * Decimal(sign: .plus, exponent: -3, significand: 2)
-        let noise = Decimal(noiseHash("\(entry.id)|\(day)") % 81) / 1000 - Decimal(sign: .plus, exponent: -2, significand: 4)
+        let weekday: Decimal = day.isoWeekday >= 6 ? kopecks(80) : kopecks(108)
+        let growth = 1 - Decimal(daysAgo) * Decimal(sign: .plus, exponent: -3, significand: 1)
+        let swing: [Decimal] = [0, 2, -2, 4, -4]
+        let noise = swing[((LocalDay(year: 2000, month: 1, day: 1).days(until: day) % 5) + 5) % 5] / 100
         return weekday * growth * (1 + noise)
-    }
-
-    /// FNV-1a: stable across runs and platforms, unlike `Hasher`.
-    static func noiseHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
     }
 }

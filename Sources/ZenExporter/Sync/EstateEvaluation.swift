@@ -1,0 +1,103 @@
+import CostModel
+import Foundation
+
+/// What the cost model derives from all sources together: allocation, budgets, forecasts,
+/// anomalies, recommendations, waste and capacity. Recomputed after each sync, not per scrape.
+struct EstateEvaluation: Sendable {
+    struct Forecast: Sendable {
+        var scope: CostScope
+        var currency: Currency
+        /// `month_end`, `30d`, `60d`, `90d`.
+        var horizon: String
+        var amount: Decimal
+    }
+
+    struct SourcedRecommendation: Sendable {
+        var source: String
+        var recommendation: Recommendation
+    }
+
+    struct WasteKey: Hashable, Sendable {
+        var kind: Waste.Kind
+        var provider: String
+        var currency: Currency
+    }
+
+    var allocation = AllocationResult.empty
+    var budgets: [BudgetStatus] = []
+    /// The last full day's cost per scope.
+    var lastFullDay: [DailySeries] = []
+    var lastDay = LocalDay(year: 1970, month: 1, day: 1)
+    var anomalies: [AnomalyDetector.Score] = []
+    var forecasts: [Forecast] = []
+    var recommendations: [SourcedRecommendation] = []
+    var waste: [WasteKey: Decimal] = [:]
+    var capacity: [CapacityStatus] = []
+
+    static let horizons = [30, 60, 90]
+
+    /// `history`: each source's daily costs from at least 120 days back (and from the start of
+    /// the longest budget period).
+    init(sources: [SourceStatus], history: [String: [DailyCost]], config: ExporterConfig, now: Date) {
+        let reporting = config.reporting
+        let today = LocalDay(now, in: reporting.timeZone)
+        lastDay = today.adding(days: -1)
+
+        let subjects = sources.flatMap { source in source.resources.map { AllocationSubject(source: source.name, resource: $0) } }
+        allocation = Allocator(policy: config.allocation, hoursPerMonth: reporting.hoursPerMonth).allocate(subjects)
+
+        let attributed = sources.flatMap { source in
+            (history[source.name] ?? []).map { cost in
+                let labels = allocation.labels[AllocationResult.key(source: source.name, resourceID: cost.resourceID)] ?? [:]
+                return AttributedCost(source: source.name, cost: cost, tenant: labels["tenant"] ?? "", team: labels["team"] ?? "")
+            }
+        }
+        budgets = config.budgets.map { $0.evaluate(attributed, now: now, timeZone: reporting.timeZone) }
+
+        let series = DailySeries.scopes(of: attributed.map { $0.cost })
+        lastFullDay = series
+        let detector = AnomalyDetector()
+        anomalies = series.compactMap { detector.score($0, day: lastDay) }
+        let forecaster = Forecaster()
+        for scopeSeries in series {
+            forecasts.append(Forecast(scope: scopeSeries.scope, currency: scopeSeries.currency, horizon: "month_end",
+                                      amount: forecaster.monthEnd(scopeSeries, now: now, timeZone: reporting.timeZone).rounded(scale: 2)))
+            for days in Self.horizons {
+                guard let amount = forecaster.horizon(scopeSeries, days: days, lastFullDay: lastDay) else { continue }
+                forecasts.append(Forecast(scope: scopeSeries.scope, currency: scopeSeries.currency, horizon: "\(days)d", amount: amount))
+            }
+        }
+
+        let policy = config.recommendations.policy(hoursPerMonth: reporting.hoursPerMonth)
+        for source in sources {
+            let utilization = Dictionary(grouping: source.extras.utilization, by: \.resourceID)
+                .mapValues { Dictionary($0.map { ($0.dimension, $0.ratio) }, uniquingKeysWith: { first, _ in first }) }
+            let recommendationSubjects = source.resources.map { resource in
+                RecommendationSubject(
+                    resource: resource,
+                    environment: allocation.labels[AllocationResult.key(source: source.name, resourceID: resource.id)]?["environment"] ?? "",
+                    utilization: utilization[resource.id] ?? [:], flavors: source.extras.flavors[resource.provider] ?? [])
+            }
+            recommendations += policy.recommend(recommendationSubjects).map { SourcedRecommendation(source: source.name, recommendation: $0) }
+            for resource in source.resources {
+                guard let kind = Waste.kind(of: resource) else { continue }
+                let monthly = resource.rate.monthly(hoursPerMonth: reporting.hoursPerMonth)
+                waste[WasteKey(kind: kind, provider: resource.provider, currency: monthly.currency), default: 0] += monthly.amount
+            }
+            let historyByKey = Dictionary(grouping: source.extras.capacityHistory) { "\($0.scope)|\($0.dimension)" }
+            capacity += source.extras.capacity.map { sample in
+                let points = (historyByKey["\(sample.scope)|\(sample.dimension)"] ?? []).sorted { $0.day < $1.day }.map { (day: $0.day, used: $0.used) }
+                return CapacityStatus(sample: sample, history: points)
+            }
+        }
+    }
+
+    init() {}
+
+    /// How far back the evaluation needs daily costs.
+    static func historyStart(config: ExporterConfig, now: Date) -> LocalDay {
+        let today = LocalDay(now, in: config.reporting.timeZone)
+        let periodStarts = config.budgets.map { $0.period.bounds(containing: today).first }
+        return ([today.adding(days: -120)] + periodStarts).min() ?? today.adding(days: -120)
+    }
+}

@@ -1,0 +1,129 @@
+import CostModel
+import Foundation
+import Logging
+import NIOCore
+import Testing
+@testable import ZenExporter
+
+/// Every decision metric on the demo estate, against figures worked out by hand from the
+/// demo's daily prices (DemoEstate.entries) and, for history-based ones, from its daily costs.
+@Suite("Cost model on the demo estate")
+struct CostModelOnDemoTests {
+    static let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
+    static let moscow = TimeZone(identifier: "Europe/Moscow")!
+
+    /// The shipped exporter.yaml's demo, synced at `now` into an in-memory store.
+    static func render() async throws -> ParsedExposition {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../exporter.yaml").path
+        let config = try ConfigLoader.load(path: path, environment: [:])
+        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
+        engine.clock = { now }
+        await engine.syncAllOnce()
+        return ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+    }
+
+    let history = DemoEstate.snapshot(now: now, historyDays: 90, timeZone: moscow).dailyCosts
+
+    @Test("tenants: chom (883.40 + 173.30) × 30 = 31701, shop 612 × 30 = 18360; the rest unallocated by provider")
+    func tenants() async throws {
+        let metrics = try await Self.render()
+        #expect(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "chom"]) == 31_701)
+        #expect(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "shop"]) == 18_360)
+        #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "selectel"]) == 27_339)  // (493.20 + 418.10) × 30
+        #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "yandex"]) == 39_750)    // (1086.50 + 161.70 + 76.80) × 30
+    }
+
+    @Test("tenants plus unallocated equal the infrastructure total")
+    func allocationComplete() async throws {
+        let metrics = try await Self.render()
+        let allocated = metrics.sum("infrazen_tenant_cost_monthly") + metrics.sum("infrazen_unallocated_cost_monthly")
+        #expect(abs(allocated - metrics.sum("infrazen_infrastructure_cost_monthly")) < 0.01)
+        #expect(abs(allocated - 117_150) < 0.01)
+    }
+
+    @Test("recommendations: rightsize 13251, off-hours 17037, zombie 14796, orphan 12543")
+    func recommendations() async throws {
+        let metrics = try await Self.render()
+        // SL1.4-16384 at 883.40 a day to SL1.2-8192 at 441.70: 441.70 × 30.
+        #expect(metrics.value("infrazen_recommendation_savings_monthly", ["kind": "rightsize", "resource_id": "6f1c2a3b-0001-4d5e-8f90-5e1ec7e1a001"]) == 13_251)
+        // The flavour's 26502 a month, off 108 of 168 hours: 26502 / 168 × 108 = 157.75 × 108.
+        #expect(metrics.value("infrazen_recommendation_savings_monthly", ["kind": "off_hours"]) == 17_037)
+        #expect(metrics.value("infrazen_recommendation_savings_monthly", ["kind": "zombie"]) == 14_796)
+        #expect(metrics.value("infrazen_recommendation_savings_monthly", ["kind": "orphan_volume"]) == 12_543)
+        #expect(metrics.value("infrazen_potential_savings_monthly", ["kind": "zombie"]) == 14_796)
+        #expect(metrics.values("infrazen_recommendation_savings_monthly").count == 4)
+    }
+
+    @Test("waste: the zombie and the orphan volume, at their monthly run rate")
+    func waste() async throws {
+        let metrics = try await Self.render()
+        #expect(metrics.value("infrazen_waste_cost_monthly", ["kind": "zombie", "provider": "selectel"]) == 14_796)
+        #expect(metrics.value("infrazen_waste_cost_monthly", ["kind": "orphan_volume", "provider": "selectel"]) == 12_543)
+    }
+
+    @Test("capacity: CPU headroom 1 − 10.72/16; memory full in (64 − 51.84) / 0.1 = 121.6 days; storage in 1140 / 3 = 380")
+    func capacity() async throws {
+        let metrics = try await Self.render()
+        #expect(metrics.value("infrazen_capacity_headroom_ratio", ["dimension": "cpu_cores"]) == 0.33)
+        #expect(metrics.value("infrazen_capacity_exhaustion_days", ["dimension": "memory_bytes"]) == 121.6)
+        #expect(metrics.value("infrazen_capacity_exhaustion_days", ["dimension": "storage_bytes"]) == 380)
+        #expect(metrics.value("infrazen_capacity_exhaustion_days", ["dimension": "cpu_cores"]) == nil)
+    }
+
+    @Test("the spiked service scores above 3, steady compute 0")
+    func anomalies() async throws {
+        let metrics = try await Self.render()
+        #expect(try #require(metrics.value("infrazen_cost_anomaly_score", ["scope": "service:Object Storage"])) > 3)
+        #expect(metrics.value("infrazen_cost_anomaly_score", ["scope": "service:Compute Cloud"]) == 0)
+    }
+
+    @Test("ordinary days before the spike all score below 2")
+    func ordinaryDays() async throws {
+        let metrics = try await Self.render()
+        let storage = try #require(DailySeries.scopes(of: history).first { $0.scope == .service("Object Storage") })
+        let yesterday = LocalDay(Self.now, in: Self.moscow).adding(days: -1)
+        for daysBack in 1...50 {
+            let score = try #require(AnomalyDetector().score(storage, day: yesterday.adding(days: -daysBack)))
+            #expect(abs(score.score) < 2, "\(score.day): \(score.score)")
+        }
+    }
+
+    @Test("the last full day's cost is the sum of the demo's daily costs for 19 November")
+    func costDaily() async throws {
+        let metrics = try await Self.render()
+        let yesterday = LocalDay(year: 2026, month: 11, day: 19)
+        let total = history.filter { $0.day == yesterday }.map(\.cost.amount).reduce(0, +)
+        let served = try #require(metrics.value("infrazen_cost_daily", ["scope": "total"]))
+        #expect(abs(served - NSDecimalNumber(decimal: total).doubleValue) < 0.005)
+    }
+
+    @Test("budgets: the object-storage budget of 1500 is exceeded by its month-to-date")
+    func budgets() async throws {
+        let metrics = try await Self.render()
+        let first = LocalDay(year: 2026, month: 11, day: 1)
+        let spent = history.filter { $0.day >= first && $0.service == "Object Storage" }.map(\.cost.amount).reduce(0, +)
+        let served = try #require(metrics.value("infrazen_budget_spent", ["budget": "object-storage"]))
+        #expect(abs(served - NSDecimalNumber(decimal: spent).doubleValue) < 0.005)
+        #expect(try #require(metrics.value("infrazen_budget_utilization_ratio", ["budget": "object-storage"])) > 1)
+        #expect(metrics.value("infrazen_budget_threshold_reached", ["budget": "object-storage", "threshold": "1"]) == 1)
+        #expect(metrics.value("infrazen_budget_threshold_reached", ["budget": "total", "threshold": "1"]) == 0)
+        #expect(metrics.value("infrazen_budget_amount", ["budget": "total", "period": "monthly"]) == 150_000)
+    }
+
+    @Test("month-end forecast of steady compute is its 3075.10 a day × 30")
+    func monthEndForecast() async throws {
+        let metrics = try await Self.render()
+        #expect(metrics.value("infrazen_cost_forecast", ["scope": "category:compute", "horizon": "month_end"]) == 92_253)
+        #expect(metrics.value("infrazen_cost_forecast", ["scope": "category:compute", "horizon": "30d"]) == 92_253)
+        #expect(metrics.value("infrazen_cost_forecast", ["scope": "category:compute", "horizon": "90d"]) == 276_759)
+    }
+
+    @Test("every metric of the cost model's catalog is present for the demo")
+    func allPresent() async throws {
+        let metrics = try await Self.render()
+        // sync_errors_total appears with the first error; the demo never fails.
+        for family in MetricCatalog.all where family.name != "sync_errors_total" {
+            #expect(!metrics.values("infrazen_\(family.name)").isEmpty, "infrazen_\(family.name) is missing")
+        }
+    }
+}
