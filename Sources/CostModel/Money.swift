@@ -69,11 +69,13 @@ public extension Decimal {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         var digits = 0
         var dots = 0
-        for (index, char) in trimmed.enumerated() {
-            switch char {
-            case "0"..."9": digits += 1
-            case ".": dots += 1
-            case "-", "+" where index == 0: continue
+        var first = true
+        for byte in trimmed.utf8 {
+            defer { first = false }
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            case UInt8(ascii: "."): dots += 1
+            case UInt8(ascii: "-"), UInt8(ascii: "+"): if !first { return nil }
             default: return nil
             }
         }

@@ -74,6 +74,15 @@ struct LocalDayTests {
         #expect(LocalDay(instant, in: try #require(TimeZone(identifier: "UTC"))).description == "2026-11-30")
     }
 
+    @Test("parses YYYY-MM-DD and refuses anything else")
+    func parsing() {
+        #expect(LocalDay("2026-11-20") == LocalDay(year: 2026, month: 11, day: 20))
+        #expect(LocalDay("2026-02-09")?.description == "2026-02-09")
+        for bad in ["", "2026-11", "2026-13-01", "2026-11-00", "2026-11-20-1", "2026/11/20", "20261-11-20", "2026--20", "x"] {
+            #expect(LocalDay(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test("adding days crosses month and year ends")
     func adding() {
         #expect(LocalDay(year: 2026, month: 12, day: 31).adding(days: 1) == LocalDay(year: 2027, month: 1, day: 1))

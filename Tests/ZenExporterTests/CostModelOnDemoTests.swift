@@ -65,9 +65,9 @@ struct CostModelOnDemoTests {
     func capacity() async throws {
         let metrics = try await Self.render()
         #expect(metrics.value("infrazen_capacity_headroom_ratio", ["dimension": "cpu_cores"]) == 0.33)
-        #expect(metrics.value("infrazen_capacity_exhaustion_days", ["dimension": "memory_bytes"]) == 121.6)
-        #expect(metrics.value("infrazen_capacity_exhaustion_days", ["dimension": "storage_bytes"]) == 380)
-        #expect(metrics.value("infrazen_capacity_exhaustion_days", ["dimension": "cpu_cores"]) == nil)
+        #expect(metrics.value("infrazen_capacity_exhaustion_seconds", ["dimension": "memory_bytes"]) == Double(10_506_240))  // 121.6 × 86400
+        #expect(metrics.value("infrazen_capacity_exhaustion_seconds", ["dimension": "storage_bytes"]) == Double(380 * 86_400))
+        #expect(metrics.value("infrazen_capacity_exhaustion_seconds", ["dimension": "cpu_cores"]) == nil)
     }
 
     @Test("the spiked service scores above 3, steady compute 0")

@@ -92,7 +92,7 @@ struct DaemonTests {
         let daemon = try Daemon(config: """
         storage: {path: ./data/infrazen.db}
         sources:
-          - {name: demo, type: demo, scale: 200, interval: 1h}
+          - {name: demo, type: demo, scale: 100, interval: 1h}
         """)
         let first = try daemon.run(["sync", "--once"])
         #expect(first.status == 0, "\(first.output)")
@@ -116,7 +116,7 @@ struct DaemonTests {
         try daemon.start()
         try await daemon.waitUntilReady()
         let served = ParsedExposition(try await daemon.metrics())
-        #expect(abs(served.sum("infrazen_infrastructure_cost_monthly") - 200 * 117_150) < 1)
+        #expect(abs(served.sum("infrazen_infrastructure_cost_monthly") - 100 * 117_150) < 1)
         #expect(served.value("infrazen_sync_last_success_timestamp_seconds", ["source": "demo"]) == lastGood.map { $0.rounded(.down) })
         _ = daemon.stop()
     }

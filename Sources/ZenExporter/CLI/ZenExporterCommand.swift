@@ -62,7 +62,7 @@ struct SyncCommand: AsyncParsableCommand {
         let store = try Store(path: config.storage.path)
         defer { try? store.close() }
         let engine = SyncEngine(config: config, store: store, logger: logger)
-        await engine.restore()
+        await engine.restore(evaluate: false)
         let failed = await engine.syncAllOnce()
         for status in await engine.estate.all {
             print("\(status.name): \(status.up == true ? "ok" : "FAILED: \(status.lastError ?? "")"), \(status.resources.count) resources")

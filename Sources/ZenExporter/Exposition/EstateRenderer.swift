@@ -21,7 +21,7 @@ struct EstateRenderer {
             writer.write(MetricCatalog.resourceUtilization, utilization(sources))
         }
         writer.write(MetricCatalog.infrastructureCostMonthly, infrastructureMonthly(sources))
-        writer.write(MetricCatalog.costMonthToDate, monthToDate(sources))
+        writer.write(MetricCatalog.costMonthToDate, monthToDate(sources, evaluation))
         writer.write(MetricCatalog.accountBalance, sources.flatMap { source in
             source.extras.accounts.sorted { ($0.provider, $0.account) < ($1.provider, $1.account) }.map {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))
@@ -67,9 +67,9 @@ struct EstateRenderer {
         return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, .decimal($0.value.rounded(scale: 2))) }
     }
 
-    private func monthToDate(_ sources: [SourceStatus]) -> [(labels: [String], value: SampleValue)] {
+    private func monthToDate(_ sources: [SourceStatus], _ evaluation: EstateEvaluation) -> [(labels: [String], value: SampleValue)] {
         sources.flatMap { source in
-            let totals = sum(source.monthToDate,
+            let totals = sum(evaluation.monthToDate[source.name] ?? [],
                              by: { [source.name, $0.provider, $0.account, $0.service, $0.category.rawValue, $0.cost.currency.code] },
                              amount: { $0.cost.amount })
             return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, SampleValue.decimal($0.value.rounded(scale: 2))) }
@@ -82,7 +82,7 @@ struct EstateRenderer {
         writer.write(MetricCatalog.capacitySize, capacity.map { ([$0.scope, $0.dimension], .double($0.total)) })
         writer.write(MetricCatalog.capacityHeadroom, capacity.map { ([$0.scope, $0.dimension], .double(($0.headroomRatio * 1e6).rounded() / 1e6)) })
         writer.write(MetricCatalog.capacityExhaustion, capacity.compactMap { status in
-            status.exhaustionDays.map { ([status.scope, status.dimension], .double(($0 * 10).rounded() / 10)) }
+            status.exhaustionDays.map { ([status.scope, status.dimension], .double(($0 * 86_400).rounded())) }
         })
 
         let allocation = evaluation.allocation

@@ -43,7 +43,12 @@ struct ExpositionWriter {
     /// Label values: backslash, double quote and line feed escaped; invalid UTF-8 cannot occur
     /// in a Swift String; overly long provider values are cut at 256 characters.
     private mutating func writeEscaped(_ value: String) {
-        let bounded = value.count > 256 ? String(value.prefix(256)) : value
+        let bounded = value.utf8.count > 256 ? String(value.prefix(256)) : value
+        // Most values need no escaping: write them whole.
+        guard bounded.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else {
+            buffer.writeString(bounded)
+            return
+        }
         for byte in bounded.utf8 {
             switch byte {
             case UInt8(ascii: "\\"): buffer.writeString("\\\\")

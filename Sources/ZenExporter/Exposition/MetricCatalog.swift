@@ -88,8 +88,8 @@ enum MetricCatalog {
     static let capacityHeadroom = MetricFamily(
         name: "capacity_headroom_ratio", kind: .gauge, help: "1 - used/total of a scope's capacity.", labels: ["scope", "dimension"])
     static let capacityExhaustion = MetricFamily(
-        name: "capacity_exhaustion_days", kind: .gauge,
-        help: "Days until the capacity is full on the linear trend of its daily history; absent when not growing.",
+        name: "capacity_exhaustion_seconds", kind: .gauge,
+        help: "Time until the capacity is full on the linear trend of its daily history; absent when not growing.",
         labels: ["scope", "dimension"])
     static let resourceUtilization = MetricFamily(
         name: "resource_utilization_ratio", kind: .gauge,

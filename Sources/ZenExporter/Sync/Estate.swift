@@ -12,8 +12,6 @@ struct SourceStatus: Sendable {
     let provider: String
     var resources: [Resource] = []
     var extras = SnapshotExtras()
-    /// Daily costs of the current month, from the store.
-    var monthToDate: [DailyCost] = []
     /// What the last good sync did, per action.
     var actions: [ChangeAction: Int] = [:]
     var hasData = false
@@ -41,10 +39,20 @@ actor Estate {
         exposition.publish(renderer.render(Array(statuses.values), EstateEvaluation()))
     }
 
-    func update(_ source: String, _ change: (inout SourceStatus) -> Void) {
+    /// Changes one source's state; `publish` false leaves re-rendering to a following
+    /// `setEvaluation`, so that one sync renders the exposition once.
+    func update(_ source: String, publish: Bool = true, _ change: (inout SourceStatus) -> Void) {
         guard var status = statuses[source] else { return }
         change(&status)
         statuses[source] = status
+        if publish { exposition.publish(renderer.render(Array(statuses.values), evaluation)) }
+    }
+
+    /// Replaces one source's state and the evaluation together, publishing once: readiness and
+    /// the served exposition never disagree.
+    func apply(_ status: SourceStatus, evaluation: EstateEvaluation) {
+        statuses[status.name] = status
+        self.evaluation = evaluation
         exposition.publish(renderer.render(Array(statuses.values), evaluation))
     }
 

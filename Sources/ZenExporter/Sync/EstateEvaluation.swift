@@ -24,6 +24,8 @@ struct EstateEvaluation: Sendable {
     }
 
     var allocation = AllocationResult.empty
+    /// Each source's daily costs since the 1st of the month, through today.
+    var monthToDate: [String: [DailyCost]] = [:]
     var budgets: [BudgetStatus] = []
     /// The last full day's cost per scope.
     var lastFullDay: [DailySeries] = []
@@ -42,6 +44,8 @@ struct EstateEvaluation: Sendable {
         let reporting = config.reporting
         let today = LocalDay(now, in: reporting.timeZone)
         lastDay = today.adding(days: -1)
+
+        for source in sources { monthToDate[source.name] = CostModel.monthToDate(history[source.name] ?? [], today: today) }
 
         let subjects = sources.flatMap { source in source.resources.map { AllocationSubject(source: source.name, resource: $0) } }
         allocation = Allocator(policy: config.allocation, hoursPerMonth: reporting.hoursPerMonth).allocate(subjects)

@@ -30,17 +30,16 @@ struct SyncEngine: Sendable {
     }
 
     /// Loads each source's newest good snapshot so `/metrics` serves it before any sync.
-    func restore() async {
+    /// `evaluate` false skips the cost model, for a caller that syncs right after.
+    func restore(evaluate shouldEvaluate: Bool = true) async {
         for configured in sources {
             let name = configured.config.name
             do {
                 guard let snapshot = try await store.latestSnapshot(source: name) else { continue }
-                let monthToDate = try await monthToDate(of: name)
-                await estate.update(name) { status in
+                await estate.update(name, publish: false) { status in
                     status.resources = snapshot.resources
                     status.extras = snapshot.extras
                     status.actions = snapshot.actions
-                    status.monthToDate = monthToDate
                     status.lastSuccess = snapshot.finishedAt
                     status.hasData = true
                 }
@@ -50,12 +49,16 @@ struct SyncEngine: Sendable {
                 logger.error("could not restore the last snapshot", metadata: ["source": "\(name)", "error": "\(error)"])
             }
         }
-        await evaluate()
+        if shouldEvaluate { await evaluate() }
     }
 
     /// Recomputes budgets, forecasts, anomalies, allocation and recommendations over every
     /// source's current data and the stored daily history.
     func evaluate() async {
+        await estate.setEvaluation(await evaluation(of: estate.all))
+    }
+
+    private func evaluation(of statuses: [SourceStatus]) async -> EstateEvaluation {
         let now = clock()
         let start = EstateEvaluation.historyStart(config: config, now: now)
         var history: [String: [DailyCost]] = [:]
@@ -66,8 +69,7 @@ struct SyncEngine: Sendable {
                 logger.error("could not read the daily cost history", metadata: ["source": "\(configured.config.name)", "error": "\(error)"])
             }
         }
-        let evaluation = EstateEvaluation(sources: await estate.all, history: history, config: config, now: now)
-        await estate.setEvaluation(evaluation)
+        return EstateEvaluation(sources: statuses, history: history, config: config, now: now)
     }
 
     /// Every source on its own interval, until cancelled.
@@ -181,35 +183,27 @@ struct SyncEngine: Sendable {
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
                                 changes: changes, dailyCosts: snapshot.dailyCosts, extras: extras)
-        let monthToDate: [DailyCost]
         do {
             try await store.commit(record, retentionDays: config.storage.retentionDays)
-            monthToDate = try await self.monthToDate(of: name)
         } catch {
             throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
         }
-        await estate.update(name) { status in
-            status.resources = resources
-            status.extras = extras
-            status.monthToDate = monthToDate
-            status.actions = Dictionary(grouping: changes, by: \.action).mapValues(\.count)
-            status.hasData = true
-            status.up = true
-            status.lastSuccess = now
-            status.lastAttempt = now
-            status.lastDuration = duration
-            status.lastError = nil
-        }
-        await evaluate()
+        guard var status = await estate.status(of: name) else { return }
+        status.resources = resources
+        status.extras = extras
+        status.actions = Dictionary(grouping: changes, by: \.action).mapValues(\.count)
+        status.hasData = true
+        status.up = true
+        status.lastSuccess = now
+        status.lastAttempt = now
+        status.lastDuration = duration
+        status.lastError = nil
+        let others = await estate.all.filter { $0.name != name }
+        await estate.apply(status, evaluation: await evaluation(of: others + [status]))
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(record.count(.created))",
             "updated": "\(record.count(.updated))", "deleted": "\(record.count(.deleted))", "seconds": "\(String(format: "%.3f", duration))",
         ])
-    }
-
-    private func monthToDate(of source: String) async throws -> [DailyCost] {
-        let today = LocalDay(clock(), in: config.reporting.timeZone)
-        return CostModel.monthToDate(try await store.dailyCosts(source: source, from: today.firstOfMonth), today: today)
     }
 }
 
