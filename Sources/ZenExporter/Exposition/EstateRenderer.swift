@@ -27,6 +27,11 @@ struct EstateRenderer {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))
             }
         })
+        writer.write(MetricCatalog.accountDaysUntilDepleted, sources.flatMap { source in
+            source.extras.accounts.compactMap { account in
+                account.daysUntilDepleted.map { ([source.name, account.provider, account.account], .decimal($0 * 86_400)) }
+            }
+        })
         writeEvaluation(evaluation, into: &writer)
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
         writeSelfMetrics(sources, into: &writer)

@@ -81,6 +81,10 @@ enum MetricCatalog {
     static let accountBalance = MetricFamily(
         name: "account_balance", kind: .gauge, help: "Prepaid balance of a provider account.",
         labels: ["source", "provider", "account", "currency"])
+    static let accountDaysUntilDepleted = MetricFamily(
+        name: "account_time_until_depleted_seconds", kind: .gauge,
+        help: "Time until the prepaid balance runs out, as the provider estimates it (Beget's days to block).",
+        labels: ["source", "provider", "account"])
     static let capacityUsed = MetricFamily(
         name: "capacity_used", kind: .gauge, help: "Used capacity of a scope in base units.", labels: ["scope", "dimension"])
     static let capacitySize = MetricFamily(
@@ -115,7 +119,7 @@ enum MetricCatalog {
         name: "exposition_series", kind: .gauge, help: "Series in the current exposition, this one excluded.", labels: [])
 
     static let all: [MetricFamily] = [
-        resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, capacityUsed,
+        resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, resourceUtilization, tenantCostMonthly, unallocatedCostMonthly,
         allocationCoverage, unclassifiedLineItems, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,

@@ -34,6 +34,13 @@ struct SourceSnapshot: Sendable, Codable {
     var flavors: [String: [Flavor]] = [:]
     /// Line items whose service no taxonomy table knows (billed as category `other`).
     var unclassifiedLineItems = 0
+    /// Endpoints that failed while the rest of the collection succeeded; counted in
+    /// `infrazen_sync_errors_total`, not fatal.
+    var endpointFailures: [SyncFailure] = []
+
+    private enum CodingKeys: String, CodingKey {
+        case billing, inventory, inventoriedTypes, dailyCosts, utilization, capacity, capacityHistory, accounts, flavors, unclassifiedLineItems
+    }
 }
 
 struct CapacityPoint: Sendable, Codable, Hashable {
@@ -47,6 +54,8 @@ struct AccountBalance: Sendable, Codable, Hashable {
     var provider: String
     var account: String
     var balance: Money
+    /// The provider's own estimate of days until the account is blocked, when it gives one.
+    var daysUntilDepleted: Decimal?
 }
 
 /// Provider-specific settings parsed from a source's entry in exporter.yaml.
@@ -67,5 +76,6 @@ enum SourceRegistry {
 
     static let kinds: [String: SourceKind] = [
         "demo": DemoSource.kind,
+        "beget": BegetSource.kind,
     ]
 }

@@ -197,7 +197,12 @@ struct SyncEngine: Sendable {
         status.lastSuccess = now
         status.lastAttempt = now
         status.lastDuration = duration
-        status.lastError = nil
+        status.lastError = snapshot.endpointFailures.first?.description
+        for failure in snapshot.endpointFailures {
+            status.errors[.init(endpoint: failure.endpoint, reason: failure.reason), default: 0] += 1
+            logger.warning("endpoint failed; the rest of the sync lands", metadata: [
+                "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
+        }
         let others = await estate.all.filter { $0.name != name }
         await estate.apply(status, evaluation: await evaluation(of: others + [status]))
         logger.info("sync committed", metadata: [

@@ -1,0 +1,239 @@
+import AsyncHTTPClient
+import CostModel
+import Foundation
+import NIOCore
+
+/// `type: beget`: the legacy hosting API (account, plan rate, balance, domains) and the modern
+/// `/v1` API (VPS, managed databases and S3, VPS utilisation). Every endpoint fails alone: a
+/// refused method is counted against that endpoint and the rest of the sync still lands.
+struct BegetSource: Source {
+    struct Settings: SourceSettings {
+        var login: Secret
+        var password: Secret
+        var baseURL: String
+        var account: String
+    }
+
+    static let kind = SourceKind(
+        settingKeys: ["login_env", "login_file", "password_env", "password_file", "base_url", "account"],
+        readSettings: { fields, reader in
+            let login = reader.secret(fields, "login")
+            let password = reader.secret(fields, "password")
+            for (name, value) in [("login", login), ("password", password)] where value == nil
+                && fields["\(name)_env"] == nil && fields["\(name)_file"] == nil {
+                reader.fail(at: fields.node, fields.path("\(name)_env"), "one of \(name)_env or \(name)_file is required")
+            }
+            return Settings(login: login ?? Secret(""), password: password ?? Secret(""),
+                            baseURL: reader.string(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "https://api.beget.com",
+                            account: reader.string(fields, "account") ?? fields.entries["name"].flatMap { $0.value.scalar?.string } ?? "beget")
+        },
+        make: { config in
+            BegetSource(settings: config.settings as? Settings ?? Settings(login: Secret(""), password: Secret(""), baseURL: "", account: ""),
+                        http: ProviderClient(timeout: config.timeout, retries: config.retries))
+        }
+    )
+
+    var settings: Settings
+    var http: ProviderClient
+    var provider: String { "beget" }
+    /// Utilisation window for rightsizing, per the statistics API's `period`.
+    static let statisticsPeriod = "WEEK"
+    static let pageSize = 100
+
+    func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
+        var snapshot = SourceSnapshot()
+        snapshot.inventoriedTypes = ["server", "database", "bucket"]
+        var failures: [SyncFailure] = []
+        var succeeded = 0
+
+        func attempt(_ body: () async throws -> Void) async throws {
+            do {
+                try await body()
+                succeeded += 1
+            } catch let failure as SyncFailure {
+                failures.append(failure)
+            }
+        }
+
+        try await attempt { try await accountInfo(into: &snapshot, window: window) }
+        try await attempt { try await domains(into: &snapshot, window: window) }
+        var token: String?
+        try await attempt { token = try await authenticate() }
+        if let token {
+            var vpsList: [BegetModern.VPS] = []
+            try await attempt {
+                vpsList = try await pages("/v1/vps/server/list", token: token, endpoint: "vps/server/list", as: BegetModern.VPSList.self) { $0.vps }
+                add(vpsList, to: &snapshot, window: window)
+            }
+            try await attempt {
+                let services = try await pages("/v1/cloud", token: token, endpoint: "cloud", as: BegetModern.ServiceList.self) { $0.service }
+                add(services, to: &snapshot, window: window)
+            }
+            for vps in vpsList where vps.status == "RUNNING" {
+                try await attempt { try await utilization(of: vps, token: token, into: &snapshot) }
+            }
+        }
+        guard succeeded > 0 || failures.isEmpty else { throw failures[0] }
+        snapshot.endpointFailures = failures
+        return snapshot
+    }
+
+    // MARK: Legacy API
+
+    private func legacy<Result: Decodable>(_ method: String, _ type: Result.Type) async throws -> Result {
+        var request = HTTPClientRequest(url: "\(settings.baseURL)/api/\(method)")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        // POST keeps the credentials out of URLs, and so out of every proxy's and server's logs.
+        let form = "login=\(formEncode(settings.login.value))&passwd=\(formEncode(settings.password.value))&output_format=json"
+        request.body = .bytes(ByteBuffer(string: form))
+        let response = try await http.send(request, endpoint: method)
+        let envelope = try http.decode(BegetLegacy.Envelope<Result>.self, from: response, endpoint: method)
+        guard envelope.status == "success" else {
+            throw SyncFailure(endpoint: method, reason: "refused", message: "\(method): \(envelope.error_text ?? "error without text")")
+        }
+        guard let answer = envelope.answer, answer.status != "error", let result = answer.result else {
+            let text = envelope.answer?.errors?.compactMap(\.error_text).joined(separator: "; ") ?? "no result"
+            throw SyncFailure(endpoint: method, reason: "refused", message: "\(method): \(text)")
+        }
+        return result
+    }
+
+    private func accountInfo(into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+        let info = try await legacy("user/getAccountInfo", BegetLegacy.AccountInfo.self)
+        if let balance = info.user_balance?.value {
+            snapshot.accounts.append(AccountBalance(provider: provider, account: settings.account, balance: Money(balance, .rub),
+                                                    daysUntilDepleted: info.user_days_to_block?.value))
+        }
+        if let daily = info.user_rate_current?.value, daily > 0 {
+            let id = "hosting"
+            snapshot.billing.append(BillingLineItem(
+                provider: provider, resourceID: id, resourceName: info.plan_name.map { "hosting (\($0))" } ?? "hosting",
+                resourceType: "subscription", service: "Hosting", category: Taxonomy.classify(provider: provider, service: "hosting").category,
+                region: "", account: settings.account, rate: Rate(Money(daily, .rub), per: .daily)))
+            snapshot.dailyCosts.append(today(id, service: "Hosting", daily: daily, window: window))
+        }
+    }
+
+    private func domains(into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+        for domain in try await legacy("domain/getList", [BegetLegacy.Domain].self) {
+            snapshot.inventory.append(InventoryItem(
+                provider: provider, resourceID: "domain:\(domain.id.value)", name: domain.fqdn, resourceType: "domain", region: "",
+                status: domain.registrar_status ?? "", createdAt: Self.date(domain.date_add) ?? window.now))
+        }
+    }
+
+    // MARK: Modern API
+
+    private func authenticate() async throws -> String {
+        var request = HTTPClientRequest(url: "\(settings.baseURL)/v1/auth")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let body = try JSONSerialization.data(withJSONObject: ["login": settings.login.value, "password": settings.password.value, "saveMe": false])
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let auth = try http.decode(BegetModern.Auth.self, from: try await http.send(request, endpoint: "auth"), endpoint: "auth")
+        guard let token = auth.token, !token.isEmpty else {
+            throw SyncFailure(endpoint: "auth", reason: "refused", message: "auth: \(auth.error ?? "no token in the answer")")
+        }
+        return token
+    }
+
+    private func get(_ path: String, token: String, endpoint: String) async throws -> ProviderClient.Response {
+        var request = HTTPClientRequest(url: "\(settings.baseURL)\(path)")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "application/json")
+        return try await http.send(request, endpoint: endpoint)
+    }
+
+    /// Follows `offset`/`limit` until `total_count` items have arrived (or a page comes back short).
+    private func pages<Page: Decodable, Item>(_ path: String, token: String, endpoint: String, as: Page.Type,
+                                              items: (Page) -> [Item]) async throws -> [Item] where Page: TotalCounted {
+        var all: [Item] = []
+        while true {
+            let response = try await get("\(path)?offset=\(all.count)&limit=\(Self.pageSize)", token: token, endpoint: endpoint)
+            let page = try http.decode(Page.self, from: response, endpoint: endpoint)
+            let pageItems = items(page)
+            all += pageItems
+            if pageItems.count < Self.pageSize || all.count >= (page.totalCount ?? all.count) { return all }
+        }
+    }
+
+    private func add(_ servers: [BegetModern.VPS], to snapshot: inout SourceSnapshot, window: CollectionWindow) {
+        for vps in servers {
+            let name = vps.display_name ?? vps.slug ?? vps.id
+            if let daily = vps.configuration?.price_day?.value {
+                snapshot.billing.append(BillingLineItem(
+                    provider: provider, resourceID: vps.id, resourceName: name, resourceType: "server", service: "VPS",
+                    category: .compute, region: vps.region ?? "", account: settings.account, rate: Rate(Money(daily, .rub), per: .daily)))
+                snapshot.dailyCosts.append(today(vps.id, service: "VPS", daily: daily, window: window))
+            }
+            snapshot.inventory.append(InventoryItem(
+                provider: provider, resourceID: vps.id, name: name, resourceType: "server", region: vps.region ?? "",
+                status: vps.status ?? "", flavor: vps.configuration?.name ?? "", createdAt: Self.date(vps.date_create) ?? window.now))
+        }
+    }
+
+    private func add(_ services: [BegetModern.Service], to snapshot: inout SourceSnapshot, window: CollectionWindow) {
+        for service in services {
+            let (type, serviceName) = service.type.hasPrefix("S_3") ? ("bucket", "S3")
+                : service.type == "CDN" ? ("cdn", "CDN") : ("database", service.type.hasPrefix("MYSQL") ? "MySQL" : "PostgreSQL")
+            let entry = Taxonomy.lookup(provider: provider, service: serviceName)
+            if entry == nil { snapshot.unclassifiedLineItems += 1 }
+            let name = service.display_name ?? service.id
+            if let daily = service.price_day?.value {
+                snapshot.billing.append(BillingLineItem(
+                    provider: provider, resourceID: service.id, resourceName: name, resourceType: entry?.resourceType ?? type,
+                    service: serviceName, category: entry?.category ?? .other, region: service.region ?? "", account: settings.account,
+                    rate: Rate(Money(daily, .rub), per: .daily)))
+                snapshot.dailyCosts.append(today(service.id, service: serviceName, daily: daily, window: window, category: entry?.category ?? .other))
+            }
+            snapshot.inventory.append(InventoryItem(
+                provider: provider, resourceID: service.id, name: name, resourceType: entry?.resourceType ?? type, region: service.region ?? "",
+                status: service.status ?? "", createdAt: Self.date(service.created_at) ?? window.now))
+        }
+    }
+
+    /// Average CPU (percent) and memory (MB used, of the configuration's MB) over the week.
+    private func utilization(of vps: BegetModern.VPS, token: String, into snapshot: inout SourceSnapshot) async throws {
+        for (statistic, dimension) in [("cpu", UtilizationSample.Dimension.cpu), ("memory", .memory)] {
+            let endpoint = "vps/statistic/\(statistic)"
+            let response = try await get("/v1/vps/statistic/\(statistic)/\(vps.id)?period=\(Self.statisticsPeriod)", token: token, endpoint: endpoint)
+            let values = try http.decode(BegetModern.Statistic.self, from: response, endpoint: endpoint).series[statistic]?.value.compactMap { $0 } ?? []
+            guard !values.isEmpty else { continue }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let ratio = dimension == .cpu ? mean / 100 : mean / Double(max(1, vps.configuration?.memory ?? 0))
+            snapshot.utilization.append(UtilizationSample(resourceID: vps.id, dimension: dimension, ratio: min(1, max(0, ratio))))
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Beget has no billing history: today's cost so far is the daily price pro rata.
+    private func today(_ id: String, service: String, daily: Decimal, window: CollectionWindow, category: CostCategory = .compute) -> DailyCost {
+        let day = LocalDay(window.now, in: window.reporting.timeZone)
+        let minutes = Int(window.now.timeIntervalSince(day.start(in: window.reporting.timeZone)) / 60)
+        return DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category, account: settings.account,
+                         cost: Money(daily * Decimal(minutes) / 1440, .rub).rounded())
+    }
+
+    /// `2025-09-01 10:11:12`, Moscow time (Beget does not say; its panel shows MSK).
+    static func date(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Europe/Moscow")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.date(from: text)
+    }
+
+    private func formEncode(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+}
+
+protocol TotalCounted { var totalCount: Int? { get } }
+extension BegetModern.VPSList: TotalCounted { var totalCount: Int? { total_count } }
+extension BegetModern.ServiceList: TotalCounted { var totalCount: Int? { total_count } }

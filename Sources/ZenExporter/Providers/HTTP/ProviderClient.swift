@@ -1,0 +1,137 @@
+import CostModel
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// HTTP as every connector needs it: a per-request timeout, bounded bodies, retries with
+/// exponential backoff and jitter on 429, 5xx and transport failures (honouring
+/// `Retry-After`), and failures that name the endpoint but never a URL query, header or body,
+/// where credentials live.
+struct ProviderClient: Sendable {
+    struct Response: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: ByteBuffer
+    }
+
+    var timeout: Duration
+    var retries: Int
+    var retryBase: Duration = .milliseconds(500)
+    /// Longest `Retry-After` honoured; a longer one fails the attempt instead of stalling the sync.
+    var maxRetryAfter: Duration = .seconds(60)
+    var maxBodyBytes = 64 * 1024 * 1024
+    var client: HTTPClient = .shared
+
+    /// Sends the request; a non-2xx status after retries is a `SyncFailure` (`http_<status>`).
+    func send(_ request: HTTPClientRequest, endpoint: String, accept: Set<Int> = []) async throws -> Response {
+        var attempt = 0
+        while true {
+            switch try await attemptOnce(request, endpoint: endpoint, accept: accept) {
+            case let .done(response):
+                return response
+            case let .retry(failure, retryAfter):
+                attempt += 1
+                guard attempt <= retries else { throw failure }
+                try await Task.sleep(for: retryAfter ?? retryBase * (pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.0)))
+            }
+        }
+    }
+
+    private enum Outcome {
+        case done(Response)
+        case retry(SyncFailure, after: Duration?)
+    }
+
+    private func attemptOnce(_ request: HTTPClientRequest, endpoint: String, accept: Set<Int>) async throws -> Outcome {
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(timeout.seconds.rounded(.up))))
+            let body = try await response.body.collect(upTo: maxBodyBytes)
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) || accept.contains(status) {
+                return .done(Response(status: status, headers: response.headers, body: body))
+            }
+            let failure = SyncFailure(endpoint: endpoint, reason: "http_\(status)", message: "\(describe(request)) answered \(status)")
+            guard status == 429 || status >= 500 else { throw failure }
+            let retryAfter = Self.retryAfter(response.headers, now: Date())
+            if let retryAfter, retryAfter > maxRetryAfter { throw failure }
+            return .retry(failure, after: retryAfter)
+        } catch let error as SyncFailure {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as NIOTooManyBytesError {
+            throw SyncFailure(endpoint: endpoint, reason: "too_large", message: "\(describe(request)): body over \(maxBodyBytes) bytes (\(error))")
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return .retry(SyncFailure(endpoint: endpoint, reason: "timeout", message: "\(describe(request)): no answer within \(timeout.prometheusText)"), after: nil)
+        } catch {
+            return .retry(SyncFailure(endpoint: endpoint, reason: "connection", message: "\(describe(request)): \(error)"), after: nil)
+        }
+    }
+
+    /// Decodes a JSON body, naming the endpoint and the path to the value that did not fit.
+    func decode<T: Decodable>(_ type: T.Type, from response: Response, endpoint: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
+        } catch let error as DecodingError {
+            throw SyncFailure(endpoint: endpoint, reason: "bad_json", message: "\(endpoint): \(error.located)")
+        }
+    }
+
+    /// Method, scheme, host and path only: the query of a legacy API can carry a password.
+    func describe(_ request: HTTPClientRequest) -> String {
+        guard let url = URL(string: request.url), let host = url.host else { return request.method.rawValue }
+        return "\(request.method.rawValue) \(url.scheme ?? "http")://\(host)\(url.port.map { ":\($0)" } ?? "")\(url.path)"
+    }
+
+    /// `Retry-After` as seconds or an HTTP date.
+    static func retryAfter(_ headers: HTTPHeaders, now: Date) -> Duration? {
+        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .seconds(max(0, date.timeIntervalSince(now)))
+    }
+}
+
+extension DecodingError {
+    /// "at vps[0].configuration.price_day: expected Double, found a string" — where and what.
+    var located: String {
+        func path(_ context: Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return keys.isEmpty ? "the top level" : String(keys.drop { $0 == "." })
+        }
+        switch self {
+        case let .typeMismatch(type, context): return "at \(path(context)): expected \(type): \(context.debugDescription)"
+        case let .valueNotFound(type, context): return "at \(path(context)): missing \(type) value"
+        case let .keyNotFound(key, context): return "at \(path(context)): missing key \(key.stringValue)"
+        case let .dataCorrupted(context): return "at \(path(context)): \(context.debugDescription)"
+        @unknown default: return "\(self)"
+        }
+    }
+}
+
+/// A number that providers send as a number or as a numeric string ("12.66"), read exactly.
+struct FlexibleDecimal: Decodable, Sendable, Hashable {
+    let value: Decimal
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            guard let value = Decimal.exact(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a number: \"\(text)\"")
+            }
+            self.value = value
+        } else if let int = try? container.decode(Int64.self) {
+            value = Decimal(int)
+        } else {
+            // JSON numbers with a fraction pass through Double here; re-read its shortest form
+            // so that 22.1 stays 22.1 and not 22.100000000000001.
+            let double = try container.decode(Double.self)
+            value = Decimal.exact("\(double)") ?? Decimal(double)
+        }
+    }
+}
