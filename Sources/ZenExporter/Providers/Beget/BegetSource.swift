@@ -38,7 +38,7 @@ struct BegetSource: Source {
     var provider: String { "beget" }
     /// Utilisation window for rightsizing, per the statistics API's `period`.
     static let statisticsPeriod = "WEEK"
-    static let pageSize = 100
+    var pageSize = 100
 
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         var snapshot = SourceSnapshot()
@@ -146,16 +146,22 @@ struct BegetSource: Source {
         return try await http.send(request, endpoint: endpoint)
     }
 
-    /// Follows `offset`/`limit` until `total_count` items have arrived (or a page comes back short).
+    /// Follows `offset`/`limit` until `total_count` items have arrived; without a count, until
+    /// a page comes back short. An empty page always ends it.
     private func pages<Page: Decodable, Item>(_ path: String, token: String, endpoint: String, as: Page.Type,
                                               items: (Page) -> [Item]) async throws -> [Item] where Page: TotalCounted {
         var all: [Item] = []
         while true {
-            let response = try await get("\(path)?offset=\(all.count)&limit=\(Self.pageSize)", token: token, endpoint: endpoint)
+            let response = try await get("\(path)?offset=\(all.count)&limit=\(pageSize)", token: token, endpoint: endpoint)
             let page = try http.decode(Page.self, from: response, endpoint: endpoint)
             let pageItems = items(page)
             all += pageItems
-            if pageItems.count < Self.pageSize || all.count >= (page.totalCount ?? all.count) { return all }
+            if pageItems.isEmpty { return all }
+            if let total = page.totalCount {
+                if all.count >= total { return all }
+            } else if pageItems.count < pageSize {
+                return all
+            }
         }
     }
 

@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// A Beget API on 127.0.0.1 serving the documented shapes from Tests/Fixtures/beget, with
+/// switches for the failures a connector must survive.
+final class BegetFake: Sendable {
+    struct Behaviour: Sendable {
+        var refuseDomains = false
+        var rateLimitVPSOnce = false
+        var malformedCloud = false
+        var failCloud500 = false
+    }
+
+    static let login = "fixture-user"
+    static let password = "fixture-api-password"
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fixtures/beget")
+
+    let port: Int
+    let behaviour: Mutex<Behaviour>
+    let requests = Mutex<[String]>([])
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+
+    init(_ behaviour: Behaviour = Behaviour()) throws {
+        port = try freePort()
+        self.behaviour = Mutex(behaviour)
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    func start() async throws {
+        let app = Application(router: router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        for _ in 0..<200 {
+            if (try? await URLSession.shared.data(from: URL(string: "\(baseURL)/health")!)) != nil { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
+    func stop() async {
+        let running = task.withLock { task in defer { task = nil }; return task }
+        running?.cancel()
+        _ = await running?.result
+    }
+
+    private func fixture(_ name: String) -> Response {
+        let data = (try? Data(contentsOf: Self.fixtures.appendingPathComponent(name))) ?? Data()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func json(_ text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/health") { _, _ in "ok" }
+        router.post("/api/:section/:method") { request, context -> Response in
+            let form = String(buffer: try await request.body.collect(upTo: 1 << 16))
+            let path = "\(context.parameters.get("section") ?? "")/\(context.parameters.get("method") ?? "")"
+            self.requests.withLock { $0.append("POST /api/\(path)") }
+            guard form.contains("login=\(Self.login)"), form.contains("passwd=\(Self.password)") else {
+                return self.json(#"{"status": "error", "error_code": "AUTH_ERROR", "error_text": "Authorization failed"}"#)
+            }
+            switch path {
+            case "user/getAccountInfo": return self.fixture("account-info.json")
+            case "domain/getList": return self.fixture(self.behaviour.withLock(\.refuseDomains) ? "domains-refused.json" : "domains.json")
+            default: return self.json(#"{"status": "error", "error_text": "No such method"}"#)
+            }
+        }
+        router.post("/v1/auth") { request, _ -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
+            self.requests.withLock { $0.append("POST /v1/auth") }
+            guard body.contains(Self.password) else { return self.json(#"{"error": "INCORRECT_CREDENTIALS"}"#) }
+            return self.fixture("auth.json")
+        }
+        router.get("/v1/vps/server/list") { request, _ -> Response in
+            let offset = request.uri.queryParameters.get("offset") ?? "0"
+            self.requests.withLock { $0.append("GET /v1/vps/server/list?offset=\(offset)") }
+            guard request.headers[.authorization]?.hasPrefix("Bearer eyJ") == true else { return self.json("{}", status: .unauthorized) }
+            let limited = self.behaviour.withLock { behaviour in
+                defer { behaviour.rateLimitVPSOnce = false }
+                return behaviour.rateLimitVPSOnce
+            }
+            if limited {
+                var headers = HTTPFields()
+                if let retryAfter = HTTPFields.Element.Name("Retry-After") { headers[retryAfter] = "1" }
+                return self.json(#"{"error": "slow down"}"#, status: .tooManyRequests, headers: headers)
+            }
+            return self.fixture("vps-page-\(offset).json")
+        }
+        router.get("/v1/cloud") { _, _ -> Response in
+            self.requests.withLock { $0.append("GET /v1/cloud") }
+            let behaviour = self.behaviour.withLock { $0 }
+            if behaviour.failCloud500 { return self.json(#"{"error": "boom"}"#, status: .internalServerError) }
+            if behaviour.malformedCloud { return self.json(#"{"service": [{"id": "x", "type": "MYSQL8", "price_day": "twenty"}]}"#) }
+            return self.fixture("cloud.json")
+        }
+        router.get("/v1/vps/statistic/:statistic/:id") { _, context -> Response in
+            let statistic = context.parameters.get("statistic") ?? ""
+            self.requests.withLock { $0.append("GET /v1/vps/statistic/\(statistic)") }
+            return self.fixture("\(statistic).json")
+        }
+        return router
+    }
+}
