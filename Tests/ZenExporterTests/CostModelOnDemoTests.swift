@@ -70,6 +70,14 @@ struct CostModelOnDemoTests {
         #expect(metrics.value("infrazen_capacity_exhaustion_seconds", ["dimension": "cpu_cores"]) == nil)
     }
 
+    @Test("runway: Selectel 48250 / 1968.00 a day = 24.517… days; Yandex 152300 / 1937.00 = 78.627… days")
+    func runway() async throws {
+        let metrics = try await Self.render()
+        // (883.40 + 173.30 + 493.20 + 418.10) = 1968.00; (612 + 1086.50 + 161.70 + 76.80) = 1937.00.
+        #expect(metrics.value("infrazen_account_time_until_depleted_seconds", ["provider": "selectel"]) == (48_250.0 / 1968 * 86_400).rounded())
+        #expect(metrics.value("infrazen_account_time_until_depleted_seconds", ["provider": "yandex"]) == (152_300.0 / 1937 * 86_400).rounded())
+    }
+
     @Test("the spiked service scores above 3, steady compute 0")
     func anomalies() async throws {
         let metrics = try await Self.render()

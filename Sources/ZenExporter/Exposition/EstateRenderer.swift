@@ -27,10 +27,8 @@ struct EstateRenderer {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))
             }
         })
-        writer.write(MetricCatalog.accountDaysUntilDepleted, sources.flatMap { source in
-            source.extras.accounts.compactMap { account in
-                account.daysUntilDepleted.map { ([source.name, account.provider, account.account], .decimal($0 * 86_400)) }
-            }
+        writer.write(MetricCatalog.accountDaysUntilDepleted, evaluation.runways.map {
+            ([$0.source, $0.provider, $0.account], .decimal(($0.days * 86_400).rounded(scale: 0)))
         })
         writeEvaluation(evaluation, into: &writer)
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })

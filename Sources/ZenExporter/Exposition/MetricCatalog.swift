@@ -83,7 +83,7 @@ enum MetricCatalog {
         labels: ["source", "provider", "account", "currency"])
     static let accountDaysUntilDepleted = MetricFamily(
         name: "account_time_until_depleted_seconds", kind: .gauge,
-        help: "Time until the prepaid balance runs out, as the provider estimates it (Beget's days to block).",
+        help: "Time until the prepaid balance runs out: the provider's estimate, else balance over the daily run rate.",
         labels: ["source", "provider", "account"])
     static let capacityUsed = MetricFamily(
         name: "capacity_used", kind: .gauge, help: "Used capacity of a scope in base units.", labels: ["scope", "dimension"])

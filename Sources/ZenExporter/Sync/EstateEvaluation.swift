@@ -35,6 +35,16 @@ struct EstateEvaluation: Sendable {
     var recommendations: [SourcedRecommendation] = []
     var waste: [WasteKey: Decimal] = [:]
     var capacity: [CapacityStatus] = []
+    var runways: [Runway] = []
+
+    /// How long an account's prepaid balance lasts: the provider's estimate when it gives one,
+    /// else balance over the daily run rate of what the account is billed for.
+    struct Runway: Sendable {
+        var source: String
+        var provider: String
+        var account: String
+        var days: Decimal
+    }
 
     static let horizons = [30, 60, 90]
 
@@ -87,6 +97,13 @@ struct EstateEvaluation: Sendable {
                 guard let kind = Waste.kind(of: resource) else { continue }
                 let monthly = resource.rate.monthly(hoursPerMonth: reporting.hoursPerMonth)
                 waste[WasteKey(kind: kind, provider: resource.provider, currency: monthly.currency), default: 0] += monthly.amount
+            }
+            for account in source.extras.accounts {
+                let daily = source.resources.filter { $0.provider == account.provider && $0.account == account.account
+                    && $0.rate.currency == account.balance.currency }
+                    .map { $0.rate.over(hours: 24).amount }.reduce(0, +)
+                guard let days = account.daysUntilDepleted ?? (daily > 0 ? account.balance.amount / daily : nil) else { continue }
+                runways.append(Runway(source: source.name, provider: account.provider, account: account.account, days: max(0, days)))
             }
             let historyByKey = Dictionary(grouping: source.extras.capacityHistory) { "\($0.scope)|\($0.dimension)" }
             capacity += source.extras.capacity.map { sample in
