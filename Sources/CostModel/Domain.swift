@@ -19,9 +19,13 @@ public struct BillingLineItem: Hashable, Sendable, Codable {
     public var region: String
     public var account: String
     public var rate: Rate
+    /// The resource this one belongs to in the bill (Selectel's `parent_id`: a VM's disks and
+    /// addresses); its cost folds into the parent.
+    public var parentID: String?
 
     public init(provider: String, resourceID: String, resourceName: String, resourceType: String, service: String,
-                category: CostCategory, region: String, account: String, rate: Rate) {
+                category: CostCategory, region: String, account: String, rate: Rate, parentID: String? = nil) {
+        self.parentID = parentID
         self.provider = provider
         self.resourceID = resourceID
         self.resourceName = resourceName

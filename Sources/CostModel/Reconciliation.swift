@@ -61,6 +61,7 @@ public struct Reconciliation: Sendable {
             )
         }
 
+        foldBilledChildren(into: &resources, billing: billing)
         foldVolumes(into: &resources, inventory: inventoryByID)
         markOrphans(&resources, inventory: inventoryByID)
         return resources.values.sorted { $0.id < $1.id }
@@ -81,6 +82,19 @@ public struct Reconciliation: Sendable {
             server.folded.append(volume.id)
             resources[serverID] = server
             resources[volume.id] = nil
+        }
+    }
+
+    /// Billing is the truth: whatever the bill puts under a parent resource is part of its cost.
+    private func foldBilledChildren(into resources: inout [String: Resource], billing: [BillingLineItem]) {
+        let parents = Dictionary(billing.compactMap { item in item.parentID.flatMap { $0.isEmpty ? nil : (item.resourceID, $0) } },
+                                 uniquingKeysWith: { first, _ in first })
+        for (childID, parentID) in parents.sorted(by: { $0.key < $1.key }) where childID != parentID {
+            guard let child = resources[childID], var parent = resources[parentID], parent.rate.currency == child.rate.currency else { continue }
+            parent.rate = parent.rate.adding(child.rate)
+            parent.folded.append(childID)
+            resources[parentID] = parent
+            resources[childID] = nil
         }
     }
 

@@ -47,6 +47,18 @@ struct ReconciliationTests {
         #expect(resources[0].folded == ["vol-1"])
     }
 
+    @Test("a line item billed under a parent folds into it, even with no inventory")
+    func foldByBilledParent() throws {
+        var disk = bill("disk-1", "volume", daily: 24)
+        disk.parentID = "vm-1"
+        var ip = bill("ip-1", "ip", daily: 48)
+        ip.parentID = "vm-1"
+        let resources = reconciliation.reconcile(billing: [bill("vm-1", "server", daily: 24), disk, ip], inventory: [], currency: .rub)
+        #expect(resources.map(\.id) == ["vm-1"])
+        #expect(resources[0].rate.perHour.amount == 4)  // (24 + 24 + 48) / 24
+        #expect(resources[0].folded == ["disk-1", "ip-1"])
+    }
+
     @Test("a volume named disk-for-<server> folds into that server")
     func foldByName() throws {
         let resources = reconciliation.reconcile(

@@ -77,5 +77,6 @@ enum SourceRegistry {
     static let kinds: [String: SourceKind] = [
         "demo": DemoSource.kind,
         "beget": BegetSource.kind,
+        "selectel": SelectelSource.kind,
     ]
 }

@@ -1,0 +1,75 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// A project-scoped Keystone token and its service catalog, re-issued when it expires or when
+/// an OpenStack service answers 401.
+actor KeystoneSession {
+    struct Token: Sendable {
+        var value: String
+        var expires: Date
+        /// Service type → region → public URL.
+        var catalog: [String: [String: String]]
+    }
+
+    private let identityURL: String
+    private let username: Secret
+    private let password: Secret
+    private let accountID: String
+    private let projectID: String
+    private let http: ProviderClient
+    private var current: Token?
+
+    init(identityURL: String, username: Secret, password: Secret, accountID: String, projectID: String, http: ProviderClient) {
+        self.identityURL = identityURL
+        self.username = username
+        self.password = password
+        self.accountID = accountID
+        self.projectID = projectID
+        self.http = http
+    }
+
+    /// The cached token, or a new one when there is none or it expires within five minutes.
+    func token(now: Date = Date()) async throws -> Token {
+        if let current, current.expires.timeIntervalSince(now) > 300 { return current }
+        let issued = try await issue()
+        current = issued
+        return issued
+    }
+
+    func invalidate() { current = nil }
+
+    private func issue() async throws -> Token {
+        var request = HTTPClientRequest(url: "\(identityURL)/auth/tokens")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let body: [String: Any] = ["auth": [
+            "identity": ["methods": ["password"],
+                         "password": ["user": ["name": username.value, "domain": ["name": accountID], "password": password.value]]],
+            "scope": ["project": ["id": projectID, "domain": ["name": accountID]]],
+        ]]
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let response = try await http.send(request, endpoint: "identity")
+        guard let value = response.headers.first(name: "X-Subject-Token"), !value.isEmpty else {
+            throw SyncFailure(endpoint: "identity", reason: "refused", message: "identity: no X-Subject-Token in the answer")
+        }
+        let token = try http.decode(Selectel.TokenBody.self, from: response, endpoint: "identity").token
+        var catalog: [String: [String: String]] = [:]
+        for service in token.catalog ?? [] {
+            for endpoint in service.endpoints where endpoint.interface == nil || endpoint.interface == "public" {
+                guard let region = endpoint.region_id ?? endpoint.region else { continue }
+                catalog[service.type, default: [:]][region] = endpoint.url.hasSuffix("/") ? String(endpoint.url.dropLast()) : endpoint.url
+            }
+        }
+        let expires = token.expires_at.flatMap(Self.parseDate) ?? Date().addingTimeInterval(3600)
+        return Token(value: value, expires: expires, catalog: catalog)
+    }
+
+    static func parseDate(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}

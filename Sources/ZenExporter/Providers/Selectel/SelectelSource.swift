@@ -1,0 +1,329 @@
+import AsyncHTTPClient
+import CostModel
+import Foundation
+import NIOCore
+
+/// `type: selectel`: billing-first. The consumption statistics (kopecks per object and hour,
+/// disks and addresses under their VM's `parent_id`) give cost; the balance comes from
+/// `/v3/balances`; with a service user, Keystone tokens open Nova, Cinder, Neutron and
+/// Gnocchi in every region of the catalog for inventory and utilisation. Each endpoint and
+/// region fails alone.
+struct SelectelSource: Source {
+    struct Settings: SourceSettings {
+        var token: Secret
+        var username: Secret?
+        var password: Secret?
+        var accountID: String
+        var projectID: String
+        /// Regions to read; empty reads every region of the catalog.
+        var regions: [String]
+        var apiURL: String
+        var identityURL: String
+    }
+
+    static let kind = SourceKind(
+        settingKeys: ["token_env", "token_file", "username_env", "username_file", "password_env", "password_file",
+                      "account_id", "project_id", "regions", "base_url", "identity_url"],
+        readSettings: { fields, reader in
+            let token = reader.secret(fields, "token")
+            if token == nil && fields["token_env"] == nil && fields["token_file"] == nil {
+                reader.fail(at: fields.node, fields.path("token_env"), "one of token_env or token_file is required (the static X-Token)")
+            }
+            let username = reader.secret(fields, "username")
+            let password = reader.secret(fields, "password")
+            let accountID = reader.string(fields, "account_id") ?? ""
+            let projectID = reader.string(fields, "project_id") ?? ""
+            if username != nil || password != nil {
+                for (key, value) in [("account_id", accountID), ("project_id", projectID)] where value.isEmpty {
+                    reader.fail(at: fields.node, fields.path(key), "required with a service user (username and password)")
+                }
+            }
+            let base = reader.string(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            return Settings(
+                token: token ?? Secret(""), username: username, password: password, accountID: accountID, projectID: projectID,
+                regions: reader.sequence(fields, "regions").compactMap { $0.scalar?.string },
+                apiURL: base ?? "https://api.selectel.ru",
+                identityURL: reader.string(fields, "identity_url") ?? base.map { "\($0)/identity/v3" } ?? "https://cloud.api.selcloud.ru/identity/v3")
+        },
+        make: { config in
+            let settings = config.settings as? Settings
+                ?? Settings(token: Secret(""), accountID: "", projectID: "", regions: [], apiURL: "", identityURL: "")
+            return SelectelSource(settings: settings, http: ProviderClient(timeout: config.timeout, retries: config.retries))
+        }
+    )
+
+    let settings: Settings
+    let http: ProviderClient
+    let session: KeystoneSession?
+    var provider: String { "selectel" }
+    static let providerKeys = ["vpc", "mks", "dbaas", "craas", "storage"]
+    static let moscow = TimeZone(identifier: "Europe/Moscow") ?? .current
+
+    init(settings: Settings, http: ProviderClient) {
+        self.settings = settings
+        self.http = http
+        if let username = settings.username, let password = settings.password {
+            session = KeystoneSession(identityURL: settings.identityURL, username: username, password: password,
+                                      accountID: settings.accountID, projectID: settings.projectID, http: http)
+        } else {
+            session = nil
+        }
+    }
+
+    func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
+        var snapshot = SourceSnapshot()
+        var failures: [SyncFailure] = []
+        var succeeded = 0
+        func attempt(_ body: () async throws -> Void) async throws {
+            do {
+                try await body()
+                succeeded += 1
+            } catch let failure as SyncFailure {
+                failures.append(failure)
+            }
+        }
+
+        try await attempt { try await balance(into: &snapshot) }
+        try await attempt { try await consumption(into: &snapshot, window: window) }
+        if let session {
+            snapshot.inventoriedTypes = ["server", "volume"]
+            var catalog: [String: [String: String]] = [:]
+            try await attempt { catalog = try await session.token(now: window.now).catalog }
+            for region in regions(in: catalog) {
+                var servers: [Selectel.Servers.Server] = []
+                try await attempt {
+                    servers = try await self.servers(region: region, catalog: catalog)
+                    add(servers, region: region, to: &snapshot, window: window)
+                }
+                try await attempt { try await volumes(region: region, catalog: catalog, into: &snapshot, window: window) }
+                try await attempt { try await ports(region: region, catalog: catalog, into: &snapshot, window: window) }
+                for server in servers where server.status == "ACTIVE" {
+                    try await attempt { try await utilization(of: server, region: region, catalog: catalog, window: window, into: &snapshot) }
+                }
+            }
+            // An inventory that failed in some region cannot prove what is missing there.
+            if failures.contains(where: { $0.endpoint.hasPrefix("nova") || $0.endpoint.hasPrefix("cinder") || $0.endpoint == "identity" }) {
+                snapshot.inventoriedTypes = []
+            }
+        }
+        guard succeeded > 0 || failures.isEmpty else { throw failures[0] }
+        snapshot.endpointFailures = failures
+        return snapshot
+    }
+
+    // MARK: Billing API (static token)
+
+    private func get(_ path: String, endpoint: String) async throws -> ProviderClient.Response {
+        var request = HTTPClientRequest(url: "\(settings.apiURL)\(path)")
+        request.headers.add(name: "X-Token", value: settings.token.value)
+        request.headers.add(name: "Accept", value: "application/json")
+        return try await http.send(request, endpoint: endpoint)
+    }
+
+    private func balance(into snapshot: inout SourceSnapshot) async throws {
+        let body = try http.decode(Selectel.Balances.self, from: try await get("/v3/balances", endpoint: "balances"), endpoint: "balances")
+        guard let kopecks = body.data?.billings?.first?.final_sum?.value else {
+            throw SyncFailure(endpoint: "balances", reason: "bad_json", message: "balances: no data.billings[0].final_sum")
+        }
+        let currency = Currency((body.data?.settings?.currency ?? body.settings?.currency ?? "rub").uppercased())
+        snapshot.accounts.append(AccountBalance(provider: provider, account: settings.accountID, balance: Money(kopecks / 100, currency)))
+    }
+
+    /// Hourly rows from yesterday's start give the run rate (the latest billed hour) and the
+    /// last two days' costs; daily rows before that give the history.
+    private func consumption(into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+        let today = LocalDay(window.now, in: Self.moscow)
+        let yesterday = today.adding(days: -1)
+        let hourly = try await statistics(from: "\(yesterday)T00:00:00", to: naive(window.now), period: "hour")
+        var rows = hourly
+        if window.historyDays > 1 {
+            rows += try await statistics(from: "\(today.adding(days: -window.historyDays))T00:00:00",
+                                         to: "\(yesterday.adding(days: -1))T23:59:59", period: "day")
+        }
+        var daily: [String: DailyCost] = [:]
+        var latestHour: [String: (period: String, kopecks: Decimal, row: Selectel.Consumption.Row)] = [:]
+        let lastPeriod = hourly.compactMap(\.period).max() ?? ""
+        for row in rows {
+            guard let object = row.object, let id = object.id, !id.isEmpty, let period = row.period, let value = row.value?.value,
+                  let day = localDay(period, reporting: window.reporting.timeZone) else { continue }
+            let service = Self.service(of: object.type ?? "", providerKey: row.provider_key ?? "")
+            let category = Taxonomy.classify(provider: provider, service: service).category
+            let key = "\(day)|\(id)"
+            daily[key, default: DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category,
+                                          account: settings.accountID, cost: .zero(.rub))].cost.amount += value / 100
+            if period == lastPeriod, hourly.contains(where: { $0.period == period && $0.object?.id == id }) {
+                latestHour[id, default: (period, 0, row)].kopecks += value
+            }
+        }
+        snapshot.dailyCosts = daily.values.sorted { ($0.day, $0.resourceID) < ($1.day, $1.resourceID) }
+        for (id, hour) in latestHour.sorted(by: { $0.key < $1.key }) {
+            let object = hour.row.object
+            let service = Self.service(of: object?.type ?? "", providerKey: hour.row.provider_key ?? "")
+            let entry = Taxonomy.lookup(provider: provider, service: service)
+            if entry == nil { snapshot.unclassifiedLineItems += 1 }
+            let parent = object?.parent_id.flatMap { $0.isEmpty || $0 == hour.row.project?.id ? nil : $0 }
+            snapshot.billing.append(BillingLineItem(
+                provider: provider, resourceID: id, resourceName: object?.name ?? id, resourceType: entry?.resourceType ?? "other",
+                service: service, category: entry?.category ?? .other, region: Self.region(ofZone: hour.row.metric?.region ?? ""),
+                account: settings.accountID, rate: Rate(Money.rubles(kopecks: 0).adding(kopecks: hour.kopecks), per: .hourly), parentID: parent))
+        }
+    }
+
+    private func statistics(from start: String, to end: String, period: String) async throws -> [Selectel.Consumption.Row] {
+        let keys = Self.providerKeys.map { "provider_keys=\($0)" }.joined(separator: "&")
+        let path = "/v1/cloud_billing/statistic/consumption?\(keys)&start=\(start)&end=\(end)&locale=en"
+            + "&group_type=project_object_region_metric&period_group_type=\(period)"
+        let body = try http.decode(Selectel.Consumption.self, from: try await get(path, endpoint: "consumption"), endpoint: "consumption")
+        guard body.status == nil || body.status == "success" else {
+            throw SyncFailure(endpoint: "consumption", reason: "refused", message: "consumption: status \(body.status ?? "")")
+        }
+        return body.data ?? []
+    }
+
+    /// Billing object types → the service names of the Selectel taxonomy table.
+    static func service(of objectType: String, providerKey: String) -> String {
+        if objectType.hasPrefix("cloud_vm") { return "Cloud Servers" }
+        if objectType.hasPrefix("volume_") { return "Network Volumes" }
+        if objectType.hasPrefix("network_floating") { return "Floating IPs" }
+        if objectType.hasPrefix("load_balancer") || objectType.hasPrefix("network_load_balancer") { return "Load Balancers" }
+        if objectType.hasPrefix("share_") { return "File Storage" }
+        if objectType.hasPrefix("dbaas") || providerKey == "dbaas" { return "Managed Databases" }
+        if objectType.hasPrefix("mks") || providerKey == "mks" { return "Managed Kubernetes" }
+        if objectType.hasPrefix("s3") || providerKey == "storage" { return "Object Storage" }
+        return objectType.isEmpty ? providerKey : objectType
+    }
+
+    // MARK: OpenStack (project-scoped IAM token)
+
+    private func regions(in catalog: [String: [String: String]]) -> [String] {
+        let discovered = Set(catalog["compute"]?.keys.map { $0 } ?? [])
+        if discovered.isEmpty { return settings.regions }
+        return (settings.regions.isEmpty ? Array(discovered) : settings.regions.filter(discovered.contains)).sorted()
+    }
+
+    private func url(_ type: String, _ region: String, _ catalog: [String: [String: String]]) -> String {
+        catalog[type]?[region] ?? "https://\(region).cloud.api.selcloud.ru/\(["compute": "compute/v2.1", "volumev3": "volume/v3/\(settings.projectID)", "network": "network", "metric": "metric"][type] ?? type)"
+    }
+
+    /// GET or POST with the project token; a 401 re-issues the token once (it expired early).
+    private func openstack(_ url: String, endpoint: String, body: Data? = nil) async throws -> ProviderClient.Response {
+        guard let session else { throw SyncFailure(endpoint: endpoint, reason: "config", message: "no service user configured") }
+        for attempt in 0..<2 {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "X-Auth-Token", value: try await session.token().value)
+            request.headers.add(name: "Accept", value: "application/json")
+            if let body {
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: body))
+            }
+            let response = try await http.send(request, endpoint: endpoint, accept: [401])
+            if response.status != 401 { return response }
+            if attempt == 0 { await session.invalidate() }
+        }
+        throw SyncFailure(endpoint: endpoint, reason: "http_401", message: "\(endpoint): token refused twice")
+    }
+
+    private func servers(region: String, catalog: [String: [String: String]]) async throws -> [Selectel.Servers.Server] {
+        var next: String? = "\(url("compute", region, catalog))/servers/detail"
+        var all: [Selectel.Servers.Server] = []
+        var pages = 0
+        while let page = next, pages < 1000 {
+            let endpoint = "nova/\(region)"
+            let body = try http.decode(Selectel.Servers.self, from: try await openstack(page, endpoint: endpoint), endpoint: endpoint)
+            all += body.servers
+            next = body.servers.isEmpty ? nil : body.servers_links?.first { $0.rel == "next" }?.href
+            pages += 1
+        }
+        return all
+    }
+
+    private func add(_ servers: [Selectel.Servers.Server], region: String, to snapshot: inout SourceSnapshot, window: CollectionWindow) {
+        for server in servers {
+            snapshot.inventory.append(InventoryItem(
+                provider: provider, resourceID: server.id, name: server.name ?? server.id, resourceType: "server", region: region,
+                status: server.status ?? "", flavor: server.flavor?.original_name ?? "",
+                createdAt: server.created.flatMap(KeystoneSession.parseDate) ?? window.now, tags: server.metadata ?? [:]))
+        }
+    }
+
+    private func volumes(region: String, catalog: [String: [String: String]], into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+        var next: String? = "\(url("volumev3", region, catalog))/volumes/detail"
+        var pages = 0
+        while let page = next, pages < 1000 {
+            let endpoint = "cinder/\(region)"
+            let body = try http.decode(Selectel.Volumes.self, from: try await openstack(page, endpoint: endpoint), endpoint: endpoint)
+            for volume in body.volumes {
+                snapshot.inventory.append(InventoryItem(
+                    provider: provider, resourceID: volume.id, name: volume.name ?? volume.id, resourceType: "volume", region: region,
+                    status: volume.status ?? "", flavor: volume.volume_type.map { "\($0.split(separator: ".").first ?? "").\(volume.size ?? 0)GB" } ?? "",
+                    attachedTo: volume.attachments?.compactMap(\.server_id).first,
+                    createdAt: volume.created_at.flatMap { KeystoneSession.parseDate($0.hasSuffix("Z") ? $0 : $0 + "Z") } ?? window.now))
+            }
+            next = body.volumes.isEmpty ? nil : body.volumes_links?.first { $0.rel == "next" }?.href
+            pages += 1
+        }
+    }
+
+    /// Ports bound to nothing: addresses paid for and unused.
+    private func ports(region: String, catalog: [String: [String: String]], into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+        let endpoint = "neutron/\(region)"
+        let body = try http.decode(Selectel.Ports.self, from: try await openstack("\(url("network", region, catalog))/v2.0/ports", endpoint: endpoint),
+                                   endpoint: endpoint)
+        for port in body.ports where port.device_owner == "network:floatingip" || (port.device_id ?? "").isEmpty {
+            snapshot.inventory.append(InventoryItem(
+                provider: provider, resourceID: port.id, name: port.name ?? port.id, resourceType: "ip", region: region,
+                status: (port.device_id ?? "").isEmpty ? "DOWN" : (port.status ?? ""), createdAt: window.now))
+        }
+    }
+
+    /// Mean CPU percent and memory MB over the last 7 days at Gnocchi's 300 s granularity.
+    private func utilization(of server: Selectel.Servers.Server, region: String, catalog: [String: [String: String]],
+                             window: CollectionWindow, into snapshot: inout SourceSnapshot) async throws {
+        let endpoint = "gnocchi/\(region)"
+        let formatter = ISO8601DateFormatter()
+        let query = "details=false&granularity=300&start=\(formatter.string(from: window.now.addingTimeInterval(-7 * 86_400)))&stop=\(formatter.string(from: window.now))"
+        let operations = [
+            (UtilizationSample.Dimension.cpu, "(max (metric cpu_util mean) (/ (clip_min (rateofchangesec (metric cpu_average mean)) 0) 10000000))"),
+            (.memory, "(metric memory.usage mean)"),
+        ]
+        for (dimension, operation) in operations {
+            let body = try JSONSerialization.data(withJSONObject: ["operations": operation, "search": "id=\(server.id)", "resource_type": "generic"])
+            let response = try await openstack("\(url("metric", region, catalog))/v1/aggregates?\(query)", endpoint: endpoint, body: body)
+            let values = try http.decode(Selectel.Aggregates.self, from: response, endpoint: endpoint).values
+            guard !values.isEmpty else { continue }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let ratio = dimension == .cpu ? mean / 100 : mean / Double(max(1, server.flavor?.ram ?? 0))
+            snapshot.utilization.append(UtilizationSample(resourceID: server.id, dimension: dimension, ratio: min(1, max(0, ratio))))
+        }
+    }
+
+    // MARK: Time
+
+    /// Selectel's naive timestamps are Moscow wall-clock time.
+    private func naive(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = Self.moscow
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return formatter.string(from: date)
+    }
+
+    private func localDay(_ period: String, reporting: TimeZone) -> LocalDay? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = Self.moscow
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return formatter.date(from: String(period.prefix(19))).map { LocalDay($0, in: reporting) }
+    }
+
+    /// `ru-3b` → `ru-3`.
+    static func region(ofZone zone: String) -> String {
+        guard let last = zone.last, last.isLetter, zone.dropLast().last?.isNumber == true else { return zone }
+        return String(zone.dropLast())
+    }
+}
+
+extension Money {
+    func adding(kopecks: Decimal) -> Money { Money(amount + kopecks / 100, currency) }
+}
