@@ -8,11 +8,14 @@ public struct Reconciliation: Sendable {
     /// Resource types the inventory lists. A billed resource of another type cannot be a
     /// zombie: the source simply has no inventory to check it against.
     public var inventoriedTypes: Set<String>
+    /// Regions whose inventory could not be read this time: nothing billed there is a zombie.
+    public var uninventoriedRegions: Set<String>
     public var orphanMinAge: TimeInterval
     public var now: Date
 
-    public init(inventoriedTypes: Set<String>, orphanMinAge: TimeInterval, now: Date) {
+    public init(inventoriedTypes: Set<String>, uninventoriedRegions: Set<String> = [], orphanMinAge: TimeInterval, now: Date) {
         self.inventoriedTypes = inventoriedTypes
+        self.uninventoriedRegions = uninventoriedRegions
         self.orphanMinAge = orphanMinAge
         self.now = now
     }
@@ -45,7 +48,7 @@ public struct Reconciliation: Sendable {
                 flavor: known?.flavor ?? "",
                 tags: known?.tags ?? [:],
                 rate: item.rate,
-                isZombie: known == nil && inventoriedTypes.contains(item.resourceType),
+                isZombie: known == nil && inventoriedTypes.contains(item.resourceType) && !uninventoriedRegions.contains(item.region),
                 isOrphan: false,
                 folded: []
             )

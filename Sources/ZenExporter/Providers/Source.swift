@@ -24,6 +24,8 @@ struct SourceSnapshot: Sendable, Codable {
     var inventory: [InventoryItem] = []
     /// Resource types the inventory covers; only these can be zombies.
     var inventoriedTypes: Set<String> = []
+    /// Regions whose inventory failed this time; billing there cannot be called a zombie.
+    var uninventoriedRegions: Set<String> = []
     var dailyCosts: [DailyCost] = []
     var utilization: [UtilizationSample] = []
     var capacity: [CapacitySample] = []
@@ -39,7 +41,7 @@ struct SourceSnapshot: Sendable, Codable {
     var endpointFailures: [SyncFailure] = []
 
     private enum CodingKeys: String, CodingKey {
-        case billing, inventory, inventoriedTypes, dailyCosts, utilization, capacity, capacityHistory, accounts, flavors, unclassifiedLineItems
+        case billing, inventory, inventoriedTypes, uninventoriedRegions, dailyCosts, utilization, capacity, capacityHistory, accounts, flavors, unclassifiedLineItems
     }
 }
 

@@ -175,7 +175,7 @@ struct SyncEngine: Sendable {
     private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, duration: Double) async throws {
         let name = configured.config.name
         let now = clock()
-        let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes,
+        let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
         let previous = await estate.status(of: name)?.resources ?? []

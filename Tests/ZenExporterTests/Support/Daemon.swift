@@ -32,8 +32,9 @@ final class Daemon {
     var metricsURL: URL { URL(string: "http://127.0.0.1:\(port)/metrics")! }
 
     /// Starts `serve` (or the given subcommand) in the scratch directory.
-    func start(_ arguments: [String] = ["serve"]) throws {
+    func start(_ arguments: [String] = ["serve"], environment: [String: String] = [:]) throws {
         let process = Process()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.executableURL = Daemon.binary
         process.arguments = arguments + (arguments.first == "serve" ? ["--listen", "127.0.0.1:\(port)"] : [])
         process.currentDirectoryURL = directory

@@ -101,9 +101,10 @@ struct SelectelSource: Source {
                     try await attempt { try await utilization(of: server, region: region, catalog: catalog, window: window, into: &snapshot) }
                 }
             }
-            // An inventory that failed in some region cannot prove what is missing there.
-            if failures.contains(where: { $0.endpoint.hasPrefix("nova") || $0.endpoint.hasPrefix("cinder") || $0.endpoint == "identity" }) {
-                snapshot.inventoriedTypes = []
+            // An inventory that failed cannot prove what is missing: no zombies where it did.
+            if failures.contains(where: { $0.endpoint == "identity" }) { snapshot.inventoriedTypes = [] }
+            for failure in failures where failure.endpoint.hasPrefix("nova/") || failure.endpoint.hasPrefix("cinder/") {
+                snapshot.uninventoriedRegions.insert(String(failure.endpoint.split(separator: "/").last ?? ""))
             }
         }
         guard succeeded > 0 || failures.isEmpty else { throw failures[0] }
