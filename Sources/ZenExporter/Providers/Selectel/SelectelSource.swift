@@ -136,24 +136,21 @@ struct SelectelSource: Source {
         let today = LocalDay(window.now, in: Self.moscow)
         let yesterday = today.adding(days: -1)
         let hourly = try await statistics(from: "\(yesterday)T00:00:00", to: naive(window.now), period: "hour")
-        var rows = hourly
-        if window.historyDays > 1 {
-            rows += try await statistics(from: "\(today.adding(days: -window.historyDays))T00:00:00",
-                                         to: "\(yesterday.adding(days: -1))T23:59:59", period: "day")
-        }
+        let earlier = window.historyDays > 1
+            ? try await statistics(from: "\(today.adding(days: -window.historyDays))T00:00:00", to: "\(yesterday.adding(days: -1))T23:59:59", period: "day")
+            : []
         var daily: [String: DailyCost] = [:]
-        var latestHour: [String: (period: String, kopecks: Decimal, row: Selectel.Consumption.Row)] = [:]
+        var latestHour: [String: (kopecks: Decimal, row: Selectel.Consumption.Row)] = [:]
         let lastPeriod = hourly.compactMap(\.period).max() ?? ""
-        for row in rows {
+        for (row, isHourly) in hourly.map({ ($0, true) }) + earlier.map({ ($0, false) }) {
             guard let object = row.object, let id = object.id, !id.isEmpty, let period = row.period, let value = row.value?.value,
                   let day = localDay(period, reporting: window.reporting.timeZone) else { continue }
             let service = Self.service(of: object.type ?? "", providerKey: row.provider_key ?? "")
             let category = Taxonomy.classify(provider: provider, service: service).category
-            let key = "\(day)|\(id)"
-            daily[key, default: DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category,
-                                          account: settings.accountID, cost: .zero(.rub))].cost.amount += value / 100
-            if period == lastPeriod, hourly.contains(where: { $0.period == period && $0.object?.id == id }) {
-                latestHour[id, default: (period, 0, row)].kopecks += value
+            daily["\(day)|\(id)", default: DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category,
+                                                     account: settings.accountID, cost: .zero(.rub))].cost.amount += value / 100
+            if isHourly && period == lastPeriod {
+                latestHour[id, default: (0, row)].kopecks += value
             }
         }
         snapshot.dailyCosts = daily.values.sorted { ($0.day, $0.resourceID) < ($1.day, $1.resourceID) }
@@ -166,7 +163,7 @@ struct SelectelSource: Source {
             snapshot.billing.append(BillingLineItem(
                 provider: provider, resourceID: id, resourceName: object?.name ?? id, resourceType: entry?.resourceType ?? "other",
                 service: service, category: entry?.category ?? .other, region: Self.region(ofZone: hour.row.metric?.region ?? ""),
-                account: settings.accountID, rate: Rate(Money.rubles(kopecks: 0).adding(kopecks: hour.kopecks), per: .hourly), parentID: parent))
+                account: settings.accountID, rate: Rate(Money(hour.kopecks / 100, .rub), per: .hourly), parentID: parent))
         }
     }
 
@@ -323,8 +320,4 @@ struct SelectelSource: Source {
         guard let last = zone.last, last.isLetter, zone.dropLast().last?.isNumber == true else { return zone }
         return String(zone.dropLast())
     }
-}
-
-extension Money {
-    func adding(kopecks: Decimal) -> Money { Money(amount + kopecks / 100, currency) }
 }
