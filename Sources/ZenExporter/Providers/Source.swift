@@ -80,5 +80,6 @@ enum SourceRegistry {
         "demo": DemoSource.kind,
         "beget": BegetSource.kind,
         "selectel": SelectelSource.kind,
+        "focus": FocusSource.kind,
     ]
 }

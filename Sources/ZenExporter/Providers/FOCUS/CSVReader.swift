@@ -40,6 +40,8 @@ struct GzipChunks<Source: ByteChunks>: ByteChunks {
         self.file = file
     }
 
+    var compressed: Source { source }
+
     mutating func next() throws -> [UInt8]? {
         if !started {
             // 16 + MAX_WBITS: expect a gzip header, not zlib's.
@@ -104,6 +106,9 @@ struct CSVReader<Source: ByteChunks> {
     private var firstField = true
 
     init(_ source: Source) { self.source = source }
+
+    /// The chunk source, as read so far (a hashing one knows the hash).
+    var chunks: Source { source }
 
     private mutating func byte() throws -> UInt8? {
         if position >= buffer.count {

@@ -1,0 +1,124 @@
+import CostModel
+import Foundation
+import Testing
+@testable import ZenExporter
+
+@Suite("FOCUS exports", .serialized)
+struct FocusSourceTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("focus-\(UUID().uuidString)")
+
+    /// Writes a FOCUS 1.1 CSV with Python's csv module (quotes, commas and line breaks in
+    /// names and tags; USD and EUR; every charge category; three bad rows) and returns
+    /// Python's own totals per "currency|ChargeCategory" over the good rows.
+    func generate(_ name: String, rows: Int = 2000, seed: Int = 3) throws -> [String: Decimal] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let csv = directory.appendingPathComponent(name).path
+        let script = """
+        import csv, json, random
+        from decimal import Decimal
+        random.seed(\(seed))
+        header = ["BilledCost","EffectiveCost","ListCost","BillingCurrency","ChargePeriodStart","ChargePeriodEnd","ChargeCategory",
+                  "ServiceCategory","ServiceName","ProviderName","SubAccountId","ResourceId","ResourceName","ResourceType","RegionId",
+                  "SkuId","PricingQuantity","Tags"]
+        totals = {}
+        out = open('\(csv)', 'w', newline='', encoding='utf-8')
+        w = csv.writer(out)
+        w.writerow(header)
+        for i in range(\(rows)):
+            cat = random.choice(["Usage"] * 6 + ["Purchase", "Tax", "Credit", "Adjustment"])
+            cost = Decimal(random.randint(-500 if cat in ("Credit", "Adjustment") else 0, 100000)) / Decimal(100)
+            cur = random.choice(["USD", "USD", "EUR"])
+            day = 1 + i % 20
+            rid = "i-%04d" % random.randint(0, 80)
+            w.writerow([str(cost), str(cost), str(cost), cur, "2026-11-%02dT00:00:00Z" % day, "2026-11-%02dT00:00:00Z" % (day + 1), cat,
+                        random.choice(["Compute", "Storage", "Databases", "Networking"]), "Amazon EC2, \\"Elastic\\"", "AWS",
+                        "acct-1", rid, "web, node\\n%s" % rid, "Virtual Machine", "eu-west-1", "sku-1", "1",
+                        json.dumps({"tenant": "t%d" % (hash(rid) % 3), "note": "a,b"})])
+            key = cur + "|" + cat
+            totals[key] = totals.get(key, Decimal(0)) + cost
+        w.writerow(["twelve", "", "", "USD", "2026-11-02T00:00:00Z", "", "Usage", "Compute", "x", "AWS", "a", "r", "", "", "", "", "", ""])
+        w.writerow(["1.00", "", "", "USD", "yesterday", "", "Usage", "Compute", "x", "AWS", "a", "r", "", "", "", "", "", ""])
+        w.writerow(["1.00", "", "", "USD", "2026-11-02T00:00:00Z", "", "Refund", "Compute", "x", "AWS", "a", "r", "", "", "", "", "", ""])
+        out.close()
+        print(json.dumps({k: str(v) for k, v in totals.items()}))
+        """
+        let result = try runTool("python3", ["-c", script])
+        #expect(result.status == 0, "\(result.output)")
+        let decoded = try JSONDecoder().decode([String: String].self, from: Data(result.output.utf8))
+        return decoded.compactMapValues { Decimal.exact($0) }
+    }
+
+    var moscow: TimeZone { TimeZone(identifier: "Europe/Moscow")! }
+
+    @Test("totals per currency and charge category equal Python's sums of the same CSV")
+    func totalsMatchPython() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let expected = try generate("aws.csv")
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, size: 0, modified: Date(), timeZone: moscow)
+        #expect(file.totals == expected)
+        #expect(file.rows == 2003)
+        let daily = sum(FocusFile.snapshot(of: [file]).dailyCosts, by: \.cost.currency.code, amount: \.cost.amount)
+        for currency in ["USD", "EUR"] {
+            let python = expected.filter { $0.key.hasPrefix(currency) }.map(\.value).reduce(0, +)
+            #expect(daily[currency] == python, "\(currency)")
+        }
+    }
+
+    @Test("bad rows are counted and reported with file:line and the reason; the file goes on")
+    func badRows() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try generate("aws.csv", rows: 50)
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, size: 0, modified: Date(), timeZone: moscow)
+        #expect(file.badRowCount == 3)
+        #expect(file.badRows.map(\.reason) == [
+            "BilledCost \"twelve\" is not a number",
+            "ChargePeriodStart \"yesterday\" is not an ISO 8601 time",
+            "ChargeCategory \"Refund\" is not one of Usage, Purchase, Tax, Credit, Adjustment",
+        ])
+        // Resource names hold line breaks, so the physical lines run ahead of the row count.
+        #expect(file.badRows.allSatisfy { $0.file == "aws.csv" && $0.line > 51 })
+        let failures = FocusFile.snapshot(of: [file]).endpointFailures
+        #expect(failures.count == 3 && failures.allSatisfy { $0.reason == "bad_row" && $0.message.hasPrefix("aws.csv:") })
+    }
+
+    @Test("a gzip export gives the same totals as the plain one")
+    func gzipExport() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let expected = try generate("aws.csv")
+        #expect(try runTool("gzip", ["-k", directory.appendingPathComponent("aws.csv").path]).status == 0)
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv.gz").path, size: 0, modified: Date(), timeZone: moscow)
+        #expect(file.totals == expected)
+    }
+
+    @Test("a glob of files sums them; a re-exported file replaces its earlier rows")
+    func reexport() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try generate("a.csv", rows: 300, seed: 1)
+        let second = try generate("b.csv", rows: 300, seed: 2)
+        let source = FocusSource(settings: .init(path: directory.appendingPathComponent("*.csv").path))
+        let window = CollectionWindow(now: Date(), historyDays: 90, reporting: ReportingConfig())
+        func total(_ snapshot: SourceSnapshot) -> Decimal { snapshot.dailyCosts.filter { $0.cost.currency.code == "USD" }.map(\.cost.amount).reduce(0, +) }
+        func usd(_ totals: [String: Decimal]) -> Decimal { totals.filter { $0.key.hasPrefix("USD") }.map(\.value).reduce(0, +) }
+        #expect(total(try await source.collect(window)) == usd(first) + usd(second))
+        try await Task.sleep(for: .milliseconds(1100))  // a new modification time
+        let reexported = try generate("a.csv", rows: 200, seed: 9)
+        #expect(total(try await source.collect(window)) == usd(reexported) + usd(second))
+    }
+
+    @Test("through the daemon: run rate of the last day, month-to-date of all charges")
+    func throughTheEngine() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try generate("aws.csv", rows: 400)
+        let config = try ConfigLoader.parse("sources:\n  - {name: aws, type: focus, path: \"\(directory.path)/*.csv\"}\n",
+                                            file: "t.yaml", environment: [:])
+        var engine = SyncEngine(config: config, store: try Store(), logger: .init(label: "test"))
+        engine.clock = { ISO8601DateFormatter().date(from: "2026-11-21T09:00:00Z")! }
+        #expect(await engine.syncAllOnce() == [])
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, size: 0, modified: Date(), timeZone: moscow)
+        let lastDay = file.usageByResourceDay.keys.map(\.day).max()!
+        let runRate = file.usageByResourceDay.filter { $0.key.day == lastDay && $0.key.currency.code == "USD" }.map(\.value).reduce(0, +) * 30
+        let metrics = ParsedExposition(String(decoding: engine.estate.exposition.rendered.body.readableBytesView, as: UTF8.self))
+        #expect(abs(metrics.sum("infrazen_infrastructure_cost_monthly", where: { $0["currency"] == "USD" }) - NSDecimalNumber(decimal: runRate).doubleValue) < 0.01)
+        #expect(metrics.value("infrazen_sync_errors_total", ["source": "aws", "endpoint": "aws.csv", "reason": "bad_row"]) == 3)
+    }
+}
