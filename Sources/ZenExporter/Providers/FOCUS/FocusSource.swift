@@ -138,6 +138,8 @@ struct FocusFile: Sendable {
         guard missing.isEmpty else {
             throw SyncFailure(endpoint: name, reason: "bad_file", message: "\(name):1: missing FOCUS columns \(missing.joined(separator: ", "))")
         }
+        // Exports repeat a handful of period starts millions of times: parse each once.
+        var days: [String: LocalDay] = [:]
         func field(_ fields: [String], _ name: String) -> String {
             guard let index = column[name], index < fields.count else { return "" }
             return fields[index]
@@ -166,8 +168,15 @@ struct FocusFile: Sendable {
                 bad(name, record.line, "BillingCurrency \"\(currencyCode)\" is not a currency code")
                 continue
             }
-            guard let start = Self.parseTime(field(fields, "ChargePeriodStart")) else {
-                bad(name, record.line, "ChargePeriodStart \"\(field(fields, "ChargePeriodStart"))\" is not an ISO 8601 time")
+            let startText = field(fields, "ChargePeriodStart")
+            let day: LocalDay
+            if let known = days[startText] {
+                day = known
+            } else if let start = Self.parseTime(startText) {
+                day = LocalDay(start, in: timeZone)
+                days[startText] = day
+            } else {
+                bad(name, record.line, "ChargePeriodStart \"\(startText)\" is not an ISO 8601 time")
                 continue
             }
             let chargeCategory = field(fields, "ChargeCategory").isEmpty ? "Usage" : field(fields, "ChargeCategory")
@@ -176,7 +185,6 @@ struct FocusFile: Sendable {
                 continue
             }
             let currency = Currency(currencyCode)
-            let day = LocalDay(start, in: timeZone)
             let service = field(fields, "ServiceName").isEmpty ? chargeCategory : field(fields, "ServiceName")
             let account = field(fields, "SubAccountId")
             let resourceID = field(fields, "ResourceId").isEmpty ? "\(service)|\(account)" : field(fields, "ResourceId")
