@@ -28,13 +28,22 @@ public struct Reconciliation: Sendable {
         let inventoryByID = Dictionary(inventory.map { ($0.resourceID, $0) }, uniquingKeysWith: { first, _ in first })
         var resources: [String: Resource] = [:]
 
-        for item in billing {
+        for var item in billing {
             if var existing = resources[item.resourceID] {
-                existing.rate = existing.rate.adding(item.rate)
-                resources[item.resourceID] = existing
-                continue
+                if existing.rate.currency == item.rate.currency {
+                    existing.rate = existing.rate.adding(item.rate)
+                    resources[item.resourceID] = existing
+                    continue
+                }
+                // Billed in a second currency: its own series, never summed across currencies.
+                item.resourceID += "|\(item.rate.currency.code)"
+                if var other = resources[item.resourceID] {
+                    other.rate = other.rate.adding(item.rate)
+                    resources[item.resourceID] = other
+                    continue
+                }
             }
-            let known = inventoryByID[item.resourceID]
+            let known = inventoryByID[item.resourceID] ?? inventoryByID[String(item.resourceID.prefix { $0 != "|" })]
             resources[item.resourceID] = Resource(
                 provider: item.provider,
                 id: item.resourceID,

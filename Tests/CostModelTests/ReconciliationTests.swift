@@ -91,6 +91,17 @@ struct ReconciliationTests {
         #expect(try #require(resources.first).rate.perHour.amount == 3)
     }
 
+    @Test("one resource billed in two currencies becomes two series, never a sum across currencies")
+    func twoCurrencies() {
+        let rub = bill("vm-1", "server", daily: 24)
+        let usd = BillingLineItem(provider: "selectel", resourceID: "vm-1", resourceName: "vm-1", resourceType: "server", service: "svc",
+                                  category: .compute, region: "msk-a", account: "1", rate: Rate(Money(48, Currency("USD")), per: .daily))
+        let resources = reconciliation.reconcile(billing: [rub, usd, usd], inventory: [inventory("vm-1", "server")], currency: .rub)
+        #expect(resources.map(\.id) == ["vm-1", "vm-1|USD"])
+        #expect(resources.map(\.rate.perHour.amount) == [1, 4])
+        #expect(resources.allSatisfy { !$0.isZombie })
+    }
+
     @Test("provider statuses are normalised", arguments: [
         ("ACTIVE", "RUNNING"), ("running", "RUNNING"), ("SHUTOFF", "STOPPED"), ("stopped", "STOPPED"),
         ("ERROR", "ERROR"), ("failed", "ERROR"), ("in-use", "IN-USE"), ("", "UNKNOWN"),
