@@ -48,7 +48,7 @@ enum ConfigLoader {
     }
 
     private static let topLevelKeys: Set<String> = [
-        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "allocation", "recommendations",
+        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations",
     ]
 
     private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
@@ -78,6 +78,12 @@ enum ConfigLoader {
         config.usage = reader.sequence(top, "usage").enumerated().compactMap { readUsage($1, at: "usage[\($0)]", reader) }
         config.budgets = reader.sequence(top, "budgets").enumerated().compactMap {
             readBudget($1, at: "budgets[\($0)]", reader, defaultCurrency: config.reporting.currency)
+        }
+        config.items = reader.sequence(top, "items").enumerated().compactMap {
+            readItem($1, at: "items[\($0)]", reader, defaultCurrency: config.reporting.currency)
+        }
+        if !config.items.isEmpty, let clash = config.sources.first(where: { $0.name == ManualItemsSource.sourceName }) {
+            reader.fail(at: top["sources"], "sources", "source name \"\(clash.name)\" is reserved for the items: list; rename the source")
         }
         if let node = top["allocation"] { config.allocation = readAllocation(node, reader) }
         if let node = top["recommendations"] { readRecommendations(node, reader, into: &config.recommendations) }
@@ -183,6 +189,25 @@ enum ConfigLoader {
             for key in scope.entries.keys { budget.scope[key] = reader.string(scope, key) }
         }
         return budget
+    }
+
+    private static func readItem(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency) -> ManualItem? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "kind", "provider", "cost", "currency", "period", "renews",
+                                                                     "auto_renew", "usage", "limit", "pricing"]),
+              reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
+              reader.required(fields, "cost") != nil, let cost = reader.decimal(fields, "cost", positive: false) else { return nil }
+        let kind = reader.oneOf(fields, "kind", ManualItem.kinds.keys.sorted()) ?? "other"
+        _ = reader.oneOf(fields, "pricing", ["fixed", "pay_per_use"])
+        var renews: LocalDay?
+        if let text = reader.string(fields, "renews") {
+            renews = LocalDay(text)
+            if renews == nil { reader.fail(at: fields["renews"], fields.path("renews"), "expected a date YYYY-MM-DD, got \"\(text)\"") }
+        }
+        let period = reader.oneOf(fields, "period", BillingPeriod.allCases.map(\.rawValue)).flatMap(BillingPeriod.init(rawValue:)) ?? .monthly
+        return ManualItem(name: name, kind: kind, provider: reader.string(fields, "provider") ?? "manual",
+                          cost: Money(cost, reader.currency(fields, "currency") ?? defaultCurrency), period: period, renews: renews,
+                          autoRenew: reader.bool(fields, "auto_renew") ?? false,
+                          usage: reader.decimal(fields, "usage", positive: false), limit: reader.decimal(fields, "limit"))
     }
 
     static let allocationFields: Set<String> = ["name", "source", "account", "project", "region", "service", "provider", "resource_type", "category"]

@@ -12,6 +12,7 @@ struct ExporterConfig: Sendable {
     var sources: [SourceConfig] = []
     var usage: [UsageSourceConfig] = []
     var budgets: [Budget] = []
+    var items: [ManualItem] = []
     var allocation = AllocationPolicy()
     var recommendations = RecommendationsConfig()
 }
@@ -93,4 +94,20 @@ struct RecommendationsConfig: Sendable {
         RecommendationPolicy(cpuIdleBelow: cpuIdleBelow, memoryIdleBelow: memoryIdleBelow, offHoursEnvironments: offHoursEnvironments,
                              offHoursPerWeek: offHoursPerWeek, hoursPerMonth: hoursPerMonth)
     }
+}
+
+/// Spend no API reports (seed 003): domains, hosting, CDN, SaaS, AI APIs, packages.
+struct ManualItem: Sendable, Equatable {
+    static let kinds: [String: CostCategory] = [
+        "domain": .domain, "hosting": .compute, "cdn": .network, "saas": .saas, "ai": .ai, "package": .saas, "other": .other,
+    ]
+    var name: String
+    var kind: String
+    var provider: String
+    var cost: Money
+    var period: BillingPeriod
+    var renews: LocalDay?
+    var autoRenew: Bool
+    var usage: Decimal?
+    var limit: Decimal?
 }

@@ -7,6 +7,7 @@ struct EstateRenderer {
     var metrics: MetricsConfig
     var reporting: ReportingConfig
     var build: BuildInfo
+    var items: [ManualItem] = []
 
     /// Tag keys that name a resource's tenant and environment, first match wins.
     static let tenantTags = ["tenant", "client"]
@@ -30,6 +31,7 @@ struct EstateRenderer {
         writer.write(MetricCatalog.accountDaysUntilDepleted, evaluation.runways.map {
             ([$0.source, $0.provider, $0.account], .decimal(($0.days * 86_400).rounded(scale: 0)))
         })
+        writeItems(into: &writer)
         writeEvaluation(evaluation, into: &writer)
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
         writeSelfMetrics(sources, into: &writer)
@@ -127,6 +129,20 @@ struct EstateRenderer {
             .map { ([$0.key.kind.rawValue, $0.key.provider, $0.key.currency.code], $0.value) }
             .sorted { $0.0.lexicographicallyPrecedes($1.0) }
             .map { ($0.0, .decimal($0.1.rounded(scale: 2))) })
+    }
+
+    private func writeItems(into writer: inout ExpositionWriter) {
+        writer.write(MetricCatalog.itemCostMonthly, items.map { item in
+            let monthly = Rate(item.cost, per: item.period, hoursPerMonth: reporting.hoursPerMonth).monthly(hoursPerMonth: reporting.hoursPerMonth)
+            return ([item.name, item.kind, item.provider, monthly.currency.code], .decimal(monthly.amount.rounded(scale: 2)))
+        })
+        writer.write(MetricCatalog.itemRenewal, items.compactMap { item in
+            item.renews.map { ([item.name, item.kind, String(item.autoRenew)], .double($0.start(in: reporting.timeZone).timeIntervalSince1970)) }
+        })
+        writer.write(MetricCatalog.itemUsage, items.compactMap { item in
+            guard let usage = item.usage, let limit = item.limit, limit > 0 else { return nil }
+            return ([item.name], .decimal((usage / limit).rounded(scale: 6)))
+        })
     }
 
     /// `[key: [currency: amount]]` as samples labelled key, currency, sorted, at kopeck precision.

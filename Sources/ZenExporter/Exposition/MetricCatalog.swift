@@ -41,6 +41,15 @@ enum MetricCatalog {
         name: "unclassified_line_items", kind: .gauge,
         help: "Billing line items whose service no taxonomy table knows; counted as category other.", labels: ["source"])
 
+    static let itemCostMonthly = MetricFamily(
+        name: "item_cost_monthly", kind: .gauge, help: "Monthly cost of a manually entered item (domain, SaaS, AI API…).",
+        labels: ["item", "kind", "provider", "currency"])
+    static let itemRenewal = MetricFamily(
+        name: "item_renewal_timestamp_seconds", kind: .gauge, help: "Next renewal or expiry of a manual item.",
+        labels: ["item", "kind", "auto_renew"])
+    static let itemUsage = MetricFamily(
+        name: "item_usage_ratio", kind: .gauge, help: "Usage of a manual item over its plan or free-tier limit.", labels: ["item"])
+
     // Budgets, forecasts, anomalies
     static let budgetAmount = MetricFamily(
         name: "budget_amount", kind: .gauge, help: "Configured budget limit.", labels: ["budget", "period", "currency"])
@@ -121,7 +130,7 @@ enum MetricCatalog {
     static let all: [MetricFamily] = [
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, resourceUtilization, tenantCostMonthly, unallocatedCostMonthly,
-        allocationCoverage, unclassifiedLineItems, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
+        allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         buildInfo, sourceUp, syncLastSuccess, syncDuration, syncErrors, syncResources,
         expositionSeries,

@@ -24,8 +24,10 @@ struct SyncEngine: Sendable {
         self.config = config
         self.store = store
         self.logger = logger
-        sources = config.sources.map { Configured(config: $0, source: $0.makeSource()) }
-        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current)
+        var configured = config.sources
+        if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
+        sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
+        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
         estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider) }, renderer: renderer)
     }
 

@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import NIOCore
+import Testing
+@testable import ZenExporter
+
+@Suite("Manual items")
+struct ManualItemsTests {
+    static let yaml = """
+    sources:
+      - {name: demo, type: demo}
+    items:
+      - name: example.ru
+        kind: domain
+        provider: REG.RU
+        cost: 1490
+        currency: RUB
+        period: yearly
+        renews: 2027-03-01
+        auto_renew: false
+      - name: openai
+        kind: ai
+        pricing: pay_per_use
+        cost: 120
+        currency: USD
+        period: monthly
+        usage: 41000
+        limit: 50000
+    """
+
+    @Test("cost, renewal and usage metrics, and the items in the totals by category")
+    func metrics() async throws {
+        let config = try ConfigLoader.parse(Self.yaml, file: "t.yaml", environment: [:])
+        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
+        engine.clock = { ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")! }
+        #expect(await engine.syncAllOnce() == [])
+        let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        // 1490 a year of 12 × 720 hours is 1490 / 12 = 124.1666… a month.
+        #expect(metrics.value("infrazen_item_cost_monthly", ["item": "example.ru", "kind": "domain", "currency": "RUB"]) == 124.17)
+        #expect(metrics.value("infrazen_item_cost_monthly", ["item": "openai", "currency": "USD"]) == 120)
+        // Midnight of 2027-03-01 in Moscow is 2027-02-28T21:00:00Z.
+        #expect(metrics.value("infrazen_item_renewal_timestamp_seconds", ["item": "example.ru", "auto_renew": "false"])
+            == ISO8601DateFormatter().date(from: "2027-02-28T21:00:00Z")!.timeIntervalSince1970)
+        #expect(metrics.value("infrazen_item_usage_ratio", ["item": "openai"]) == 0.82)
+        #expect(abs((metrics.value("infrazen_infrastructure_cost_monthly", ["provider": "reg.ru", "category": "domain"]) ?? 0) - 124.17) < 0.005)
+        #expect(metrics.value("infrazen_infrastructure_cost_monthly", ["category": "ai", "currency": "USD"]) == 120)
+        #expect(metrics.value("infrazen_infrastructure_cost_monthly", ["provider": "yandex", "category": "compute"]) == 50_955)
+    }
+
+    @Test("a bad renewal date and an unknown kind name their keys")
+    func errors() {
+        do {
+            _ = try ConfigLoader.parse("""
+            sources:
+              - {name: d, type: demo}
+            items:
+              - {name: x, kind: yacht, cost: 1, renews: soon}
+            """, file: "t.yaml", environment: [:])
+            Issue.record("expected errors")
+        } catch {
+            #expect(error.issues.map(\.key) == ["items[0].kind", "items[0].renews"])
+            #expect(error.issues.map(\.line) == [4, 4])
+        }
+    }
+}
