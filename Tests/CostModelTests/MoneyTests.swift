@@ -106,3 +106,22 @@ struct LocalDayTests {
         #expect(monthToDate(costs, today: today).map(\.cost.amount).reduce(0, +) == 3)
     }
 }
+
+@Suite("Exchange rates")
+struct FXTests {
+    let fx = FXTable(reporting: .rub, rates: [Currency("USD"): Decimal(string: "81.5")!])
+
+    @Test("120 USD at 81.5 is 9780 RUB; the reporting currency passes through")
+    func convert() {
+        #expect(fx.toReporting(Money(120, Currency("USD"))) == Money(9780, .rub))
+        #expect(fx.toReporting(Money(5, .rub)) == Money(5, .rub))
+    }
+
+    @Test("no rate, no conversion: the original currency stays")
+    func missingRate() {
+        #expect(fx.toReporting(Money(1, Currency("EUR"))) == nil)
+        #expect(fx.reportingOrOriginal(Money(1, Currency("EUR"))) == Money(1, Currency("EUR")))
+        let rate = Rate(Money(24, Currency("USD")), per: .daily)
+        #expect(fx.reportingOrOriginal(rate).perHour == Money(Decimal(string: "81.5")!, .rub))
+    }
+}

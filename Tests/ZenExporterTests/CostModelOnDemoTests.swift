@@ -129,8 +129,9 @@ struct CostModelOnDemoTests {
     @Test("every metric of the cost model's catalog is present for the demo")
     func allPresent() async throws {
         let metrics = try await Self.render()
-        // sync_errors_total appears with the first error; the demo never fails.
-        for family in MetricCatalog.all where family.name != "sync_errors_total" {
+        // sync_errors_total appears with the first error; the demo never fails. The shipped
+        // config has no items: (they would move the seed's 117,150 total); ManualItemsTests cover them.
+        for family in MetricCatalog.all where family.name != "sync_errors_total" && !family.name.hasPrefix("item_") {
             #expect(!metrics.values("infrazen_\(family.name)").isEmpty, "infrazen_\(family.name) is missing")
         }
     }

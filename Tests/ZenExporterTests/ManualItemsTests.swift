@@ -47,6 +47,21 @@ struct ManualItemsTests {
         #expect(metrics.value("infrazen_infrastructure_cost_monthly", ["provider": "yandex", "category": "compute"]) == 50_955)
     }
 
+    @Test("with a static USD rate the totals are in roubles; the item's own series keeps its dollars")
+    func converted() async throws {
+        let config = try ConfigLoader.parse("fx:\n  source: static\n  rates: {USD: 81.5}\n" + Self.yaml, file: "t.yaml", environment: [:])
+        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
+        engine.clock = { ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")! }
+        #expect(await engine.syncAllOnce() == [])
+        let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        #expect(metrics.value("infrazen_infrastructure_cost_monthly", ["category": "ai", "currency": "RUB"]) == 9780)  // 120 × 81.5
+        #expect(metrics.values("infrazen_infrastructure_cost_monthly").allSatisfy { $0.labels["currency"] == "RUB" })
+        #expect(metrics.value("infrazen_item_cost_monthly", ["item": "openai", "currency": "USD"]) == 120)
+        #expect(metrics.value("infrazen_resource_cost_per_hour", ["resource_id": "item:openai", "currency": "USD"]) != nil)
+        // Unallocated includes the converted items: 117150 of demo + 124.17 + 9780.
+        #expect(abs(metrics.sum("infrazen_unallocated_cost_monthly") + metrics.sum("infrazen_tenant_cost_monthly") - (117_150 + 124.17 + 9780)) < 0.01)
+    }
+
     @Test("a bad renewal date and an unknown kind name their keys")
     func errors() {
         do {

@@ -15,6 +15,8 @@ struct ExporterConfig: Sendable {
     var items: [ManualItem] = []
     var allocation = AllocationPolicy()
     var recommendations = RecommendationsConfig()
+
+    var fxTable: FXTable { FXTable(reporting: reporting.currency, rates: fx.rates) }
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {

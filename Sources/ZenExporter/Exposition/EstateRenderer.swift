@@ -8,6 +8,7 @@ struct EstateRenderer {
     var reporting: ReportingConfig
     var build: BuildInfo
     var items: [ManualItem] = []
+    var fx = FXTable(reporting: .rub, rates: [:])
 
     /// Tag keys that name a resource's tenant and environment, first match wins.
     static let tenantTags = ["tenant", "client"]
@@ -66,9 +67,8 @@ struct EstateRenderer {
     }
 
     private func infrastructureMonthly(_ sources: [SourceStatus]) -> [(labels: [String], value: SampleValue)] {
-        let totals = sum(sources.flatMap(\.resources),
-                         by: { [$0.provider, $0.category.rawValue, $0.resourceType, $0.rate.currency.code] },
-                         amount: { $0.rate.monthly(hoursPerMonth: reporting.hoursPerMonth).amount })
+        let monthly = sources.flatMap(\.resources).map { ($0, fx.reportingOrOriginal($0.rate.monthly(hoursPerMonth: reporting.hoursPerMonth))) }
+        let totals = sum(monthly, by: { [$0.0.provider, $0.0.category.rawValue, $0.0.resourceType, $0.1.currency.code] }, amount: { $0.1.amount })
         return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, .decimal($0.value.rounded(scale: 2))) }
     }
 

@@ -29,6 +29,8 @@ struct SourceStatus: Sendable {
 actor Estate {
     private var statuses: [String: SourceStatus]
     private var evaluation = EstateEvaluation()
+    /// Readiness as of the exposition last published, so that /-/ready never runs ahead of /metrics.
+    private var publishedReady = false
     private let renderer: EstateRenderer
     nonisolated let exposition: ExpositionCache
 
@@ -39,26 +41,30 @@ actor Estate {
         exposition.publish(renderer.render(Array(statuses.values), EstateEvaluation()))
     }
 
+    /// Serialises evaluations: each one starts after the previous finished and reads the
+    /// statuses as they are then, so the last one always includes every source's last sync.
+    func evaluate(_ make: @Sendable ([SourceStatus]) async -> EstateEvaluation) async {
+        let evaluation = await make(all)
+        setEvaluation(evaluation)
+    }
+
     /// Changes one source's state; `publish` false leaves re-rendering to a following
     /// `setEvaluation`, so that one sync renders the exposition once.
     func update(_ source: String, publish: Bool = true, _ change: (inout SourceStatus) -> Void) {
         guard var status = statuses[source] else { return }
         change(&status)
         statuses[source] = status
-        if publish { exposition.publish(renderer.render(Array(statuses.values), evaluation)) }
+        if publish { publishNow() }
     }
 
-    /// Replaces one source's state and the evaluation together, publishing once: readiness and
-    /// the served exposition never disagree.
-    func apply(_ status: SourceStatus, evaluation: EstateEvaluation) {
-        statuses[status.name] = status
-        self.evaluation = evaluation
+    private func publishNow() {
         exposition.publish(renderer.render(Array(statuses.values), evaluation))
+        publishedReady = statuses.values.allSatisfy { $0.hasData || $0.up != nil }
     }
 
     func setEvaluation(_ evaluation: EstateEvaluation) {
         self.evaluation = evaluation
-        exposition.publish(renderer.render(Array(statuses.values), evaluation))
+        publishNow()
     }
 
     var currentEvaluation: EstateEvaluation { evaluation }
@@ -67,6 +73,6 @@ actor Estate {
 
     var all: [SourceStatus] { statuses.values.sorted { $0.name < $1.name } }
 
-    /// Ready once every source has restored data or finished a first attempt.
-    var isReady: Bool { statuses.values.allSatisfy { $0.hasData || $0.up != nil } }
+    /// Ready once every source has restored data or finished a first attempt, and that is published.
+    var isReady: Bool { publishedReady }
 }

@@ -50,8 +50,26 @@ struct EstateEvaluation: Sendable {
 
     /// `history`: each source's daily costs from at least 120 days back (and from the start of
     /// the longest budget period).
-    init(sources: [SourceStatus], history: [String: [DailyCost]], config: ExporterConfig, now: Date) {
+    init(sources rawSources: [SourceStatus], history rawHistory: [String: [DailyCost]], config: ExporterConfig, now: Date) {
         let reporting = config.reporting
+        // Totals are in the reporting currency wherever a rate is known (per-resource series keep theirs).
+        let fx = config.fxTable
+        let sources = rawSources.map { source in
+            var converted = source
+            converted.resources = source.resources.map { resource in
+                var resource = resource
+                resource.rate = fx.reportingOrOriginal(resource.rate)
+                return resource
+            }
+            return converted
+        }
+        let history = rawHistory.mapValues { costs in
+            costs.map { cost in
+                var cost = cost
+                cost.cost = fx.reportingOrOriginal(cost.cost)
+                return cost
+            }
+        }
         let today = LocalDay(now, in: reporting.timeZone)
         lastDay = today.adding(days: -1)
 

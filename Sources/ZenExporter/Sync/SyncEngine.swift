@@ -15,6 +15,7 @@ struct SyncEngine: Sendable {
     var sources: [Configured]
     let store: Store
     let estate: Estate
+    let evaluationGate = EvaluationGate()
     let logger: Logger
     /// Base of the exponential backoff between attempts.
     var retryBase: Duration = .seconds(1)
@@ -27,7 +28,7 @@ struct SyncEngine: Sendable {
         var configured = config.sources
         if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
-        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
+        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items, fx: config.fxTable)
         estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider) }, renderer: renderer)
     }
 
@@ -57,7 +58,7 @@ struct SyncEngine: Sendable {
     /// Recomputes budgets, forecasts, anomalies, allocation and recommendations over every
     /// source's current data and the stored daily history.
     func evaluate() async {
-        await estate.setEvaluation(await evaluation(of: estate.all))
+        await evaluationGate.run { await estate.evaluate { statuses in await evaluation(of: statuses) } }
     }
 
     private func evaluation(of statuses: [SourceStatus]) async -> EstateEvaluation {
@@ -190,23 +191,23 @@ struct SyncEngine: Sendable {
         } catch {
             throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
         }
-        guard var status = await estate.status(of: name) else { return }
-        status.resources = resources
-        status.extras = extras
-        status.actions = Dictionary(grouping: changes, by: \.action).mapValues(\.count)
-        status.hasData = true
-        status.up = true
-        status.lastSuccess = now
-        status.lastAttempt = now
-        status.lastDuration = duration
-        status.lastError = snapshot.endpointFailures.first?.description
-        for failure in snapshot.endpointFailures {
-            status.errors[.init(endpoint: failure.endpoint, reason: failure.reason), default: 0] += 1
-            logger.warning("endpoint failed; the rest of the sync lands", metadata: [
-                "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
+        await estate.update(name, publish: false) { status in
+            status.resources = resources
+            status.extras = extras
+            status.actions = Dictionary(grouping: changes, by: \.action).mapValues(\.count)
+            status.hasData = true
+            status.up = true
+            status.lastSuccess = now
+            status.lastAttempt = now
+            status.lastDuration = duration
+            status.lastError = snapshot.endpointFailures.first?.description
+            for failure in snapshot.endpointFailures {
+                status.errors[.init(endpoint: failure.endpoint, reason: failure.reason), default: 0] += 1
+                logger.warning("endpoint failed; the rest of the sync lands", metadata: [
+                    "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
+            }
         }
-        let others = await estate.all.filter { $0.name != name }
-        await estate.apply(status, evaluation: await evaluation(of: others + [status]))
+        await evaluate()
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(record.count(.created))",
             "updated": "\(record.count(.updated))", "deleted": "\(record.count(.deleted))", "seconds": "\(String(format: "%.3f", duration))",
@@ -220,4 +221,18 @@ struct SyncFailure: Error, CustomStringConvertible {
     var reason: String
     var message: String
     var description: String { "\(endpoint): \(reason): \(message)" }
+}
+
+/// Runs one evaluation at a time, in the order asked.
+actor EvaluationGate {
+    private var running = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func run(_ body: @Sendable () async -> Void) async {
+        while running { await withCheckedContinuation { waiters.append($0) } }
+        running = true
+        await body()
+        running = false
+        if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
 }
