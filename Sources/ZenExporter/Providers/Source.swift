@@ -81,5 +81,6 @@ enum SourceRegistry {
         "beget": BegetSource.kind,
         "selectel": SelectelSource.kind,
         "focus": FocusSource.kind,
+        "yandex": YandexSource.kind,
     ]
 }
