@@ -102,8 +102,10 @@ enum ConfigLoader {
     }
 
     private static func readFX(_ node: Node, _ reader: ConfigReader, into fx: inout FXConfig) {
-        guard let fields = reader.mapping(node, at: "fx", allowed: ["source", "rates"]) else { return }
-        _ = reader.oneOf(fields, "source", ["static"])
+        guard let fields = reader.mapping(node, at: "fx", allowed: ["source", "rates", "url", "refresh"]) else { return }
+        if let source = reader.oneOf(fields, "source", FXConfig.Source.allCases.map(\.rawValue)) { fx.source = FXConfig.Source(rawValue: source) ?? .static }
+        fx.url = reader.string(fields, "url") ?? fx.url
+        fx.refresh = reader.duration(fields, "refresh") ?? fx.refresh
         guard let ratesNode = fields["rates"], let rates = reader.mapping(ratesNode, at: "fx.rates", allowed: CurrencyCodes.iso4217) else { return }
         for (code, entry) in rates.entries {
             if let rate = reader.decimal(entry.value, rates.path(code)) { fx.rates[Currency(code)] = rate }

@@ -15,8 +15,6 @@ struct ExporterConfig: Sendable {
     var items: [ManualItem] = []
     var allocation = AllocationPolicy()
     var recommendations = RecommendationsConfig()
-
-    var fxTable: FXTable { FXTable(reporting: reporting.currency, rates: fx.rates) }
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -51,8 +49,13 @@ struct ReportingConfig: Sendable {
 }
 
 struct FXConfig: Sendable {
-    /// Units of the reporting currency per one unit of the keyed currency.
+    enum Source: String, Sendable, CaseIterable { case `static`, cbr }
+    var source = Source.static
+    /// Units of the reporting currency per one unit of the keyed currency; with `cbr`, the
+    /// fallback for currencies the bank does not quote.
     var rates: [Currency: Decimal] = [:]
+    var url = "https://www.cbr.ru/scripts/XML_daily.asp"
+    var refresh: Duration = .seconds(6 * 3600)
 }
 
 struct MetricsConfig: Sendable {

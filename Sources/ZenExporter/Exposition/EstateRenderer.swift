@@ -8,7 +8,6 @@ struct EstateRenderer {
     var reporting: ReportingConfig
     var build: BuildInfo
     var items: [ManualItem] = []
-    var fx = FXTable(reporting: .rub, rates: [:])
 
     /// Tag keys that name a resource's tenant and environment, first match wins.
     static let tenantTags = ["tenant", "client"]
@@ -22,7 +21,7 @@ struct EstateRenderer {
             writer.write(MetricCatalog.resourceInfo, resourceInfo(sources))
             writer.write(MetricCatalog.resourceUtilization, utilization(sources))
         }
-        writer.write(MetricCatalog.infrastructureCostMonthly, infrastructureMonthly(sources))
+        writer.write(MetricCatalog.infrastructureCostMonthly, infrastructureMonthly(sources, fx: evaluation.fx))
         writer.write(MetricCatalog.costMonthToDate, monthToDate(sources, evaluation))
         writer.write(MetricCatalog.accountBalance, sources.flatMap { source in
             source.extras.accounts.sorted { ($0.provider, $0.account) < ($1.provider, $1.account) }.map {
@@ -33,6 +32,13 @@ struct EstateRenderer {
             ([$0.source, $0.provider, $0.account], .decimal(($0.days * 86_400).rounded(scale: 0)))
         })
         writeItems(into: &writer)
+        writer.write(MetricCatalog.fxRate, evaluation.fx.rates.sorted { $0.key < $1.key }.map {
+            ([$0.key.code, evaluation.fx.reporting.code], .decimal($0.value.rounded(scale: 6)))
+        })
+        if let fetched = evaluation.fxFetchedAt {
+            writer.write(MetricCatalog.fxFetched, [([], .double(fetched.timeIntervalSince1970.rounded(.down)))])
+            writer.write(MetricCatalog.fxAge, [([], .double(max(0, evaluation.now.timeIntervalSince(fetched)).rounded()))])
+        }
         writeEvaluation(evaluation, into: &writer)
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
         writeSelfMetrics(sources, into: &writer)
@@ -66,7 +72,7 @@ struct EstateRenderer {
         }
     }
 
-    private func infrastructureMonthly(_ sources: [SourceStatus]) -> [(labels: [String], value: SampleValue)] {
+    private func infrastructureMonthly(_ sources: [SourceStatus], fx: FXTable) -> [(labels: [String], value: SampleValue)] {
         let monthly = sources.flatMap(\.resources).map { ($0, fx.reportingOrOriginal($0.rate.monthly(hoursPerMonth: reporting.hoursPerMonth))) }
         let totals = sum(monthly, by: { [$0.0.provider, $0.0.category.rawValue, $0.0.resourceType, $0.1.currency.code] }, amount: { $0.1.amount })
         return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, .decimal($0.value.rounded(scale: 2))) }

@@ -50,6 +50,14 @@ enum MetricCatalog {
     static let itemUsage = MetricFamily(
         name: "item_usage_ratio", kind: .gauge, help: "Usage of a manual item over its plan or free-tier limit.", labels: ["item"])
 
+    static let fxRate = MetricFamily(
+        name: "fx_rate", kind: .gauge, help: "Units of the reporting currency per unit of a currency, as used for the totals.",
+        labels: ["currency", "reporting_currency"])
+    static let fxFetched = MetricFamily(
+        name: "fx_rates_fetched_timestamp_seconds", kind: .gauge, help: "When the exchange rates in use were fetched from the bank.", labels: [])
+    static let fxAge = MetricFamily(
+        name: "fx_rates_age_seconds", kind: .gauge, help: "Age of the exchange rates in use at the last evaluation.", labels: [])
+
     // Budgets, forecasts, anomalies
     static let budgetAmount = MetricFamily(
         name: "budget_amount", kind: .gauge, help: "Configured budget limit.", labels: ["budget", "period", "currency"])
@@ -130,7 +138,7 @@ enum MetricCatalog {
     static let all: [MetricFamily] = [
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, resourceUtilization, tenantCostMonthly, unallocatedCostMonthly,
-        allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
+        allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         buildInfo, sourceUp, syncLastSuccess, syncDuration, syncErrors, syncResources,
         expositionSeries,

@@ -169,6 +169,26 @@ final class Store: Sendable {
         }
     }
 
+    func saveFXRates(_ rates: [Currency: Decimal], fetchedAt: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM fx_rates")
+            for (currency, rate) in rates {
+                try db.execute(sql: "INSERT INTO fx_rates (currency, rate, fetched_at) VALUES (?, ?, ?)",
+                               arguments: [currency.code, rate.plainString, fetchedAt.timeIntervalSince1970])
+            }
+        }
+    }
+
+    func fxRates() async throws -> (rates: [Currency: Decimal], fetchedAt: Date)? {
+        try await writer.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT currency, rate, fetched_at FROM fx_rates")
+            guard let first = rows.first else { return nil }
+            var rates: [Currency: Decimal] = [:]
+            for row in rows { if let rate = Decimal.exact(row[1] as String) { rates[Currency(row[0] as String)] = rate } }
+            return (rates, Date(timeIntervalSince1970: first[2]))
+        }
+    }
+
     func snapshotCount(source: String) async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_snapshots WHERE source = ?", arguments: [source]) ?? 0 }
     }
@@ -232,6 +252,11 @@ final class Store: Sendable {
                     amount TEXT NOT NULL,
                     PRIMARY KEY (source, day, resource_id, service, currency)
                 );
+                """)
+        }
+        migrator.registerMigration("v2: exchange rates") { db in
+            try db.execute(sql: """
+                CREATE TABLE fx_rates (currency TEXT PRIMARY KEY, rate TEXT NOT NULL, fetched_at DOUBLE NOT NULL)
                 """)
         }
         return migrator

@@ -50,10 +50,18 @@ struct EstateEvaluation: Sendable {
 
     /// `history`: each source's daily costs from at least 120 days back (and from the start of
     /// the longest budget period).
-    init(sources rawSources: [SourceStatus], history rawHistory: [String: [DailyCost]], config: ExporterConfig, now: Date) {
+    /// The exchange rates the totals were converted with, and when the bank's were fetched.
+    var fx = FXTable(reporting: .rub, rates: [:])
+    var fxFetchedAt: Date?
+    var now = Date(timeIntervalSince1970: 0)
+
+    init(sources rawSources: [SourceStatus], history rawHistory: [String: [DailyCost]], config: ExporterConfig,
+         fx: FXTable, fxFetchedAt: Date? = nil, now: Date) {
         let reporting = config.reporting
         // Totals are in the reporting currency wherever a rate is known (per-resource series keep theirs).
-        let fx = config.fxTable
+        self.fx = fx
+        self.fxFetchedAt = fxFetchedAt
+        self.now = now
         let sources = rawSources.map { source in
             var converted = source
             converted.resources = source.resources.map { resource in

@@ -16,6 +16,7 @@ struct SyncEngine: Sendable {
     let store: Store
     let estate: Estate
     let evaluationGate = EvaluationGate()
+    let fxRates: FXRates
     let logger: Logger
     /// Base of the exponential backoff between attempts.
     var retryBase: Duration = .seconds(1)
@@ -25,16 +26,18 @@ struct SyncEngine: Sendable {
         self.config = config
         self.store = store
         self.logger = logger
+        fxRates = FXRates(config: config.fx, reporting: config.reporting.currency, store: store)
         var configured = config.sources
         if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
-        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items, fx: config.fxTable)
+        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
         estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider) }, renderer: renderer)
     }
 
     /// Loads each source's newest good snapshot so `/metrics` serves it before any sync.
     /// `evaluate` false skips the cost model, for a caller that syncs right after.
     func restore(evaluate shouldEvaluate: Bool = true) async {
+        await fxRates.restore()
         for configured in sources {
             let name = configured.config.name
             do {
@@ -72,12 +75,30 @@ struct SyncEngine: Sendable {
                 logger.error("could not read the daily cost history", metadata: ["source": "\(configured.config.name)", "error": "\(error)"])
             }
         }
-        return EstateEvaluation(sources: statuses, history: history, config: config, now: now)
+        return EstateEvaluation(sources: statuses, history: history, config: config, fx: await fxRates.table,
+                                fxFetchedAt: await fxRates.fetchedAt, now: now)
+    }
+
+    /// Fetches exchange rates when they come from the bank; a failure keeps the last good ones.
+    func refreshRates() async {
+        guard config.fx.source == .cbr else { return }
+        if let failure = await fxRates.refresh(now: clock()) {
+            logger.warning("exchange rates not refreshed; keeping the last good ones", metadata: ["url": "\(config.fx.url)", "error": "\(failure.message)"])
+        }
     }
 
     /// Every source on its own interval, until cancelled.
     func runForever() async {
         await withTaskGroup(of: Void.self) { group in
+            if config.fx.source == .cbr {
+                group.addTask {
+                    while !Task.isCancelled {
+                        await refreshRates()
+                        await evaluate()
+                        do { try await Task.sleep(for: config.fx.refresh) } catch { return }
+                    }
+                }
+            }
             for configured in sources {
                 group.addTask {
                     let jitter = configured.config.jitterRatio
@@ -100,7 +121,8 @@ struct SyncEngine: Sendable {
     /// Syncs every source once, concurrently. Returns the names of those that failed.
     @discardableResult
     func syncAllOnce() async -> [String] {
-        await withTaskGroup(of: String?.self) { group in
+        await refreshRates()
+        return await withTaskGroup(of: String?.self) { group in
             for configured in sources {
                 group.addTask { await sync(configured) ? nil : configured.config.name }
             }

@@ -44,28 +44,28 @@ struct BegetSource: Source {
         var snapshot = SourceSnapshot()
         snapshot.inventoriedTypes = ["server", "database", "bucket"]
         var failures: [SyncFailure] = []
-        var succeeded = 0
+        var costEndpointsRead = 0
 
-        func attempt(_ body: () async throws -> Void) async throws {
+        func attempt(cost: Bool = false, _ body: () async throws -> Void) async throws {
             do {
                 try await body()
-                succeeded += 1
+                if cost { costEndpointsRead += 1 }
             } catch let failure as SyncFailure {
                 failures.append(failure)
             }
         }
 
-        try await attempt { try await accountInfo(into: &snapshot, window: window) }
+        try await attempt(cost: true) { try await accountInfo(into: &snapshot, window: window) }
         try await attempt { try await domains(into: &snapshot, window: window) }
         var token: String?
         try await attempt { token = try await authenticate() }
         if let token {
             var vpsList: [BegetModern.VPS] = []
-            try await attempt {
+            try await attempt(cost: true) {
                 vpsList = try await pages("/v1/vps/server/list", token: token, endpoint: "vps/server/list", as: BegetModern.VPSList.self) { $0.vps }
                 add(vpsList, to: &snapshot, window: window)
             }
-            try await attempt {
+            try await attempt(cost: true) {
                 let services = try await pages("/v1/cloud", token: token, endpoint: "cloud", as: BegetModern.ServiceList.self) { $0.service }
                 add(services, to: &snapshot, window: window)
             }
@@ -73,7 +73,8 @@ struct BegetSource: Source {
                 try await attempt { try await utilization(of: vps, token: token, into: &snapshot) }
             }
         }
-        guard succeeded > 0 || failures.isEmpty else { throw failures[0] }
+        // With no price read at all, committing would empty the estate: fail, keep the last good data.
+        guard costEndpointsRead > 0 || failures.isEmpty else { throw failures[0] }
         snapshot.endpointFailures = failures
         return snapshot
     }

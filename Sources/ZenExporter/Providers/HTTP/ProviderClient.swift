@@ -21,7 +21,17 @@ struct ProviderClient: Sendable {
     /// Longest `Retry-After` honoured; a longer one fails the attempt instead of stalling the sync.
     var maxRetryAfter: Duration = .seconds(60)
     var maxBodyBytes = 64 * 1024 * 1024
-    var client: HTTPClient = .shared
+    var client: HTTPClient = Self.shared
+
+    /// One client for every connector. The pool's own retry of refused connections is off:
+    /// it would wait out the whole connect timeout on a dead host before our retries (with
+    /// their backoff and error counting) even start.
+    static let shared: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     /// Sends the request; a non-2xx status after retries is a `SyncFailure` (`http_<status>`).
     func send(_ request: HTTPClientRequest, endpoint: String, accept: Set<Int> = []) async throws -> Response {

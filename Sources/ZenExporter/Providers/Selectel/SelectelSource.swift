@@ -73,18 +73,17 @@ struct SelectelSource: Source {
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         var snapshot = SourceSnapshot()
         var failures: [SyncFailure] = []
-        var succeeded = 0
         func attempt(_ body: () async throws -> Void) async throws {
             do {
                 try await body()
-                succeeded += 1
             } catch let failure as SyncFailure {
                 failures.append(failure)
             }
         }
 
         try await attempt { try await balance(into: &snapshot) }
-        try await attempt { try await consumption(into: &snapshot, window: window) }
+        // Billing is the truth: without it nothing is committed and the last good data stays.
+        try await consumption(into: &snapshot, window: window)
         if let session {
             snapshot.inventoriedTypes = ["server", "volume"]
             var catalog: [String: [String: String]] = [:]
@@ -107,7 +106,6 @@ struct SelectelSource: Source {
                 snapshot.uninventoriedRegions.insert(String(failure.endpoint.split(separator: "/").last ?? ""))
             }
         }
-        guard succeeded > 0 || failures.isEmpty else { throw failures[0] }
         snapshot.endpointFailures = failures
         return snapshot
     }

@@ -62,16 +62,15 @@ final class YandexSource: Source {
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         var snapshot = SourceSnapshot()
         var failures: [SyncFailure] = []
-        var succeeded = 0
         func attempt(_ body: () async throws -> Void) async throws {
             do {
                 try await body()
-                succeeded += 1
             } catch let failure as SyncFailure {
                 failures.append(failure)
             }
         }
-        try await attempt { try exportFiles(into: &snapshot, window: window) }
+        // The export is the cost; without it nothing is committed and the last good data stays.
+        try exportFiles(into: &snapshot, window: window)
         var token: String?
         try await attempt { token = try await bearer(now: window.now) }
         if let token {
@@ -82,7 +81,6 @@ final class YandexSource: Source {
             }
             if failures.contains(where: { $0.endpoint.hasPrefix("compute") }) { snapshot.inventoriedTypes = [] }
         }
-        guard succeeded > 0 || failures.isEmpty else { throw failures[0] }
         snapshot.endpointFailures = failures
         return snapshot
     }
