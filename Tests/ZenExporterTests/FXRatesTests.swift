@@ -1,8 +1,5 @@
 import CostModel
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import Logging
 import NIOCore
@@ -27,27 +24,19 @@ struct FXRatesTests {
         #expect(throws: SyncFailure.self) { try FXRates.parseCBR(Data("<html>maintenance</html>".utf8)) }
     }
 
+    /// The bank's daily XML on loopback.
     final class Bank: Sendable {
-        let port: Int
-        private let task = Mutex<Task<Void, any Error>?>(nil)
-        init() throws { port = try freePort() }
+        let server: LoopbackServer
+        var port: Int { server.port }
+        init() throws { server = try LoopbackServer() }
         func start() async throws {
             let router = Router()
             router.get("/scripts/XML_daily.asp") { _, _ in
                 Response(status: .ok, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string: FXRatesTests.xml)))
             }
-            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
-            task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-            for _ in 0..<200 {
-                if (try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/scripts/XML_daily.asp")!)) != nil { return }
-                try await Task.sleep(for: .milliseconds(25))
-            }
+            try await server.start(router)
         }
-        func stop() async {
-            let running = task.withLock { task in defer { task = nil }; return task }
-            running?.cancel()
-            _ = await running?.result
-        }
+        func stop() async { await server.stop() }
     }
 
     @Test("fetched rates convert the totals; unreachable, the last good ones stay, also after a restart, with their age")

@@ -54,7 +54,7 @@ struct FocusSourceTests {
     func totalsMatchPython() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let expected = try generate("aws.csv")
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, size: 0, modified: Date(), timeZone: moscow)
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
         #expect(file.totals == expected)
         #expect(file.rows == 2003)
         let daily = sum(FocusFile.snapshot(of: [file]).dailyCosts, by: \.cost.currency.code, amount: \.cost.amount)
@@ -68,7 +68,7 @@ struct FocusSourceTests {
     func badRows() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         _ = try generate("aws.csv", rows: 50)
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, size: 0, modified: Date(), timeZone: moscow)
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
         #expect(file.badRowCount == 3)
         #expect(file.badRows.map(\.reason) == [
             "BilledCost \"twelve\" is not a number",
@@ -86,7 +86,7 @@ struct FocusSourceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let expected = try generate("aws.csv")
         #expect(try runTool("gzip", ["-k", directory.appendingPathComponent("aws.csv").path]).status == 0)
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv.gz").path, size: 0, modified: Date(), timeZone: moscow)
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv.gz").path, timeZone: moscow)
         #expect(file.totals == expected)
     }
 
@@ -114,7 +114,7 @@ struct FocusSourceTests {
         var engine = SyncEngine(config: config, store: try Store(), logger: .init(label: "test"))
         engine.clock = { ISO8601DateFormatter().date(from: "2026-11-21T09:00:00Z")! }
         #expect(await engine.syncAllOnce() == [])
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, size: 0, modified: Date(), timeZone: moscow)
+        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
         let lastDay = file.usageByResourceDay.keys.map(\.day).max()!
         let runRate = file.usageByResourceDay.filter { $0.key.day == lastDay && $0.key.currency.code == "USD" }.map(\.value).reduce(0, +) * 30
         let metrics = ParsedExposition(String(decoding: engine.estate.exposition.rendered.body.readableBytesView, as: UTF8.self))

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -20,32 +17,20 @@ final class BegetFake: Sendable {
     static let password = "fixture-api-password"
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fixtures/beget")
 
-    let port: Int
+    let server: LoopbackServer
     let behaviour: Mutex<Behaviour>
     let requests = Mutex<[String]>([])
-    private let task = Mutex<Task<Void, any Error>?>(nil)
 
     init(_ behaviour: Behaviour = Behaviour()) throws {
-        port = try freePort()
+        server = try LoopbackServer()
         self.behaviour = Mutex(behaviour)
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { server.baseURL }
 
-    func start() async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for _ in 0..<200 {
-            if (try? await URLSession.shared.data(from: URL(string: "\(baseURL)/health")!)) != nil { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-    }
+    func start() async throws { try await server.start(router()) }
 
-    func stop() async {
-        let running = task.withLock { task in defer { task = nil }; return task }
-        running?.cancel()
-        _ = await running?.result
-    }
+    func stop() async { await server.stop() }
 
     private func fixture(_ name: String) -> Response {
         let data = (try? Data(contentsOf: Self.fixtures.appendingPathComponent(name))) ?? Data()
@@ -60,7 +45,6 @@ final class BegetFake: Sendable {
 
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("/health") { _, _ in "ok" }
         router.post("/api/:section/:method") { request, context -> Response in
             let form = String(buffer: try await request.body.collect(upTo: 1 << 16))
             let path = "\(context.parameters.get("section") ?? "")/\(context.parameters.get("method") ?? "")"

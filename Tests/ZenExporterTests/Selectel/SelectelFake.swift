@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -19,35 +16,23 @@ final class SelectelFake: Sendable {
     static let servicePassword = "fixture-service-password"
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fixtures/selectel")
 
-    let port: Int
+    let server: LoopbackServer
     let behaviour: Mutex<Behaviour>
     let requests = Mutex<[String]>([])
     private let tokensIssued = Mutex(0)
     private let refusedOnce = Mutex(false)
-    private let task = Mutex<Task<Void, any Error>?>(nil)
 
     init(_ behaviour: Behaviour = Behaviour()) throws {
-        port = try freePort()
+        server = try LoopbackServer()
         self.behaviour = Mutex(behaviour)
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { server.baseURL }
     func count(_ prefix: String) -> Int { requests.withLock { $0.filter { $0.hasPrefix(prefix) }.count } }
 
-    func start() async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for _ in 0..<200 {
-            if (try? await URLSession.shared.data(from: URL(string: "\(baseURL)/health")!)) != nil { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-    }
+    func start() async throws { try await server.start(router()) }
 
-    func stop() async {
-        let running = task.withLock { task in defer { task = nil }; return task }
-        running?.cancel()
-        _ = await running?.result
-    }
+    func stop() async { await server.stop() }
 
     private func fixture(_ name: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         let text = ((try? String(contentsOf: Self.fixtures.appendingPathComponent(name), encoding: .utf8)) ?? "")
@@ -71,7 +56,6 @@ final class SelectelFake: Sendable {
 
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("/health") { _, _ in "ok" }
         router.post("/identity/v3/auth/tokens") { request, _ -> Response in
             let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
             self.requests.withLock { $0.append("POST identity") }

@@ -1,8 +1,5 @@
 import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -12,36 +9,24 @@ import _CryptoExtras
 /// and Compute APIs on 127.0.0.1.
 final class YandexFake: Sendable {
     static let token = "t1.fixture-iam-token"
-    let port: Int
+    let server: LoopbackServer
     let publicKeyPEM: String
     let keyID: String
     let serviceAccountID: String
     let requests = Mutex<[String]>([])
-    private let task = Mutex<Task<Void, any Error>?>(nil)
 
     init(publicKeyPEM: String, keyID: String, serviceAccountID: String) throws {
-        port = try freePort()
+        server = try LoopbackServer()
         self.publicKeyPEM = publicKeyPEM
         self.keyID = keyID
         self.serviceAccountID = serviceAccountID
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { server.baseURL }
 
-    func start() async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for _ in 0..<200 {
-            if (try? await URLSession.shared.data(from: URL(string: "\(baseURL)/health")!)) != nil { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-    }
+    func start() async throws { try await server.start(router()) }
 
-    func stop() async {
-        let running = task.withLock { task in defer { task = nil }; return task }
-        running?.cancel()
-        _ = await running?.result
-    }
+    func stop() async { await server.stop() }
 
     private func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -70,7 +55,6 @@ final class YandexFake: Sendable {
 
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("/health") { _, _ in "ok" }
         router.post("/iam/v1/tokens") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 16)
             self.requests.withLock { $0.append("POST iam") }

@@ -1,6 +1,5 @@
 import CostModel
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +24,7 @@ final class FocusSource: Source {
 
     let settings: Settings
     /// What was read of each file, kept between syncs of this process.
-    let ingested = Mutex<[String: FocusFile]>([:])
+    let files = FileCache<FocusFile>()
     var provider: String { "focus" }
 
     init(settings: Settings) { self.settings = settings }
@@ -35,22 +34,8 @@ final class FocusSource: Source {
         guard !paths.isEmpty else {
             throw SyncFailure(endpoint: "files", reason: "no_files", message: "no file matches \(settings.path)")
         }
-        var files: [FocusFile] = []
-        for path in paths {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-            let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
-            let modified = (attributes?[.modificationDate] as? Date) ?? .distantPast
-            if let known = ingested.withLock({ $0[path] }), known.size == size, known.modified == modified {
-                files.append(known)
-                continue
-            }
-            try Task.checkCancellation()
-            let file = try FocusFile.read(path: path, size: size, modified: modified, timeZone: window.reporting.timeZone)
-            ingested.withLock { $0[path] = file }
-            files.append(file)
-            // A file read again replaces what it contributed before; nothing of the old read is kept.
-        }
-        ingested.withLock { known in known = known.filter { paths.contains($0.key) } }
+        try Task.checkCancellation()
+        let files = try self.files.parse(paths) { try FocusFile.read(path: $0, timeZone: window.reporting.timeZone) }
         return FocusFile.snapshot(of: files)
     }
 
@@ -91,8 +76,6 @@ struct FocusFile: Sendable {
     }
 
     var path: String
-    var size: Int64
-    var modified: Date
     /// FNV-1a 64 of the file's bytes: what "the same content" means.
     var contentHash: UInt64 = 0
     var daily: [Key: Decimal] = [:]
@@ -109,8 +92,8 @@ struct FocusFile: Sendable {
     /// Bad rows kept with their reason; beyond this only counted.
     static let keptBadRows = 100
 
-    static func read(path: String, size: Int64, modified: Date, timeZone: TimeZone) throws -> FocusFile {
-        var file = FocusFile(path: path, size: size, modified: modified)
+    static func read(path: String, timeZone: TimeZone) throws -> FocusFile {
+        var file = FocusFile(path: path)
         let name = URL(fileURLWithPath: path).lastPathComponent
         let hashing = HashingChunks(inner: try FileChunks(path: path))
         if path.hasSuffix(".gz") {

@@ -51,7 +51,7 @@ final class YandexSource: Source {
     let settings: Settings
     let http: ProviderClient
     private let iam = Mutex<YandexIAM?>(nil)
-    private let files = Mutex<[String: YandexExportFile]>([:])
+    private let files = FileCache<YandexExportFile>()
     var provider: String { "yandex" }
 
     init(settings: Settings, http: ProviderClient) {
@@ -153,19 +153,8 @@ final class YandexSource: Source {
         guard !names.isEmpty else {
             throw SyncFailure(endpoint: "billing_export", reason: "no_files", message: "no .csv files in \(settings.exportDirectory)")
         }
-        var read: [YandexExportFile] = []
-        for name in names {
-            let path = directory.appendingPathComponent(name).path
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-            let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
-            let modified = (attributes?[.modificationDate] as? Date) ?? .distantPast
-            if let known = files.withLock({ $0[path] }), known.size == size, known.modified == modified {
-                read.append(known)
-                continue
-            }
-            let file = try YandexExportFile.read(path: path, size: size, modified: modified, timeZone: window.reporting.timeZone)
-            files.withLock { $0[path] = file }
-            read.append(file)
+        let read = try files.parse(names.map { directory.appendingPathComponent($0).path }) {
+            try YandexExportFile.read(path: $0, timeZone: window.reporting.timeZone)
         }
         let merged = YandexExportFile.snapshot(of: read, account: settings.billingAccountID)
         snapshot.billing = merged.billing
@@ -185,16 +174,14 @@ struct YandexExportFile: Sendable {
         var currency: Currency
     }
 
-    var size: Int64
-    var modified: Date
     var daily: [Key: Decimal] = [:]
     var tags: [String: [String: String]] = [:]
     var badRows: [FocusFile.BadRow] = []
 
     static let required = ["date", "currency", "cost", "service_name"]
 
-    static func read(path: String, size: Int64, modified: Date, timeZone: TimeZone) throws -> YandexExportFile {
-        var file = YandexExportFile(size: size, modified: modified)
+    static func read(path: String, timeZone: TimeZone) throws -> YandexExportFile {
+        var file = YandexExportFile()
         let name = URL(fileURLWithPath: path).lastPathComponent
         var reader = path.hasSuffix(".gz") ? AnyCSVReader(CSVReader(GzipChunks(try FileChunks(path: path), file: name)))
                                            : AnyCSVReader(CSVReader(try FileChunks(path: path)))
