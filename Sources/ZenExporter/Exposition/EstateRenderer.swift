@@ -164,6 +164,7 @@ struct EstateRenderer {
         writer.write(MetricCatalog.syncLastSuccess, sources.compactMap { source in
             source.lastSuccess.map { ([source.name], .double($0.timeIntervalSince1970.rounded(.down))) }
         })
+        writer.write(MetricCatalog.syncInterval, sources.map { ([$0.name], .double($0.intervalSeconds)) })
         writer.write(MetricCatalog.syncDuration, sources.compactMap { source in
             source.lastDuration.map { ([source.name], .double(($0 * 1000).rounded() / 1000)) }
         })

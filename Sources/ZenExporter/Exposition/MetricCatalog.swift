@@ -124,6 +124,8 @@ enum MetricCatalog {
     static let syncLastSuccess = MetricFamily(
         name: "sync_last_success_timestamp_seconds", kind: .gauge,
         help: "Unix time the source last synced successfully.", labels: ["source"])
+    static let syncInterval = MetricFamily(
+        name: "sync_interval_seconds", kind: .gauge, help: "The source's configured sync interval.", labels: ["source"])
     static let syncDuration = MetricFamily(
         name: "sync_duration_seconds", kind: .gauge, help: "Duration of the source's last sync, retries included.", labels: ["source"])
     static let syncErrors = MetricFamily(
@@ -140,7 +142,7 @@ enum MetricCatalog {
         capacitySize, capacityHeadroom, capacityExhaustion, resourceUtilization, tenantCostMonthly, unallocatedCostMonthly,
         allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
-        buildInfo, sourceUp, syncLastSuccess, syncDuration, syncErrors, syncResources,
+        buildInfo, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
         expositionSeries,
     ]
 }

@@ -10,6 +10,8 @@ struct SourceStatus: Sendable {
 
     let name: String
     let provider: String
+    /// The configured sync interval, exported for "no good sync in three intervals".
+    var intervalSeconds: Double = 0
     var resources: [Resource] = []
     var extras = SnapshotExtras()
     /// What the last good sync did, per action.
@@ -34,8 +36,10 @@ actor Estate {
     private let renderer: EstateRenderer
     nonisolated let exposition: ExpositionCache
 
-    init(sources: [(name: String, provider: String)], renderer: EstateRenderer) {
-        statuses = Dictionary(uniqueKeysWithValues: sources.map { ($0.name, SourceStatus(name: $0.name, provider: $0.provider)) })
+    init(sources: [(name: String, provider: String, intervalSeconds: Double)], renderer: EstateRenderer) {
+        statuses = Dictionary(uniqueKeysWithValues: sources.map {
+            ($0.name, SourceStatus(name: $0.name, provider: $0.provider, intervalSeconds: $0.intervalSeconds))
+        })
         self.renderer = renderer
         exposition = ExpositionCache()
         exposition.publish(renderer.render(Array(statuses.values), EstateEvaluation()))

@@ -31,7 +31,7 @@ struct SyncEngine: Sendable {
         if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
         let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
-        estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider) }, renderer: renderer)
+        estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider, $0.config.interval.seconds) }, renderer: renderer)
     }
 
     /// Loads each source's newest good snapshot so `/metrics` serves it before any sync.
