@@ -19,6 +19,18 @@ struct AlertRulesTests {
         #expect(result.output.contains("SUCCESS"))
     }
 
+    @Test("promtool check config accepts the example prometheus.yml with its rule files")
+    func prometheusConfig() throws {
+        let result = try runTool("promtool", ["check", "config", Self.root.appendingPathComponent("deploy/prometheus/prometheus.yml").path])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("recording and CHOM-compatibility rules produce the expected series")
+    func recordingRules() throws {
+        let result = try runTool("sh", ["-c", "cd '\(Self.root.path)/deploy/prometheus/tests' && promtool test rules rules.test.yml"])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
     @Test("every alert has a runbook section in docs/alerts.md that its runbook_url points at")
     func runbooks() throws {
         let rules = try String(contentsOf: Self.root.appendingPathComponent("alerts.yml"), encoding: .utf8)
