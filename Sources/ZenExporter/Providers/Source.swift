@@ -84,3 +84,21 @@ enum SourceRegistry {
         "yandex": YandexSource.kind,
     ]
 }
+
+/// The endpoints of one collection that may fail alone: their failures are gathered for
+/// `SourceSnapshot.endpointFailures` instead of aborting the sync.
+struct EndpointFailures {
+    private(set) var all: [SyncFailure] = []
+
+    /// Runs `body`; a `SyncFailure` is kept instead of thrown. Returns whether it succeeded.
+    @discardableResult
+    mutating func attempt(_ body: () async throws -> Void) async throws -> Bool {
+        do {
+            try await body()
+            return true
+        } catch let failure as SyncFailure {
+            all.append(failure)
+            return false
+        }
+    }
+}

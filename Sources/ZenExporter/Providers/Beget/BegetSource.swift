@@ -43,39 +43,30 @@ struct BegetSource: Source {
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         var snapshot = SourceSnapshot()
         snapshot.inventoriedTypes = ["server", "database", "bucket"]
-        var failures: [SyncFailure] = []
-        var costEndpointsRead = 0
+        var failures = EndpointFailures()
+        var pricedEndpointsRead = 0
 
-        func attempt(cost: Bool = false, _ body: () async throws -> Void) async throws {
-            do {
-                try await body()
-                if cost { costEndpointsRead += 1 }
-            } catch let failure as SyncFailure {
-                failures.append(failure)
-            }
-        }
-
-        try await attempt(cost: true) { try await accountInfo(into: &snapshot, window: window) }
-        try await attempt { try await domains(into: &snapshot, window: window) }
+        if try await failures.attempt({ try await accountInfo(into: &snapshot, window: window) }) { pricedEndpointsRead += 1 }
+        try await failures.attempt { try await domains(into: &snapshot, window: window) }
         var token: String?
-        try await attempt { token = try await authenticate() }
+        try await failures.attempt { token = try await authenticate() }
         if let token {
             var vpsList: [BegetModern.VPS] = []
-            try await attempt(cost: true) {
+            if try await failures.attempt({
                 vpsList = try await pages("/v1/vps/server/list", token: token, endpoint: "vps/server/list", as: BegetModern.VPSList.self) { $0.vps }
                 add(vpsList, to: &snapshot, window: window)
-            }
-            try await attempt(cost: true) {
+            }) { pricedEndpointsRead += 1 }
+            if try await failures.attempt({
                 let services = try await pages("/v1/cloud", token: token, endpoint: "cloud", as: BegetModern.ServiceList.self) { $0.service }
                 add(services, to: &snapshot, window: window)
-            }
+            }) { pricedEndpointsRead += 1 }
             for vps in vpsList where vps.status == "RUNNING" {
-                try await attempt { try await utilization(of: vps, token: token, into: &snapshot) }
+                try await failures.attempt { try await utilization(of: vps, token: token, into: &snapshot) }
             }
         }
         // With no price read at all, committing would empty the estate: fail, keep the last good data.
-        guard costEndpointsRead > 0 || failures.isEmpty else { throw failures[0] }
-        snapshot.endpointFailures = failures
+        guard pricedEndpointsRead > 0 || failures.all.isEmpty else { throw failures.all[0] }
+        snapshot.endpointFailures = failures.all
         return snapshot
     }
 

@@ -72,41 +72,33 @@ struct SelectelSource: Source {
 
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         var snapshot = SourceSnapshot()
-        var failures: [SyncFailure] = []
-        func attempt(_ body: () async throws -> Void) async throws {
-            do {
-                try await body()
-            } catch let failure as SyncFailure {
-                failures.append(failure)
-            }
-        }
-
-        try await attempt { try await balance(into: &snapshot) }
+        var failures = EndpointFailures()
+        try await failures.attempt { try await balance(into: &snapshot) }
         // Billing is the truth: without it nothing is committed and the last good data stays.
         try await consumption(into: &snapshot, window: window)
         if let session {
             snapshot.inventoriedTypes = ["server", "volume"]
             var catalog: [String: [String: String]] = [:]
-            try await attempt { catalog = try await session.token(now: window.now).catalog }
+            try await failures.attempt { catalog = try await session.token(now: window.now).catalog }
             for region in regions(in: catalog) {
                 var servers: [Selectel.Servers.Server] = []
-                try await attempt {
+                try await failures.attempt {
                     servers = try await self.servers(region: region, catalog: catalog)
                     add(servers, region: region, to: &snapshot, window: window)
                 }
-                try await attempt { try await volumes(region: region, catalog: catalog, into: &snapshot, window: window) }
-                try await attempt { try await ports(region: region, catalog: catalog, into: &snapshot, window: window) }
+                try await failures.attempt { try await volumes(region: region, catalog: catalog, into: &snapshot, window: window) }
+                try await failures.attempt { try await ports(region: region, catalog: catalog, into: &snapshot, window: window) }
                 for server in servers where server.status == "ACTIVE" {
-                    try await attempt { try await utilization(of: server, region: region, catalog: catalog, window: window, into: &snapshot) }
+                    try await failures.attempt { try await utilization(of: server, region: region, catalog: catalog, window: window, into: &snapshot) }
                 }
             }
             // An inventory that failed cannot prove what is missing: no zombies where it did.
-            if failures.contains(where: { $0.endpoint == "identity" }) { snapshot.inventoriedTypes = [] }
-            for failure in failures where failure.endpoint.hasPrefix("nova/") || failure.endpoint.hasPrefix("cinder/") {
+            if failures.all.contains(where: { $0.endpoint == "identity" }) { snapshot.inventoriedTypes = [] }
+            for failure in failures.all where failure.endpoint.hasPrefix("nova/") || failure.endpoint.hasPrefix("cinder/") {
                 snapshot.uninventoriedRegions.insert(String(failure.endpoint.split(separator: "/").last ?? ""))
             }
         }
-        snapshot.endpointFailures = failures
+        snapshot.endpointFailures = failures.all
         return snapshot
     }
 

@@ -61,27 +61,19 @@ final class YandexSource: Source {
 
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         var snapshot = SourceSnapshot()
-        var failures: [SyncFailure] = []
-        func attempt(_ body: () async throws -> Void) async throws {
-            do {
-                try await body()
-            } catch let failure as SyncFailure {
-                failures.append(failure)
-            }
-        }
-        // The export is the cost; without it nothing is committed and the last good data stays.
+        var failures = EndpointFailures()        // The export is the cost; without it nothing is committed and the last good data stays.
         try exportFiles(into: &snapshot, window: window)
         var token: String?
-        try await attempt { token = try await bearer(now: window.now) }
+        try await failures.attempt { token = try await bearer(now: window.now) }
         if let token {
-            try await attempt { try await balance(token: token, into: &snapshot) }
+            try await failures.attempt { try await balance(token: token, into: &snapshot) }
             snapshot.inventoriedTypes = settings.folderIDs.isEmpty ? [] : ["server"]
             for folder in settings.folderIDs {
-                try await attempt { try await instances(folder: folder, token: token, into: &snapshot, window: window) }
+                try await failures.attempt { try await instances(folder: folder, token: token, into: &snapshot, window: window) }
             }
-            if failures.contains(where: { $0.endpoint.hasPrefix("compute") }) { snapshot.inventoriedTypes = [] }
+            if failures.all.contains(where: { $0.endpoint.hasPrefix("compute") }) { snapshot.inventoriedTypes = [] }
         }
-        snapshot.endpointFailures = failures
+        snapshot.endpointFailures = failures.all
         return snapshot
     }
 
