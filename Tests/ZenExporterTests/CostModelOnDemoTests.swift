@@ -87,7 +87,6 @@ struct CostModelOnDemoTests {
 
     @Test("ordinary days before the spike all score below 2")
     func ordinaryDays() async throws {
-        let metrics = try await Self.render()
         let storage = try #require(DailySeries.scopes(of: history).first { $0.scope == .service("Object Storage") })
         let yesterday = LocalDay(Self.now, in: Self.moscow).adding(days: -1)
         for daysBack in 1...50 {

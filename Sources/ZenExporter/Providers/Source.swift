@@ -63,6 +63,9 @@ struct AccountBalance: Sendable, Codable, Hashable {
 /// Provider-specific settings parsed from a source's entry in exporter.yaml.
 protocol SourceSettings: Sendable {}
 
+/// For a source with nothing to configure beyond the common keys.
+struct NoSettings: SourceSettings {}
+
 /// How a `type:` is configured and built. Adding a provider is one folder and one row in
 /// `SourceRegistry.kinds`.
 struct SourceKind: Sendable {

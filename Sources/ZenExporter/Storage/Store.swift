@@ -30,10 +30,6 @@ final class Store: Sendable {
         if let queue = writer as? DatabaseQueue { try queue.close() }
     }
 
-    func integrityCheck() throws -> String {
-        try writer.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
-    }
-
     // MARK: Writing
 
     /// Commits one successful sync: the snapshot, every resource's state and change, the

@@ -71,7 +71,6 @@ actor Estate {
         publishNow()
     }
 
-    var currentEvaluation: EstateEvaluation { evaluation }
 
     func status(of source: String) -> SourceStatus? { statuses[source] }
 

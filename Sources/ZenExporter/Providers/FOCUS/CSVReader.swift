@@ -40,8 +40,6 @@ struct GzipChunks<Source: ByteChunks>: ByteChunks {
         self.file = file
     }
 
-    var compressed: Source { source }
-
     mutating func next() throws -> [UInt8]? {
         if !started {
             // 16 + MAX_WBITS: expect a gzip header, not zlib's.
@@ -105,10 +103,13 @@ struct CSVReader<Source: ByteChunks> {
     private var atEnd = false
     private var firstField = true
 
-    init(_ source: Source) { self.source = source }
+    /// The file name errors are reported against.
+    let file: String
 
-    /// The chunk source, as read so far (a hashing one knows the hash).
-    var chunks: Source { source }
+    init(_ source: Source, file: String = "") {
+        self.source = source
+        self.file = file
+    }
 
     private mutating func byte() throws -> UInt8? {
         if position >= buffer.count {
@@ -132,7 +133,7 @@ struct CSVReader<Source: ByteChunks> {
         let startLine = line
         while true {
             guard let byte = try byte() else {
-                if quoted { throw CSVError(file: "", line: startLine, message: "quoted field not closed before the end of the file") }
+                if quoted { throw CSVError(file: file, line: startLine, message: "quoted field not closed before the end of the file") }
                 if fields.isEmpty && field.isEmpty && !fieldStarted { return nil }
                 fields.append(text(field))
                 return (startLine, fields)

@@ -76,8 +76,6 @@ struct FocusFile: Sendable {
     }
 
     var path: String
-    /// FNV-1a 64 of the file's bytes: what "the same content" means.
-    var contentHash: UInt64 = 0
     var daily: [Key: Decimal] = [:]
     var usageByResourceDay: [Key: Decimal] = [:]
     var resources: [String: Resource] = [:]
@@ -95,15 +93,12 @@ struct FocusFile: Sendable {
     static func read(path: String, timeZone: TimeZone) throws -> FocusFile {
         var file = FocusFile(path: path)
         let name = URL(fileURLWithPath: path).lastPathComponent
-        let hashing = HashingChunks(inner: try FileChunks(path: path))
         if path.hasSuffix(".gz") {
-            var reader = CSVReader(GzipChunks(hashing, file: name))
+            var reader = CSVReader(GzipChunks(try FileChunks(path: path), file: name), file: name)
             try file.ingest(&reader, name: name, timeZone: timeZone)
-            file.contentHash = reader.chunks.compressed.hash
         } else {
-            var reader = CSVReader(hashing)
+            var reader = CSVReader(try FileChunks(path: path), file: name)
             try file.ingest(&reader, name: name, timeZone: timeZone)
-            file.contentHash = reader.chunks.hash
         }
         return file
     }
@@ -251,20 +246,5 @@ struct FocusFile: Sendable {
             file.badRows.map { SyncFailure(endpoint: URL(fileURLWithPath: file.path).lastPathComponent, reason: "bad_row", message: $0.description) }
         }
         return snapshot
-    }
-}
-
-/// Passes chunks through while hashing them (FNV-1a 64).
-struct HashingChunks<Inner: ByteChunks>: ByteChunks {
-    var inner: Inner
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func next() throws -> [UInt8]? {
-        guard let chunk = try inner.next() else { return nil }
-        for byte in chunk {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return chunk
     }
 }

@@ -22,8 +22,8 @@ struct ManualItemsSource: Source {
 
     /// The source config the engine schedules it with: hourly, nothing to retry.
     static func config(_ items: [ManualItem], hoursPerMonth: Decimal) -> SourceConfig {
-        let kind = SourceKind(settingKeys: [], readSettings: { _, _ in DemoSource.Settings() },
+        let kind = SourceKind(settingKeys: [], readSettings: { _, _ in NoSettings() },
                               make: { _ in ManualItemsSource(items: items, hoursPerMonth: hoursPerMonth) })
-        return SourceConfig(name: sourceName, type: "manual", interval: .seconds(3600), retries: 0, kind: kind, settings: DemoSource.Settings())
+        return SourceConfig(name: sourceName, type: "manual", interval: .seconds(3600), retries: 0, kind: kind, settings: NoSettings())
     }
 }

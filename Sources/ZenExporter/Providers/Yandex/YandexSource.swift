@@ -175,8 +175,8 @@ struct YandexExportFile: Sendable {
     static func read(path: String, timeZone: TimeZone) throws -> YandexExportFile {
         var file = YandexExportFile()
         let name = URL(fileURLWithPath: path).lastPathComponent
-        var reader = path.hasSuffix(".gz") ? AnyCSVReader(CSVReader(GzipChunks(try FileChunks(path: path), file: name)))
-                                           : AnyCSVReader(CSVReader(try FileChunks(path: path)))
+        let reader = path.hasSuffix(".gz") ? AnyCSVReader(CSVReader(GzipChunks(try FileChunks(path: path), file: name), file: name))
+                                           : AnyCSVReader(CSVReader(try FileChunks(path: path), file: name))
         guard let header = try reader.next()?.fields else { return file }
         let column = Dictionary(header.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let missing = required.filter { column[$0] == nil }
@@ -185,7 +185,15 @@ struct YandexExportFile: Sendable {
         }
         let labels = header.enumerated().filter { $0.element.hasPrefix("label.user_labels.") }
         let moscow = TimeZone(identifier: "Europe/Moscow") ?? timeZone
-        while let record = try reader.next() {
+        while true {
+            let record: (line: Int, fields: [String])
+            do {
+                guard let next = try reader.next() else { break }
+                record = next
+            } catch let error as CSVError {
+                file.badRows.append(.init(file: name, line: error.line, reason: error.message))
+                break
+            }
             let fields = record.fields
             func field(_ key: String) -> String { column[key].flatMap { $0 < fields.count ? fields[$0] : nil } ?? "" }
             guard fields.count == header.count, let cost = Decimal.exact(field("cost")),
