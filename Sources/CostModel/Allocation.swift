@@ -15,18 +15,47 @@ public struct AllocationPolicy: Sendable {
     /// Dimension (tenant, team, environment) → tag keys that name it, first found wins.
     public var tagKeys: [String: [String]]
     public var rules: [AllocationRule]
+    /// How the unallocated rest of a category without its own driver is spread.
     public var shared: SharedSplit
+    /// Per category, how its unallocated rest is spread (CHOM: storage by storage share,
+    /// compute by VPS count); overrides `shared` for that category.
+    public var drivers: [CostCategory: SharedDriver]
 
-    public init(tagKeys: [String: [String]] = Self.defaultTagKeys, rules: [AllocationRule] = [], shared: SharedSplit = .none) {
+    public init(tagKeys: [String: [String]] = Self.defaultTagKeys, rules: [AllocationRule] = [], shared: SharedSplit = .none,
+                drivers: [CostCategory: SharedDriver] = [:]) {
         self.tagKeys = tagKeys
         self.rules = rules
         self.shared = shared
+        self.drivers = drivers
+    }
+
+    /// The driver that spreads `category`'s rest.
+    public func driver(for category: CostCategory) -> SharedDriver {
+        if let driver = drivers[category] { return driver }
+        switch shared {
+        case .proportional: return .proportional
+        case .even: return .even
+        case .none: return .none
+        }
     }
 
     public static let defaultTagKeys: [String: [String]] = [
         "tenant": ["tenant", "client"], "team": ["team", "owner"], "environment": ["env", "environment"],
     ]
     public static let dimensions = ["tenant", "team", "environment"]
+}
+
+/// How one category's unallocated rest reaches tenants.
+public enum SharedDriver: Sendable, Equatable {
+    /// In proportion to each tenant's direct cost.
+    case proportional
+    /// Evenly over every known tenant (placed directly or named by a driver's weights).
+    case even
+    /// In proportion to the given weights (a usage share such as storage bytes or VPS count,
+    /// or configured weights). Empty or all-zero weights leave the rest unallocated.
+    case weighted([String: Decimal])
+    /// Not spread: stays visible as unallocated.
+    case none
 }
 
 /// When every pattern matches (an unanchored regular expression search), set the dimensions.
@@ -93,13 +122,15 @@ public struct Allocator: Sendable {
     }
 
     /// Invalid patterns are reported by the config loader; here they simply never match.
-    public func allocate(_ subjects: [AllocationSubject]) -> AllocationResult {
+    /// `knownTenants`: tenants an even split includes besides those placed directly (the
+    /// tenants a usage source reports).
+    public func allocate(_ subjects: [AllocationSubject], knownTenants: Set<String> = []) -> AllocationResult {
         let compiled = policy.rules.map { rule in
             (rule, rule.match.map { ($0.field, try? NSRegularExpression(pattern: $0.pattern)) })
         }
         var labels: [String: [String: String]] = [:]
         var direct: [String: [Currency: Decimal]] = [:]
-        var rest: [String: [Currency: Decimal]] = [:]
+        var rest: [RestKey: Decimal] = [:]
         var total: Decimal = 0, placed: Decimal = 0
 
         for subject in subjects {
@@ -111,13 +142,22 @@ public struct Allocator: Sendable {
                 direct[tenant, default: [:]][monthly.currency, default: 0] += monthly.amount
                 placed += monthly.amount
             } else {
-                rest[subject.resource.provider, default: [:]][monthly.currency, default: 0] += monthly.amount
+                rest[RestKey(provider: subject.resource.provider, category: subject.resource.category, currency: monthly.currency), default: 0] += monthly.amount
             }
         }
-        var result = AllocationResult(labels: labels, tenants: direct, unallocated: rest,
-                                      directlyAllocatedRatio: total > 0 ? (placed / total).doubleValue : 0)
-        splitShared(&result, direct: direct)
-        return result
+        var tenants = direct
+        splitShared(&rest, into: &tenants, direct: direct, knownTenants: knownTenants)
+        var unallocated: [String: [Currency: Decimal]] = [:]
+        for (key, amount) in rest { unallocated[key.provider, default: [:]][key.currency, default: 0] += amount }
+        return AllocationResult(labels: labels, tenants: tenants, unallocated: unallocated,
+                                directlyAllocatedRatio: total > 0 ? (placed / total).doubleValue : 0)
+    }
+
+    /// What no tag or rule placed, by where it came from.
+    struct RestKey: Hashable {
+        var provider: String
+        var category: CostCategory
+        var currency: Currency
     }
 
     private func dimensions(of subject: AllocationSubject, rules: [(AllocationRule, [(String, NSRegularExpression?)])]) -> [String: String] {
@@ -158,24 +198,54 @@ public struct Allocator: Sendable {
         return value
     }
 
-    /// Spreads the unallocated rest over the tenants, per currency. The last tenant takes the
-    /// remainder of the division, so tenants plus unallocated equal the total exactly.
-    private func splitShared(_ result: inout AllocationResult, direct: [String: [Currency: Decimal]]) {
-        guard policy.shared != .none, !direct.isEmpty else { return }
-        var restByCurrency: [Currency: Decimal] = [:]
-        for (_, amounts) in result.unallocated { for (currency, amount) in amounts { restByCurrency[currency, default: 0] += amount } }
-        for (currency, rest) in restByCurrency where rest != 0 {
-            let tenants = direct.keys.sorted()
-            let weights: [Decimal] = tenants.map { policy.shared == .even ? 1 : direct[$0]?[currency] ?? 0 }
-            let totalWeight = weights.reduce(0, +)
-            guard totalWeight > 0 else { continue }
-            var given: Decimal = 0
-            for (index, tenant) in tenants.enumerated() {
-                let share = index == tenants.count - 1 ? rest - given : (rest * weights[index] / totalWeight).rounded(scale: 10)
-                given += share
-                result.tenants[tenant, default: [:]][currency, default: 0] += share
+    /// Spreads each category's unallocated rest over the tenants by its driver, per currency,
+    /// in whole kopecks (cents), so tenants plus unallocated equal the total exactly, also as
+    /// exported. A rest with no driver, or no tenant to carry it, stays unallocated.
+    private func splitShared(_ rest: inout [RestKey: Decimal], into tenants: inout [String: [Currency: Decimal]],
+                             direct: [String: [Currency: Decimal]], knownTenants: Set<String>) {
+        let groups = Dictionary(grouping: rest.keys) { CategoryCurrency(category: $0.category, currency: $0.currency) }
+        for (group, keys) in groups {
+            let amount = keys.reduce(Decimal(0)) { $0 + (rest[$1] ?? 0) }
+            guard amount != 0 else { continue }
+            let weights: [(tenant: String, weight: Decimal)]
+            switch policy.driver(for: group.category) {
+            case .none: continue
+            case .proportional: weights = direct.keys.map { ($0, direct[$0]?[group.currency] ?? 0) }
+            case .even: weights = Set(direct.keys).union(knownTenants).map { ($0, 1) }
+            case .weighted(let table): weights = table.map { ($0.key, $0.value) }
             }
-            for provider in result.unallocated.keys { result.unallocated[provider]?[currency] = 0 }
+            let ordered = weights.filter { $0.weight > 0 }.sorted { $0.tenant < $1.tenant }
+            let totalWeight = ordered.reduce(Decimal(0)) { $0 + $1.weight }
+            guard totalWeight > 0 else { continue }
+            for (entry, share) in zip(ordered, Self.shares(of: amount, weights: ordered.map(\.weight), total: totalWeight)) {
+                tenants[entry.tenant, default: [:]][group.currency, default: 0] += share
+            }
+            for key in keys { rest[key] = 0 }
         }
+    }
+
+    /// `amount` split by `weights` in minor units by the largest-remainder method: every share
+    /// rounded down to the kopeck, then the kopecks left over one each to the largest
+    /// fractions (ties: the earlier weight). A residue below a kopeck (an amount with more
+    /// than two decimals) goes to the largest fraction. The shares add up to `amount` exactly.
+    static func shares(of amount: Decimal, weights: [Decimal], total: Decimal) -> [Decimal] {
+        let sign: Decimal = amount < 0 ? -1 : 1
+        let magnitude = amount * sign
+        let unit = Decimal(sign: .plus, exponent: -2, significand: 1)
+        let exact = weights.map { magnitude * $0 / total }
+        var shares = exact.map { $0.rounded(scale: 2, mode: .down) }
+        let byFraction = exact.indices.sorted { (exact[$0] - shares[$0], $1) > (exact[$1] - shares[$1], $0) }
+        var left = magnitude - shares.reduce(0, +)
+        for index in byFraction where left >= unit {
+            shares[index] += unit
+            left -= unit
+        }
+        if left != 0, let first = byFraction.first { shares[first] += left }
+        return shares.map { $0 * sign }
+    }
+
+    private struct CategoryCurrency: Hashable {
+        var category: CostCategory
+        var currency: Currency
     }
 }

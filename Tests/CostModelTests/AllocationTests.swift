@@ -32,13 +32,13 @@ struct AllocationTests {
         #expect(result.directlyAllocatedRatio == 0.75)
     }
 
-    @Test("proportional split: shop takes 500 × 1000/1500, acme the exact remainder")
+    @Test("proportional split in kopecks: shop 1000 + 333.33, acme 500 + 166.67 (the larger fraction takes the spare kopeck)")
     func proportional() throws {
         let result = allocate(.proportional)
         let shop = try #require(result.tenants["shop"]?[.rub])
         let acme = try #require(result.tenants["acme"]?[.rub])
-        #expect(shop == Decimal(string: "1333.3333333333")!)
-        #expect(acme == Decimal(string: "666.6666666667")!)
+        #expect(shop == Decimal(string: "1333.33")!)
+        #expect(acme == Decimal(string: "666.67")!)
         #expect(shop + acme == 2000)
         #expect(result.unallocated.values.allSatisfy { $0[.rub] == 0 })
     }

@@ -163,6 +163,7 @@ struct ConfigTests {
           - name: app-db
             type: postgres
             dsn_env: APP_DB_DSN
+            queries: {storage_bytes: "SELECT 1"}
         """)
         #expect(issue.key == "usage[0].dsn_env")
         #expect((issue.line, issue.column) == (6, 14))
@@ -175,7 +176,7 @@ struct ConfigTests {
         sources:
           - {name: d, type: demo}
         usage:
-          - {name: app-db, type: postgres, dsn_env: APP_DB_DSN}
+          - {name: app-db, type: postgres, dsn_env: APP_DB_DSN, queries: {storage_bytes: "SELECT 1"}}
         """, file: "t", environment: ["APP_DB_DSN": "postgres://u:hunter2@db/app"])
         let secret = try #require(config.usage.first?.dsn)
         #expect(secret.value == "postgres://u:hunter2@db/app")
@@ -191,6 +192,7 @@ struct ConfigTests {
           - name: app-db
             type: sqlite
             dsn_file: /nonexistent/secret
+            queries: {storage_bytes: "SELECT 1"}
         """)
         #expect(issue.key == "usage[0].dsn_file")
         #expect((issue.line, issue.column) == (6, 15))

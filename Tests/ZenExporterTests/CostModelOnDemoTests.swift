@@ -12,10 +12,14 @@ struct CostModelOnDemoTests {
     static let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
     static let moscow = TimeZone(identifier: "Europe/Moscow")!
 
-    /// The shipped exporter.yaml's demo, synced at `now` into an in-memory store.
+    /// The shipped exporter.yaml's demo, synced at `now` into an in-memory store; its usage
+    /// database is written to a scratch directory.
     static func render() async throws -> ParsedExposition {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../exporter.yaml").path
-        let config = try ConfigLoader.load(path: path, environment: [:])
+        var config = try ConfigLoader.load(path: path, environment: [:])
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-usage-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for index in config.usage.indices { config.usage[index].path = scratch.appendingPathComponent("demo-app.db").path }
         var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
         engine.clock = { now }
         await engine.syncAllOnce()
@@ -24,21 +28,37 @@ struct CostModelOnDemoTests {
 
     let history = DemoEstate.snapshot(now: now, historyDays: 90, timeZone: moscow).dailyCosts
 
-    @Test("tenants: chom (883.40 + 173.30) × 30 = 31701, shop 612 × 30 = 18360; the rest unallocated by provider")
+    @Test("tenants: chom (883.40 + 173.30) × 30 = 31701, shop 612 × 30 = 18360 placed by rules")
     func tenants() async throws {
         let metrics = try await Self.render()
         #expect(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "chom"]) == 31_701)
         #expect(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "shop"]) == 18_360)
-        #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "selectel"]) == 27_339)  // (493.20 + 418.10) × 30
-        #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "yandex"]) == 39_750)    // (1086.50 + 161.70 + 76.80) × 30
+    }
+
+    /// What no rule placed: storage (418.10 + 161.70 + 76.80) × 30 = 19698, spread by the CHOM
+    /// tenants' storage bytes (796 GiB at the base: 120, 64, 18, 240, 9, 45, 33, 150, 6, 72, 27, 12),
+    /// and compute (493.20 + 1086.50) × 30 = 47391, by their VPS count (18: 3, 2, 1, 4, 1, 1, 1, 2, 0, 2, 1, 0).
+    @Test("the shared storage goes by storage share, the shared compute by VPS count; nothing stays unallocated")
+    func sharedByUsage() async throws {
+        let metrics = try await Self.render()
+        // Shares are whole kopecks: each category's share is within a kopeck of the exact quotient.
+        let storage = 19_698.0, compute = 47_391.0
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1009"])! - storage * 6 / 796) < 0.01)
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1012"])! - storage * 12 / 796) < 0.01)
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1004"])! - (storage * 240 / 796 + compute * 4 / 18)) < 0.02)
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1001"])! - (storage * 120 / 796 + compute * 3 / 18)) < 0.02)
+        #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "selectel"]) == 0)
+        #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "yandex"]) == 0)
+        #expect(metrics.values("infrazen_tenant_cost_monthly").count == 14)
     }
 
     @Test("tenants plus unallocated equal the infrastructure total")
     func allocationComplete() async throws {
         let metrics = try await Self.render()
         let allocated = metrics.sum("infrazen_tenant_cost_monthly") + metrics.sum("infrazen_unallocated_cost_monthly")
-        #expect(abs(allocated - metrics.sum("infrazen_infrastructure_cost_monthly")) < 0.01)
-        #expect(abs(allocated - 117_150) < 0.01)
+        // Kopeck shares: the exported figures themselves add up (to float precision of the sum).
+        #expect(abs(allocated - metrics.sum("infrazen_infrastructure_cost_monthly")) < 1e-6)
+        #expect(abs(allocated - 117_150) < 1e-6)
     }
 
     @Test("recommendations: rightsize 13251, off-hours 17037, zombie 14796, orphan 12543")
@@ -128,10 +148,11 @@ struct CostModelOnDemoTests {
     @Test("every metric of the cost model's catalog is present for the demo")
     func allPresent() async throws {
         let metrics = try await Self.render()
-        // sync_errors_total appears with the first error; the demo never fails. The shipped
+        // sync_errors_total and usage_query_errors_total appear with the first error; the demo never fails. The shipped
         // config has no items: (they would move the seed's 117,150 total); ManualItemsTests cover them.
         // Exchange rates appear once rates are configured (the demo is all roubles).
-        for family in MetricCatalog.all where family.name != "sync_errors_total" && !family.name.hasPrefix("item_") && !family.name.hasPrefix("fx_") {
+        for family in MetricCatalog.all where !["sync_errors_total", "usage_query_errors_total"].contains(family.name)
+            && !family.name.hasPrefix("item_") && !family.name.hasPrefix("fx_") {
             #expect(!metrics.values("infrazen_\(family.name)").isEmpty, "infrazen_\(family.name) is missing")
         }
     }

@@ -26,9 +26,6 @@ struct Serve: AsyncParsableCommand {
         }
         let engine = SyncEngine(config: config, store: store, logger: logger)
         await engine.restore()
-        if !config.usage.isEmpty {
-            logger.warning("usage sources are validated but not collected by this version", metadata: ["usage": "\(config.usage.map(\.name))"])
-        }
 
         let app = Application(
             router: Routes.router(estate: engine.estate),
@@ -37,7 +34,7 @@ struct Serve: AsyncParsableCommand {
         )
         let sync = SyncService(engine: engine)
         let group = ServiceGroup(services: [app, sync], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        logger.info("starting", metadata: ["listen": "\(config.listen)", "sources": "\(config.sources.count)", "database": "\(config.storage.path)"])
+        logger.info("starting", metadata: ["listen": "\(config.listen)", "sources": "\(config.sources.count)", "usage": "\(config.usage.count)", "database": "\(config.storage.path)"])
         try await group.run()
         try store.close()
         logger.info("stopped; database closed")

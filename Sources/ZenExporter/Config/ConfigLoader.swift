@@ -47,8 +47,8 @@ enum ConfigLoader {
         return ConfigIssue(file: file, line: line, column: column, key: "(yaml)", message: "malformed YAML: \(problem)")
     }
 
-    private static let topLevelKeys: Set<String> = [
-        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations",
+    static let topLevelKeys: Set<String> = [
+        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations", "capacity",
     ]
 
     private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
@@ -85,7 +85,9 @@ enum ConfigLoader {
         if !config.items.isEmpty, let clash = config.sources.first(where: { $0.name == ManualItemsSource.sourceName }) {
             reader.fail(at: top["sources"], "sources", "source name \"\(clash.name)\" is reserved for the items: list; rename the source")
         }
-        if let node = top["allocation"] { config.allocation = readAllocation(node, reader) }
+        if let node = top["allocation"] { readAllocation(node, reader, into: &config) }
+        config.capacity = reader.sequence(top, "capacity").enumerated().compactMap { readCapacity($1, at: "capacity[\($0)]", reader) }
+        checkReferences(config, root, reader)
         if let node = top["recommendations"] { readRecommendations(node, reader, into: &config.recommendations) }
         return config
     }
@@ -154,27 +156,6 @@ enum ConfigLoader {
         return sources
     }
 
-    private static func readUsage(_ node: Node, at path: String, _ reader: ConfigReader) -> UsageSourceConfig? {
-        guard let fields = reader.mapping(node, at: path, allowed: ["name", "type", "dsn_env", "dsn_file", "queries"]),
-              reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
-              reader.required(fields, "type") != nil, let type = reader.oneOf(fields, "type", ["sqlite", "postgres"]) else { return nil }
-        let dsn = reader.secret(fields, "dsn")
-        if fields["dsn_env"] == nil && fields["dsn_file"] == nil { reader.fail(at: fields.node, fields.path("dsn_env"), "one of dsn_env or dsn_file is required") }
-        var queries: [String: String] = [:]
-        if let queriesNode = fields["queries"], case let .mapping(mapping) = queriesNode {
-            for (key, value) in mapping {
-                guard let dimension = key.string, case let .scalar(sql) = value else {
-                    reader.fail(at: value, "\(path).queries", "expected dimension: SQL text")
-                    continue
-                }
-                queries[dimension] = sql.string
-            }
-        } else if let queriesNode = fields["queries"] {
-            reader.fail(at: queriesNode, "\(path).queries", "expected a mapping of dimension to SQL, got \(queriesNode.kindName)")
-        }
-        return UsageSourceConfig(name: name, type: type, dsn: dsn, queries: queries)
-    }
-
     private static func readBudget(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency) -> Budget? {
         guard let fields = reader.mapping(node, at: path, allowed: ["name", "amount", "currency", "period", "thresholds", "scope"]),
               reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
@@ -214,9 +195,11 @@ enum ConfigLoader {
 
     static let allocationFields: Set<String> = ["name", "source", "account", "project", "region", "service", "provider", "resource_type", "category"]
 
-    private static func readAllocation(_ node: Node, _ reader: ConfigReader) -> AllocationPolicy {
+    private static func readAllocation(_ node: Node, _ reader: ConfigReader, into config: inout ExporterConfig) {
         var policy = AllocationPolicy()
-        guard let fields = reader.mapping(node, at: "allocation", allowed: ["tag_keys", "rules", "shared"]) else { return policy }
+        defer { config.allocation = policy }
+        guard let fields = reader.mapping(node, at: "allocation", allowed: ["tag_keys", "rules", "shared", "max_tenants"]) else { return }
+        config.maxTenants = reader.int(fields, "max_tenants", range: 1...100_000) ?? config.maxTenants
         if let tagNode = fields["tag_keys"], let tags = reader.mapping(tagNode, at: "allocation.tag_keys", allowed: Set(AllocationPolicy.dimensions)) {
             for key in tags.entries.keys {
                 policy.tagKeys[key] = reader.sequence(tags, key).enumerated().compactMap { index, item in
@@ -260,11 +243,12 @@ enum ConfigLoader {
             for key in set.entries.keys { values[key] = reader.string(set, key) }
             policy.rules.append(AllocationRule(match: match, set: values))
         }
-        if let sharedNode = fields["shared"], let shared = reader.mapping(sharedNode, at: "allocation.shared", allowed: ["split"]),
-           let split = reader.oneOf(shared, "split", AllocationPolicy.SharedSplit.allCases.map(\.rawValue)) {
-            policy.shared = AllocationPolicy.SharedSplit(rawValue: split) ?? .none
+        if let sharedNode = fields["shared"], let shared = reader.mapping(sharedNode, at: "allocation.shared", allowed: ["split", "drivers"]) {
+            if let split = reader.oneOf(shared, "split", AllocationPolicy.SharedSplit.allCases.map(\.rawValue)) {
+                policy.shared = AllocationPolicy.SharedSplit(rawValue: split) ?? .none
+            }
+            if let driversNode = shared["drivers"] { config.sharedDrivers = readDrivers(driversNode, at: "allocation.shared.drivers", reader) }
         }
-        return policy
     }
 
     private static func readRecommendations(_ node: Node, _ reader: ConfigReader, into recommendations: inout RecommendationsConfig) {

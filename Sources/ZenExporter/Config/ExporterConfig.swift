@@ -14,6 +14,11 @@ struct ExporterConfig: Sendable {
     var budgets: [Budget] = []
     var items: [ManualItem] = []
     var allocation = AllocationPolicy()
+    /// Per category, how its unallocated cost is spread; usage drivers resolve at each evaluation.
+    var sharedDrivers: [CostCategory: SharedDriverConfig] = [:]
+    /// Tenants with their own label value; the rest are summed into tenant="other".
+    var maxTenants = 100
+    var capacity: [CapacityScopeConfig] = []
     var recommendations = RecommendationsConfig()
 }
 
@@ -78,14 +83,6 @@ struct SourceConfig: Sendable {
     var settings: any SourceSettings
 
     func makeSource() -> any Source { kind.make(self) }
-}
-
-/// Per-tenant usage queries (CHOM). Validated here; collected by the usage sources.
-struct UsageSourceConfig: Sendable {
-    var name: String
-    var type: String
-    var dsn: Secret?
-    var queries: [String: String]
 }
 
 struct RecommendationsConfig: Sendable {

@@ -13,7 +13,7 @@ struct EstateRenderer {
     static let tenantTags = ["tenant", "client"]
     static let environmentTags = ["env", "environment"]
 
-    func render(_ sources: [SourceStatus], _ evaluation: EstateEvaluation) -> ExpositionWriter {
+    func render(_ sources: [SourceStatus], _ usage: [UsageStatus] = [], _ evaluation: EstateEvaluation) -> ExpositionWriter {
         var writer = ExpositionWriter(namespace: metrics.namespace)
         let sources = sources.sorted { $0.name < $1.name }
         if metrics.perResource {
@@ -42,6 +42,7 @@ struct EstateRenderer {
         writeEvaluation(evaluation, into: &writer)
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
         writeSelfMetrics(sources, into: &writer)
+        writeUsageHealth(usage.sorted { ($0.reference.usage, $0.reference.dimension) < ($1.reference.usage, $1.reference.dimension) }, into: &writer)
         writer.write(MetricCatalog.expositionSeries, [([], .int(writer.seriesCount))])
         return writer
     }
@@ -96,8 +97,15 @@ struct EstateRenderer {
             status.exhaustionDays.map { ([status.scope, status.dimension], .double(($0 * 86_400).rounded())) }
         })
 
+        let usage = evaluation.tenantUsage.sorted { ($0.key.tenant, $0.key.dimension) < ($1.key.tenant, $1.key.dimension) }
+        writer.write(MetricCatalog.tenantUsage, usage.map { ([$0.key.tenant, $0.key.dimension], .double($0.value)) })
+        writer.write(MetricCatalog.storageUsedBytes, usage.compactMap { entry in
+            Self.storageService(entry.key.dimension).map { ([$0, entry.key.tenant], .double(entry.value)) }
+        }.sorted { $0.0.lexicographicallyPrecedes($1.0) })
+
         let allocation = evaluation.allocation
-        writer.write(MetricCatalog.tenantCostMonthly, flatten(allocation.tenants))
+        writer.write(MetricCatalog.tenantCostMonthly, flatten(evaluation.tenantCosts))
+        writer.write(MetricCatalog.tenantsFolded, [([], .int(evaluation.tenantsFolded))])
         writer.write(MetricCatalog.unallocatedCostMonthly, flatten(allocation.unallocated))
         if !allocation.labels.isEmpty {
             writer.write(MetricCatalog.allocationCoverage, [([], .double((allocation.directlyAllocatedRatio * 1e6).rounded() / 1e6))])
@@ -175,6 +183,31 @@ struct EstateRenderer {
         writer.write(MetricCatalog.syncResources, sources.flatMap { source in
             ChangeAction.allCases.map { ([source.name, $0.rawValue], .int(source.actions[$0] ?? 0)) }
         })
+    }
+
+    /// A usage dimension that is storage: in bytes and not traffic. `storage_bytes` is the
+    /// service `storage`, `database_bytes` the service `database`.
+    static func storageService(_ dimension: String) -> String? {
+        guard dimension.hasSuffix("_bytes") else { return nil }
+        let service = String(dimension.dropLast("_bytes".count))
+        let traffic = ["bandwidth", "traffic", "egress", "ingress", "network", "transfer"]
+        guard !service.isEmpty, !traffic.contains(where: { service.contains($0) }) else { return nil }
+        return service
+    }
+
+    private func writeUsageHealth(_ usage: [UsageStatus], into writer: inout ExpositionWriter) {
+        func labels(_ status: UsageStatus) -> [String] { [status.reference.usage, status.reference.dimension] }
+        writer.write(MetricCatalog.usageUp, usage.map { (labels($0), .int($0.up == true ? 1 : 0)) })
+        writer.write(MetricCatalog.usageLastSuccess, usage.compactMap { status in
+            status.lastSuccess.map { (labels(status), .double($0.timeIntervalSince1970.rounded(.down))) }
+        })
+        writer.write(MetricCatalog.usageDuration, usage.compactMap { status in
+            status.lastDuration.map { (labels(status), .double(($0 * 1000).rounded() / 1000)) }
+        })
+        writer.write(MetricCatalog.usageErrors, usage.flatMap { status in
+            status.errors.sorted { $0.key < $1.key }.map { (labels(status) + [$0.key], .int($0.value)) }
+        })
+        writer.write(MetricCatalog.usageRejectedRows, usage.filter(\.hasData).map { (labels($0), .int($0.rejectedRows)) })
     }
 
     private func tag(_ resource: Resource, _ keys: [String]) -> String {

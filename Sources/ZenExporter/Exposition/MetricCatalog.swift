@@ -112,6 +112,16 @@ enum MetricCatalog {
         name: "capacity_exhaustion_seconds", kind: .gauge,
         help: "Time until the capacity is full on the linear trend of its daily history; absent when not growing.",
         labels: ["scope", "dimension"])
+    static let tenantUsage = MetricFamily(
+        name: "tenant_usage", kind: .gauge,
+        help: "Usage per tenant from the usage sources, in the dimension's unit (bytes, counts).", labels: ["tenant", "dimension"])
+    static let storageUsedBytes = MetricFamily(
+        name: "storage_used_bytes", kind: .gauge,
+        help: "Storage used per tenant: usage dimensions in bytes other than traffic, service named by the dimension.",
+        labels: ["service", "tenant"])
+    static let tenantsFolded = MetricFamily(
+        name: "tenants_folded", kind: .gauge,
+        help: "Tenants beyond allocation.max_tenants, summed into tenant=\"other\".", labels: [])
     static let resourceUtilization = MetricFamily(
         name: "resource_utilization_ratio", kind: .gauge,
         help: "Average utilisation of one resource over the statistics window (0-1).", labels: ["resource_id", "dimension"])
@@ -134,15 +144,31 @@ enum MetricCatalog {
     static let syncResources = MetricFamily(
         name: "sync_resources", kind: .gauge, help: "Resources by what the source's last good sync did to them.",
         labels: ["source", "action"])
+    static let usageUp = MetricFamily(
+        name: "usage_query_up", kind: .gauge, help: "1 if the usage query's last run succeeded, 0 if it failed (its last good values stay served).",
+        labels: ["usage", "dimension"])
+    static let usageLastSuccess = MetricFamily(
+        name: "usage_query_last_success_timestamp_seconds", kind: .gauge, help: "Unix time the usage query last succeeded.",
+        labels: ["usage", "dimension"])
+    static let usageDuration = MetricFamily(
+        name: "usage_query_duration_seconds", kind: .gauge, help: "Duration of the usage query's last run.", labels: ["usage", "dimension"])
+    static let usageErrors = MetricFamily(
+        name: "usage_query_errors_total", kind: .counter, help: "Failed usage query runs since start, by reason.",
+        labels: ["usage", "dimension", "reason"])
+    static let usageRejectedRows = MetricFamily(
+        name: "usage_query_rejected_rows", kind: .gauge,
+        help: "Rows of the last good run whose tenant was not an ID (an e-mail, a name with spaces); counted as tenant=\"other\".",
+        labels: ["usage", "dimension"])
     static let expositionSeries = MetricFamily(
         name: "exposition_series", kind: .gauge, help: "Series in the current exposition, this one excluded.", labels: [])
 
     static let all: [MetricFamily] = [
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
-        capacitySize, capacityHeadroom, capacityExhaustion, resourceUtilization, tenantCostMonthly, unallocatedCostMonthly,
+        capacitySize, capacityHeadroom, capacityExhaustion, tenantUsage, storageUsedBytes, tenantsFolded, resourceUtilization,
+        tenantCostMonthly, unallocatedCostMonthly,
         allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         buildInfo, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
-        expositionSeries,
+        usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, expositionSeries,
     ]
 }

@@ -185,6 +185,48 @@ final class Store: Sendable {
         }
     }
 
+    // MARK: Usage
+
+    /// Replaces one usage query's values with a successful poll's and records the day's
+    /// total (the history capacity forecasts fit), pruning days past the retention.
+    func saveUsage(_ values: [String: Double], source: String, dimension: String, fetchedAt: Date, day: LocalDay, retentionDays: Int) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM usage_values WHERE source = ? AND dimension = ?", arguments: [source, dimension])
+            for (tenant, value) in values {
+                try db.execute(sql: "INSERT INTO usage_values (source, dimension, tenant, value, fetched_at) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [source, dimension, tenant, value, fetchedAt.timeIntervalSince1970])
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO usage_daily (source, dimension, day, value) VALUES (?, ?, ?, ?)",
+                           arguments: [source, dimension, day.description, values.values.reduce(0, +)])
+            try db.execute(sql: "DELETE FROM usage_daily WHERE source = ? AND dimension = ? AND day < ?",
+                           arguments: [source, dimension, day.adding(days: -retentionDays).description])
+        }
+    }
+
+    /// Each usage query's last good values and when they were fetched.
+    func usageValues() async throws -> [UsageReference: (values: [String: Double], fetchedAt: Date)] {
+        try await writer.read { db in
+            var result: [UsageReference: (values: [String: Double], fetchedAt: Date)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT source, dimension, tenant, value, fetched_at FROM usage_values") {
+                let key = UsageReference(usage: row[0], dimension: row[1])
+                var entry = result[key] ?? ([:], Date(timeIntervalSince1970: row[4]))
+                entry.values[row[2]] = row[3]
+                result[key] = entry
+            }
+            return result
+        }
+    }
+
+    /// One usage query's daily totals from `first` on, oldest first.
+    func usageHistory(_ reference: UsageReference, from first: LocalDay) async throws -> [(day: LocalDay, value: Double)] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT day, value FROM usage_daily WHERE source = ? AND dimension = ? AND day >= ? ORDER BY day",
+                             arguments: [reference.usage, reference.dimension, first.description]).compactMap { row in
+                LocalDay(row[0] as String).map { ($0, row[1] as Double) }
+            }
+        }
+    }
+
     func snapshotCount(source: String) async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_snapshots WHERE source = ?", arguments: [source]) ?? 0 }
     }
@@ -253,6 +295,19 @@ final class Store: Sendable {
         migrator.registerMigration("v2: exchange rates") { db in
             try db.execute(sql: """
                 CREATE TABLE fx_rates (currency TEXT PRIMARY KEY, rate TEXT NOT NULL, fetched_at DOUBLE NOT NULL)
+                """)
+        }
+        migrator.registerMigration("v3: usage values and their daily totals") { db in
+            try db.execute(sql: """
+                CREATE TABLE usage_values (
+                    source TEXT NOT NULL, dimension TEXT NOT NULL, tenant TEXT NOT NULL,
+                    value DOUBLE NOT NULL, fetched_at DOUBLE NOT NULL,
+                    PRIMARY KEY (source, dimension, tenant)
+                );
+                CREATE TABLE usage_daily (
+                    source TEXT NOT NULL, dimension TEXT NOT NULL, day TEXT NOT NULL, value DOUBLE NOT NULL,
+                    PRIMARY KEY (source, dimension, day)
+                );
                 """)
         }
         return migrator

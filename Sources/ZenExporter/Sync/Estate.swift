@@ -26,30 +26,64 @@ struct SourceStatus: Sendable {
     var errors: [ErrorKey: Int] = [:]
 }
 
+/// What the exporter knows about one usage query: its last good values and its health.
+struct UsageStatus: Sendable {
+    /// The key of rows that name no tenant (a total).
+    static let total = ""
+    let reference: UsageReference
+    /// Tenant → value of the last good run; `total` for rows without a tenant.
+    var values: [String: Double] = [:]
+    var hasData = false
+    var up: Bool?
+    var lastSuccess: Date?
+    var lastDuration: Double?
+    var rejectedRows = 0
+    var errors: [String: Int] = [:]
+
+    /// Per-tenant values, the total row left out.
+    var tenantValues: [String: Double] { values.filter { $0.key != Self.total } }
+}
+
 /// All sources' state, and the exposition rendered from it: each change re-renders once and
 /// swaps the cached buffer that `/metrics` serves.
 actor Estate {
     private var statuses: [String: SourceStatus]
+    private var usage: [UsageReference: UsageStatus]
     private var evaluation = EstateEvaluation()
     /// Readiness as of the exposition last published, so that /-/ready never runs ahead of /metrics.
     private var publishedReady = false
     private let renderer: EstateRenderer
     nonisolated let exposition: ExpositionCache
 
-    init(sources: [(name: String, provider: String, intervalSeconds: Double)], renderer: EstateRenderer) {
+    init(sources: [(name: String, provider: String, intervalSeconds: Double)], usage: [UsageReference] = [], renderer: EstateRenderer) {
         statuses = Dictionary(uniqueKeysWithValues: sources.map {
             ($0.name, SourceStatus(name: $0.name, provider: $0.provider, intervalSeconds: $0.intervalSeconds))
         })
+        self.usage = Dictionary(usage.map { ($0, UsageStatus(reference: $0)) }, uniquingKeysWith: { first, _ in first })
         self.renderer = renderer
         exposition = ExpositionCache()
-        exposition.publish(renderer.render(Array(statuses.values), EstateEvaluation()))
+        exposition.publish(renderer.render(Array(statuses.values), Array(self.usage.values), EstateEvaluation()))
     }
 
     /// Serialises evaluations: each one starts after the previous finished and reads the
     /// statuses as they are then, so the last one always includes every source's last sync.
-    func evaluate(_ make: @Sendable ([SourceStatus]) async -> EstateEvaluation) async {
-        let evaluation = await make(all)
+    func evaluate(_ make: @Sendable ([SourceStatus], [UsageStatus]) async -> EstateEvaluation) async {
+        let evaluation = await make(all, allUsage)
         setEvaluation(evaluation)
+    }
+
+    /// Changes one usage query's state; `publish` false leaves re-rendering to the evaluation that follows.
+    func updateUsage(_ reference: UsageReference, publish: Bool = true, _ change: (inout UsageStatus) -> Void) {
+        guard var status = usage[reference] else { return }
+        change(&status)
+        usage[reference] = status
+        if publish { publishNow() }
+    }
+
+    func usageStatus(of reference: UsageReference) -> UsageStatus? { usage[reference] }
+
+    var allUsage: [UsageStatus] {
+        usage.values.sorted { ($0.reference.usage, $0.reference.dimension) < ($1.reference.usage, $1.reference.dimension) }
     }
 
     /// Changes one source's state; `publish` false leaves re-rendering to a following
@@ -62,7 +96,7 @@ actor Estate {
     }
 
     private func publishNow() {
-        exposition.publish(renderer.render(Array(statuses.values), evaluation))
+        exposition.publish(renderer.render(Array(statuses.values), Array(usage.values), evaluation))
         publishedReady = statuses.values.allSatisfy { $0.hasData || $0.up != nil }
     }
 
@@ -73,6 +107,9 @@ actor Estate {
 
 
     func status(of source: String) -> SourceStatus? { statuses[source] }
+
+    /// The evaluation the exposition was last rendered from, in exact decimals.
+    var currentEvaluation: EstateEvaluation { evaluation }
 
     var all: [SourceStatus] { statuses.values.sorted { $0.name < $1.name } }
 

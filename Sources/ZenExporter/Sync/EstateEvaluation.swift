@@ -24,6 +24,17 @@ struct EstateEvaluation: Sendable {
     }
 
     var allocation = AllocationResult.empty
+    /// Tenant → currency → monthly cost with at most `max_tenants` tenants, the rest in `other`.
+    var tenantCosts: [String: [Currency: Decimal]] = [:]
+    /// Usage per tenant and dimension (tenants folded as for cost), summed over usage sources.
+    var tenantUsage: [TenantDimension: Double] = [:]
+    /// How many tenants were summed into `other`.
+    var tenantsFolded = 0
+
+    struct TenantDimension: Hashable, Sendable {
+        var tenant: String
+        var dimension: String
+    }
     /// Each source's daily costs since the 1st of the month, through today.
     var monthToDate: [String: [DailyCost]] = [:]
     var budgets: [BudgetStatus] = []
@@ -55,7 +66,8 @@ struct EstateEvaluation: Sendable {
     var fxFetchedAt: Date?
     var now = Date(timeIntervalSince1970: 0)
 
-    init(sources rawSources: [SourceStatus], history rawHistory: [String: [DailyCost]], config: ExporterConfig,
+    init(sources rawSources: [SourceStatus], history rawHistory: [String: [DailyCost]], usage: [UsageStatus] = [],
+         usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:], config: ExporterConfig,
          fx: FXTable, fxFetchedAt: Date? = nil, now: Date) {
         let reporting = config.reporting
         // Totals are in the reporting currency wherever a rate is known (per-resource series keep theirs).
@@ -84,7 +96,23 @@ struct EstateEvaluation: Sendable {
         for source in sources { monthToDate[source.name] = CostModel.monthToDate(history[source.name] ?? [], today: today) }
 
         let subjects = sources.flatMap { source in source.resources.map { AllocationSubject(source: source.name, resource: $0) } }
-        allocation = Allocator(policy: config.allocation, hoursPerMonth: reporting.hoursPerMonth).allocate(subjects)
+        let usageByReference = Dictionary(usage.filter(\.hasData).map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
+        var allocationPolicy = config.allocation
+        allocationPolicy.drivers = config.sharedDrivers.mapValues { Self.driver($0, usage: usageByReference) }
+        let usageTenants = Set(usageByReference.values.flatMap(\.tenantValues.keys))
+        allocation = Allocator(policy: allocationPolicy, hoursPerMonth: reporting.hoursPerMonth).allocate(subjects, knownTenants: usageTenants)
+        let limit = TenantLimit(maxTenants: config.maxTenants)
+        let kept = limit.kept(costs: allocation.tenants, alsoKnown: usageTenants)
+        tenantsFolded = Set(allocation.tenants.keys).union(usageTenants).subtracting(kept).subtracting([TenantLimit.other]).count
+        tenantCosts = TenantLimit.fold(allocation.tenants, kept: kept) { into, more in into.merge(more, uniquingKeysWith: +) }
+        for status in usageByReference.values {
+            for (tenant, value) in status.tenantValues {
+                tenantUsage[TenantDimension(tenant: kept.contains(tenant) ? tenant : TenantLimit.other, dimension: status.reference.dimension), default: 0] += value
+            }
+        }
+        capacity += config.capacity.compactMap { scope in
+            Self.capacity(scope, usage: usageByReference, history: scope.usedFrom.flatMap { usageHistory[$0] } ?? [])
+        }
 
         let attributed = sources.flatMap { source in
             (history[source.name] ?? []).map { cost in
@@ -140,6 +168,32 @@ struct EstateEvaluation: Sendable {
     }
 
     init() {}
+
+    /// A configured driver with its usage resolved: a usage driver weighs tenants by their
+    /// values; without values yet it weighs nobody, so the rest stays unallocated.
+    static func driver(_ config: SharedDriverConfig, usage: [UsageReference: UsageStatus]) -> SharedDriver {
+        switch config {
+        case .proportional: .proportional
+        case .even: .even
+        case .none: SharedDriver.none
+        case .weights(let weights): .weighted(weights)
+        case .usage(let reference):
+            .weighted((usage[reference]?.tenantValues ?? [:]).mapValues { Decimal($0) })
+        }
+    }
+
+    /// A configured capacity scope from usage values and constants; nil until both are known.
+    static func capacity(_ scope: CapacityScopeConfig, usage: [UsageReference: UsageStatus],
+                         history: [(day: LocalDay, value: Double)]) -> CapacityStatus? {
+        func value(_ constant: Double?, _ reference: UsageReference?) -> Double? {
+            if let constant { return constant }
+            guard let reference, let status = usage[reference] else { return nil }
+            return status.values.values.reduce(0, +)
+        }
+        guard let used = value(scope.used, scope.usedFrom), let total = value(scope.total, scope.totalFrom) else { return nil }
+        return CapacityStatus(sample: CapacitySample(scope: scope.scope, dimension: scope.dimension, used: used, total: total),
+                              history: history.map { (day: $0.day, used: $0.value) })
+    }
 
     /// How far back the evaluation needs daily costs.
     static func historyStart(config: ExporterConfig, now: Date) -> LocalDay {

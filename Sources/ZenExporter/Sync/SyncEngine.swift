@@ -31,13 +31,22 @@ struct SyncEngine: Sendable {
         if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
         let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
-        estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider, $0.config.interval.seconds) }, renderer: renderer)
+        estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider, $0.config.interval.seconds) },
+                        usage: UsageCollector.references(config), renderer: renderer)
+    }
+
+    /// The usage sources (CHOM tenants and capacity), sharing this engine's store and estate.
+    var usage: UsageCollector {
+        UsageCollector(sources: config.usage.map { .init(config: $0, backend: UsageBackends.make($0)) }, store: store, estate: estate,
+                       reporting: config.reporting, retentionDays: config.storage.retentionDays, logger: logger,
+                       evaluate: { await evaluate() }, clock: clock)
     }
 
     /// Loads each source's newest good snapshot so `/metrics` serves it before any sync.
     /// `evaluate` false skips the cost model, for a caller that syncs right after.
     func restore(evaluate shouldEvaluate: Bool = true) async {
         await fxRates.restore()
+        await usage.restore()
         for configured in sources {
             let name = configured.config.name
             do {
@@ -61,10 +70,10 @@ struct SyncEngine: Sendable {
     /// Recomputes budgets, forecasts, anomalies, allocation and recommendations over every
     /// source's current data and the stored daily history.
     func evaluate() async {
-        await evaluationGate.run { await estate.evaluate { statuses in await evaluation(of: statuses) } }
+        await evaluationGate.run { await estate.evaluate { statuses, usage in await evaluation(of: statuses, usage: usage) } }
     }
 
-    private func evaluation(of statuses: [SourceStatus]) async -> EstateEvaluation {
+    private func evaluation(of statuses: [SourceStatus], usage: [UsageStatus]) async -> EstateEvaluation {
         let now = clock()
         let start = EstateEvaluation.historyStart(config: config, now: now)
         var history: [String: [DailyCost]] = [:]
@@ -75,8 +84,16 @@ struct SyncEngine: Sendable {
                 logger.error("could not read the daily cost history", metadata: ["source": "\(configured.config.name)", "error": "\(error)"])
             }
         }
-        return EstateEvaluation(sources: statuses, history: history, config: config, fx: await fxRates.table,
-                                fxFetchedAt: await fxRates.fetchedAt, now: now)
+        var usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:]
+        for reference in Set(config.capacity.compactMap(\.usedFrom)) {
+            do {
+                usageHistory[reference] = try await store.usageHistory(reference, from: LocalDay(now, in: config.reporting.timeZone).adding(days: -90))
+            } catch {
+                logger.error("could not read the usage history", metadata: ["usage": "\(reference)", "error": "\(error)"])
+            }
+        }
+        return EstateEvaluation(sources: statuses, history: history, usage: usage, usageHistory: usageHistory, config: config,
+                                fx: await fxRates.table, fxFetchedAt: await fxRates.fetchedAt, now: now)
     }
 
     /// Fetches exchange rates when they come from the bank; a failure keeps the last good ones.
@@ -99,6 +116,7 @@ struct SyncEngine: Sendable {
                     }
                 }
             }
+            if !config.usage.isEmpty { group.addTask { await usage.runForever() } }
             for configured in sources {
                 group.addTask {
                     let jitter = configured.config.jitterRatio
@@ -118,11 +136,12 @@ struct SyncEngine: Sendable {
         }
     }
 
-    /// Syncs every source once, concurrently. Returns the names of those that failed.
+    /// Syncs every source once, concurrently, then polls the usage sources once. Returns the
+    /// names of the sources that failed.
     @discardableResult
     func syncAllOnce() async -> [String] {
         await refreshRates()
-        return await withTaskGroup(of: String?.self) { group in
+        let failed = await withTaskGroup(of: String?.self) { group in
             for configured in sources {
                 group.addTask { await sync(configured) ? nil : configured.config.name }
             }
@@ -130,6 +149,8 @@ struct SyncEngine: Sendable {
             for await name in group { if let name { failed.append(name) } }
             return failed.sorted()
         }
+        if !config.usage.isEmpty { await usage.pollAllOnce() }
+        return failed
     }
 
     /// One sync of one source, retries included. Returns whether it succeeded.

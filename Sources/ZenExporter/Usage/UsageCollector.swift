@@ -1,0 +1,140 @@
+import CostModel
+import Foundation
+import Logging
+
+/// Polls each usage source on its own interval, one query at a time, each bounded by the
+/// source's timeout. A query that succeeds replaces its values (in memory and in the store);
+/// one that fails or times out keeps its last good values, marks itself down and is counted.
+struct UsageCollector: Sendable {
+    struct Configured: Sendable {
+        var config: UsageSourceConfig
+        var backend: any UsageBackend
+    }
+
+    let sources: [Configured]
+    let store: Store
+    let estate: Estate
+    let reporting: ReportingConfig
+    let retentionDays: Int
+    let logger: Logger
+    /// Runs after each poll of a source: re-evaluates the estate with the new values.
+    let evaluate: @Sendable () async -> Void
+    var clock: @Sendable () -> Date = { Date() }
+
+    static func references(_ config: ExporterConfig) -> [UsageReference] {
+        config.usage.flatMap { usage in usage.queries.map { UsageReference(usage: usage.name, dimension: $0.dimension) } }
+    }
+
+    /// Loads each query's last good values so they are served before the first poll.
+    func restore() async {
+        do {
+            for (reference, saved) in try await store.usageValues() {
+                await estate.updateUsage(reference, publish: false) { status in
+                    status.values = saved.values
+                    status.hasData = true
+                    status.lastSuccess = saved.fetchedAt
+                }
+            }
+        } catch {
+            logger.error("could not restore usage values", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Every usage source on its interval, until cancelled. Restored values still fresh are
+    /// not fetched again at once.
+    func runForever() async {
+        await withTaskGroup(of: Void.self) { group in
+            for source in sources {
+                group.addTask {
+                    let interval = source.config.interval.seconds
+                    let lastSuccesses = await source.config.queries.asyncCompactMap {
+                        await estate.usageStatus(of: UsageReference(usage: source.config.name, dimension: $0.dimension))?.lastSuccess
+                    }
+                    if lastSuccesses.count == source.config.queries.count, let oldest = lastSuccesses.min() {
+                        let due = interval - clock().timeIntervalSince(oldest)
+                        if due > 0 { do { try await Task.sleep(for: .seconds(due)) } catch { return } }
+                    }
+                    while !Task.isCancelled {
+                        await poll(source)
+                        do { try await Task.sleep(for: .seconds(interval * Double.random(in: 0.95...1.05))) } catch { return }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Polls every source once, concurrently (for `sync --once`, `render` and tests).
+    func pollAllOnce() async {
+        await withTaskGroup(of: Void.self) { group in
+            for source in sources { group.addTask { await poll(source) } }
+        }
+    }
+
+    /// Runs each of the source's queries in turn, then re-evaluates once.
+    func poll(_ source: Configured) async {
+        for query in source.config.queries {
+            await run(query, of: source)
+        }
+        await evaluate()
+    }
+
+    private func run(_ query: UsageSourceConfig.Query, of source: Configured) async {
+        let reference = UsageReference(usage: source.config.name, dimension: query.dimension)
+        let started = ContinuousClock.now
+        let timeout = source.config.timeout
+        do {
+            // The backend stops its own work at the timeout; this guard only catches one that does not.
+            let rows = try await withDeadline(timeout + .seconds(2), endpoint: query.dimension) {
+                try await source.backend.run(query, timeout: timeout)
+            }
+            var values: [String: Double] = [:]
+            var rejected = 0
+            for row in rows {
+                var tenant = row.tenant ?? UsageStatus.total
+                if let named = row.tenant, !TenantID.isValid(named) {
+                    tenant = TenantLimit.other
+                    rejected += 1
+                }
+                values[tenant, default: 0] += row.value
+            }
+            let now = clock()
+            try await store.saveUsage(values, source: reference.usage, dimension: reference.dimension, fetchedAt: now,
+                                      day: LocalDay(now, in: reporting.timeZone), retentionDays: retentionDays)
+            let duration = (ContinuousClock.now - started).seconds
+            await estate.updateUsage(reference, publish: false) { status in
+                status.values = values
+                status.hasData = true
+                status.up = true
+                status.lastSuccess = now
+                status.lastDuration = duration
+                status.rejectedRows = rejected
+            }
+            if rejected > 0 {
+                // The values themselves may be e-mails or names: only their number is logged.
+                logger.warning("usage rows whose tenant is not an ID were counted as tenant \"other\"", metadata: [
+                    "usage": "\(reference.usage)", "dimension": "\(reference.dimension)", "rows": "\(rejected)"])
+            }
+        } catch {
+            if Task.isCancelled { return }  // shutting down, not a failed query
+            let failure = error as? SyncFailure ?? SyncFailure(endpoint: query.dimension, reason: error is CancellationError ? "timeout" : "error",
+                                                               message: "\(type(of: error))")
+            let duration = (ContinuousClock.now - started).seconds
+            await estate.updateUsage(reference) { status in
+                status.up = false
+                status.lastDuration = duration
+                status.errors[failure.reason, default: 0] += 1
+            }
+            logger.warning("usage query failed; serving its last good values", metadata: [
+                "usage": "\(reference.usage)", "dimension": "\(reference.dimension)", "location": "\(source.config.location)",
+                "reason": "\(failure.reason)", "error": "\(failure.message)"])
+        }
+    }
+}
+
+extension Sequence {
+    func asyncCompactMap<T>(_ transform: (Element) async -> T?) async -> [T] {
+        var result: [T] = []
+        for element in self { if let value = await transform(element) { result.append(value) } }
+        return result
+    }
+}
