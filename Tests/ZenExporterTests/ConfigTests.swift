@@ -183,6 +183,84 @@ struct ConfigTests {
         #expect("\(secret)" == "<secret>")
     }
 
+    @Test("a capacity scope naming an unknown usage query is reported at its line")
+    func unknownUsageReference() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        usage:
+          - {name: app, type: sqlite, path: /tmp/app.db, queries: {storage_bytes: "SELECT 1"}}
+        capacity:
+          - scope: s
+            dimension: storage_bytes
+            used_from: usage/app/storage
+            total: 5TB
+        """)
+        #expect(issue.key == "capacity[0].used_from")
+        #expect((issue.line, issue.column) == (8, 16))
+        #expect(issue.message.contains("usage/app/storage_bytes"))
+    }
+
+    @Test("a capacity total that is not an amount names the key")
+    func badQuantity() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        capacity:
+          - {scope: s, dimension: storage_bytes, used: 1GB, total: lots}
+        """)
+        #expect(issue.key == "capacity[0].total")
+        #expect(issue.message.contains("5TB"))
+    }
+
+    @Test("byte amounts: 5TB is 5e12, 512GiB is 512 × 2^30")
+    func quantities() throws {
+        let config = try ConfigLoader.parse("""
+        sources: [{name: d, type: demo}]
+        capacity:
+          - {scope: s, dimension: storage_bytes, used: 512GiB, total: 5TB}
+        """, file: "t", environment: [:])
+        #expect(config.capacity.first?.total == 5e12)
+        #expect(config.capacity.first?.used == Double(512 * 1_073_741_824))
+    }
+
+    @Test("a shared-cost driver that is neither a split, usage nor weights is reported")
+    func badDriver() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        allocation:
+          shared:
+            drivers:
+              storage: by-size
+        """)
+        #expect(issue.key == "allocation.shared.drivers.storage")
+        #expect((issue.line, issue.column) == (6, 16))
+    }
+
+    @Test("a prometheus usage source without url is reported")
+    func prometheusNeedsURL() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        usage:
+          - {name: node, type: prometheus, queries: {used_bytes: "up"}}
+        """)
+        #expect(issue.key == "usage[0].url")
+    }
+
+    @Test("a postgres DSN that is not a URL is reported without its value")
+    func badDSN() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        usage:
+          - {name: app, type: postgres, dsn_env: APP_DSN, queries: {storage_bytes: "SELECT 1"}}
+        """, environment: ["APP_DSN": "host=db password=hunter2"])
+        #expect(issue.key == "usage[0].dsn_env")
+        #expect(!issue.message.contains("hunter2"))
+    }
+
     @Test("a missing secret file names the key")
     func missingSecretFile() throws {
         let issue = try single("""
