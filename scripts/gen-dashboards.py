@@ -71,6 +71,10 @@ capacity = dashboard("infrazen-capacity", "InfraZen — capacity planning", [
     panel(9, "Tenant cost", "bargauge", [(f'sum by (tenant) (infrazen_tenant_cost_monthly{{tenant=~"$tenant",{C}}})', "{{tenant}}")], 0, 22, 12, 8),
     panel(10, "Resource utilisation", "table", [('infrazen_resource_utilization_ratio', "{{resource_id}} {{dimension}}")], 12, 22, 12, 8, unit="percentunit"),
     panel(11, "Scaling recommendations", "table", [(f'infrazen_recommendation_savings_monthly{{kind=~"rightsize|off_hours",{C}}}', "{{kind}} {{resource_id}}")], 0, 30, 24, 8),
+    panel(12, "Storage per tenant", "bargauge", [('topk(20, sum by (tenant) (infrazen_storage_used_bytes{tenant=~"$tenant"}))', "{{tenant}}")], 0, 38, 12, 8, unit="bytes"),
+    panel(13, "Tenant resources", "table", [('infrazen_tenant_usage{tenant=~"$tenant"}', "{{tenant}} {{dimension}}")], 12, 38, 12, 8, unit="short"),
+    panel(14, "Cost per stored GB", "stat", [(f'sum(infrazen_tenant_cost_monthly{{{C}}}) / (sum(infrazen_storage_used_bytes) / 1e9)', "per GB")], 0, 46, 12, 6),
+    panel(15, "Usage queries", "table", [('infrazen_usage_query_up', "{{usage}} {{dimension}}"), ('time() - infrazen_usage_query_last_success_timestamp_seconds', "{{usage}} {{dimension}} age")], 12, 46, 12, 6, unit="short"),
 ])
 for name, board in [("cost-analysis.json", cost), ("capacity-planning.json", capacity)]:
     with open(os.path.join(ROOT, "deploy/grafana", name), "w") as f:
