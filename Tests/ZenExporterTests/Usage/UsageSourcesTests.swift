@@ -96,13 +96,18 @@ func expectThousandTenantsAllocated(_ engine: SyncEngine) async throws {
 
 @Suite("Usage sources: SQLite")
 struct SQLiteUsageTests {
+    /// The 1,000 tenants written to an SQLite file in `directory`, and a config that reads them.
+    static func thousandTenantsFile(in directory: URL) throws -> (path: String, config: ExporterConfig) {
+        let path = directory.appendingPathComponent("app.db").path
+        try ThousandTenants.writeSQLite(path)
+        return (path, try ThousandTenants.config(usage: "  - name: app\n    type: sqlite\n    path: \(path)\n" + ThousandTenants.queries))
+    }
+
     @Test("1,000 tenants from an SQLite file: tenant costs plus unallocated equal the infrastructure total exactly")
     func thousandTenants() async throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("app.db").path
-        try ThousandTenants.writeSQLite(path)
-        let config = try ThousandTenants.config(usage: "  - name: app\n    type: sqlite\n    path: \(path)\n" + ThousandTenants.queries)
+        let (_, config) = try Self.thousandTenantsFile(in: directory)
         let engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
         await engine.syncAllOnce()
         try await expectThousandTenantsAllocated(engine)
@@ -112,9 +117,7 @@ struct SQLiteUsageTests {
     func erroringQueryKeepsValues() async throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("app.db").path
-        try ThousandTenants.writeSQLite(path)
-        let config = try ThousandTenants.config(usage: "  - name: app\n    type: sqlite\n    path: \(path)\n" + ThousandTenants.queries)
+        let (path, config) = try Self.thousandTenantsFile(in: directory)
         let engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
         await engine.syncAllOnce()
         let before = await engine.estate.currentEvaluation.tenantCosts
@@ -210,10 +213,8 @@ struct SQLiteUsageTests {
     func restoresUsage() async throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("app.db").path
-        try ThousandTenants.writeSQLite(path)
+        let (path, config) = try Self.thousandTenantsFile(in: directory)
         let storePath = directory.appendingPathComponent("infrazen.db").path
-        let config = try ThousandTenants.config(usage: "  - name: app\n    type: sqlite\n    path: \(path)\n" + ThousandTenants.queries)
         let first = SyncEngine(config: config, store: try Store(path: storePath), logger: Logger(label: "test"))
         await first.syncAllOnce()
         let before = await first.estate.currentEvaluation.tenantCosts
