@@ -209,6 +209,38 @@ struct SQLiteUsageTests {
         #expect(stored.range(of: Data("customer.example".utf8)) == nil)
     }
 
+    @Test("a capacity scope fed by a usage query forecasts exhaustion from its stored daily totals: +10 GB a day, 50 GB left → 5 days")
+    func capacityExhaustionFromUsageHistory() async throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("app.db").path
+        let database = try DatabaseQueue(path: path)
+        try await database.write { try $0.execute(sql: "CREATE TABLE disk (used INTEGER); INSERT INTO disk VALUES (150000000000)") }
+        try database.close()
+        let config = try ConfigLoader.parse("""
+        sources: [{name: demo, type: demo}]
+        usage:
+          - {name: app, type: sqlite, path: \(path), queries: {disk_bytes: "SELECT used FROM disk"}}
+        capacity:
+          - {scope: app-disk, dimension: storage_bytes, used_from: usage/app/disk_bytes, total: 200GB}
+        """, file: "t.yaml", environment: [:])
+        let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
+        let store = try Store()
+        let today = LocalDay(now, in: config.reporting.timeZone)
+        for daysAgo in 1...5 {  // 100, 110, 120, 130, 140 GB on the five days before
+            try await store.saveUsage([UsageStatus.total: Double(150 - 10 * daysAgo) * 1e9], source: "app", dimension: "disk_bytes",
+                                      fetchedAt: now, day: today.adding(days: -daysAgo), retentionDays: 400)
+        }
+        var engine = SyncEngine(config: config, store: store, logger: Logger(label: "test"))
+        engine.clock = { now }
+        await engine.usage.pollAllOnce()
+        let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        #expect(metrics.value("infrazen_capacity_used", ["scope": "app-disk", "dimension": "storage_bytes"]) == 150e9)
+        #expect(metrics.value("infrazen_capacity_headroom_ratio", ["scope": "app-disk", "dimension": "storage_bytes"]) == 0.25)
+        let seconds = try #require(metrics.value("infrazen_capacity_exhaustion_seconds", ["scope": "app-disk", "dimension": "storage_bytes"]))
+        #expect(abs(seconds - 5 * 86_400) < 1)
+    }
+
     @Test("a restart serves the stored usage values before the first poll")
     func restoresUsage() async throws {
         let directory = try scratchDirectory()
