@@ -213,6 +213,20 @@ struct ConfigTests {
         #expect(issue.message.contains("5TB"))
     }
 
+    @Test("a capacity scope with both total and total_from is reported at total_from")
+    func totalTwice() throws {
+        let issue = try single("""
+        sources:
+          - {name: d, type: demo}
+        usage:
+          - {name: x, type: sqlite, path: /tmp/x.db, queries: {y: "SELECT 1"}}
+        capacity:
+          - {scope: s, dimension: storage_bytes, used: 1GB, total: 5TB, total_from: usage/x/y}
+        """)
+        #expect(issue.key == "capacity[0].total_from")
+        #expect(issue.message.contains("not both"))
+    }
+
     @Test("byte amounts: 5TB is 5e12, 512GiB is 512 × 2^30")
     func quantities() throws {
         let config = try ConfigLoader.parse("""

@@ -148,11 +148,12 @@ extension ConfigLoader {
         capacity.total = quantity(fields, "total", reader)
         capacity.usedFrom = reference(fields, "used_from", reader)
         capacity.totalFrom = reference(fields, "total_from", reader)
-        if (capacity.used == nil) == (capacity.usedFrom == nil) && fields["used"] == nil && fields["used_from"] == nil {
-            reader.fail(at: fields.node, fields.path("used_from"), "one of used_from or used is required")
-        }
-        if capacity.total == nil && capacity.totalFrom == nil && fields["total"] == nil && fields["total_from"] == nil {
-            reader.fail(at: fields.node, fields.path("total"), "one of total or total_from is required")
+        for (constant, reference) in [("used", "used_from"), ("total", "total_from")] {
+            switch (fields[constant], fields[reference]) {
+            case (nil, nil): reader.fail(at: fields.node, fields.path(reference), "one of \(reference) or \(constant) is required")
+            case (.some, .some(let node)): reader.fail(at: node, fields.path(reference), "give \(reference) or \(constant), not both")
+            default: break
+            }
         }
         return capacity
     }

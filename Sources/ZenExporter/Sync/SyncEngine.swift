@@ -203,18 +203,8 @@ struct SyncEngine: Sendable {
     private func collect(_ configured: Configured) async throws -> SourceSnapshot {
         let hasHistory = await estate.status(of: configured.config.name)?.hasData ?? false
         let window = CollectionWindow(now: clock(), historyDays: hasHistory ? 7 : 90, reporting: config.reporting)
-        let timeout = configured.config.timeout
-        return try await withThrowingTaskGroup(of: SourceSnapshot?.self) { group in
-            group.addTask { try await configured.source.collect(window) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let snapshot = first else {
-                throw SyncFailure(endpoint: "collect", reason: "timeout", message: "no answer within \(timeout.prometheusText)")
-            }
-            return snapshot
+        return try await withDeadline(configured.config.timeout, endpoint: "collect") {
+            try await configured.source.collect(window)
         }
     }
 
