@@ -33,12 +33,14 @@ struct UsageStatus: Sendable {
     let reference: UsageReference
     /// Tenant → value of the last good run; `total` for rows without a tenant.
     var values: [String: Double] = [:]
-    var hasData = false
     var up: Bool?
     var lastSuccess: Date?
     var lastDuration: Double?
     var rejectedRows = 0
     var errors: [String: Int] = [:]
+
+    /// Values come only from a good run (now or restored), which sets `lastSuccess`.
+    var hasData: Bool { lastSuccess != nil }
 
     /// Per-tenant values, the total row left out.
     var tenantValues: [String: Double] { values.filter { $0.key != Self.total } }

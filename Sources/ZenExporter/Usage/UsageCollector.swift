@@ -31,7 +31,6 @@ struct UsageCollector: Sendable {
             for (reference, saved) in try await store.usageValues() {
                 await estate.updateUsage(reference, publish: false) { status in
                     status.values = saved.values
-                    status.hasData = true
                     status.lastSuccess = saved.fetchedAt
                 }
             }
@@ -47,10 +46,8 @@ struct UsageCollector: Sendable {
             for source in sources {
                 group.addTask {
                     let interval = source.config.interval.seconds
-                    let lastSuccesses = await source.config.queries.asyncCompactMap {
-                        await estate.usageStatus(of: UsageReference(usage: source.config.name, dimension: $0.dimension))?.lastSuccess
-                    }
-                    if lastSuccesses.count == source.config.queries.count, let oldest = lastSuccesses.min() {
+                    let statuses = await estate.allUsage.filter { $0.reference.usage == source.config.name }
+                    if statuses.allSatisfy(\.hasData), let oldest = statuses.compactMap(\.lastSuccess).min() {
                         let due = interval - clock().timeIntervalSince(oldest)
                         if due > 0 { do { try await Task.sleep(for: .seconds(due)) } catch { return } }
                     }
@@ -103,7 +100,6 @@ struct UsageCollector: Sendable {
             let duration = (ContinuousClock.now - started).seconds
             await estate.updateUsage(reference, publish: false) { status in
                 status.values = values
-                status.hasData = true
                 status.up = true
                 status.lastSuccess = now
                 status.lastDuration = duration
@@ -128,13 +124,5 @@ struct UsageCollector: Sendable {
                 "usage": "\(reference.usage)", "dimension": "\(reference.dimension)", "location": "\(source.config.location)",
                 "reason": "\(failure.reason)", "error": "\(failure.message)"])
         }
-    }
-}
-
-extension Sequence {
-    func asyncCompactMap<T>(_ transform: (Element) async -> T?) async -> [T] {
-        var result: [T] = []
-        for element in self { if let value = await transform(element) { result.append(value) } }
-        return result
     }
 }
