@@ -68,6 +68,8 @@ public struct InventoryItem: Hashable, Sendable, Codable {
 }
 
 /// Billed spend of one day (in the reporting time zone) for one resource and service.
+/// The amount is held in micro-units (see `Micros`): millions of these rows are summed per
+/// sync, and integer sums are exact and fast where `Decimal` sums are neither fast nor small.
 public struct DailyCost: Hashable, Sendable, Codable {
     public var day: LocalDay
     public var provider: String
@@ -75,16 +77,35 @@ public struct DailyCost: Hashable, Sendable, Codable {
     public var service: String
     public var category: CostCategory
     public var account: String
-    public var cost: Money
+    public var micros: Int64
+    public var currency: Currency
 
-    public init(day: LocalDay, provider: String, resourceID: String, service: String, category: CostCategory, account: String, cost: Money) {
+    public init(day: LocalDay, provider: String, resourceID: String, service: String, category: CostCategory, account: String,
+                micros: Int64, currency: Currency) {
         self.day = day
         self.provider = provider
         self.resourceID = resourceID
         self.service = service
         self.category = category
         self.account = account
-        self.cost = cost
+        self.micros = micros
+        self.currency = currency
+    }
+
+    /// From an exact amount; rounded half-to-even to micro-units (an amount beyond ±9.2 × 10¹²
+    /// units is clamped, which no bill reaches).
+    public init(day: LocalDay, provider: String, resourceID: String, service: String, category: CostCategory, account: String, cost: Money) {
+        self.init(day: day, provider: provider, resourceID: resourceID, service: service, category: category, account: account,
+                  micros: Micros.from(cost.amount) ?? (cost.amount < 0 ? Int64.min : Int64.max), currency: cost.currency)
+    }
+
+    /// The amount as exact money.
+    public var cost: Money {
+        get { Money(Micros.decimal(micros), currency) }
+        set {
+            micros = Micros.from(newValue.amount) ?? micros
+            currency = newValue.currency
+        }
     }
 }
 

@@ -62,16 +62,37 @@ public struct LocalDay: Hashable, Sendable, Codable, Comparable, CustomStringCon
     }
 
     public func adding(days: Int) -> LocalDay {
-        let utc = TimeZone(identifier: "UTC") ?? .current
-        let shifted = start(in: utc).addingTimeInterval(Double(days) * 86_400)
-        return LocalDay(shifted, in: utc)
+        LocalDay(ordinal: ordinal + days)
     }
 
-    /// 1 = Monday … 7 = Sunday (ISO 8601).
+    /// Days since 1970-01-01 in the proleptic Gregorian calendar: how the database stores a
+    /// day, and how days are counted and shifted without a `Calendar` (Hinnant's civil-days
+    /// algorithm; exact for every year of a bill).
+    public var ordinal: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The day `ordinal` days after 1970-01-01.
+    public init(ordinal: Int) {
+        let z = ordinal + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        self.init(year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month: month, day: day)
+    }
+
+    /// 1 = Monday … 7 = Sunday (ISO 8601). 1970-01-01 was a Thursday.
     public var isoWeekday: Int {
-        let utc = TimeZone(identifier: "UTC") ?? .current
-        let weekday = Self.calendar(utc).component(.weekday, from: start(in: utc)) // 1 = Sunday
-        return weekday == 1 ? 7 : weekday - 1
+        ((ordinal % 7 + 7) % 7 + 3) % 7 + 1
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -104,7 +125,6 @@ public extension LocalDay {
 
     /// Days from `self` to `other` (positive when `other` is later).
     func days(until other: LocalDay) -> Int {
-        let utc = TimeZone(identifier: "UTC") ?? .current
-        return Int((other.start(in: utc).timeIntervalSince(start(in: utc)) / 86_400).rounded())
+        other.ordinal - ordinal
     }
 }

@@ -96,6 +96,91 @@ public extension Decimal {
     }
 }
 
+/// Money in the hot paths (daily cost rows, per-scope sums, the database): millionths of the
+/// currency unit in an `Int64`, so that sums are exact integer additions (±9.2 × 10¹² units)
+/// and SQLite can `SUM` them. `Decimal` stays at the edges, where rates are divided and
+/// amounts are printed. Amounts with more than six decimals (FOCUS allows ten) are rounded
+/// half-to-even once, where they are read.
+public enum Micros {
+    public static let perUnit: Int64 = 1_000_000
+
+    /// The exact decimal value of `micros`.
+    public static func decimal(_ micros: Int64) -> Decimal {
+        Decimal(sign: micros < 0 ? .minus : .plus, exponent: -6, significand: Decimal(micros.magnitude))
+    }
+
+    /// `amount` in micro-units, rounded half-to-even; nil when it does not fit in an Int64.
+    public static func from(_ amount: Decimal) -> Int64? {
+        guard amount.isFinite else { return nil }
+        let scaled = amount.rounded(scale: 6, mode: .bankers) * Decimal(perUnit)
+        guard scaled.magnitude <= Decimal(Int64.max) else { return nil }
+        return NSDecimalNumber(decimal: scaled).int64Value
+    }
+
+    /// Parses a plain decimal literal (`-12.50`, `0.0000001234`, `+3`) straight from bytes,
+    /// without `Decimal` or `Double`; digits past the sixth decimal are rounded half-to-even.
+    /// Exponents, thousands separators, empty text and overflow give nil.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var index = 0
+        var count = bytes.count
+        // Trim spaces on both sides.
+        while index < count, bytes[index] == 0x20 { index += 1 }
+        while count > index, bytes[count - 1] == 0x20 { count -= 1 }
+        guard index < count else { return nil }
+        var negative = false
+        if bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
+            negative = bytes[index] == UInt8(ascii: "-")
+            index += 1
+        }
+        var value: Int64 = 0
+        var digits = 0
+        var decimals = -1  // -1: no point seen
+        var firstDropped: UInt8 = 0  // the seventh decimal digit, for rounding
+        var droppedNonZero = false   // any later non-zero digit
+        while index < count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: ".") {
+                guard decimals < 0 else { return nil }
+                decimals = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            digits += 1
+            let digit = Int64(byte - UInt8(ascii: "0"))
+            if decimals >= 6 {
+                if decimals == 6 { firstDropped = UInt8(digit) } else if digit != 0 { droppedNonZero = true }
+                decimals += 1
+                continue
+            }
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(digit)
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+            if decimals >= 0 { decimals += 1 }
+        }
+        guard digits > 0 else { return nil }
+        var scale = max(decimals, 0)
+        while scale < 6 {
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            value = times
+            scale += 1
+        }
+        if decimals > 6, firstDropped > 5 || (firstDropped == 5 && (droppedNonZero || value % 2 == 1)) {
+            let (sum, overflow) = value.addingReportingOverflow(1)
+            guard !overflow else { return nil }
+            value = sum
+        }
+        return negative ? -value : value
+    }
+
+    public static func parse(_ text: String) -> Int64? {
+        var text = text
+        return text.withUTF8 { parse($0) }
+    }
+}
+
 /// A recurring price: `amount` per `periodHours` hours. Converting between periods multiplies
 /// before dividing so that a daily price of 1086.50 is exactly 32595.00 over a 720-hour month.
 public struct Rate: Hashable, Sendable, Codable {

@@ -54,10 +54,10 @@ struct FocusSourceTests {
     func totalsMatchPython() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let expected = try generate("aws.csv")
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
+        let file = try FocusExport.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
         #expect(file.totals == expected)
         #expect(file.rows == 2003)
-        let daily = sum(FocusFile.snapshot(of: [file]).dailyCosts, by: \.cost.currency.code, amount: \.cost.amount)
+        let daily = sum(file.snapshot().dailyCosts, by: \.cost.currency.code, amount: \.cost.amount)
         for currency in ["USD", "EUR"] {
             let python = expected.filter { $0.key.hasPrefix(currency) }.map(\.value).reduce(0, +)
             #expect(daily[currency] == python, "\(currency)")
@@ -68,7 +68,7 @@ struct FocusSourceTests {
     func badRows() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         _ = try generate("aws.csv", rows: 50)
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
+        let file = try FocusExport.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
         #expect(file.badRowCount == 3)
         #expect(file.badRows.map(\.reason) == [
             "BilledCost \"twelve\" is not a number",
@@ -77,7 +77,7 @@ struct FocusSourceTests {
         ])
         // Resource names hold line breaks, so the physical lines run ahead of the row count.
         #expect(file.badRows.allSatisfy { $0.file == "aws.csv" && $0.line > 51 })
-        let failures = FocusFile.snapshot(of: [file]).endpointFailures
+        let failures = file.snapshot().endpointFailures
         #expect(failures.count == 3 && failures.allSatisfy { $0.reason == "bad_row" && $0.message.hasPrefix("aws.csv:") })
     }
 
@@ -86,7 +86,7 @@ struct FocusSourceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let expected = try generate("aws.csv")
         #expect(try runTool("gzip", ["-k", directory.appendingPathComponent("aws.csv").path]).status == 0)
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv.gz").path, timeZone: moscow)
+        let file = try FocusExport.read(path: directory.appendingPathComponent("aws.csv.gz").path, timeZone: moscow)
         #expect(file.totals == expected)
     }
 
@@ -114,9 +114,21 @@ struct FocusSourceTests {
         var engine = SyncEngine(config: config, store: try Store(), logger: .init(label: "test"))
         engine.clock = { ISO8601DateFormatter().date(from: "2026-11-21T09:00:00Z")! }
         #expect(await engine.syncAllOnce() == [])
-        let file = try FocusFile.read(path: directory.appendingPathComponent("aws.csv").path, timeZone: moscow)
-        let lastDay = file.usageByResourceDay.keys.map(\.day).max()!
-        let runRate = file.usageByResourceDay.filter { $0.key.day == lastDay && $0.key.currency.code == "USD" }.map(\.value).reduce(0, +) * 30
+        // Python's sum of the USD usage on the last day with usage: the daily run rate.
+        let script = """
+        import csv
+        from decimal import Decimal
+        rows = [r for r in csv.DictReader(open('\(directory.path)/aws.csv', newline='', encoding='utf-8'))
+                if r["ChargeCategory"] == "Usage" and r["ChargePeriodStart"].startswith("2026-")]
+        def cost(r):
+            try: return Decimal(r["BilledCost"])
+            except Exception: return None
+        rows = [r for r in rows if cost(r) is not None]
+        last = max(r["ChargePeriodStart"] for r in rows)
+        print(sum(cost(r) for r in rows if r["ChargePeriodStart"] == last and r["BillingCurrency"] == "USD"))
+        """
+        let python = try runTool("python3", ["-c", script])
+        let runRate = try #require(Decimal.exact(python.output.trimmingCharacters(in: .whitespacesAndNewlines))) * 30
         let metrics = ParsedExposition(String(decoding: engine.estate.exposition.rendered.body.readableBytesView, as: UTF8.self))
         #expect(abs(metrics.sum("infrazen_infrastructure_cost_monthly", where: { $0["currency"] == "USD" }) - NSDecimalNumber(decimal: runRate).doubleValue) < 0.01)
         #expect(metrics.value("infrazen_sync_errors_total", ["source": "aws", "endpoint": "aws.csv", "reason": "bad_row"]) == 3)

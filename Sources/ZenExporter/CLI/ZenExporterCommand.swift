@@ -1,4 +1,5 @@
 import ArgumentParser
+import CostModel
 import Foundation
 import Logging
 
@@ -8,7 +9,7 @@ struct ZenExporterCommand: AsyncParsableCommand {
         commandName: "zen-exporter",
         abstract: "Cloud spend for Prometheus: syncs providers, computes cost, serves /metrics.",
         version: "zen-exporter \(BuildInfo.current.version) (revision \(BuildInfo.current.revision), Swift \(BuildInfo.current.swiftVersion))",
-        subcommands: [Serve.self, CheckConfig.self, SyncCommand.self, Render.self],
+        subcommands: [Serve.self, CheckConfig.self, SyncCommand.self, Render.self, BenchRender.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -92,5 +93,42 @@ struct Render: AsyncParsableCommand {
         let failed = await engine.syncAllOnce()
         FileHandle.standardOutput.write(Data(engine.estate.exposition.rendered.body.readableBytesView))
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Times the renderer on synthetic resources, for `scripts/bench` to set beside Python's
+/// prometheus_client and Go's client_golang rendering the same series. Not for operators.
+struct BenchRender: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-render", abstract: "Time rendering N per-resource series (benchmarks).",
+                                                    shouldDisplay: false)
+    @Option(name: .long, help: "Resources to render (each is one resource_cost_per_hour series).")
+    var resources = 100_000
+    @Option(name: .long, help: "Runs; the best is printed.")
+    var runs = 5
+
+    func run() async throws {
+        let regions = ["eu-west-1", "us-east-1", "eu-central-1"]
+        let synthetic: [Resource] = (0..<resources).map { index in
+            let id = "i-\(String(format: "%08d", index))"
+            let rate = Rate(Money(Decimal(index % 100_000) / 100, .rub), per: .daily)
+            return Resource(provider: "aws", id: id, name: "web node \(index)", resourceType: "virtual machine",
+                            service: "Amazon Elastic Compute Cloud", category: .compute, region: regions[index % 3],
+                            account: "acct-\(index % 20)", status: ResourceStatus(provider: "ACTIVE"), flavor: "", tags: [:],
+                            rate: rate, isZombie: false, isOrphan: false, folded: [])
+        }
+        let dimensions = (0..<resources).map { ["tenant": "t\($0 % 200)", "environment": ["prod", "staging", "dev"][$0 % 3]] }
+        let renderer = EstateRenderer(metrics: MetricsConfig(), reporting: ReportingConfig(), build: .current)
+        var best = Double.infinity
+        var bytes = 0
+        for _ in 0..<max(1, runs) {
+            let start = ContinuousClock.now
+            let fragments = renderer.fragments(source: "aws", resources: synthetic, dimensions: dimensions, utilization: [])
+            var writer = ExpositionWriter(namespace: "infrazen", capacity: fragments.cost.bytes.readableBytes + 1024)
+            writer.write(MetricCatalog.resourceCostPerHour, fragments: [fragments.cost])
+            best = min(best, (ContinuousClock.now - start).seconds)
+            bytes = writer.buffer.readableBytes
+        }
+        print("zen_exporter_render_seconds=\(String(format: "%.4f", best))")
+        print("bytes=\(bytes)")
     }
 }

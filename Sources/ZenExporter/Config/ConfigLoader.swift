@@ -60,9 +60,11 @@ enum ConfigLoader {
                 reader.fail(at: top["listen"], "listen", "expected HOST:PORT such as 0.0.0.0:9469, got \"\(text)\"")
             }
         }
-        if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days"]) {
+        if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days", "resource_retention_days"]) {
             config.storage.path = reader.string(fields, "path") ?? config.storage.path
             config.storage.retentionDays = reader.int(fields, "retention_days", range: 1...36_500) ?? config.storage.retentionDays
+            config.storage.resourceRetentionDays = reader.int(fields, "resource_retention_days", range: 35...36_500)
+                ?? config.storage.resourceRetentionDays
         }
         if let node = top["reporting"] { readReporting(node, reader, into: &config.reporting) }
         if let node = top["fx"] { readFX(node, reader, into: &config.fx) }

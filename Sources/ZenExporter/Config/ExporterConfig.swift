@@ -44,7 +44,12 @@ struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
 struct StorageConfig: Sendable {
     var path = "./data/infrazen.db"
+    /// Per-scope daily costs and snapshots.
     var retentionDays = 400
+    /// Per-resource daily costs: what scopes are summed again from when allocation rules change.
+    var resourceRetentionDays = 62
+
+    var retention: Retention { Retention(days: retentionDays, resourceDays: min(resourceRetentionDays, retentionDays)) }
 }
 
 struct ReportingConfig: Sendable {

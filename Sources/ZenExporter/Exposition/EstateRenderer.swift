@@ -3,26 +3,27 @@ import Foundation
 
 /// Renders the whole estate, every source's last good state and the exporter's own health,
 /// once per sync. Pure: the same state renders to the same bytes.
-struct EstateRenderer {
+struct EstateRenderer: Sendable {
     var metrics: MetricsConfig
     var reporting: ReportingConfig
     var build: BuildInfo
     var items: [ManualItem] = []
 
-    /// Tag keys that name a resource's tenant and environment, first match wins.
-    static let tenantTags = ["tenant", "client"]
-    static let environmentTags = ["env", "environment"]
-
     func render(_ sources: [SourceStatus], _ usage: [UsageStatus] = [], _ evaluation: EstateEvaluation) -> ExpositionWriter {
-        var writer = ExpositionWriter(namespace: metrics.namespace)
+        var writer = ExpositionWriter(namespace: metrics.namespace,
+                                      capacity: 64 * 1024 + sources.reduce(0) { $0 + $1.fragments.bytes })
         let sources = sources.sorted { $0.name < $1.name }
         if metrics.perResource {
-            writer.write(MetricCatalog.resourceCostPerHour, resourceCosts(sources))
-            writer.write(MetricCatalog.resourceInfo, resourceInfo(sources))
-            writer.write(MetricCatalog.resourceUtilization, utilization(sources))
+            writer.write(MetricCatalog.resourceCostPerHour, fragments: sources.map(\.fragments.cost))
+            writer.write(MetricCatalog.resourceInfo, fragments: sources.map(\.fragments.info))
+            writer.write(MetricCatalog.resourceUtilization, fragments: sources.map(\.fragments.utilization))
         }
-        writer.write(MetricCatalog.infrastructureCostMonthly, infrastructureMonthly(sources, fx: evaluation.fx))
-        writer.write(MetricCatalog.costMonthToDate, monthToDate(sources, evaluation))
+        writer.write(MetricCatalog.infrastructureCostMonthly, evaluation.infrastructureMonthly.sorted { $0.key < $1.key }.map {
+            ($0.key.labels, .decimal($0.value.rounded(scale: 2)))
+        })
+        writer.write(MetricCatalog.costMonthToDate, evaluation.monthToDate.sorted { $0.key < $1.key }.map {
+            ($0.key.labels, .decimal($0.value.rounded(scale: 2)))
+        })
         writer.write(MetricCatalog.accountBalance, sources.flatMap { source in
             source.extras.accounts.sorted { ($0.provider, $0.account) < ($1.provider, $1.account) }.map {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))
@@ -47,45 +48,48 @@ struct EstateRenderer {
         return writer
     }
 
-    private func resourceCosts(_ sources: [SourceStatus]) -> [(labels: [String], value: SampleValue)] {
-        sources.flatMap { source in
-            source.resources.map { resource in
-                let labels = [source.name, resource.provider, resource.account, resource.region, resource.service,
-                              resource.category.rawValue, resource.resourceType, resource.id, resource.name,
-                              tag(resource, Self.tenantTags), tag(resource, Self.environmentTags), resource.rate.currency.code]
-                return (labels, .decimal(resource.rate.perHour.amount.rounded(scale: 8)))
+    /// One source's per-resource series, rendered when it syncs (or is restored) and joined
+    /// into every exposition until its next sync: re-rendering 100,000 resources because
+    /// another source synced would be most of the work of a publish. `dimensions` are the
+    /// allocation's (tags, then rules), the same that `tenant_cost_monthly` sums.
+    func fragments(source: String, resources: [Resource], dimensions: [[String: String]], utilization: [UtilizationSample]) -> ResourceFragments {
+        var cost = ExpositionWriter(namespace: metrics.namespace, capacity: resources.count * 320)
+        var info = ExpositionWriter(namespace: metrics.namespace, capacity: resources.count * 160)
+        let costName = cost.qualifiedName(MetricCatalog.resourceCostPerHour)
+        let infoName = info.qualifiedName(MetricCatalog.resourceInfo)
+        for (index, resource) in resources.enumerated() {
+            let dims = index < dimensions.count ? dimensions[index] : [:]
+            cost.writeSample(MetricCatalog.resourceCostPerHour, name: costName, labels: [
+                source, resource.provider, resource.account, resource.region, resource.service, resource.category.rawValue,
+                resource.resourceType, resource.id, resource.name, dims["tenant"] ?? "", dims["environment"] ?? "", resource.rate.currency.code,
+            ], value: Self.perHour(resource.rate))
+            info.writeSample(MetricCatalog.resourceInfo, name: infoName, labels: [
+                resource.id, source, resource.status.value, resource.flavor, String(resource.isZombie), String(resource.isOrphan),
+            ], value: .int(1))
+        }
+        var usage = ExpositionWriter(namespace: metrics.namespace)
+        let usageName = usage.qualifiedName(MetricCatalog.resourceUtilization)
+        for sample in utilization.sorted(by: { ($0.resourceID, $0.dimension.rawValue) < ($1.resourceID, $1.dimension.rawValue) }) {
+            usage.writeSample(MetricCatalog.resourceUtilization, name: usageName, labels: [sample.resourceID, sample.dimension.rawValue],
+                              value: .double(sample.ratio))
+        }
+        return ResourceFragments(cost: cost.fragment, info: info.fragment, utilization: usage.fragment)
+    }
+
+    /// A rate per hour at 8 decimals, rounded half up. Integer arithmetic when the amount has
+    /// at most 6 decimals and the period is whole hours (every provider's rates), `Decimal`
+    /// otherwise; both print the same.
+    static func perHour(_ rate: Rate) -> SampleValue {
+        if rate.amount.exponent >= -6, rate.periodHours.exponent >= 0, let micros = Micros.from(rate.amount),
+           let hours = Micros.from(rate.periodHours).map({ $0 / Micros.perUnit }), hours > 0 {
+            let (scaled, overflow) = micros.multipliedReportingOverflow(by: 100)
+            if !overflow {
+                let quotient = scaled / hours, remainder = scaled % hours
+                let roundedAway = 2 * remainder.magnitude >= UInt64(hours) ? (scaled < 0 ? -1 : 1) : 0
+                return .scaled(quotient + Int64(roundedAway), scale: 8)
             }
         }
-    }
-
-    private func resourceInfo(_ sources: [SourceStatus]) -> [(labels: [String], value: SampleValue)] {
-        sources.flatMap { source in
-            source.resources.map { resource in
-                ([resource.id, source.name, resource.status.value, resource.flavor, String(resource.isZombie), String(resource.isOrphan)], .int(1))
-            }
-        }
-    }
-
-    private func utilization(_ sources: [SourceStatus]) -> [(labels: [String], value: SampleValue)] {
-        sources.flatMap { source in
-            source.extras.utilization.sorted { ($0.resourceID, $0.dimension.rawValue) < ($1.resourceID, $1.dimension.rawValue) }
-                .map { ([$0.resourceID, $0.dimension.rawValue], .double($0.ratio)) }
-        }
-    }
-
-    private func infrastructureMonthly(_ sources: [SourceStatus], fx: FXTable) -> [(labels: [String], value: SampleValue)] {
-        let monthly = sources.flatMap(\.resources).map { ($0, fx.reportingOrOriginal($0.rate.monthly(hoursPerMonth: reporting.hoursPerMonth))) }
-        let totals = sum(monthly, by: { [$0.0.provider, $0.0.category.rawValue, $0.0.resourceType, $0.1.currency.code] }, amount: { $0.1.amount })
-        return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, .decimal($0.value.rounded(scale: 2))) }
-    }
-
-    private func monthToDate(_ sources: [SourceStatus], _ evaluation: EstateEvaluation) -> [(labels: [String], value: SampleValue)] {
-        sources.flatMap { source in
-            let totals = sum(evaluation.monthToDate[source.name] ?? [],
-                             by: { [source.name, $0.provider, $0.account, $0.service, $0.category.rawValue, $0.cost.currency.code] },
-                             amount: { $0.cost.amount })
-            return totals.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, SampleValue.decimal($0.value.rounded(scale: 2))) }
-        }
+        return .decimal(rate.perHour.amount.rounded(scale: 8))
     }
 
     private func writeEvaluation(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
@@ -209,10 +213,14 @@ struct EstateRenderer {
         })
         writer.write(MetricCatalog.usageRejectedRows, usage.filter(\.hasData).map { (labels($0), .int($0.rejectedRows)) })
     }
+}
 
-    private func tag(_ resource: Resource, _ keys: [String]) -> String {
-        keys.lazy.compactMap { resource.tags[$0] }.first ?? ""
-    }
+/// One source's per-resource series, rendered ahead of time.
+struct ResourceFragments: Sendable {
+    var cost = SampleFragment.empty
+    var info = SampleFragment.empty
+    var utilization = SampleFragment.empty
+    var bytes: Int { cost.bytes.readableBytes + info.bytes.readableBytes + utilization.bytes.readableBytes }
 }
 
 struct BuildInfo: Sendable {

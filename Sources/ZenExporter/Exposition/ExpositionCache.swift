@@ -4,20 +4,32 @@ import Synchronization
 /// The rendered exposition, replaced whole after each sync; scrapes read whatever is current.
 final class ExpositionCache: Sendable {
     struct Rendered: Sendable {
-        let body: ByteBuffer
+        /// The exposition in parts (per-source fragments are shared with the estate, not copied).
+        let parts: [ByteBuffer]
         let gzip: GzipPrefix?
         let series: Int
+
+        /// The parts joined: for the CLI and tests; scrapes send the parts as they are.
+        var body: ByteBuffer {
+            var joined = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.readableBytes })
+            for var part in parts { joined.writeBuffer(&part) }
+            return joined
+        }
     }
 
     private let current: Mutex<Rendered>
 
     init() {
-        current = Mutex(Rendered(body: ByteBuffer(), gzip: nil, series: 0))
+        current = Mutex(Rendered(parts: [], gzip: nil, series: 0))
     }
 
-    /// Swaps in a new exposition; compresses it here, once, not per scrape.
+    /// Swaps in a new exposition; compresses it here, once, not per scrape (and only the
+    /// parts that were not deflated when they were rendered).
     func publish(_ writer: ExpositionWriter) {
-        let rendered = Rendered(body: writer.buffer, gzip: GzipPrefix(writer.buffer), series: writer.seriesCount)
+        let parts = writer.allParts
+        let pieces = parts.compactMap { part in part.deflated ?? DeflatedPiece(part.bytes) }
+        let rendered = Rendered(parts: parts.map(\.bytes), gzip: pieces.count == parts.count ? GzipPrefix(pieces: pieces) : nil,
+                                series: writer.seriesCount)
         current.withLock { $0 = rendered }
     }
 

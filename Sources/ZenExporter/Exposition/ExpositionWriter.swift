@@ -4,40 +4,88 @@ import NIOCore
 
 /// Writes the Prometheus text format 0.0.4 into a byte buffer.
 struct ExpositionWriter {
-    private(set) var buffer: ByteBuffer
+    /// The text being written; fragments written earlier sit in `parts` before it.
+    private(set) var current: ByteBuffer
+    /// Finished parts in order: text written here, and fragments (shared, not copied) with
+    /// their deflated form when they have one.
+    private(set) var parts: [(bytes: ByteBuffer, deflated: DeflatedPiece?)] = []
     private(set) var seriesCount = 0
     let namespace: String
 
+    /// Everything written, in order, without copying.
+    var allParts: [(bytes: ByteBuffer, deflated: DeflatedPiece?)] {
+        current.readableBytes > 0 ? parts + [(current, nil)] : parts
+    }
+
+    /// Everything written as one buffer (a copy when fragments were written).
+    var buffer: ByteBuffer {
+        guard !parts.isEmpty else { return current }
+        var joined = ByteBufferAllocator().buffer(capacity: allParts.reduce(0) { $0 + $1.bytes.readableBytes })
+        for var part in allParts.map(\.bytes) { joined.writeBuffer(&part) }
+        return joined
+    }
+
     init(namespace: String, capacity: Int = 64 * 1024) {
         self.namespace = namespace
-        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+        current = ByteBufferAllocator().buffer(capacity: capacity)
     }
 
     /// Writes a family's HELP, TYPE and samples; a family with no samples writes nothing.
     /// `labels` of each sample are in the order of `family.labels`.
     mutating func write(_ family: MetricFamily, _ samples: [(labels: [String], value: SampleValue)]) {
         guard !samples.isEmpty else { return }
-        let name = namespace.isEmpty ? family.name : "\(namespace)_\(family.name)"
-        buffer.writeString("# HELP \(name) \(escapeHelp(family.help))\n# TYPE \(name) \(family.kind.rawValue)\n")
-        for sample in samples {
-            precondition(sample.labels.count == family.labels.count, "\(family.name): \(sample.labels.count) label values for \(family.labels.count) names")
-            buffer.writeString(name)
-            if !family.labels.isEmpty {
-                buffer.writeInteger(UInt8(ascii: "{"))
-                for (index, label) in family.labels.enumerated() {
-                    if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-                    buffer.writeString(label)
-                    buffer.writeString("=\"")
-                    writeEscaped(sample.labels[index])
-                    buffer.writeInteger(UInt8(ascii: "\""))
-                }
-                buffer.writeInteger(UInt8(ascii: "}"))
-            }
-            buffer.writeInteger(UInt8(ascii: " "))
-            buffer.writeString(sample.value.text)
-            buffer.writeInteger(UInt8(ascii: "\n"))
+        writeHeader(family)
+        let name = qualifiedName(family)
+        for sample in samples { writeSample(family, name: name, labels: sample.labels, value: sample.value) }
+    }
+
+    /// Writes a family's HELP and TYPE, then samples rendered earlier (one source's
+    /// per-resource series, rendered when that source synced) in the order given.
+    mutating func write(_ family: MetricFamily, fragments: [SampleFragment]) {
+        guard fragments.contains(where: { $0.count > 0 }) else { return }
+        writeHeader(family)
+        parts.append((current, nil))
+        current = ByteBufferAllocator().buffer(capacity: 64 * 1024)
+        for fragment in fragments where fragment.count > 0 {
+            parts.append((fragment.bytes, fragment.deflated))
+            seriesCount += fragment.count
         }
-        seriesCount += samples.count
+    }
+
+    mutating func writeHeader(_ family: MetricFamily) {
+        let name = qualifiedName(family)
+        current.writeString("# HELP \(name) \(escapeHelp(family.help))\n# TYPE \(name) \(family.kind.rawValue)\n")
+    }
+
+    func qualifiedName(_ family: MetricFamily) -> String {
+        namespace.isEmpty ? family.name : "\(namespace)_\(family.name)"
+    }
+
+    /// One sample line, without a header: for fragments, and for `write`.
+    mutating func writeSample(_ family: MetricFamily, name: String, labels: [String], value: SampleValue) {
+        precondition(labels.count == family.labels.count, "\(family.name): \(labels.count) label values for \(family.labels.count) names")
+        current.writeString(name)
+        if !family.labels.isEmpty {
+            current.writeInteger(UInt8(ascii: "{"))
+            for (index, label) in family.labels.enumerated() {
+                if index > 0 { current.writeInteger(UInt8(ascii: ",")) }
+                current.writeString(label)
+                current.writeString("=\"")
+                writeEscaped(labels[index])
+                current.writeInteger(UInt8(ascii: "\""))
+            }
+            current.writeInteger(UInt8(ascii: "}"))
+        }
+        current.writeInteger(UInt8(ascii: " "))
+        value.write(into: &current)
+        current.writeInteger(UInt8(ascii: "\n"))
+        seriesCount += 1
+    }
+
+    /// What was written, as a fragment to be joined into a later exposition, deflated once
+    /// here rather than on every publish.
+    var fragment: SampleFragment {
+        SampleFragment(bytes: current, count: seriesCount, deflated: current.readableBytes > 0 ? DeflatedPiece(current, level: 1) : nil)
     }
 
     /// Label values: backslash, double quote and line feed escaped; invalid UTF-8 cannot occur
@@ -46,15 +94,15 @@ struct ExpositionWriter {
         let bounded = value.utf8.count > 256 ? String(value.prefix(256)) : value
         // Most values need no escaping: write them whole.
         guard bounded.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else {
-            buffer.writeString(bounded)
+            current.writeString(bounded)
             return
         }
         for byte in bounded.utf8 {
             switch byte {
-            case UInt8(ascii: "\\"): buffer.writeString("\\\\")
-            case UInt8(ascii: "\""): buffer.writeString("\\\"")
-            case UInt8(ascii: "\n"): buffer.writeString("\\n")
-            default: buffer.writeInteger(byte)
+            case UInt8(ascii: "\\"): current.writeString("\\\\")
+            case UInt8(ascii: "\""): current.writeString("\\\"")
+            case UInt8(ascii: "\n"): current.writeString("\\n")
+            default: current.writeInteger(byte)
             }
         }
     }
@@ -64,14 +112,54 @@ struct ExpositionWriter {
     }
 }
 
+/// Sample lines of one family rendered ahead of time, and how many.
+struct SampleFragment: Sendable {
+    var bytes: ByteBuffer
+    var count: Int
+    var deflated: DeflatedPiece?
+    static let empty = SampleFragment(bytes: ByteBuffer(), count: 0, deflated: nil)
+}
+
 /// A sample value: exact decimals for money, doubles for ratios and self-metrics.
 enum SampleValue {
     case decimal(Decimal)
     case double(Double)
     case int(Int)
+    /// `value` × 10^-`scale`, exactly, in plain notation without trailing zeros (the form
+    /// `Decimal` prints), without going through `Decimal`: per-resource series are written
+    /// 100,000 at a time.
+    case scaled(Int64, scale: Int)
+
+    func write(into buffer: inout ByteBuffer) {
+        guard case let .scaled(value, scale) = self else {
+            buffer.writeString(text)
+            return
+        }
+        var magnitude = value.magnitude
+        var digits: [UInt8] = []
+        digits.reserveCapacity(24)
+        repeat {
+            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        while digits.count <= scale { digits.append(UInt8(ascii: "0")) }
+        // digits are least significant first: drop trailing fraction zeros.
+        var fractionStart = 0
+        while fractionStart < scale, digits[fractionStart] == UInt8(ascii: "0") { fractionStart += 1 }
+        if value < 0 && digits.dropFirst(fractionStart).contains(where: { $0 != UInt8(ascii: "0") }) { buffer.writeInteger(UInt8(ascii: "-")) }
+        for index in stride(from: digits.count - 1, through: scale, by: -1) { buffer.writeInteger(digits[index]) }
+        if fractionStart < scale {
+            buffer.writeInteger(UInt8(ascii: "."))
+            for index in stride(from: scale - 1, through: fractionStart, by: -1) { buffer.writeInteger(digits[index]) }
+        }
+    }
 
     var text: String {
         switch self {
+        case let .scaled(value, scale):
+            var buffer = ByteBuffer()
+            SampleValue.scaled(value, scale: scale).write(into: &buffer)
+            return buffer.readString(length: buffer.readableBytes) ?? ""
         case let .decimal(value): return value.plainString
         case let .int(value): return String(value)
         case let .double(value):

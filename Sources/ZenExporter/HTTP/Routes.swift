@@ -30,10 +30,10 @@ enum Routes {
         let tail = ProcessMetrics.render()
         if acceptsGzip(acceptEncoding), let prefix = rendered.gzip, let end = prefix.finish(with: Array(tail.utf8)) {
             return Response(status: .ok, headers: [.contentType: textFormat, .contentEncoding: "gzip", .vary: "Accept-Encoding"],
-                            body: .init(contentsOf: [prefix.head, end]))
+                            body: .init(contentsOf: prefix.head + [end]))
         }
         return Response(status: .ok, headers: [.contentType: textFormat, .vary: "Accept-Encoding"],
-                        body: .init(contentsOf: [rendered.body, ByteBuffer(string: tail)]))
+                        body: .init(contentsOf: rendered.parts + [ByteBuffer(string: tail)]))
     }
 
     /// `gzip` or `*` listed without `q=0`.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 
@@ -32,5 +33,20 @@ final class FileCache<Parsed: Sendable>: Sendable {
         let current = Set(paths)
         entries.withLock { $0 = $0.filter { current.contains($0.key) } }
         return result
+    }
+}
+
+/// What a set of files was when read: paths, sizes and modification times (nanoseconds),
+/// hashed. Kept with a source's last good sync, so that an unchanged export is not read
+/// again, in this process or after a restart. nil when a file cannot be examined.
+enum FileFingerprint {
+    static func of(_ paths: [String], salt: String) -> String? {
+        var text = salt
+        for path in paths.sorted() {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            text += "\n\(path)\t\(info.st_size)\t\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        }
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }

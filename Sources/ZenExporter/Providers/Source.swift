@@ -16,17 +16,25 @@ struct CollectionWindow: Sendable {
     /// Days of daily cost history to fetch (the daemon keeps its own beyond that).
     var historyDays: Int
     var reporting: ReportingConfig
+    /// The fingerprint of the source's last good sync (see `SourceSnapshot.fingerprint`).
+    var previousFingerprint: String? = nil
 }
 
 /// Everything one successful collection returned, in model types.
-struct SourceSnapshot: Sendable, Codable {
+struct SourceSnapshot: Sendable {
     var billing: [BillingLineItem] = []
     var inventory: [InventoryItem] = []
     /// Resource types the inventory covers; only these can be zombies.
     var inventoriedTypes: Set<String> = []
     /// Regions whose inventory failed this time; billing there cannot be called a zombie.
     var uninventoriedRegions: Set<String> = []
-    var dailyCosts: [DailyCost] = []
+    /// Billed cost per resource and day, by column (a month of a large estate is millions of rows).
+    var costs = DailyCostTable()
+    /// `costs` as values, for sources with a few rows and for tests.
+    var dailyCosts: [DailyCost] {
+        get { costs.rows }
+        set { costs = DailyCostTable(newValue) }
+    }
     var utilization: [UtilizationSample] = []
     var capacity: [CapacitySample] = []
     /// Daily used amounts behind `capacity`, oldest first: what exhaustion forecasts fit.
@@ -39,10 +47,13 @@ struct SourceSnapshot: Sendable, Codable {
     /// Endpoints that failed while the rest of the collection succeeded; counted in
     /// `infrazen_sync_errors_total`, not fatal.
     var endpointFailures: [SyncFailure] = []
+    /// What the source's input was, for a source that can tell cheaply (file sizes and
+    /// modification times): the same fingerprint next time means nothing changed.
+    var fingerprint: String?
+    /// The input is the one the last good sync read (`window.previousFingerprint`): the rest
+    /// of this snapshot is empty, and the last good data stays as it is.
+    var unchanged = false
 
-    private enum CodingKeys: String, CodingKey {
-        case billing, inventory, inventoriedTypes, uninventoriedRegions, dailyCosts, utilization, capacity, capacityHistory, accounts, flavors, unclassifiedLineItems
-    }
 }
 
 struct CapacityPoint: Sendable, Codable, Hashable {

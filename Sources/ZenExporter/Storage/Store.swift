@@ -32,20 +32,17 @@ final class Store: Sendable {
 
     // MARK: Writing
 
-    /// Commits one successful sync: the snapshot, every resource's state and change, the
-    /// resources table, and the daily costs of the days the source reported (replacing
-    /// those days, keeping older history). Returns the snapshot's id.
+    /// Commits one successful sync in one transaction: the snapshot, the resources that
+    /// changed (their state rows and the `resources` table), the per-resource daily costs of
+    /// the days the source reported and their per-scope sums (replacing those days, keeping
+    /// older history), then prunes each past its retention. Returns the snapshot's id.
     @discardableResult
-    func commit(_ sync: SyncRecord, retentionDays: Int) async throws -> Int64 {
+    func commit(_ sync: SyncRecord, retention: Retention) async throws -> Int64 {
         let extras = try JSONEncoder.store.encode(sync.extras)
         return try await writer.write { db in
-            try db.execute(sql: """
-                INSERT INTO sync_snapshots (source, provider, started_at, finished_at, status, created, updated, deleted, unchanged, extras)
-                VALUES (?, ?, ?, ?, 'ok', ?, ?, ?, ?, ?)
-                """, arguments: [sync.source, sync.provider, sync.startedAt.timeIntervalSince1970, sync.finishedAt.timeIntervalSince1970,
-                                 sync.count(.created), sync.count(.updated), sync.count(.deleted), sync.count(.unchanged), String(decoding: extras, as: UTF8.self)])
-            let snapshotID = db.lastInsertedRowID
-            for change in sync.changes {
+            let snapshotID = try Self.insertSnapshot(db, sync.source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
+                                                     extras: String(decoding: extras, as: UTF8.self), fingerprint: sync.fingerprint)
+            for change in sync.changes where change.action != .unchanged {
                 let state = try change.current.map { String(decoding: try JSONEncoder.store.encode($0), as: UTF8.self) }
                 let previous = try change.previous.map { String(decoding: try JSONEncoder.store.encode($0), as: UTF8.self) }
                 let rate = (change.current ?? change.previous)?.rate
@@ -56,11 +53,27 @@ final class Store: Sendable {
                     """).execute(arguments: [snapshotID, change.resourceID, change.action.rawValue, change.costChanged, change.statusChanged,
                                      change.configChanged, change.changedFields.joined(separator: ","),
                                      rate?.perHour.amount.plainString, rate?.currency.code, previous, state])
-                try upsertResource(db, source: sync.source, change: change, snapshotID: snapshotID, state: state)
+                try Self.saveResource(db, source: sync.source, change: change, snapshotID: snapshotID)
             }
-            try replaceDailyCosts(db, source: sync.source, costs: sync.dailyCosts)
-            try prune(db, source: sync.source, olderThan: sync.finishedAt.addingTimeInterval(-Double(retentionDays) * 86_400))
+            if let range = sync.costs.dayRange {
+                try Self.replaceResourceDaily(db, source: sync.source, costs: sync.costs, from: range.first, through: range.last)
+                try Self.replaceScopeDaily(db, source: sync.source, days: sync.scopeDays, from: range.first, through: range.last)
+            }
+            try Self.prune(db, source: sync.source, now: sync.finishedAt, retention: retention)
             return snapshotID
+        }
+    }
+
+    /// Records a good sync that found its source unchanged (same files, same fingerprint):
+    /// one small row, so that a resync that changes nothing does not grow the database.
+    func commitUnchanged(source: String, provider: String, startedAt: Date, finishedAt: Date, resources: Int, fingerprint: String?) async throws {
+        try await writer.write { db in
+            _ = try Self.insertSnapshot(db, source, provider, startedAt, finishedAt, counts: [.unchanged: resources], extras: nil, fingerprint: fingerprint)
+            // The extras of an unchanged sync are the previous snapshot's: point restores at them.
+            try db.execute(sql: """
+                UPDATE sync_snapshots SET extras = (SELECT extras FROM sync_snapshots WHERE source = ? AND status = 'ok' AND extras IS NOT NULL
+                    ORDER BY id DESC LIMIT 1) WHERE id = ?
+                """, arguments: [source, db.lastInsertedRowID])
         }
     }
 
@@ -74,7 +87,33 @@ final class Store: Sendable {
         }
     }
 
-    private func upsertResource(_ db: Database, source: String, change: ResourceChange, snapshotID: Int64, state: String?) throws {
+    /// Replaces a source's per-scope history from `first` through `last` (after the
+    /// allocation rules changed, scopes are summed again from the per-resource rows).
+    func replaceScopeHistory(source: String, days: [LocalDay: ScopeHistory.Day], from first: LocalDay, through last: LocalDay) async throws {
+        try await writer.write { db in try Self.replaceScopeDaily(db, source: source, days: days, from: first, through: last) }
+    }
+
+    func setMeta(_ key: String, _ value: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+        }
+    }
+
+    func meta(_ key: String) async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    private static func insertSnapshot(_ db: Database, _ source: String, _ provider: String, _ started: Date, _ finished: Date,
+                                       counts: [ChangeAction: Int], extras: String?, fingerprint: String?) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO sync_snapshots (source, provider, started_at, finished_at, status, created, updated, deleted, unchanged, extras, fingerprint)
+            VALUES (?, ?, ?, ?, 'ok', ?, ?, ?, ?, ?, ?)
+            """, arguments: [source, provider, started.timeIntervalSince1970, finished.timeIntervalSince1970,
+                             counts[.created] ?? 0, counts[.updated] ?? 0, counts[.deleted] ?? 0, counts[.unchanged] ?? 0, extras, fingerprint])
+        return db.lastInsertedRowID
+    }
+
+    private static func saveResource(_ db: Database, source: String, change: ResourceChange, snapshotID: Int64) throws {
         guard let resource = change.current ?? change.previous else { return }
         if change.action == .deleted {
             try db.execute(sql: "UPDATE resources SET deleted_in_snapshot = ? WHERE source = ? AND resource_id = ?",
@@ -82,87 +121,184 @@ final class Store: Sendable {
             return
         }
         try db.cachedStatement(sql: """
-            INSERT INTO resources (source, resource_id, provider, name, resource_type, first_seen_snapshot, last_seen_snapshot, state)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO resources (source, resource_id, provider, name, resource_type, service, category, region, account, status,
+                flavor, tags, rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, first_seen_snapshot, last_seen_snapshot)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (source, resource_id) DO UPDATE SET
-                provider = excluded.provider, name = excluded.name, resource_type = excluded.resource_type,
-                last_seen_snapshot = excluded.last_seen_snapshot, deleted_in_snapshot = NULL, state = excluded.state
-            """).execute(arguments: [source, resource.id, resource.provider, resource.name, resource.resourceType, snapshotID, snapshotID, state])
+                provider = excluded.provider, name = excluded.name, resource_type = excluded.resource_type, service = excluded.service,
+                category = excluded.category, region = excluded.region, account = excluded.account, status = excluded.status,
+                flavor = excluded.flavor, tags = excluded.tags, rate_amount = excluded.rate_amount, rate_currency = excluded.rate_currency,
+                rate_period_hours = excluded.rate_period_hours, zombie = excluded.zombie, orphan = excluded.orphan, folded = excluded.folded,
+                last_seen_snapshot = excluded.last_seen_snapshot, deleted_in_snapshot = NULL
+            """).execute(arguments: [source, resource.id, resource.provider, resource.name, resource.resourceType, resource.service,
+                                     resource.category.rawValue, resource.region, resource.account, resource.status.value, resource.flavor,
+                                     ResourceColumns.tags(resource.tags), resource.rate.amount.plainString, resource.rate.currency.code,
+                                     resource.rate.periodHours.plainString, resource.isZombie, resource.isOrphan,
+                                     resource.folded.joined(separator: ResourceColumns.separator), snapshotID, snapshotID])
     }
 
-    private func replaceDailyCosts(_ db: Database, source: String, costs: [DailyCost]) throws {
-        guard let first = costs.map(\.day).min(), let last = costs.map(\.day).max() else { return }
-        try db.execute(sql: "DELETE FROM daily_costs WHERE source = ? AND day BETWEEN ? AND ?",
-                       arguments: [source, first.description, last.description])
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO daily_costs (source, day, provider, account, service, category, resource_id, currency, amount)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (source, day, resource_id, service, currency) DO UPDATE SET amount = excluded.amount
+    /// The source's lines (resource × service × currency) by key, adding those `costs` brings.
+    private static func lineIDs(_ db: Database, source: String, costs: DailyCostTable) throws -> [Int64] {
+        var known: [String: Int64] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, resource_id, service, currency FROM cost_lines WHERE source = ?", arguments: [source])
+        while let row = try rows.next() {
+            known[ResourceColumns.lineKey(row[1], row[2], row[3])] = row[0]
+        }
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO cost_lines (source, resource_id, service, currency, provider, account, category) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
-        // Rows for the same key add up: a provider may bill one resource in several lines a day.
-        var merged: [DailyCostKey: DailyCost] = [:]
-        for cost in costs {
-            let key = DailyCostKey(day: cost.day, resourceID: cost.resourceID, service: cost.service, currency: cost.cost.currency)
-            if var existing = merged[key] {
-                existing.cost.amount += cost.cost.amount
-                merged[key] = existing
-            } else {
-                merged[key] = cost
+        return try costs.lines.map { line in
+            if let id = known[ResourceColumns.lineKey(line.resourceID, line.service, line.currency.code)] { return id }
+            try insert.execute(arguments: [source, line.resourceID, line.service, line.currency.code, line.provider, line.account,
+                                           line.category.rawValue])
+            return db.lastInsertedRowID
+        }
+    }
+
+    private static func replaceResourceDaily(_ db: Database, source: String, costs: DailyCostTable, from first: LocalDay, through last: LocalDay) throws {
+        try db.execute(sql: """
+            DELETE FROM resource_daily WHERE day BETWEEN ? AND ? AND line IN (SELECT id FROM cost_lines WHERE source = ?)
+            """, arguments: [first.ordinal, last.ordinal, source])
+        let ids = try lineIDs(db, source: source, costs: costs)
+        // Rows for the same line and day add up: a provider may bill one resource in several lines a day.
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO resource_daily (day, line, micros) VALUES (?, ?, ?)
+            ON CONFLICT (day, line) DO UPDATE SET micros = micros + excluded.micros
+            """)
+        for row in 0..<costs.count {
+            try insert.execute(arguments: [costs.dayOrdinals[row], ids[Int(costs.lineOfRow[row])], costs.micros[row]])
+        }
+    }
+
+    private static func replaceScopeDaily(_ db: Database, source: String, days: [LocalDay: ScopeHistory.Day], from first: LocalDay, through last: LocalDay) throws {
+        try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day BETWEEN ? AND ?", arguments: [source, first.ordinal, last.ordinal])
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO scope_daily (source, day, provider, account, service, category, tenant, team, currency, micros)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (day, scopes) in days.sorted(by: { $0.key < $1.key }) where day >= first && day <= last {
+            for (key, micros) in scopes {
+                try insert.execute(arguments: [source, day.ordinal, key.provider, key.account, key.service, key.category.rawValue,
+                                               key.tenant, key.team, key.currency.code, micros])
             }
         }
-        for cost in merged.values {
-            try statement.execute(arguments: [source, cost.day.description, cost.provider, cost.account, cost.service,
-                                              cost.category.rawValue, cost.resourceID, cost.cost.currency.code, cost.cost.amount.plainString])
-        }
     }
 
-    /// Drops history past retention, but never the newest good snapshot of the source.
-    private func prune(_ db: Database, source: String, olderThan cutoff: Date) throws {
-        let cutoffDay = LocalDay(cutoff, in: TimeZone(identifier: "UTC") ?? .current).description
-        try db.execute(sql: "DELETE FROM daily_costs WHERE source = ? AND day < ?", arguments: [source, cutoffDay])
+    /// Drops per-scope history past `retention.days` and per-resource rows past
+    /// `retention.resourceDays`, and snapshots past `retention.days`, but never the newest
+    /// good snapshot of the source.
+    private static func prune(_ db: Database, source: String, now: Date, retention: Retention) throws {
+        let today = LocalDay(now, in: TimeZone(identifier: "UTC") ?? .current)
+        try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day < ?", arguments: [source, today.adding(days: -retention.days).ordinal])
+        try db.execute(sql: """
+            DELETE FROM resource_daily WHERE day < ? AND line IN (SELECT id FROM cost_lines WHERE source = ?)
+            """, arguments: [today.adding(days: -retention.resourceDays).ordinal, source])
         try db.execute(sql: """
             DELETE FROM sync_snapshots WHERE source = ? AND finished_at < ?
               AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok')
-            """, arguments: [source, cutoff.timeIntervalSince1970, source])
+            """, arguments: [source, now.addingTimeInterval(-Double(retention.days) * 86_400).timeIntervalSince1970, source])
     }
 
     // MARK: Reading
 
-    /// The newest good snapshot of a source, as the daemon serves it after a restart.
+    /// The newest good snapshot of a source, as the daemon serves it after a restart: its
+    /// time, extras and fingerprint, and the resources it left current.
     func latestSnapshot(source: String) async throws -> RestoredSnapshot? {
         try await writer.read { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT id, finished_at, extras, created, updated, deleted, unchanged FROM sync_snapshots
+                SELECT id, finished_at, extras, created, updated, deleted, unchanged, fingerprint FROM sync_snapshots
                 WHERE source = ? AND status = 'ok' ORDER BY id DESC LIMIT 1
                 """, arguments: [source]) else { return nil }
-            let id: Int64 = row["id"]
-            let states = try String.fetchAll(db, sql: """
-                SELECT current_state FROM resource_states WHERE snapshot_id = ? AND action <> 'deleted' ORDER BY resource_id
-                """, arguments: [id])
-            let resources = try states.map { try JSONDecoder().decode(Resource.self, from: Data($0.utf8)) }
-            let extrasText: String = row["extras"]
-            let extras = try JSONDecoder().decode(SnapshotExtras.self, from: Data(extrasText.utf8))
+            let id: Int64 = row[0]
+            var resources: [Resource] = []
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT resource_id, provider, name, resource_type, service, category, region, account, status, flavor, tags,
+                       rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded
+                FROM resources WHERE source = ? AND deleted_in_snapshot IS NULL ORDER BY resource_id
+                """, arguments: [source])
+            while let row = try cursor.next() {
+                // By position: a name lookup per column and row costs more than the rest of the read.
+                guard let amount = Decimal.exact(row[11] as String), let period = Decimal.exact(row[13] as String) else { continue }
+                let folded: String = row[16]
+                resources.append(Resource(
+                    provider: row[1], id: row[0], name: row[2], resourceType: row[3], service: row[4],
+                    category: CostCategory(rawValue: row[5]) ?? .other, region: row[6], account: row[7],
+                    status: ResourceStatus(provider: row[8]), flavor: row[9], tags: ResourceColumns.tags(row[10] as String),
+                    rate: Rate(amount: amount, currency: Currency(row[12] as String), periodHours: period),
+                    isZombie: row[14], isOrphan: row[15],
+                    folded: folded.isEmpty ? [] : folded.components(separatedBy: ResourceColumns.separator)))
+            }
+            let extrasText: String? = row[2]
+            let extras = try extrasText.map { try JSONDecoder().decode(SnapshotExtras.self, from: Data($0.utf8)) } ?? SnapshotExtras()
             var actions: [ChangeAction: Int] = [:]
-            for action in ChangeAction.allCases { actions[action] = row[action.rawValue] }
-            return RestoredSnapshot(id: id, finishedAt: Date(timeIntervalSince1970: row["finished_at"]),
-                                    resources: resources, extras: extras, actions: actions)
+            for (offset, action) in ChangeAction.allCases.enumerated() { actions[action] = row[3 + offset] }
+            return RestoredSnapshot(id: id, finishedAt: Date(timeIntervalSince1970: row[1]),
+                                    resources: resources, extras: extras, actions: actions, fingerprint: row[7])
         }
     }
 
-    /// Daily costs of a source from `first` on.
-    func dailyCosts(source: String, from first: LocalDay) async throws -> [DailyCost] {
+    /// A source's per-scope history from `first` on.
+    func scopeHistory(source: String, from first: LocalDay) async throws -> ScopeHistory {
         try await writer.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT day, provider, account, service, category, resource_id, currency, amount FROM daily_costs
-                WHERE source = ? AND day >= ? ORDER BY day, resource_id, service
-                """, arguments: [source, first.description]).compactMap { row in
-                // By position: a name lookup per column and row costs more than the rest of the read.
-                guard let day = LocalDay(row[0] as String), let amount = Decimal.exact(row[7] as String) else { return nil }
-                return DailyCost(day: day, provider: row[1], resourceID: row[5], service: row[3],
-                                 category: CostCategory(rawValue: row[4]) ?? .other, account: row[2],
-                                 cost: Money(amount, Currency(row[6] as String)))
+            var days: [LocalDay: ScopeHistory.Day] = [:]
+            var day = LocalDay(ordinal: 0)
+            var dayOrdinal = Int.min
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT day, provider, account, service, category, tenant, team, currency, micros FROM scope_daily
+                WHERE source = ? AND day >= ? ORDER BY day
+                """, arguments: [source, first.ordinal])
+            while let row = try cursor.next() {
+                let ordinal: Int = row[0]
+                if ordinal != dayOrdinal {
+                    dayOrdinal = ordinal
+                    day = LocalDay(ordinal: ordinal)
+                }
+                let key = ScopeKey(provider: row[1], account: row[2], service: row[3], category: CostCategory(rawValue: row[4]) ?? .other,
+                                   tenant: row[5], team: row[6], currency: Currency(row[7] as String))
+                days[day, default: [:]][key, default: 0] += row[8] as Int64
             }
+            return ScopeHistory(days: days)
         }
+    }
+
+    /// The first and last day of a source's per-resource rows; nil when it has none.
+    func resourceDayRange(source: String) async throws -> (first: LocalDay, last: LocalDay)? {
+        try await writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT MIN(d.day), MAX(d.day) FROM resource_daily d JOIN cost_lines l ON l.id = d.line WHERE l.source = ?
+                """, arguments: [source]), let first = row[0] as Int?, let last = row[1] as Int? else { return nil }
+            return (LocalDay(ordinal: first), LocalDay(ordinal: last))
+        }
+    }
+
+    /// A source's per-resource daily costs from `first` through `last`, oldest first.
+    func resourceCosts(source: String, from first: LocalDay, through last: LocalDay = LocalDay(ordinal: 1 << 30)) async throws -> DailyCostTable {
+        try await writer.read { db in
+            var table = DailyCostTable()
+            var lines: [Int64: Int32] = [:]
+            let lineCursor = try Row.fetchCursor(db, sql: """
+                SELECT id, resource_id, service, currency, provider, account, category FROM cost_lines WHERE source = ? ORDER BY id
+                """, arguments: [source])
+            while let row = try lineCursor.next() {
+                lines[row[0]] = table.intern(DailyCostTable.Line(resourceID: row[1], service: row[2], currency: Currency(row[3] as String),
+                                                                 provider: row[4], account: row[5], category: CostCategory(rawValue: row[6]) ?? .other))
+            }
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT d.day, d.line, d.micros FROM resource_daily d JOIN cost_lines l ON l.id = d.line
+                WHERE l.source = ? AND d.day BETWEEN ? AND ? ORDER BY d.day, d.line
+                """, arguments: [source, first.ordinal, last.ordinal])
+            while let row = try cursor.next() {
+                guard let line = lines[row[1]] else { continue }
+                table.append(day: Int32(row[0] as Int), line: line, micros: row[2])
+            }
+            return table
+        }
+    }
+
+    /// Daily costs of a source from `first` on, per resource (the rows kept for
+    /// `resource_retention_days`).
+    func dailyCosts(source: String, from first: LocalDay) async throws -> [DailyCost] {
+        try await resourceCosts(source: source, from: first).rows
     }
 
     func saveFXRates(_ rates: [Currency: Decimal], fetchedAt: Date) async throws {
@@ -310,15 +446,20 @@ final class Store: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v4: money in micro-units, per-resource and per-scope daily history, resources by column") { db in
+            try StoreMigrationV4.migrate(db)
+        }
         return migrator
     }
 }
 
-private struct DailyCostKey: Hashable {
-    var day: LocalDay
-    var resourceID: String
-    var service: String
-    var currency: Currency
+/// How long history is kept, by grain.
+struct Retention: Sendable {
+    /// Per-scope daily costs and snapshots (`storage.retention_days`).
+    var days: Int
+    /// Per-resource daily costs (`storage.resource_retention_days`): what scopes are summed
+    /// again from when the allocation rules change.
+    var resourceDays: Int
 }
 
 /// What one successful sync hands to the store.
@@ -327,11 +468,51 @@ struct SyncRecord: Sendable {
     var provider: String
     var startedAt: Date
     var finishedAt: Date
+    /// Every resource's change, unchanged ones included (they are counted, not stored).
     var changes: [ResourceChange]
-    var dailyCosts: [DailyCost]
+    var costs: DailyCostTable
+    /// `costs` summed per scope.
+    var scopeDays: [LocalDay: ScopeHistory.Day]
     var extras: SnapshotExtras
+    var fingerprint: String?
 
-    func count(_ action: ChangeAction) -> Int { changes.count { $0.action == action } }
+    var counts: [ChangeAction: Int] {
+        var counts: [ChangeAction: Int] = [:]
+        for change in changes { counts[change.action, default: 0] += 1 }
+        return counts
+    }
+
+    func count(_ action: ChangeAction) -> Int { counts[action] ?? 0 }
+}
+
+/// How a resource's tags and folded IDs are kept in one text column each: keys and values
+/// separated by control characters that no provider's tag uses (any found are replaced by
+/// spaces), which reads back an order of magnitude faster than JSON.
+enum ResourceColumns {
+    static let separator = "\u{1E}"
+    static let pairSeparator = "\u{1F}"
+
+    static func tags(_ tags: [String: String]) -> String {
+        func clean(_ text: String) -> String {
+            text.contains(where: { $0 == "\u{1E}" || $0 == "\u{1F}" })
+                ? String(text.map { $0 == "\u{1E}" || $0 == "\u{1F}" ? " " : $0 }) : text
+        }
+        return tags.sorted { $0.key < $1.key }.map { "\(clean($0.key))\(pairSeparator)\(clean($0.value))" }.joined(separator: separator)
+    }
+
+    static func tags(_ text: String) -> [String: String] {
+        guard !text.isEmpty else { return [:] }
+        var tags: [String: String] = [:]
+        for pair in text.split(separator: "\u{1E}", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
+            tags[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return tags
+    }
+
+    static func lineKey(_ resourceID: String, _ service: String, _ currency: String) -> String {
+        "\(resourceID)\u{1F}\(service)\u{1F}\(currency)"
+    }
 }
 
 /// The parts of a snapshot that are not per-resource rows.
@@ -376,6 +557,7 @@ struct RestoredSnapshot: Sendable {
     var resources: [Resource]
     var extras: SnapshotExtras
     var actions: [ChangeAction: Int]
+    var fingerprint: String?
 }
 
 extension JSONEncoder {

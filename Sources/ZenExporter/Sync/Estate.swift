@@ -13,6 +13,14 @@ struct SourceStatus: Sendable {
     /// The configured sync interval, exported for "no good sync in three intervals".
     var intervalSeconds: Double = 0
     var resources: [Resource] = []
+    /// Each resource's allocation dimensions (tenant, team, environment), in `resources` order.
+    var dimensions: [[String: String]] = []
+    /// Billed cost per day and scope, from the start of the evaluation's window.
+    var history = ScopeHistory()
+    /// The input the last good sync read, when the source can tell (see `SourceSnapshot.fingerprint`).
+    var fingerprint: String?
+    /// The per-resource series as last rendered.
+    var fragments = ResourceFragments()
     var extras = SnapshotExtras()
     /// What the last good sync did, per action.
     var actions: [ChangeAction: Int] = [:]
@@ -54,7 +62,7 @@ actor Estate {
     private var evaluation = EstateEvaluation()
     /// Readiness as of the exposition last published, so that /-/ready never runs ahead of /metrics.
     private var publishedReady = false
-    private let renderer: EstateRenderer
+    nonisolated let renderer: EstateRenderer
     nonisolated let exposition: ExpositionCache
 
     init(sources: [(name: String, provider: String, intervalSeconds: Double)], usage: [UsageReference] = [], renderer: EstateRenderer) {

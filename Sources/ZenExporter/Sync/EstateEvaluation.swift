@@ -35,8 +35,32 @@ struct EstateEvaluation: Sendable {
         var tenant: String
         var dimension: String
     }
-    /// Each source's daily costs since the 1st of the month, through today.
-    var monthToDate: [String: [DailyCost]] = [:]
+
+    /// Month-to-date spend (from the 1st through today) per source and scope, in the
+    /// reporting currency where a rate is known.
+    struct MonthToDateKey: Hashable, Sendable, Comparable {
+        var source: String
+        var provider: String
+        var account: String
+        var service: String
+        var category: CostCategory
+        var currency: Currency
+        var labels: [String] { [source, provider, account, service, category.rawValue, currency.code] }
+        static func < (a: Self, b: Self) -> Bool { a.labels.lexicographicallyPrecedes(b.labels) }
+    }
+    var monthToDate: [MonthToDateKey: Decimal] = [:]
+
+    /// Monthly run rate of the current resources by provider, category and type.
+    struct RunRateKey: Hashable, Sendable, Comparable {
+        var provider: String
+        var category: CostCategory
+        var resourceType: String
+        var currency: Currency
+        var labels: [String] { [provider, category.rawValue, resourceType, currency.code] }
+        static func < (a: Self, b: Self) -> Bool { a.labels.lexicographicallyPrecedes(b.labels) }
+    }
+    var infrastructureMonthly: [RunRateKey: Decimal] = [:]
+
     var budgets: [BudgetStatus] = []
     /// The last full day's cost per scope.
     var lastFullDay: [DailySeries] = []
@@ -59,48 +83,63 @@ struct EstateEvaluation: Sendable {
 
     static let horizons = [30, 60, 90]
 
-    /// `history`: each source's daily costs from at least 120 days back (and from the start of
-    /// the longest budget period).
     /// The exchange rates the totals were converted with, and when the bank's were fetched.
     var fx = FXTable(reporting: .rub, rates: [:])
     var fxFetchedAt: Date?
     var now = Date(timeIntervalSince1970: 0)
 
-    init(sources rawSources: [SourceStatus], history rawHistory: [String: [DailyCost]], usage: [UsageStatus] = [],
-         usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:], config: ExporterConfig,
-         fx: FXTable, fxFetchedAt: Date? = nil, now: Date) {
+    /// Every total is computed here, once per change, from each source's current resources
+    /// (run rates), their allocation dimensions and their per-scope daily history (spend);
+    /// the renderer only formats what this holds.
+    init(sources: [SourceStatus], usage: [UsageStatus] = [], usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:],
+         config: ExporterConfig, fx: FXTable, fxFetchedAt: Date? = nil, now: Date) {
         let reporting = config.reporting
+        let hoursPerMonth = reporting.hoursPerMonth
         // Totals are in the reporting currency wherever a rate is known (per-resource series keep theirs).
         self.fx = fx
         self.fxFetchedAt = fxFetchedAt
         self.now = now
-        let sources = rawSources.map { source in
-            var converted = source
-            converted.resources = source.resources.map { resource in
-                var resource = resource
-                resource.rate = fx.reportingOrOriginal(resource.rate)
-                return resource
-            }
-            return converted
-        }
-        let history = rawHistory.mapValues { costs in
-            costs.map { cost in
-                var cost = cost
-                cost.cost = fx.reportingOrOriginal(cost.cost)
-                return cost
-            }
-        }
         let today = LocalDay(now, in: reporting.timeZone)
         lastDay = today.adding(days: -1)
+        let start = Self.historyStart(config: config, now: now)
+        let attributed = sources.flatMap { source in
+            source.history.attributed(source: source.name, from: start).map { item in
+                var item = item
+                if item.cost.currency != fx.reporting, fx.rates[item.cost.currency] != nil { item.cost.cost = fx.reportingOrOriginal(item.cost.cost) }
+                return item
+            }
+        }
 
-        for source in sources { monthToDate[source.name] = CostModel.monthToDate(history[source.name] ?? [], today: today) }
+        let firstOfMonth = today.firstOfMonth
+        for item in attributed where item.cost.day >= firstOfMonth && item.cost.day <= today {
+            let cost = item.cost
+            monthToDate[MonthToDateKey(source: item.source, provider: cost.provider, account: cost.account, service: cost.service,
+                                       category: cost.category, currency: cost.currency), default: 0] += Micros.decimal(cost.micros)
+        }
 
-        let subjects = sources.flatMap { source in source.resources.map { AllocationSubject(source: source.name, resource: $0) } }
+        var subjects: [AllocationSubject] = []
+        var dimensions: [[String: String]] = []
+        for source in sources {
+            for resource in source.resources {
+                var converted = resource
+                converted.rate = fx.reportingOrOriginal(resource.rate)
+                subjects.append(AllocationSubject(source: source.name, resource: converted))
+            }
+            dimensions += source.dimensions.count == source.resources.count
+                ? source.dimensions : Array(repeating: [:], count: source.resources.count)
+        }
+        for subject in subjects {
+            let resource = subject.resource
+            infrastructureMonthly[RunRateKey(provider: resource.provider, category: resource.category, resourceType: resource.resourceType,
+                                             currency: resource.rate.currency), default: 0] += resource.rate.monthly(hoursPerMonth: hoursPerMonth).amount
+        }
+
         let usageByReference = Dictionary(usage.filter(\.hasData).map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
         var allocationPolicy = config.allocation
         allocationPolicy.drivers = config.sharedDrivers.mapValues { Self.driver($0, usage: usageByReference) }
         let usageTenants = Set(usageByReference.values.flatMap(\.tenantValues.keys))
-        allocation = Allocator(policy: allocationPolicy, hoursPerMonth: reporting.hoursPerMonth).allocate(subjects, knownTenants: usageTenants)
+        allocation = Allocator(policy: allocationPolicy, hoursPerMonth: hoursPerMonth)
+            .allocate(subjects, dimensions: dimensions, knownTenants: usageTenants)
         let limit = TenantLimit(maxTenants: config.maxTenants)
         let kept = limit.kept(costs: allocation.tenants, alsoKnown: usageTenants)
         tenantsFolded = Set(allocation.tenants.keys).union(usageTenants).subtracting(kept).subtracting([TenantLimit.other]).count
@@ -114,12 +153,6 @@ struct EstateEvaluation: Sendable {
             Self.capacity(scope, usage: usageByReference, history: scope.usedFrom.flatMap { usageHistory[$0] } ?? [])
         }
 
-        let attributed = sources.flatMap { source in
-            (history[source.name] ?? []).map { cost in
-                let labels = allocation.labels[AllocationResult.key(source: source.name, resourceID: cost.resourceID)] ?? [:]
-                return AttributedCost(source: source.name, cost: cost, tenant: labels["tenant"] ?? "", team: labels["team"] ?? "")
-            }
-        }
         budgets = config.budgets.map { $0.evaluate(attributed, now: now, timeZone: reporting.timeZone) }
 
         let series = DailySeries.scopes(of: attributed.map { $0.cost })
@@ -136,26 +169,32 @@ struct EstateEvaluation: Sendable {
             }
         }
 
-        let policy = config.recommendations.policy(hoursPerMonth: reporting.hoursPerMonth)
+        let policy = config.recommendations.policy(hoursPerMonth: hoursPerMonth)
+        var offset = 0
         for source in sources {
+            let sourceSubjects = subjects[offset..<(offset + source.resources.count)]
+            let sourceDimensions = dimensions[offset..<(offset + source.resources.count)]
+            offset += source.resources.count
             let utilization = Dictionary(grouping: source.extras.utilization, by: \.resourceID)
                 .mapValues { Dictionary($0.map { ($0.dimension, $0.ratio) }, uniquingKeysWith: { first, _ in first }) }
-            let recommendationSubjects = source.resources.map { resource in
-                RecommendationSubject(
-                    resource: resource,
-                    environment: allocation.labels[AllocationResult.key(source: source.name, resourceID: resource.id)]?["environment"] ?? "",
-                    utilization: utilization[resource.id] ?? [:], flavors: source.extras.flavors[resource.provider] ?? [])
+            let recommendationSubjects = zip(sourceSubjects, sourceDimensions).map { subject, dims in
+                RecommendationSubject(resource: subject.resource, environment: dims["environment"] ?? "",
+                                      utilization: utilization[subject.resource.id] ?? [:], flavors: source.extras.flavors[subject.resource.provider] ?? [])
             }
             recommendations += policy.recommend(recommendationSubjects).map { SourcedRecommendation(source: source.name, recommendation: $0) }
-            for resource in source.resources {
-                guard let kind = Waste.kind(of: resource) else { continue }
-                let monthly = resource.rate.monthly(hoursPerMonth: reporting.hoursPerMonth)
-                waste[WasteKey(kind: kind, provider: resource.provider, currency: monthly.currency), default: 0] += monthly.amount
+            var dailyByAccount: [String: [Currency: Decimal]] = [:]
+            for subject in sourceSubjects {
+                let resource = subject.resource
+                if let kind = Waste.kind(of: resource) {
+                    let monthly = resource.rate.monthly(hoursPerMonth: hoursPerMonth)
+                    waste[WasteKey(kind: kind, provider: resource.provider, currency: monthly.currency), default: 0] += monthly.amount
+                }
+            }
+            for resource in source.resources where !source.extras.accounts.isEmpty {
+                dailyByAccount["\(resource.provider)|\(resource.account)", default: [:]][resource.rate.currency, default: 0] += resource.rate.over(hours: 24).amount
             }
             for account in source.extras.accounts {
-                let daily = source.resources.filter { $0.provider == account.provider && $0.account == account.account
-                    && $0.rate.currency == account.balance.currency }
-                    .map { $0.rate.over(hours: 24).amount }.reduce(0, +)
+                let daily = dailyByAccount["\(account.provider)|\(account.account)"]?[account.balance.currency] ?? 0
                 guard let days = account.daysUntilDepleted ?? (daily > 0 ? account.balance.amount / daily : nil) else { continue }
                 runways.append(Runway(source: source.name, provider: account.provider, account: account.account, days: max(0, days)))
             }

@@ -47,12 +47,42 @@ struct SyncEngine: Sendable {
     func restore(evaluate shouldEvaluate: Bool = true) async {
         await fxRates.restore()
         await usage.restore()
+        let now = clock()
+        let historyStart = EstateEvaluation.historyStart(config: config, now: now)
+        // Scopes carry tenants and teams: summed under other allocation rules (or by an older
+        // version that stored no scopes), they are summed again from the per-resource rows.
+        let labelling = allocationFingerprint
+        let relabel = (try? await store.meta(Self.scopeLabelsKey)) != labelling
+        var relabelled = true
         for configured in sources {
             let name = configured.config.name
             do {
                 guard let snapshot = try await store.latestSnapshot(source: name) else { continue }
+                let dimensions = dimensions(source: name, resources: snapshot.resources)
+                var history = try await store.scopeHistory(source: name, from: historyStart)
+                if relabel, let stored = try await store.resourceDayRange(source: name) {
+                    // A month at a time, so that memory stays bounded whatever the history.
+                    let labels = Self.labels(snapshot.resources, dimensions)
+                    var first = stored.first
+                    while first <= stored.last {
+                        let last = min(first.adding(days: 30), stored.last)
+                        let days = try await store.resourceCosts(source: name, from: first, through: last).scopeDays(labels: labels)
+                        try await store.replaceScopeHistory(source: name, days: days, from: first, through: last)
+                        history.replace(from: first, through: last, with: days)
+                        first = last.adding(days: 1)
+                    }
+                    history.drop(before: historyStart)
+                    logger.info("summed the daily history per scope again under the current allocation rules",
+                                metadata: ["source": "\(name)", "from": "\(stored.first)", "through": "\(stored.last)"])
+                }
+                let fragments = estate.renderer.fragments(source: name, resources: snapshot.resources, dimensions: dimensions,
+                                                          utilization: snapshot.extras.utilization)
                 await estate.update(name, publish: false) { status in
                     status.resources = snapshot.resources
+                    status.dimensions = dimensions
+                    status.history = history
+                    status.fragments = fragments
+                    status.fingerprint = snapshot.fingerprint
                     status.extras = snapshot.extras
                     status.actions = snapshot.actions
                     status.lastSuccess = snapshot.finishedAt
@@ -61,29 +91,58 @@ struct SyncEngine: Sendable {
                 logger.info("restored last snapshot", metadata: ["source": "\(name)", "snapshot": "\(snapshot.id)",
                                                                  "resources": "\(snapshot.resources.count)"])
             } catch {
+                relabelled = false
                 logger.error("could not restore the last snapshot", metadata: ["source": "\(name)", "error": "\(error)"])
+            }
+        }
+        if relabel && relabelled {
+            do { try await store.setMeta(Self.scopeLabelsKey, labelling) } catch {
+                logger.error("could not record the allocation rules the scopes were summed under", metadata: ["error": "\(error)"])
             }
         }
         if shouldEvaluate { await evaluate() }
     }
 
+    static let scopeLabelsKey = "scope_labels"
+
+    /// What the per-scope history depends on in the config: the tag keys and rules that
+    /// name tenants and teams.
+    var allocationFingerprint: String {
+        let tags = config.allocation.tagKeys.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }
+        let rules = config.allocation.rules.map { rule in
+            rule.match.map { "\($0.field)~\($0.pattern)" }.joined(separator: "&") + "=>"
+                + rule.set.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        }
+        return "v1|" + tags.joined(separator: ";") + "|" + rules.joined(separator: ";")
+    }
+
+    /// Each resource's tenant, team and environment by the allocation policy (tags, then rules).
+    func dimensions(source: String, resources: [Resource]) -> [[String: String]] {
+        Allocator(policy: config.allocation, hoursPerMonth: config.reporting.hoursPerMonth)
+            .dimensions(of: resources.map { AllocationSubject(source: source, resource: $0) })
+    }
+
+    /// Tenant and team by resource ID, for summing daily costs per scope. A resource folded
+    /// into another (a VM's disk) is its parent's.
+    static func labels(_ resources: [Resource], _ dimensions: [[String: String]]) -> (String) -> (tenant: String, team: String) {
+        var byID: [String: (tenant: String, team: String)] = [:]
+        for (resource, dims) in zip(resources, dimensions) {
+            let placed = (tenant: dims["tenant"] ?? "", team: dims["team"] ?? "")
+            guard !placed.tenant.isEmpty || !placed.team.isEmpty else { continue }
+            byID[resource.id] = placed
+            for child in resource.folded where byID[child] == nil { byID[child] = placed }
+        }
+        return { byID[$0] ?? ("", "") }
+    }
+
     /// Recomputes budgets, forecasts, anomalies, allocation and recommendations over every
-    /// source's current data and the stored daily history.
+    /// source's current resources and per-scope history.
     func evaluate() async {
         await evaluationGate.run { await estate.evaluate { statuses, usage in await evaluation(of: statuses, usage: usage) } }
     }
 
     private func evaluation(of statuses: [SourceStatus], usage: [UsageStatus]) async -> EstateEvaluation {
         let now = clock()
-        let start = EstateEvaluation.historyStart(config: config, now: now)
-        var history: [String: [DailyCost]] = [:]
-        for configured in sources {
-            do {
-                history[configured.config.name] = try await store.dailyCosts(source: configured.config.name, from: start)
-            } catch {
-                logger.error("could not read the daily cost history", metadata: ["source": "\(configured.config.name)", "error": "\(error)"])
-            }
-        }
         var usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:]
         for reference in Set(config.capacity.compactMap(\.usedFrom)) {
             do {
@@ -92,7 +151,7 @@ struct SyncEngine: Sendable {
                 logger.error("could not read the usage history", metadata: ["usage": "\(reference)", "error": "\(error)"])
             }
         }
-        return EstateEvaluation(sources: statuses, history: history, usage: usage, usageHistory: usageHistory, config: config,
+        return EstateEvaluation(sources: statuses, usage: usage, usageHistory: usageHistory, config: config,
                                 fx: await fxRates.table, fxFetchedAt: await fxRates.fetchedAt, now: now)
     }
 
@@ -201,8 +260,10 @@ struct SyncEngine: Sendable {
     }
 
     private func collect(_ configured: Configured) async throws -> SourceSnapshot {
-        let hasHistory = await estate.status(of: configured.config.name)?.hasData ?? false
-        let window = CollectionWindow(now: clock(), historyDays: hasHistory ? 7 : 90, reporting: config.reporting)
+        let status = await estate.status(of: configured.config.name)
+        let hasHistory = status?.hasData ?? false
+        let window = CollectionWindow(now: clock(), historyDays: hasHistory ? 7 : 90, reporting: config.reporting,
+                                      previousFingerprint: hasHistory ? status?.fingerprint : nil)
         return try await withDeadline(configured.config.timeout, endpoint: "collect") {
             try await configured.source.collect(window)
         }
@@ -211,23 +272,38 @@ struct SyncEngine: Sendable {
     private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, duration: Double) async throws {
         let name = configured.config.name
         let now = clock()
+        if snapshot.unchanged {
+            try await commitUnchanged(snapshot, of: configured, started: started, finished: now, duration: duration)
+            return
+        }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
-        let previous = await estate.status(of: name)?.resources ?? []
-        let changes = detectChanges(previous: previous, current: resources)
+        let dimensions = dimensions(source: name, resources: resources)
+        let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
+        let previous = await estate.status(of: name)
+        let changes = detectChanges(previous: previous?.resources ?? [], current: resources)
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
-                                changes: changes, dailyCosts: snapshot.dailyCosts, extras: extras)
+                                changes: changes, costs: snapshot.costs, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint)
         do {
-            try await store.commit(record, retentionDays: config.storage.retentionDays)
+            try await store.commit(record, retention: config.storage.retention)
         } catch {
             throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
         }
+        var history = previous?.history ?? ScopeHistory()
+        if let range = snapshot.costs.dayRange { history.replace(from: range.first, through: range.last, with: scopeDays) }
+        history.drop(before: EstateEvaluation.historyStart(config: config, now: now))
+        let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization)
+        let counts = record.counts
         await estate.update(name, publish: false) { status in
             status.resources = resources
+            status.dimensions = dimensions
+            status.history = history
+            status.fragments = fragments
+            status.fingerprint = snapshot.fingerprint
             status.extras = extras
-            status.actions = Dictionary(grouping: changes, by: \.action).mapValues(\.count)
+            status.actions = counts
             status.hasData = true
             status.up = true
             status.lastSuccess = now
@@ -242,9 +318,35 @@ struct SyncEngine: Sendable {
         }
         await evaluate()
         logger.info("sync committed", metadata: [
-            "source": "\(name)", "resources": "\(resources.count)", "created": "\(record.count(.created))",
-            "updated": "\(record.count(.updated))", "deleted": "\(record.count(.deleted))", "seconds": "\(String(format: "%.3f", duration))",
+            "source": "\(name)", "resources": "\(resources.count)", "created": "\(counts[.created] ?? 0)",
+            "updated": "\(counts[.updated] ?? 0)", "deleted": "\(counts[.deleted] ?? 0)", "daily_rows": "\(snapshot.costs.count)",
+            "seconds": "\(String(format: "%.3f", duration))",
         ])
+    }
+
+    /// The source read the same input as its last good sync: nothing to reconcile or store
+    /// beyond the fact, and its data stays as it is. Evaluated again all the same, since
+    /// month-to-date and forecasts move with the clock.
+    private func commitUnchanged(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, finished: Date, duration: Double) async throws {
+        let name = configured.config.name
+        let count = await estate.status(of: name)?.resources.count ?? 0
+        do {
+            try await store.commitUnchanged(source: name, provider: configured.source.provider, startedAt: started, finishedAt: finished,
+                                            resources: count, fingerprint: snapshot.fingerprint)
+        } catch {
+            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+        }
+        await estate.update(name, publish: false) { status in
+            status.actions = [.unchanged: count]
+            status.up = true
+            status.lastSuccess = finished
+            status.lastAttempt = finished
+            status.lastDuration = duration
+            status.lastError = nil
+        }
+        await evaluate()
+        logger.info("sync found the source unchanged", metadata: ["source": "\(name)", "resources": "\(count)",
+                                                                  "seconds": "\(String(format: "%.3f", duration))"])
     }
 }
 

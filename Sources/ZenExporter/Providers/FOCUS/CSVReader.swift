@@ -93,15 +93,24 @@ struct CSVError: Error, CustomStringConvertible {
 }
 
 /// RFC 4180 records from a byte stream: commas, double quotes (doubled inside quotes) and
-/// line breaks inside quoted fields; CRLF or LF line ends; a leading UTF-8 BOM dropped.
-/// Reports each record with the physical line it starts on.
+/// line breaks inside quoted fields; CRLF or LF line ends; blank lines skipped; a leading
+/// UTF-8 BOM dropped. Reports each record with the physical line it starts on.
+///
+/// `nextRecord()` unquotes a record's fields back to back into one reused buffer and hands
+/// out byte ranges, so a billing export of millions of rows is read without a `String` per
+/// field; `next()` gives the fields as strings for readers that want them.
 struct CSVReader<Source: ByteChunks> {
     private var source: Source
-    private var buffer: [UInt8] = []
+    private var chunk: [UInt8] = []
     private var position = 0
-    private var line = 1
     private var atEnd = false
-    private var firstField = true
+    private var started = false
+    private var line = 1
+
+    /// The current record's fields, unquoted, back to back: field `i` is
+    /// `bytes[(i == 0 ? 0 : ends[i - 1]) ..< ends[i]]`.
+    private(set) var bytes: [UInt8] = []
+    private(set) var ends: [Int] = []
 
     /// The file name errors are reported against.
     let file: String
@@ -109,87 +118,148 @@ struct CSVReader<Source: ByteChunks> {
     init(_ source: Source, file: String = "") {
         self.source = source
         self.file = file
+        bytes.reserveCapacity(4096)
+        ends.reserveCapacity(64)
     }
 
-    private mutating func byte() throws -> UInt8? {
-        if position >= buffer.count {
-            guard !atEnd, let chunk = try source.next() else {
-                atEnd = true
-                return nil
-            }
-            buffer = chunk
-            position = 0
+    var fieldCount: Int { ends.count }
+
+    func range(of field: Int) -> Range<Int> { (field == 0 ? 0 : ends[field - 1])..<ends[field] }
+
+    /// Field `field`'s bytes, for parsing without a `String`.
+    func withField<Result>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        let range = range(of: field)
+        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    func string(_ field: Int) -> String {
+        withField(field) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether field `field` is exactly `text` (ASCII).
+    func field(_ field: Int, equals text: StaticString) -> Bool {
+        withField(field) { bytes in
+            bytes.count == text.utf8CodeUnitCount && (0..<bytes.count).allSatisfy { bytes[$0] == text.utf8Start[$0] }
         }
-        defer { position += 1 }
-        return buffer[position]
     }
 
     /// The next record and its starting line; nil at the end. An unterminated quote is an error.
     mutating func next() throws -> (line: Int, fields: [String])? {
-        var fields: [String] = []
-        var field: [UInt8] = []
-        var quoted = false
-        var fieldStarted = false
-        let startLine = line
-        while true {
-            guard let byte = try byte() else {
-                if quoted { throw CSVError(file: file, line: startLine, message: "quoted field not closed before the end of the file") }
-                if fields.isEmpty && field.isEmpty && !fieldStarted { return nil }
-                fields.append(text(field))
-                return (startLine, fields)
+        guard let line = try nextRecord() else { return nil }
+        return (line, (0..<ends.count).map { string($0) })
+    }
+
+    private mutating func refill() throws -> Bool {
+        while position >= chunk.count {
+            guard !atEnd, let next = try source.next() else {
+                atEnd = true
+                return false
             }
-            if quoted {
-                if byte == UInt8(ascii: "\"") {
-                    if let following = try peek(), following == UInt8(ascii: "\"") {
-                        position += 1
-                        field.append(byte)
-                    } else {
+            chunk = next
+            position = 0
+            if !started {
+                started = true
+                // The BOM may arrive split across the first chunks.
+                while chunk.count < 3, let more = try source.next() { chunk += more }
+                if chunk.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+            }
+        }
+        return true
+    }
+
+    /// Reads the next record into `bytes` and `ends`; returns the line it starts on, nil at
+    /// the end. A loop, not recursion, over blank lines: a file of a million blank lines
+    /// must not exhaust the stack.
+    mutating func nextRecord() throws -> Int? {
+        bytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        var startLine = line
+        var quoted = false
+        /// Inside quotes, a quote was the last byte of the previous chunk: the next byte decides.
+        var pendingQuote = false
+        var fieldStarted = false
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
+        while true {
+            guard try refill() else {
+                if quoted && !pendingQuote { throw CSVError(file: file, line: startLine, message: "quoted field not closed before the end of the file") }
+                if ends.isEmpty && bytes.isEmpty && !fieldStarted { return nil }
+                ends.append(bytes.count)
+                return startLine
+            }
+            let current = chunk
+            var index = position
+            let count = current.count
+            var finished = false
+            current.withUnsafeBufferPointer { buffer in
+                while index < count {
+                    if pendingQuote {
+                        pendingQuote = false
+                        if buffer[index] == quote {
+                            bytes.append(quote)
+                            index += 1
+                            continue
+                        }
                         quoted = false
                     }
-                } else {
-                    if byte == UInt8(ascii: "\n") { line += 1 }
-                    field.append(byte)
+                    if quoted {
+                        // A run up to the next quote, counting the line breaks in it.
+                        let runStart = index
+                        while index < count, buffer[index] != quote {
+                            if buffer[index] == newline { line += 1 }
+                            index += 1
+                        }
+                        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<index]))
+                        guard index < count else { break }
+                        index += 1  // the quote
+                        if index == count {
+                            pendingQuote = true
+                        } else if buffer[index] == quote {
+                            bytes.append(quote)
+                            index += 1
+                        } else {
+                            quoted = false
+                        }
+                        continue
+                    }
+                    // A run of plain bytes.
+                    let runStart = index
+                    while index < count {
+                        let byte = buffer[index]
+                        if byte == comma || byte == quote || byte == newline || byte == carriageReturn { break }
+                        index += 1
+                    }
+                    if index > runStart {
+                        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<index]))
+                        fieldStarted = true
+                    }
+                    guard index < count else { break }
+                    let byte = buffer[index]
+                    index += 1
+                    switch byte {
+                    case comma:
+                        ends.append(bytes.count)
+                        fieldStarted = true
+                    case quote where bytes.count == (ends.last ?? 0):
+                        quoted = true
+                        fieldStarted = true
+                    case quote:
+                        bytes.append(quote)
+                    case carriageReturn:
+                        continue
+                    default:  // newline
+                        line += 1
+                        if ends.isEmpty && bytes.isEmpty && !fieldStarted {
+                            startLine = line  // a blank line
+                            continue
+                        }
+                        ends.append(bytes.count)
+                        finished = true
+                        return
+                    }
                 }
-                continue
             }
-            switch byte {
-            case UInt8(ascii: ","):
-                fields.append(text(field))
-                field.removeAll(keepingCapacity: true)
-                fieldStarted = true
-            case UInt8(ascii: "\"") where field.isEmpty:
-                quoted = true
-                fieldStarted = true
-            case UInt8(ascii: "\r"):
-                continue
-            case UInt8(ascii: "\n"):
-                line += 1
-                if fields.isEmpty && field.isEmpty && !fieldStarted { return try next() }  // blank line
-                fields.append(text(field))
-                return (startLine, fields)
-            default:
-                field.append(byte)
-                fieldStarted = true
-            }
+            position = index
+            if finished { return startLine }
         }
-    }
-
-    /// A field's text; the file's very first field loses a UTF-8 byte order mark.
-    private mutating func text(_ bytes: [UInt8]) -> String {
-        guard firstField else { return String(decoding: bytes, as: UTF8.self) }
-        firstField = false
-        return String(decoding: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes, as: UTF8.self)
-    }
-
-    private mutating func peek() throws -> UInt8? {
-        if position >= buffer.count {
-            guard !atEnd, let chunk = try source.next() else {
-                atEnd = true
-                return nil
-            }
-            buffer = chunk
-            position = 0
-        }
-        return buffer[position]
     }
 }

@@ -5,9 +5,11 @@ import Glibc
 #endif
 
 /// `type: focus`: FinOps Open Cost and Usage Specification (1.0–1.2) CSV exports, plain or
-/// gzip, from a glob of files. Files are streamed with constant memory; a file whose size and
-/// modification time are unchanged is not read again, a changed (re-exported) one replaces its
-/// earlier rows. Bad rows are counted and reported with file:line and never stop the file.
+/// gzip, from a glob of files. Files are streamed with constant memory into daily cost per
+/// resource, service and currency. When every file's size and modification time are what
+/// the last good sync read, nothing is read again (the fingerprint survives restarts); when
+/// any changed, all are read again, so a re-exported file replaces its earlier rows. Bad rows
+/// are counted and reported with file:line and never stop the file.
 final class FocusSource: Source {
     struct Settings: SourceSettings {
         var path: String
@@ -23,8 +25,6 @@ final class FocusSource: Source {
     )
 
     let settings: Settings
-    /// What was read of each file, kept between syncs of this process.
-    let files = FileCache<FocusFile>()
     var provider: String { "focus" }
 
     init(settings: Settings) { self.settings = settings }
@@ -34,9 +34,20 @@ final class FocusSource: Source {
         guard !paths.isEmpty else {
             throw SyncFailure(endpoint: "files", reason: "no_files", message: "no file matches \(settings.path)")
         }
-        try Task.checkCancellation()
-        let files = try self.files.parse(paths) { try FocusFile.read(path: $0, timeZone: window.reporting.timeZone) }
-        return FocusFile.snapshot(of: files)
+        let timeZone = window.reporting.timeZone
+        let fingerprint = FileFingerprint.of(paths, salt: "focus-v2|\(timeZone.identifier)")
+        if let fingerprint, fingerprint == window.previousFingerprint {
+            var snapshot = SourceSnapshot()
+            snapshot.unchanged = true
+            snapshot.fingerprint = fingerprint
+            return snapshot
+        }
+        // Parsing a month of a large estate takes seconds of CPU: off the cooperative pool.
+        var snapshot = try await offCooperativePool { isCancelled in
+            try FocusExport.read(paths: paths, timeZone: timeZone, isCancelled: isCancelled).snapshot()
+        }
+        snapshot.fingerprint = fingerprint
+        return snapshot
     }
 
     static func glob(_ pattern: String) -> [String] {
@@ -47,21 +58,14 @@ final class FocusSource: Source {
     }
 }
 
-/// One FOCUS file, aggregated: daily cost per resource and service, the latest day's usage
-/// per resource (the run rate), totals per currency and charge category, and its bad rows.
-struct FocusFile: Sendable {
-    struct Key: Hashable, Sendable {
-        var day: LocalDay
-        var resourceID: String
-        var service: String
-        var currency: Currency
-    }
-
+/// One or more FOCUS files read together: daily cost per line (resource × service ×
+/// currency) in micro-units, each line's usage on its latest day (the run rate), totals per
+/// currency and charge category, and the bad rows.
+struct FocusExport: Sendable {
     struct Resource: Sendable {
         var provider: String
         var name: String
         var type: String
-        var service: String
         var category: CostCategory
         var region: String
         var account: String
@@ -75,35 +79,110 @@ struct FocusFile: Sendable {
         var description: String { "\(file):\(line): \(reason)" }
     }
 
-    var path: String
-    var daily: [Key: Decimal] = [:]
-    var usageByResourceDay: [Key: Decimal] = [:]
+    /// Lines and their rows, sorted by day and line.
+    var costs = DailyCostTable()
+    /// Per line: the latest day with usage and the usage that day.
+    var lastUsageDay: [Int32] = []
+    var lastUsage: [Int64] = []
     var resources: [String: Resource] = [:]
-    var categories: [String: CostCategory] = [:]
-    var totals: [String: Decimal] = [:]  // "<currency>|<ChargeCategory>"
+    /// "<currency>|<ChargeCategory>" → sum of BilledCost.
+    var totals: [String: Decimal] = [:]
     var badRows: [BadRow] = []
     var badRowCount = 0
     var rows = 0
 
     static let required = ["BilledCost", "BillingCurrency", "ChargePeriodStart"]
-    static let chargeCategories: Set<String> = ["Usage", "Purchase", "Tax", "Credit", "Adjustment"]
+    static let chargeCategories = ["Usage", "Purchase", "Tax", "Credit", "Adjustment"]
     /// Bad rows kept with their reason; beyond this only counted.
     static let keptBadRows = 100
 
-    static func read(path: String, timeZone: TimeZone) throws -> FocusFile {
-        var file = FocusFile(path: path)
-        let name = URL(fileURLWithPath: path).lastPathComponent
-        if path.hasSuffix(".gz") {
-            var reader = CSVReader(GzipChunks(try FileChunks(path: path), file: name), file: name)
-            try file.ingest(&reader, name: name, timeZone: timeZone)
-        } else {
-            var reader = CSVReader(try FileChunks(path: path), file: name)
-            try file.ingest(&reader, name: name, timeZone: timeZone)
-        }
-        return file
+    static func read(path: String, timeZone: TimeZone) throws -> FocusExport {
+        try read(paths: [path], timeZone: timeZone)
     }
 
-    private mutating func ingest<Source: ByteChunks>(_ reader: inout CSVReader<Source>, name: String, timeZone: TimeZone) throws {
+    static func read(paths: [String], timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool = { false }) throws -> FocusExport {
+        var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled)
+        for path in paths {
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            if path.hasSuffix(".gz") {
+                var reader = CSVReader(GzipChunks(try FileChunks(path: path), file: name), file: name)
+                try ingest.ingest(&reader, name: name)
+            } else {
+                var reader = CSVReader(try FileChunks(path: path), file: name)
+                try ingest.ingest(&reader, name: name)
+            }
+        }
+        return ingest.finish()
+    }
+
+    /// The run rate of a line is its usage on the latest day any usage was billed; lines
+    /// without usage that day are gone. Resources are listed as inventory too, so that the
+    /// tags of the export reach allocation.
+    func snapshot() -> SourceSnapshot {
+        var snapshot = SourceSnapshot()
+        snapshot.costs = costs
+        let utc = TimeZone(identifier: "UTC") ?? .current
+        if let latest = lastUsageDay.max(), latest > Int32.min {
+            let lastDay = LocalDay(ordinal: Int(latest))
+            for (index, line) in costs.lines.enumerated() where lastUsageDay[index] == latest {
+                guard let resource = resources[line.resourceID] else { continue }
+                snapshot.billing.append(BillingLineItem(
+                    provider: resource.provider, resourceID: line.resourceID, resourceName: resource.name, resourceType: resource.type,
+                    service: line.service, category: resource.category, region: resource.region, account: resource.account,
+                    rate: Rate(Money(Micros.decimal(lastUsage[index]), line.currency), per: .daily)))
+                snapshot.inventory.append(InventoryItem(
+                    provider: resource.provider, resourceID: line.resourceID, name: resource.name, resourceType: resource.type,
+                    region: resource.region, status: "ACTIVE", createdAt: lastDay.start(in: utc), tags: resource.tags))
+            }
+            snapshot.billing.sort { $0.resourceID < $1.resourceID }
+        }
+        snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
+        snapshot.endpointFailures = badRows.map { SyncFailure(endpoint: $0.file, reason: "bad_row", message: $0.description) }
+        return snapshot
+    }
+
+    /// Usage on the latest usage day, summed per currency (the daily run rate).
+    func runRate(currency: Currency) -> Decimal {
+        guard let latest = lastUsageDay.max() else { return 0 }
+        var sum: Int64 = 0
+        for (index, line) in costs.lines.enumerated() where lastUsageDay[index] == latest && line.currency == currency { sum += lastUsage[index] }
+        return Micros.decimal(sum)
+    }
+}
+
+/// The state of reading FOCUS files: byte-level, with every repeated string (resource IDs,
+/// services, period starts) interned once, so a row costs hashing a few byte ranges and
+/// adding an integer.
+private struct FocusIngest {
+    let timeZone: TimeZone
+    let isCancelled: @Sendable () -> Bool
+    var export = FocusExport()
+    var resourceIDs = ByteInterner()
+    var services = ByteInterner()
+    var currencies = ByteInterner()
+    var periodStarts = ByteInterner()
+    /// Per interned period start: its local day's ordinal, or nil when it is not a time.
+    var startDays: [Int32?] = []
+    /// Interned resource ID → index of its resource entry's ID string.
+    var resourceNames: [String] = []
+    /// (resource, service, currency) packed → line index.
+    var lineIndex: [UInt64: Int32] = [:]
+    /// (line, day) packed → micro-units.
+    var sums: [UInt64: Int64] = [:]
+    /// "<currency>|<ChargeCategory>" as micro-units while reading.
+    var totals: [String: Int64] = [:]
+
+    init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
+        self.timeZone = timeZone
+        self.isCancelled = isCancelled
+    }
+
+    private mutating func bad(_ file: String, _ line: Int, _ reason: @autoclosure () -> String) {
+        export.badRowCount += 1
+        if export.badRows.count < FocusExport.keptBadRows { export.badRows.append(.init(file: file, line: line, reason: reason())) }
+    }
+
+    mutating func ingest<Source: ByteChunks>(_ reader: inout CSVReader<Source>, name: String) throws {
         let header: [String]
         do {
             guard let first = try reader.next() else { throw CSVError(file: name, line: 1, message: "the file is empty") }
@@ -112,88 +191,153 @@ struct FocusFile: Sendable {
             throw SyncFailure(endpoint: name, reason: "bad_file", message: "\(name):\(error.line): \(error.message)")
         }
         let column = Dictionary(header.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        let missing = Self.required.filter { column[$0] == nil }
+        let missing = FocusExport.required.filter { column[$0] == nil }
         guard missing.isEmpty else {
             throw SyncFailure(endpoint: name, reason: "bad_file", message: "\(name):1: missing FOCUS columns \(missing.joined(separator: ", "))")
         }
-        // Exports repeat a handful of period starts millions of times: parse each once.
-        var days: [String: LocalDay] = [:]
-        func field(_ fields: [String], _ name: String) -> String {
-            guard let index = column[name], index < fields.count else { return "" }
-            return fields[index]
-        }
+        let columns = Columns(column)
         while true {
-            let record: (line: Int, fields: [String])
+            let line: Int
             do {
-                guard let next = try reader.next() else { break }
-                record = next
+                guard let next = try reader.nextRecord() else { break }
+                line = next
             } catch let error as CSVError {
                 bad(name, error.line, error.message)
                 break
             }
-            rows += 1
-            let fields = record.fields
-            guard fields.count == header.count else {
-                bad(name, record.line, "\(fields.count) fields where the header has \(header.count)")
+            export.rows += 1
+            if export.rows & 0xFFFF == 0, isCancelled() { throw CancellationError() }
+            guard reader.fieldCount == header.count else {
+                bad(name, line, "\(reader.fieldCount) fields where the header has \(header.count)")
                 continue
             }
-            guard let cost = Decimal.exact(field(fields, "BilledCost")) else {
-                bad(name, record.line, "BilledCost \"\(field(fields, "BilledCost"))\" is not a number")
-                continue
+            try row(&reader, columns, file: name, line: line)
+        }
+    }
+
+    /// Column positions of the fields read; -1 when the file lacks the column.
+    struct Columns {
+        var cost, currency, start, chargeCategory, service, serviceCategory, account, resourceID, resourceName, resourceType, region, provider, tags: Int
+        init(_ column: [String: Int]) {
+            func at(_ name: String) -> Int { column[name] ?? -1 }
+            cost = at("BilledCost"); currency = at("BillingCurrency"); start = at("ChargePeriodStart")
+            chargeCategory = at("ChargeCategory"); service = at("ServiceName"); serviceCategory = at("ServiceCategory")
+            account = at("SubAccountId"); resourceID = at("ResourceId"); resourceName = at("ResourceName")
+            resourceType = at("ResourceType"); region = at("RegionId"); provider = at("ProviderName"); tags = at("Tags")
+        }
+    }
+
+    private func text<S>(_ reader: CSVReader<S>, _ column: Int) -> String { column < 0 ? "" : reader.string(column) }
+    private func isEmpty<S>(_ reader: CSVReader<S>, _ column: Int) -> Bool { column < 0 || reader.range(of: column).isEmpty }
+
+    private mutating func row<S>(_ reader: inout CSVReader<S>, _ columns: Columns, file: String, line: Int) throws {
+        guard let micros = reader.withField(columns.cost, { Micros.parse($0) }) else {
+            bad(file, line, "BilledCost \"\(reader.string(columns.cost))\" is not a number")
+            return
+        }
+        guard reader.range(of: columns.currency).count == 3 else {
+            bad(file, line, "BillingCurrency \"\(reader.string(columns.currency).uppercased())\" is not a currency code")
+            return
+        }
+        let currency = reader.withField(columns.currency) { currencies.intern($0) }
+        let start = reader.withField(columns.start) { periodStarts.intern($0) }
+        if Int(start) == startDays.count {
+            let startText = reader.string(columns.start)
+            startDays.append(FocusTime.parse(startText).map { Int32(LocalDay($0, in: timeZone).ordinal) })
+        }
+        guard let day = startDays[Int(start)] else {
+            bad(file, line, "ChargePeriodStart \"\(reader.string(columns.start))\" is not an ISO 8601 time")
+            return
+        }
+        let chargeCategory: String
+        if isEmpty(reader, columns.chargeCategory) {
+            chargeCategory = "Usage"
+        } else if let known = FocusExport.chargeCategories.first(where: { category in
+            reader.withField(columns.chargeCategory) { $0.elementsEqual(category.utf8) }
+        }) {
+            chargeCategory = known
+        } else {
+            bad(file, line, "ChargeCategory \"\(reader.string(columns.chargeCategory))\" is not one of Usage, Purchase, Tax, Credit, Adjustment")
+            return
+        }
+        let currencyCode = currencies.string(currency).uppercased()
+        totals["\(currencyCode)|\(chargeCategory)", default: 0] &+= micros
+
+        let service = isEmpty(reader, columns.service)
+            ? services.intern(chargeCategory) : reader.withField(columns.service) { services.intern($0) }
+        let resource: Int32
+        if isEmpty(reader, columns.resourceID) {
+            resource = resourceIDs.intern("\(services.string(service))|\(text(reader, columns.account))")
+        } else {
+            resource = reader.withField(columns.resourceID) { resourceIDs.intern($0) }
+        }
+        if Int(resource) == resourceNames.count {
+            let id = resourceIDs.string(resource)
+            resourceNames.append(id)
+            if export.resources[id] == nil {
+                let entry = Taxonomy.lookup(provider: "focus", service: text(reader, columns.serviceCategory))
+                let provider = text(reader, columns.provider).lowercased()
+                let type = text(reader, columns.resourceType)
+                let name = text(reader, columns.resourceName)
+                export.resources[id] = FocusExport.Resource(
+                    provider: provider.isEmpty ? "focus" : provider, name: name.isEmpty ? id : name,
+                    type: type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased(), category: entry?.category ?? .other,
+                    region: text(reader, columns.region), account: text(reader, columns.account),
+                    tags: FocusTags.parse(text(reader, columns.tags)))
             }
-            let currencyCode = field(fields, "BillingCurrency").uppercased()
-            guard currencyCode.count == 3 else {
-                bad(name, record.line, "BillingCurrency \"\(currencyCode)\" is not a currency code")
-                continue
+        }
+        let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
+        let lineID: Int32
+        if let known = lineIndex[key], currency < 0xFF {
+            lineID = known
+        } else {
+            let id = resourceNames[Int(resource)]
+            let entry = export.resources[id]
+            lineID = export.costs.intern(DailyCostTable.Line(
+                resourceID: id, service: services.string(service), currency: Currency(currencyCode), provider: entry?.provider ?? "focus",
+                account: entry?.account ?? "", category: entry?.category ?? .other))
+            if currency < 0xFF { lineIndex[key] = lineID }
+            if Int(lineID) == export.lastUsageDay.count {
+                export.lastUsageDay.append(Int32.min)
+                export.lastUsage.append(0)
             }
-            let startText = field(fields, "ChargePeriodStart")
-            let day: LocalDay
-            if let known = days[startText] {
-                day = known
-            } else if let start = Self.parseTime(startText) {
-                day = LocalDay(start, in: timeZone)
-                days[startText] = day
-            } else {
-                bad(name, record.line, "ChargePeriodStart \"\(startText)\" is not an ISO 8601 time")
-                continue
-            }
-            let chargeCategory = field(fields, "ChargeCategory").isEmpty ? "Usage" : field(fields, "ChargeCategory")
-            guard Self.chargeCategories.contains(chargeCategory) else {
-                bad(name, record.line, "ChargeCategory \"\(chargeCategory)\" is not one of Usage, Purchase, Tax, Credit, Adjustment")
-                continue
-            }
-            let currency = Currency(currencyCode)
-            let service = field(fields, "ServiceName").isEmpty ? chargeCategory : field(fields, "ServiceName")
-            let account = field(fields, "SubAccountId")
-            let resourceID = field(fields, "ResourceId").isEmpty ? "\(service)|\(account)" : field(fields, "ResourceId")
-            let key = Key(day: day, resourceID: resourceID, service: service, currency: currency)
-            daily[key, default: 0] += cost
-            totals["\(currencyCode)|\(chargeCategory)", default: 0] += cost
-            if chargeCategory == "Usage" { usageByResourceDay[key, default: 0] += cost }
-            if resources[resourceID] == nil {
-                let entry = Taxonomy.lookup(provider: "focus", service: field(fields, "ServiceCategory"))
-                let provider = field(fields, "ProviderName").lowercased()
-                resources[resourceID] = Resource(
-                    provider: provider.isEmpty ? "focus" : provider,
-                    name: field(fields, "ResourceName").isEmpty ? resourceID : field(fields, "ResourceName"),
-                    type: field(fields, "ResourceType").isEmpty ? (entry?.resourceType ?? "other") : field(fields, "ResourceType").lowercased(),
-                    service: service, category: entry?.category ?? .other, region: field(fields, "RegionId"), account: account,
-                    tags: Self.tags(field(fields, "Tags")))
+        }
+        sums[UInt64(UInt32(bitPattern: lineID)) << 32 | UInt64(UInt32(bitPattern: day)), default: 0] &+= micros
+        if chargeCategory == "Usage" {
+            let index = Int(lineID)
+            if day > export.lastUsageDay[index] {
+                export.lastUsageDay[index] = day
+                export.lastUsage[index] = micros
+            } else if day == export.lastUsageDay[index] {
+                export.lastUsage[index] &+= micros
             }
         }
     }
 
-    private mutating func bad(_ file: String, _ line: Int, _ reason: String) {
-        badRowCount += 1
-        if badRows.count < Self.keptBadRows { badRows.append(BadRow(file: file, line: line, reason: reason)) }
+    /// The rows sorted by day and line, the totals as decimals.
+    mutating func finish() -> FocusExport {
+        var keys = Array(sums.keys)
+        // Day in the low half: sort by day, then line.
+        keys.sort { ($0 & 0xFFFF_FFFF, $0 >> 32) < ($1 & 0xFFFF_FFFF, $1 >> 32) }
+        export.costs.reserveCapacity(keys.count)
+        for key in keys {
+            export.costs.append(day: Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)), line: Int32(bitPattern: UInt32(key >> 32)),
+                                micros: sums[key] ?? 0)
+        }
+        sums = [:]
+        export.totals = totals.mapValues { Micros.decimal($0) }
+        return export
     }
+}
 
-    static func parseTime(_ text: String) -> Date? {
+/// FOCUS times: ISO 8601 with or without fractional seconds, or without a zone (UTC, as
+/// FOCUS requires), or a plain date.
+enum FocusTime {
+    static func parse(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }
-        // "2026-11-01 00:00:00" (no zone: UTC, as FOCUS requires) and plain dates.
         let plain = DateFormatter()
         plain.locale = Locale(identifier: "en_US_POSIX")
         plain.timeZone = TimeZone(identifier: "UTC")
@@ -203,48 +347,41 @@ struct FocusFile: Sendable {
         }
         return nil
     }
+}
 
-    static func tags(_ json: String) -> [String: String] {
+/// The `Tags` column: a JSON object; values that are not strings are kept as their text.
+enum FocusTags {
+    static func parse(_ json: String) -> [String: String] {
         guard !json.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
         return object.reduce(into: [:]) { result, entry in result[entry.key] = "\(entry.value)" }
     }
+}
 
-    /// All files together as one source snapshot. The run rate of a resource is its usage on
-    /// the latest day the files cover; resources not billed that day are gone.
-    static func snapshot(of files: [FocusFile]) -> SourceSnapshot {
-        var snapshot = SourceSnapshot()
-        var daily: [Key: Decimal] = [:]
-        var usage: [Key: Decimal] = [:]
-        var resources: [String: Resource] = [:]
-        for file in files {
-            daily.merge(file.daily, uniquingKeysWith: +)
-            usage.merge(file.usageByResourceDay, uniquingKeysWith: +)
-            resources.merge(file.resources, uniquingKeysWith: { first, _ in first })
+/// Interns byte strings: each distinct one gets a small integer, and the bytes of a row are
+/// looked up without making a `String`.
+struct ByteInterner {
+    private var buckets: [Int: [Int32]] = [:]
+    private var storage: [[UInt8]] = []
+    private var strings: [String] = []
+
+    mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
+        var hasher = Hasher()
+        hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+        let hash = hasher.finalize()
+        if let candidates = buckets[hash] {
+            for candidate in candidates where storage[Int(candidate)].elementsEqual(bytes) { return candidate }
         }
-        for (key, amount) in daily.sorted(by: { ($0.key.day, $0.key.resourceID, $0.key.service) < ($1.key.day, $1.key.resourceID, $1.key.service) }) {
-            let resource = resources[key.resourceID]
-            snapshot.dailyCosts.append(DailyCost(day: key.day, provider: resource?.provider ?? "focus", resourceID: key.resourceID,
-                                                 service: key.service, category: resource?.category ?? .other,
-                                                 account: resource?.account ?? "", cost: Money(amount, key.currency)))
-        }
-        if let lastDay = usage.keys.map(\.day).max() {
-            for (key, amount) in usage where key.day == lastDay {
-                guard let resource = resources[key.resourceID] else { continue }
-                snapshot.billing.append(BillingLineItem(
-                    provider: resource.provider, resourceID: key.resourceID, resourceName: resource.name, resourceType: resource.type,
-                    service: key.service, category: resource.category, region: resource.region, account: resource.account,
-                    rate: Rate(Money(amount, key.currency), per: .daily)))
-                snapshot.inventory.append(InventoryItem(
-                    provider: resource.provider, resourceID: key.resourceID, name: resource.name, resourceType: resource.type,
-                    region: resource.region, status: "ACTIVE", createdAt: lastDay.start(in: TimeZone(identifier: "UTC") ?? .current),
-                    tags: resource.tags))
-            }
-            snapshot.billing.sort { $0.resourceID < $1.resourceID }
-        }
-        snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
-        snapshot.endpointFailures = files.flatMap { file in
-            file.badRows.map { SyncFailure(endpoint: URL(fileURLWithPath: file.path).lastPathComponent, reason: "bad_row", message: $0.description) }
-        }
-        return snapshot
+        let id = Int32(storage.count)
+        storage.append(Array(bytes))
+        strings.append(String(decoding: bytes, as: UTF8.self))
+        buckets[hash, default: []].append(id)
+        return id
     }
+
+    mutating func intern(_ text: String) -> Int32 {
+        var text = text
+        return text.withUTF8 { intern($0) }
+    }
+
+    func string(_ id: Int32) -> String { strings[Int(id)] }
 }

@@ -168,7 +168,7 @@ struct YandexExportFile: Sendable {
 
     var daily: [Key: Decimal] = [:]
     var tags: [String: [String: String]] = [:]
-    var badRows: [FocusFile.BadRow] = []
+    var badRows: [FocusExport.BadRow] = []
 
     static let required = ["date", "currency", "cost", "service_name"]
 

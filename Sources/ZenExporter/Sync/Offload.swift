@@ -1,0 +1,32 @@
+import Foundation
+import Synchronization
+
+/// Runs CPU-heavy synchronous work (parsing a billing export) on a thread of its own, not on
+/// Swift's cooperative pool: on a 2-core machine that pool has two threads, and a parse that
+/// holds one for seconds would stall every other task behind it. Cancelling the calling task
+/// raises the flag that `body` polls; the result is then a `CancellationError`.
+func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable (_ isCancelled: @escaping @Sendable () -> Bool) throws -> T) async throws -> T {
+    let cancelled = CancellationFlag()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let thread = Thread {
+                do {
+                    continuation.resume(returning: try body { cancelled.isSet })
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "zen-exporter.parse"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    } onCancel: {
+        cancelled.set()
+    }
+}
+
+final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+}
