@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Independent DuckDB figures for a FOCUS CSV export (plain or .gz), to compare the exporter against.
+
+Usage:
+    scripts/focus-oracle.py FILE [--threads 2] [--month 2026-10] [--timezone Europe/Moscow]
+
+Needs the duckdb Python package (pip install duckdb). Prints:
+    duckdb_groupby_seconds=<float>   time of the per-(ResourceId, UTC day) SUM(BilledCost) over FILE
+    duckdb_groups=<n>                number of (ResourceId, day) groups
+    mtd <CURRENCY> <decimal>         exact SUM(BilledCost) of the rows whose ChargePeriodStart falls
+                                     in --month when read in --timezone (FOCUS times are UTC)
+    total <CURRENCY> <decimal>       exact SUM(BilledCost) over the whole file
+Every column is read as VARCHAR except BilledCost, read as DECIMAL(38,10), so sums are exact.
+"""
+import argparse
+import datetime as dt
+import gzip
+import sys
+import time
+from zoneinfo import ZoneInfo
+
+try:
+    import duckdb
+except ImportError:
+    sys.exit("focus-oracle: the Python package 'duckdb' is not importable; install it with: pip install duckdb")
+
+
+def header_of(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", newline="") as f:
+        return f.readline().rstrip("\r\n").split(",")
+
+
+def relation_sql(path):
+    """read_csv(...) with every column VARCHAR except BilledCost DECIMAL(38,10)."""
+    cols = ", ".join("'%s': '%s'" % (c, "DECIMAL(38,10)" if c == "BilledCost" else "VARCHAR")
+                     for c in header_of(path))
+    return ("read_csv('%s', header = true, auto_detect = false, delim = ',', quote = '\"', "
+            "escape = '\"', columns = {%s})" % (path.replace("'", "''"), cols))
+
+
+def plain(d):
+    """Exact decimal without exponent or trailing zeros: Decimal('12.3400000000') -> 12.34."""
+    s = format(d, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("file")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--month", default="2026-10", help="YYYY-MM, in --timezone")
+    ap.add_argument("--timezone", default="Europe/Moscow")
+    args = ap.parse_args()
+
+    con = duckdb.connect()
+    con.execute("SET threads TO %d" % args.threads)
+    src = relation_sql(args.file)
+
+    # a) The group-by, timed; count(*)/sum over it forces every group's sum to be computed.
+    t0 = time.perf_counter()
+    groups, _ = con.execute(
+        "SELECT count(*), sum(cost) FROM (SELECT ResourceId, CAST(ChargePeriodStart AS DATE) AS day, "
+        "SUM(BilledCost) AS cost FROM %s GROUP BY ResourceId, day)" % src).fetchone()
+    print("duckdb_groupby_seconds=%.3f" % (time.perf_counter() - t0))
+    print("duckdb_groups=%d" % groups)
+
+    # b) Exact sums per (currency, period start); the start is placed in the zone here in Python.
+    zone = ZoneInfo(args.timezone)
+    rows = con.execute("SELECT BillingCurrency, ChargePeriodStart, SUM(BilledCost) FROM %s "
+                       "GROUP BY ALL" % src).fetchall()
+    mtd, total = {}, {}
+    for currency, start, cost in rows:
+        utc = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+        if utc.tzinfo is None:  # FOCUS times are UTC
+            utc = utc.replace(tzinfo=dt.timezone.utc)
+        local = utc.astimezone(zone)
+        total[currency] = total.get(currency, 0) + cost
+        if local.strftime("%Y-%m") == args.month:
+            mtd[currency] = mtd.get(currency, 0) + cost
+    for currency in sorted(mtd):
+        print("mtd %s %s" % (currency, plain(mtd[currency])))
+    for currency in sorted(total):
+        print("total %s %s" % (currency, plain(total[currency])))
+
+
+if __name__ == "__main__":
+    main()
