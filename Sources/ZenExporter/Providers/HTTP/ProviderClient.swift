@@ -71,7 +71,7 @@ struct ProviderClient: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as NIOTooManyBytesError {
-            throw SyncFailure(endpoint: endpoint, reason: "too_large", message: "\(describe(request)): body over \(maxBodyBytes) bytes (\(error))")
+            throw SyncFailure(endpoint: endpoint, reason: SyncFailure.tooLarge, message: "\(describe(request)): body over \(maxBodyBytes) bytes (\(error))")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             return .retry(SyncFailure(endpoint: endpoint, reason: "timeout", message: "\(describe(request)): no answer within \(timeout.prometheusText)"), after: nil)
         } catch {
@@ -122,6 +122,14 @@ extension DecodingError {
         @unknown default: return "\(self)"
         }
     }
+}
+
+extension SyncFailure {
+    /// The reason of an answer whose body is over `ProviderClient.maxBodyBytes` (never retried):
+    /// a connector that can ask for less at a time reacts to it by asking for less.
+    static let tooLarge = "too_large"
+
+    var isBodyTooLarge: Bool { reason == Self.tooLarge }
 }
 
 /// A number that providers send as a number or as a numeric string ("12.66"), read exactly.
