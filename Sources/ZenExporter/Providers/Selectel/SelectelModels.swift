@@ -15,27 +15,6 @@ enum Selectel {
         var settings: DataBody.Settings?
     }
 
-    struct Consumption: Decodable {
-        struct Row: Decodable {
-            struct Project: Decodable { var id: String?; var name: String? }
-            struct Object: Decodable {
-                var id: String?
-                var name: String?
-                var parent_id: String?
-                var type: String?
-            }
-            struct Metric: Decodable { var id: String?; var region: String? }
-            var provider_key: String?
-            var project: Project?
-            var object: Object?
-            var metric: Metric?
-            var period: String?
-            var value: FlexibleDecimal?
-        }
-        var status: String?
-        var data: [Row]?
-    }
-
     struct TokenBody: Decodable {
         struct Token: Decodable {
             struct Service: Decodable {

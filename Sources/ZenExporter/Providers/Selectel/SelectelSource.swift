@@ -2,12 +2,14 @@ import AsyncHTTPClient
 import CostModel
 import Foundation
 import NIOCore
+import Synchronization
 
 /// `type: selectel`: billing-first. The consumption statistics (kopecks per object and hour,
 /// disks and addresses under their VM's `parent_id`) give cost; the balance comes from
 /// `/v3/balances`; with a service user, Keystone tokens open Nova, Cinder, Neutron and
 /// Gnocchi in every region of the catalog for inventory and utilisation. Each endpoint and
-/// region fails alone.
+/// region fails alone. Statistics come in windows that fit the body limit
+/// (SelectelConsumption.swift).
 struct SelectelSource: Source {
     struct Settings: SourceSettings {
         var token: Secret
@@ -55,6 +57,8 @@ struct SelectelSource: Source {
     let settings: Settings
     let http: ProviderClient
     let session: KeystoneSession?
+    /// What one configured source keeps from sync to sync.
+    let state = SelectelState()
     var provider: String { "selectel" }
     static let providerKeys = ["vpc", "mks", "dbaas", "craas", "storage"]
     static let moscow = TimeZone(identifier: "Europe/Moscow") ?? .current
@@ -104,7 +108,7 @@ struct SelectelSource: Source {
 
     // MARK: Billing API (static token)
 
-    private func get(_ path: String, endpoint: String) async throws -> ProviderClient.Response {
+    func get(_ path: String, endpoint: String) async throws -> ProviderClient.Response {
         var request = HTTPClientRequest(url: "\(settings.apiURL)\(path)")
         request.headers.add(name: "X-Token", value: settings.token.value)
         request.headers.add(name: "Accept", value: "application/json")
@@ -118,54 +122,6 @@ struct SelectelSource: Source {
         }
         let currency = Currency((body.data?.settings?.currency ?? body.settings?.currency ?? "rub").uppercased())
         snapshot.accounts.append(AccountBalance(provider: provider, account: settings.accountID, balance: Money(kopecks / 100, currency)))
-    }
-
-    /// Hourly rows from yesterday's start give the run rate (the latest billed hour) and the
-    /// last two days' costs; daily rows before that give the history.
-    private func consumption(into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
-        let today = LocalDay(window.now, in: Self.moscow)
-        let yesterday = today.adding(days: -1)
-        let hourly = try await statistics(from: "\(yesterday)T00:00:00", to: naive(window.now), period: "hour")
-        let earlier = window.historyDays > 1
-            ? try await statistics(from: "\(today.adding(days: -window.historyDays))T00:00:00", to: "\(yesterday.adding(days: -1))T23:59:59", period: "day")
-            : []
-        var daily: [String: DailyCost] = [:]
-        var latestHour: [String: (kopecks: Decimal, row: Selectel.Consumption.Row)] = [:]
-        let lastPeriod = hourly.compactMap(\.period).max() ?? ""
-        for (row, isHourly) in hourly.map({ ($0, true) }) + earlier.map({ ($0, false) }) {
-            guard let object = row.object, let id = object.id, !id.isEmpty, let period = row.period, let value = row.value?.value,
-                  let day = localDay(period, reporting: window.reporting.timeZone) else { continue }
-            let service = Self.service(of: object.type ?? "", providerKey: row.provider_key ?? "")
-            let category = Taxonomy.classify(provider: provider, service: service).category
-            daily["\(day)|\(id)", default: DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category,
-                                                     account: settings.accountID, cost: .zero(.rub))].cost.amount += value / 100
-            if isHourly && period == lastPeriod {
-                latestHour[id, default: (0, row)].kopecks += value
-            }
-        }
-        snapshot.dailyCosts = daily.values.sorted { ($0.day, $0.resourceID) < ($1.day, $1.resourceID) }
-        for (id, hour) in latestHour.sorted(by: { $0.key < $1.key }) {
-            let object = hour.row.object
-            let service = Self.service(of: object?.type ?? "", providerKey: hour.row.provider_key ?? "")
-            let entry = Taxonomy.lookup(provider: provider, service: service)
-            if entry == nil { snapshot.unclassifiedLineItems += 1 }
-            let parent = object?.parent_id.flatMap { $0.isEmpty || $0 == hour.row.project?.id ? nil : $0 }
-            snapshot.billing.append(BillingLineItem(
-                provider: provider, resourceID: id, resourceName: object?.name ?? id, resourceType: entry?.resourceType ?? "other",
-                service: service, category: entry?.category ?? .other, region: Self.region(ofZone: hour.row.metric?.region ?? ""),
-                account: settings.accountID, rate: Rate(Money(hour.kopecks / 100, .rub), per: .hourly), parentID: parent))
-        }
-    }
-
-    private func statistics(from start: String, to end: String, period: String) async throws -> [Selectel.Consumption.Row] {
-        let keys = Self.providerKeys.map { "provider_keys=\($0)" }.joined(separator: "&")
-        let path = "/v1/cloud_billing/statistic/consumption?\(keys)&start=\(start)&end=\(end)&locale=en"
-            + "&group_type=project_object_region_metric&period_group_type=\(period)"
-        let body = try http.decode(Selectel.Consumption.self, from: try await get(path, endpoint: "consumption"), endpoint: "consumption")
-        guard body.status == nil || body.status == "success" else {
-            throw SyncFailure(endpoint: "consumption", reason: "refused", message: "consumption: status \(body.status ?? "")")
-        }
-        return body.data ?? []
     }
 
     /// Billing object types → the service names of the Selectel taxonomy table.
@@ -289,7 +245,7 @@ struct SelectelSource: Source {
     // MARK: Time
 
     /// Selectel's naive timestamps are Moscow wall-clock time.
-    private func naive(_ date: Date) -> String {
+    func naive(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = Self.moscow
@@ -297,17 +253,15 @@ struct SelectelSource: Source {
         return formatter.string(from: date)
     }
 
-    private func localDay(_ period: String, reporting: TimeZone) -> LocalDay? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = Self.moscow
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        return formatter.date(from: String(period.prefix(19))).map { LocalDay($0, in: reporting) }
-    }
-
     /// `ru-3b` → `ru-3`.
     static func region(ofZone zone: String) -> String {
         guard let last = zone.last, last.isLetter, zone.dropLast().last?.isNumber == true else { return zone }
         return String(zone.dropLast())
     }
+}
+
+/// What a Selectel source keeps between syncs: the statistics window sizes that last fitted
+/// the body limit.
+final class SelectelState: Sendable {
+    let spans = Mutex(SelectelSource.StatisticsSpans())
 }
