@@ -183,11 +183,12 @@ struct SelectelSource: Source {
     }
 
     private func add(_ servers: [Selectel.Servers.Server], region: String, to snapshot: inout SourceSnapshot, window: CollectionWindow) {
+        let dates = ISO8601Dates()
         for server in servers {
             snapshot.inventory.append(InventoryItem(
                 provider: provider, resourceID: server.id, name: server.name ?? server.id, resourceType: "server", region: region,
                 status: server.status ?? "", flavor: server.flavor?.original_name ?? "",
-                createdAt: server.created.flatMap(KeystoneSession.parseDate) ?? window.now, tags: server.metadata ?? [:]))
+                createdAt: server.created.flatMap(dates.date) ?? window.now, tags: server.metadata ?? [:]))
         }
     }
 
@@ -197,12 +198,13 @@ struct SelectelSource: Source {
         while let page = next, pages < 1000 {
             let endpoint = "cinder/\(region)"
             let body = try http.decode(Selectel.Volumes.self, from: try await openstack(page, endpoint: endpoint), endpoint: endpoint)
+            let dates = ISO8601Dates()
             for volume in body.volumes {
                 snapshot.inventory.append(InventoryItem(
                     provider: provider, resourceID: volume.id, name: volume.name ?? volume.id, resourceType: "volume", region: region,
                     status: volume.status ?? "", flavor: volume.volume_type.map { "\($0.split(separator: ".").first ?? "").\(volume.size ?? 0)GB" } ?? "",
                     attachedTo: volume.attachments?.compactMap(\.server_id).first,
-                    createdAt: volume.created_at.flatMap { KeystoneSession.parseDate($0.hasSuffix("Z") ? $0 : $0 + "Z") } ?? window.now))
+                    createdAt: volume.created_at.flatMap { dates.date($0.hasSuffix("Z") ? $0 : $0 + "Z") } ?? window.now))
             }
             next = body.volumes.isEmpty ? nil : body.volumes_links?.first { $0.rel == "next" }?.href
             pages += 1
