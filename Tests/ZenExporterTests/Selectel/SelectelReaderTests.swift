@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import ZenExporter
 
-/// The consumption reader reads what JSONDecoder read.
-@Suite("Selectel consumption reader")
+/// The consumption reader reads what JSONDecoder read, and the connector's new settings.
+@Suite("Selectel consumption reader and settings")
 struct SelectelReaderTests {
     func rows(_ json: String) throws -> (status: String?, rows: [Selectel.ConsumptionReader.Row]) {
         var rows: [Selectel.ConsumptionReader.Row] = []
@@ -69,5 +69,53 @@ struct SelectelReaderTests {
             #expect(row.period == expected["period"] as? String)
             #expect(row.value?.decimal == (expected["value"] as? NSNumber).map { Decimal($0.int64Value) })
         }
+    }
+
+    @Test("utilization_interval and utilization_concurrency: defaults, values and errors")
+    func settings() throws {
+        func parse(_ extra: String) throws(ConfigErrors) -> SelectelSource.Settings? {
+            try ConfigLoader.parse("""
+            sources:
+              - name: sel
+                type: selectel
+                token_env: T
+            \(extra)
+            """, file: "t.yaml", environment: ["T": "t"]).sources.first?.settings as? SelectelSource.Settings
+        }
+        let defaults = try #require(try parse(""))
+        #expect(defaults.utilizationInterval == .seconds(3600) && defaults.utilizationConcurrency == 8)
+        let set = try #require(try parse("    utilization_interval: 6h\n    utilization_concurrency: 32"))
+        #expect(set.utilizationInterval == .seconds(6 * 3600) && set.utilizationConcurrency == 32)
+        for (extra, message) in [("    utilization_concurrency: 0", "sources[0].utilization_concurrency: 0 is out of range 1…64"),
+                                 ("    utilization_interval: soon", "sources[0].utilization_interval: invalid duration \"soon\"")] {
+            do {
+                _ = try parse(extra)
+                Issue.record("\(extra) was accepted")
+            } catch {
+                #expect(error.issues.count == 1)
+                #expect(error.issues.first?.description.contains(message) == true, "\(error.issues)")
+            }
+        }
+    }
+
+    @Test("callers asking for a token at once share one issuance")
+    func oneIssuance() async throws {
+        let fake = try SelectelFake()
+        try await fake.start()
+        let session = KeystoneSession(identityURL: "\(fake.baseURL)/identity/v3", username: Secret("finops-exporter"),
+                                      password: Secret(SelectelFake.servicePassword), accountID: "200001",
+                                      projectID: "7f1c2a9be0d34c21a8b6f0e2d4c5b6a7", http: ProviderClient(timeout: .seconds(5), retries: 0))
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 { group.addTask { try await session.token().value } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(tokens == ["token-1"])
+        #expect(fake.count("POST identity") == 1)
+        // A refused token is forgotten once: the second caller's invalidation of the same token does nothing.
+        await session.invalidate("token-1")
+        #expect(try await session.token().value == "token-2")
+        await session.invalidate("token-1")
+        #expect(try await session.token().value == "token-2")
+        await fake.stop()
     }
 }

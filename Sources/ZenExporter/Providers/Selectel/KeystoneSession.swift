@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 
 /// A project-scoped Keystone token and its service catalog, re-issued when it expires or when
-/// an OpenStack service answers 401.
+/// an OpenStack service answers 401. Concurrent callers share one issuance.
 actor KeystoneSession {
     struct Token: Sendable {
         var value: String
@@ -19,6 +19,8 @@ actor KeystoneSession {
     private let projectID: String
     private let http: ProviderClient
     private var current: Token?
+    /// Callers waiting for the issuance under way (nil when none is).
+    private var waiting: [CheckedContinuation<Token, any Error>]?
 
     init(identityURL: String, username: Secret, password: Secret, accountID: String, projectID: String, http: ProviderClient) {
         self.identityURL = identityURL
@@ -32,12 +34,24 @@ actor KeystoneSession {
     /// The cached token, or a new one when there is none or it expires within five minutes.
     func token(now: Date = Date()) async throws -> Token {
         if let current, current.expires.timeIntervalSince(now) > 300 { return current }
-        let issued = try await issue()
-        current = issued
-        return issued
+        if waiting != nil {
+            return try await withCheckedThrowingContinuation { waiting?.append($0) }
+        }
+        waiting = []
+        let result: Result<Token, any Error>
+        do { result = .success(try await issue()) } catch { result = .failure(error) }
+        if case let .success(issued) = result { current = issued }
+        let waiters = waiting ?? []
+        waiting = nil
+        for waiter in waiters { waiter.resume(with: result) }
+        return try result.get()
     }
 
-    func invalidate() { current = nil }
+    /// Forgets `refused` (an OpenStack service answered 401 to it), unless a newer token has
+    /// replaced it already.
+    func invalidate(_ refused: String) {
+        if current?.value == refused { current = nil }
+    }
 
     private func issue() async throws -> Token {
         var request = HTTPClientRequest(url: "\(identityURL)/auth/tokens")

@@ -8,8 +8,9 @@ import Synchronization
 /// disks and addresses under their VM's `parent_id`) give cost; the balance comes from
 /// `/v3/balances`; with a service user, Keystone tokens open Nova, Cinder, Neutron and
 /// Gnocchi in every region of the catalog for inventory and utilisation. Each endpoint and
-/// region fails alone. Statistics come in windows that fit the body limit
-/// (SelectelConsumption.swift).
+/// region fails alone. Built for thousands of servers: statistics come in windows that fit
+/// the body limit (SelectelConsumption.swift), utilisation a few servers at a time and once
+/// per `utilization_interval` (SelectelUtilization.swift).
 struct SelectelSource: Source {
     struct Settings: SourceSettings {
         var token: Secret
@@ -21,11 +22,16 @@ struct SelectelSource: Source {
         var regions: [String]
         var apiURL: String
         var identityURL: String
+        /// How often Gnocchi is asked for each server's utilisation; syncs in between reuse
+        /// the last values (see `utilization(of:…)`).
+        var utilizationInterval: Duration = .seconds(3600)
+        /// Gnocchi requests in flight at once.
+        var utilizationConcurrency = 8
     }
 
     static let kind = SourceKind(
         settingKeys: ["token_env", "token_file", "username_env", "username_file", "password_env", "password_file",
-                      "account_id", "project_id", "regions", "base_url", "identity_url"],
+                      "account_id", "project_id", "regions", "base_url", "identity_url", "utilization_interval", "utilization_concurrency"],
         readSettings: { fields, reader in
             let token = reader.secret(fields, "token")
             if token == nil && fields["token_env"] == nil && fields["token_file"] == nil {
@@ -45,7 +51,9 @@ struct SelectelSource: Source {
                 token: token ?? Secret(""), username: username, password: password, accountID: accountID, projectID: projectID,
                 regions: reader.sequence(fields, "regions").compactMap { $0.scalar?.string },
                 apiURL: base ?? "https://api.selectel.ru",
-                identityURL: reader.string(fields, "identity_url") ?? base.map { "\($0)/identity/v3" } ?? "https://cloud.api.selcloud.ru/identity/v3")
+                identityURL: reader.string(fields, "identity_url") ?? base.map { "\($0)/identity/v3" } ?? "https://cloud.api.selcloud.ru/identity/v3",
+                utilizationInterval: reader.duration(fields, "utilization_interval") ?? .seconds(3600),
+                utilizationConcurrency: reader.int(fields, "utilization_concurrency", range: 1...64) ?? 8)
         },
         make: { config in
             let settings = config.settings as? Settings
@@ -75,6 +83,7 @@ struct SelectelSource: Source {
     }
 
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
+        let started = ContinuousClock.now
         var snapshot = SourceSnapshot()
         var failures = EndpointFailures()
         try await failures.attempt { try await balance(into: &snapshot) }
@@ -84,18 +93,20 @@ struct SelectelSource: Source {
             snapshot.inventoriedTypes = ["server", "volume"]
             var catalog: [String: [String: String]] = [:]
             try await failures.attempt { catalog = try await session.token(now: window.now).catalog }
+            var active: [ActiveServer] = []
+            var listed: Set<String> = []
             for region in regions(in: catalog) {
-                var servers: [Selectel.Servers.Server] = []
                 try await failures.attempt {
-                    servers = try await self.servers(region: region, catalog: catalog)
+                    let servers = try await self.servers(region: region, catalog: catalog)
                     add(servers, region: region, to: &snapshot, window: window)
+                    active += servers.filter { $0.status == "ACTIVE" }.map { ActiveServer(server: $0, region: region) }
+                    listed.insert(region)
                 }
                 try await failures.attempt { try await volumes(region: region, catalog: catalog, into: &snapshot, window: window) }
                 try await failures.attempt { try await ports(region: region, catalog: catalog, into: &snapshot, window: window) }
-                for server in servers where server.status == "ACTIVE" {
-                    try await failures.attempt { try await utilization(of: server, region: region, catalog: catalog, window: window, into: &snapshot) }
-                }
             }
+            snapshot.utilization = try await utilization(of: active, listedRegions: listed, catalog: catalog, window: window,
+                                                         started: started, failures: &failures)
             // An inventory that failed cannot prove what is missing: no zombies where it did.
             if failures.all.contains(where: { $0.endpoint == "identity" }) { snapshot.inventoriedTypes = [] }
             for failure in failures.all where failure.endpoint.hasPrefix("nova/") || failure.endpoint.hasPrefix("cinder/") {
@@ -145,16 +156,17 @@ struct SelectelSource: Source {
         return (settings.regions.isEmpty ? Array(discovered) : settings.regions.filter(discovered.contains)).sorted()
     }
 
-    private func url(_ type: String, _ region: String, _ catalog: [String: [String: String]]) -> String {
+    func url(_ type: String, _ region: String, _ catalog: [String: [String: String]]) -> String {
         catalog[type]?[region] ?? "https://\(region).cloud.api.selcloud.ru/\(["compute": "compute/v2.1", "volumev3": "volume/v3/\(settings.projectID)", "network": "network", "metric": "metric"][type] ?? type)"
     }
 
     /// GET or POST with the project token; a 401 re-issues the token once (it expired early).
-    private func openstack(_ url: String, endpoint: String, body: Data? = nil) async throws -> ProviderClient.Response {
+    func openstack(_ url: String, endpoint: String, body: Data? = nil) async throws -> ProviderClient.Response {
         guard let session else { throw SyncFailure(endpoint: endpoint, reason: "config", message: "no service user configured") }
         for attempt in 0..<2 {
             var request = HTTPClientRequest(url: url)
-            request.headers.add(name: "X-Auth-Token", value: try await session.token().value)
+            let token = try await session.token().value
+            request.headers.add(name: "X-Auth-Token", value: token)
             request.headers.add(name: "Accept", value: "application/json")
             if let body {
                 request.method = .POST
@@ -163,7 +175,7 @@ struct SelectelSource: Source {
             }
             let response = try await http.send(request, endpoint: endpoint, accept: [401])
             if response.status != 401 { return response }
-            if attempt == 0 { await session.invalidate() }
+            if attempt == 0 { await session.invalidate(token) }
         }
         throw SyncFailure(endpoint: endpoint, reason: "http_401", message: "\(endpoint): token refused twice")
     }
@@ -223,27 +235,6 @@ struct SelectelSource: Source {
         }
     }
 
-    /// Mean CPU percent and memory MB over the last 7 days at Gnocchi's 300 s granularity.
-    private func utilization(of server: Selectel.Servers.Server, region: String, catalog: [String: [String: String]],
-                             window: CollectionWindow, into snapshot: inout SourceSnapshot) async throws {
-        let endpoint = "gnocchi/\(region)"
-        let formatter = ISO8601DateFormatter()
-        let query = "details=false&granularity=300&start=\(formatter.string(from: window.now.addingTimeInterval(-7 * 86_400)))&stop=\(formatter.string(from: window.now))"
-        let operations = [
-            (UtilizationSample.Dimension.cpu, "(max (metric cpu_util mean) (/ (clip_min (rateofchangesec (metric cpu_average mean)) 0) 10000000))"),
-            (.memory, "(metric memory.usage mean)"),
-        ]
-        for (dimension, operation) in operations {
-            let body = try JSONSerialization.data(withJSONObject: ["operations": operation, "search": "id=\(server.id)", "resource_type": "generic"])
-            let response = try await openstack("\(url("metric", region, catalog))/v1/aggregates?\(query)", endpoint: endpoint, body: body)
-            let values = try http.decode(Selectel.Aggregates.self, from: response, endpoint: endpoint).values
-            guard !values.isEmpty else { continue }
-            let mean = values.reduce(0, +) / Double(values.count)
-            let ratio = dimension == .cpu ? mean / 100 : mean / Double(max(1, server.flavor?.ram ?? 0))
-            snapshot.utilization.append(UtilizationSample(resourceID: server.id, dimension: dimension, ratio: min(1, max(0, ratio))))
-        }
-    }
-
     // MARK: Time
 
     /// Selectel's naive timestamps are Moscow wall-clock time.
@@ -263,7 +254,8 @@ struct SelectelSource: Source {
 }
 
 /// What a Selectel source keeps between syncs: the statistics window sizes that last fitted
-/// the body limit.
+/// the body limit, and the utilisation last read per server.
 final class SelectelState: Sendable {
     let spans = Mutex(SelectelSource.StatisticsSpans())
+    let utilization = Mutex<[String: SelectelSource.UtilizationEntry]>([:])
 }
