@@ -6,14 +6,14 @@ import Glibc
 
 extension Selectel {
     /// Reads a consumption statistics body for the fields the connector uses and skips the rest
-    /// without building it. A 3,000-server account answers ~110 MB for a day and a half of
+    /// without building it. A 3,000-server account answers ~120 MB for a day and a half of
     /// hourly rows; Foundation's JSONDecoder reads such bodies at ~18 MB/s (and holds a tree
     /// of the whole body), this at ~240 MB/s in a release build (~60 MB/s in a debug one).
     ///
-    /// It reads as `JSONDecoder` reads `Consumption`: `status` and `data` at the top level,
-    /// each row an object whose known fields are strings or null (`value` a number, a numeric
-    /// string or null, read as `FlexibleDecimal` reads it), unknown fields skipped whatever they
-    /// hold, anything else malformed.
+    /// It reads what JSONDecoder read with the Decodable model it replaces: `status` and
+    /// `data` at the top level, each row an object whose known fields are strings or null
+    /// (`value` a number, a numeric string or null, read as `FlexibleDecimal` reads it),
+    /// unknown fields skipped whatever they hold, anything else malformed.
     enum ConsumptionReader {
         /// One row of `data`, flattened.
         struct Row: Sendable {
