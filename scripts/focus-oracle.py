@@ -10,6 +10,10 @@ Needs the duckdb Python package (pip install duckdb). Prints:
     mtd <CURRENCY> <decimal>         exact SUM(BilledCost) of the rows whose ChargePeriodStart falls
                                      in --month when read in --timezone (FOCUS times are UTC)
     total <CURRENCY> <decimal>       exact SUM(BilledCost) over the whole file
+    scope <account>\t<service>\t<CURRENCY>\t<exact>\t<micro>
+                                     month-to-date per account, service and currency: the exact sum,
+                                     and the sum of each row rounded half-to-even to 6 decimals (the
+                                     exporter's documented micro-unit ingest), with --by-scope
 Every column is read as VARCHAR except BilledCost, read as DECIMAL(38,10), so sums are exact.
 """
 import argparse
@@ -51,6 +55,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--month", default="2026-10", help="YYYY-MM, in --timezone")
     ap.add_argument("--timezone", default="Europe/Moscow")
+    ap.add_argument("--by-scope", action="store_true", help="also print month-to-date per account, service and currency")
     args = ap.parse_args()
 
     con = duckdb.connect()
@@ -82,6 +87,17 @@ def main():
         print("mtd %s %s" % (currency, plain(mtd[currency])))
     for currency in sorted(total):
         print("total %s %s" % (currency, plain(total[currency])))
+
+    if args.by_scope:
+        in_month = sorted({start for _, start, _ in rows if
+                           (dt.datetime.fromisoformat(start.replace("Z", "+00:00")) if start.endswith("Z") or "+" in start
+                            else dt.datetime.fromisoformat(start).replace(tzinfo=dt.timezone.utc)).astimezone(zone).strftime("%Y-%m") == args.month})
+        if in_month:
+            starts = ", ".join("'%s'" % s.replace("'", "''") for s in in_month)
+            for account, service, currency, exact, micro in con.execute(
+                    "SELECT SubAccountId, ServiceName, BillingCurrency, SUM(BilledCost), SUM(round_even(BilledCost, 6)) FROM %s "
+                    "WHERE ChargePeriodStart IN (%s) GROUP BY ALL ORDER BY ALL" % (src, starts)).fetchall():
+                print("scope %s\t%s\t%s\t%s\t%s" % (account, service, currency, plain(exact), plain(micro)))
 
 
 if __name__ == "__main__":

@@ -56,13 +56,21 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Flag(name: .long, help: "Sync once and exit (the only mode of this command).")
     var once = false
+    @Option(name: .long, help: "Pretend it is this ISO 8601 time (replaying a day of hourly syncs, e.g. in benchmarks).")
+    var at: String?
 
     func run() async throws {
         let config = try options.load()
         let logger = options.logger("zen-exporter.sync")
         let store = try Store(path: config.storage.path)
         defer { try? store.close() }
-        let engine = SyncEngine(config: config, store: store, logger: logger)
+        var engine = SyncEngine(config: config, store: store, logger: logger)
+        if let at {
+            guard let instant = ISO8601DateFormatter().date(from: at) else {
+                throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
+            }
+            engine.clock = { instant }
+        }
         await engine.restore(evaluate: false)
         let failed = await engine.syncAllOnce()
         for status in await engine.estate.all {

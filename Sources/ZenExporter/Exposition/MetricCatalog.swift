@@ -137,7 +137,7 @@ enum MetricCatalog {
     static let syncInterval = MetricFamily(
         name: "sync_interval_seconds", kind: .gauge, help: "The source's configured sync interval.", labels: ["source"])
     static let syncDuration = MetricFamily(
-        name: "sync_duration_seconds", kind: .gauge, help: "Duration of the source's last sync, retries included.", labels: ["source"])
+        name: "sync_duration_seconds", kind: .gauge, help: "Duration of the source's last sync, retries included, from the first request to the published exposition (evaluation included).", labels: ["source"])
     static let syncErrors = MetricFamily(
         name: "sync_errors_total", kind: .counter, help: "Failed sync attempts since start, by endpoint and reason.",
         labels: ["source", "endpoint", "reason"])

@@ -62,6 +62,12 @@ actor Estate {
     private var evaluation = EstateEvaluation()
     /// Readiness as of the exposition last published, so that /-/ready never runs ahead of /metrics.
     private var publishedReady = false
+    /// Changes that await an evaluation (`publish: false`), and how many of them the current
+    /// evaluation has seen. Totals come from the evaluation, so an exposition is published
+    /// only when the evaluation has seen every such change: a source is never shown up with
+    /// its resources but without its share of the totals.
+    private var changes = 0
+    private var evaluatedChanges = 0
     nonisolated let renderer: EstateRenderer
     nonisolated let exposition: ExpositionCache
 
@@ -78,8 +84,11 @@ actor Estate {
     /// Serialises evaluations: each one starts after the previous finished and reads the
     /// statuses as they are then, so the last one always includes every source's last sync.
     func evaluate(_ make: @Sendable ([SourceStatus], [UsageStatus]) async -> EstateEvaluation) async {
+        let seen = changes
         let evaluation = await make(all, allUsage)
-        setEvaluation(evaluation)
+        evaluatedChanges = max(evaluatedChanges, seen)
+        self.evaluation = evaluation
+        publishNow()
     }
 
     /// Changes one usage query's state; `publish` false leaves re-rendering to the evaluation that follows.
@@ -87,7 +96,7 @@ actor Estate {
         guard var status = usage[reference] else { return }
         change(&status)
         usage[reference] = status
-        if publish { publishNow() }
+        if publish { publishNow() } else { changes += 1 }
     }
 
     func usageStatus(of reference: UsageReference) -> UsageStatus? { usage[reference] }
@@ -102,17 +111,15 @@ actor Estate {
         guard var status = statuses[source] else { return }
         change(&status)
         statuses[source] = status
-        if publish { publishNow() }
+        if publish { publishNow() } else { changes += 1 }
     }
 
+    /// Renders and swaps the exposition, unless an evaluation is still to come for changes
+    /// made since the last one: that evaluation publishes, with this change in it.
     private func publishNow() {
+        guard evaluatedChanges >= changes else { return }
         exposition.publish(renderer.render(Array(statuses.values), Array(usage.values), evaluation))
         publishedReady = statuses.values.allSatisfy { $0.hasData || $0.up != nil }
-    }
-
-    func setEvaluation(_ evaluation: EstateEvaluation) {
-        self.evaluation = evaluation
-        publishNow()
     }
 
 

@@ -226,7 +226,7 @@ struct SyncEngine: Sendable {
             }
             do {
                 let snapshot = try await collect(configured)
-                try await commit(snapshot, of: configured, started: started, duration: (ContinuousClock.now - startedInstant).seconds)
+                try await commit(snapshot, of: configured, started: started, startedInstant: startedInstant)
                 return true
             } catch is CancellationError {
                 return false
@@ -269,11 +269,13 @@ struct SyncEngine: Sendable {
         }
     }
 
-    private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, duration: Double) async throws {
+    /// Reconciles, stores, evaluates and publishes one good snapshot. The sync's duration
+    /// covers all of it, from the first request to the published exposition.
+    private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, startedInstant: ContinuousClock.Instant) async throws {
         let name = configured.config.name
         let now = clock()
         if snapshot.unchanged {
-            try await commitUnchanged(snapshot, of: configured, started: started, finished: now, duration: duration)
+            try await commitUnchanged(snapshot, of: configured, started: started, finished: now, startedInstant: startedInstant)
             return
         }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
@@ -308,7 +310,6 @@ struct SyncEngine: Sendable {
             status.up = true
             status.lastSuccess = now
             status.lastAttempt = now
-            status.lastDuration = duration
             status.lastError = snapshot.endpointFailures.first?.description
             for failure in snapshot.endpointFailures {
                 status.errors[.init(endpoint: failure.endpoint, reason: failure.reason), default: 0] += 1
@@ -317,6 +318,8 @@ struct SyncEngine: Sendable {
             }
         }
         await evaluate()
+        let duration = (ContinuousClock.now - startedInstant).seconds
+        await estate.update(name) { $0.lastDuration = duration }
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(counts[.created] ?? 0)",
             "updated": "\(counts[.updated] ?? 0)", "deleted": "\(counts[.deleted] ?? 0)", "daily_rows": "\(snapshot.costs.count)",
@@ -327,7 +330,8 @@ struct SyncEngine: Sendable {
     /// The source read the same input as its last good sync: nothing to reconcile or store
     /// beyond the fact, and its data stays as it is. Evaluated again all the same, since
     /// month-to-date and forecasts move with the clock.
-    private func commitUnchanged(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, finished: Date, duration: Double) async throws {
+    private func commitUnchanged(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, finished: Date,
+                                 startedInstant: ContinuousClock.Instant) async throws {
         let name = configured.config.name
         let count = await estate.status(of: name)?.resources.count ?? 0
         do {
@@ -341,10 +345,11 @@ struct SyncEngine: Sendable {
             status.up = true
             status.lastSuccess = finished
             status.lastAttempt = finished
-            status.lastDuration = duration
             status.lastError = nil
         }
         await evaluate()
+        let duration = (ContinuousClock.now - startedInstant).seconds
+        await estate.update(name) { $0.lastDuration = duration }
         logger.info("sync found the source unchanged", metadata: ["source": "\(name)", "resources": "\(count)",
                                                                   "seconds": "\(String(format: "%.3f", duration))"])
     }
