@@ -173,12 +173,14 @@ def main():
             now, body = last_success()
             out["scrape_overlapped_sync_seconds"] = next((v for l, v in samples(body, "infrazen_sync_duration_seconds") if l.get("source") == args.label), "?")
             out["scrape_overlapped_a_sync"] = "yes" if now != seen else "NO"
+    except BaseException:
+        print(open(os.path.join(work, "serve.log")).read()[-3000:])
+        raise
     finally:
-        wrapper.send_signal(signal.SIGTERM)
         try:
             os.kill(child_pid(wrapper.pid), signal.SIGTERM)
         except Exception:
-            pass
+            wrapper.send_signal(signal.SIGTERM)
         wrapper.wait(timeout=60)
         log.close()
     out["peak_rss_mb"] = "%.0f" % (int(open(timing).read().strip().splitlines()[-1]) / 1024)

@@ -45,7 +45,7 @@ public func detectChanges(previous: [Resource], current: [Resource]) -> [Resourc
 
 private func changedFields(_ a: Resource, _ b: Resource) -> [String] {
     var fields: [String] = []
-    if a.rate.perHour != b.rate.perHour { fields.append("cost") }
+    if !a.rate.samePerHour(as: b.rate) { fields.append("cost") }
     if a.status != b.status { fields.append("status") }
     if a.name != b.name { fields.append("name") }
     if a.flavor != b.flavor { fields.append("flavor") }

@@ -5,7 +5,8 @@ import GRDB
 /// From v3 (amounts as decimal text, one `daily_costs` row per resource and day keyed by
 /// strings, each resource's state as JSON) to v4:
 /// - `cost_lines`: one row per resource × service × currency of a source;
-/// - `resource_daily`: (day, line) → micro-units, days as `LocalDay.ordinal`;
+/// - `resource_daily`: per source and day (`LocalDay.ordinal`), the day's cost lines and
+///   micro-units packed (see `ResourceDay`);
 /// - `scope_daily`: per-scope sums that the evaluation reads, summed again at the next start
 ///   (they need the allocation rules, which the database does not know);
 /// - `resources` by column; `sync_snapshots.fingerprint`; `meta`.
@@ -25,10 +26,11 @@ enum StoreMigrationV4 {
                 UNIQUE (source, resource_id, service, currency)
             );
             CREATE TABLE resource_daily (
+                source TEXT NOT NULL,
                 day INTEGER NOT NULL,
-                line INTEGER NOT NULL,
-                micros INTEGER NOT NULL,
-                PRIMARY KEY (day, line)
+                lines BLOB NOT NULL,
+                micros BLOB NOT NULL,
+                PRIMARY KEY (source, day)
             ) WITHOUT ROWID;
             CREATE TABLE scope_daily (
                 source TEXT NOT NULL,
@@ -55,16 +57,28 @@ enum StoreMigrationV4 {
         let insertLine = try db.makeStatement(sql: """
             INSERT INTO cost_lines (source, resource_id, service, currency, provider, account, category) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
-        let insertDay = try db.makeStatement(sql: """
-            INSERT INTO resource_daily (day, line, micros) VALUES (?, ?, ?)
-            ON CONFLICT (day, line) DO UPDATE SET micros = micros + excluded.micros
-            """)
+        let insertDay = try db.makeStatement(sql: "INSERT INTO resource_daily (source, day, lines, micros) VALUES (?, ?, ?, ?)")
+        // One packed row per source and day, written when the next day starts.
+        var pending: [String: [(line: Int64, micros: Int64)]] = [:]
+        var pendingDay: LocalDay?
+        func flush() throws {
+            guard let day = pendingDay else { return }
+            for (source, rows) in pending {
+                let packed = ResourceDay(rows)
+                try insertDay.execute(arguments: [source, day.ordinal, packed.lines, packed.micros])
+            }
+            pending = [:]
+        }
         let rows = try Row.fetchCursor(db, sql: """
             SELECT source, day, provider, account, service, category, resource_id, currency, amount FROM daily_costs ORDER BY day
             """)
         while let row = try rows.next() {
             let source: String = row[0], resourceID: String = row[6], service: String = row[4], currency: String = row[7]
             guard let day = LocalDay(row[1] as String), let micros = Micros.parse(row[8] as String) else { continue }
+            if day != pendingDay {
+                try flush()
+                pendingDay = day
+            }
             let key = "\(source)\u{1F}\(ResourceColumns.lineKey(resourceID, service, currency))"
             let line: Int64
             if let known = lines[key] {
@@ -74,8 +88,9 @@ enum StoreMigrationV4 {
                 line = db.lastInsertedRowID
                 lines[key] = line
             }
-            try insertDay.execute(arguments: [day.ordinal, line, micros])
+            pending[source, default: []].append((line, micros))
         }
+        try flush()
         try db.execute(sql: "DROP TABLE daily_costs")
     }
 

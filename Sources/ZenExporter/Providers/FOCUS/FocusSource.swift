@@ -169,8 +169,15 @@ private struct FocusIngest {
     var lineIndex: [UInt64: Int32] = [:]
     /// (line, day) packed → micro-units.
     var sums: [UInt64: Int64] = [:]
-    /// "<currency>|<ChargeCategory>" as micro-units while reading.
-    var totals: [String: Int64] = [:]
+    /// Per interned currency × charge category, micro-units while reading.
+    var totals: [[Int64]] = []
+    /// Per interned currency: its code, upper-case.
+    var currencyCodes: [String] = []
+    /// The previous row's period start and currency: consecutive rows mostly share them.
+    var lastStart: [UInt8] = []
+    var lastStartID: Int32 = -1
+    var lastCurrency: [UInt8] = []
+    var lastCurrencyID: Int32 = -1
 
     init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
         self.timeZone = timeZone
@@ -239,8 +246,22 @@ private struct FocusIngest {
             bad(file, line, "BillingCurrency \"\(reader.string(columns.currency).uppercased())\" is not a currency code")
             return
         }
-        let currency = reader.withField(columns.currency) { currencies.intern($0) }
-        let start = reader.withField(columns.start) { periodStarts.intern($0) }
+        let currency = reader.withField(columns.currency) { bytes in
+            if lastCurrencyID >= 0, bytes.elementsEqual(lastCurrency) { return lastCurrencyID }
+            lastCurrency = Array(bytes)
+            lastCurrencyID = currencies.intern(bytes)
+            return lastCurrencyID
+        }
+        if Int(currency) == currencyCodes.count {
+            currencyCodes.append(currencies.string(currency).uppercased())
+            totals.append([Int64](repeating: 0, count: FocusExport.chargeCategories.count))
+        }
+        let start = reader.withField(columns.start) { bytes in
+            if lastStartID >= 0, bytes.elementsEqual(lastStart) { return lastStartID }
+            lastStart = Array(bytes)
+            lastStartID = periodStarts.intern(bytes)
+            return lastStartID
+        }
         if Int(start) == startDays.count {
             let startText = reader.string(columns.start)
             startDays.append(FocusTime.parse(startText).map { Int32(LocalDay($0, in: timeZone).ordinal) })
@@ -249,19 +270,20 @@ private struct FocusIngest {
             bad(file, line, "ChargePeriodStart \"\(reader.string(columns.start))\" is not an ISO 8601 time")
             return
         }
-        let chargeCategory: String
+        let category: Int
         if isEmpty(reader, columns.chargeCategory) {
-            chargeCategory = "Usage"
-        } else if let known = FocusExport.chargeCategories.first(where: { category in
-            reader.withField(columns.chargeCategory) { $0.elementsEqual(category.utf8) }
+            category = 0
+        } else if let known = reader.withField(columns.chargeCategory, { bytes in
+            FocusExport.chargeCategories.firstIndex { $0.utf8.count == bytes.count && $0.utf8.elementsEqual(bytes) }
         }) {
-            chargeCategory = known
+            category = known
         } else {
             bad(file, line, "ChargeCategory \"\(reader.string(columns.chargeCategory))\" is not one of Usage, Purchase, Tax, Credit, Adjustment")
             return
         }
-        let currencyCode = currencies.string(currency).uppercased()
-        totals["\(currencyCode)|\(chargeCategory)", default: 0] &+= micros
+        let chargeCategory = FocusExport.chargeCategories[category]
+        let currencyCode = currencyCodes[Int(currency)]
+        totals[Int(currency)][category] &+= micros
 
         let service = isEmpty(reader, columns.service)
             ? services.intern(chargeCategory) : reader.withField(columns.service) { services.intern($0) }
@@ -303,7 +325,7 @@ private struct FocusIngest {
             }
         }
         sums[UInt64(UInt32(bitPattern: lineID)) << 32 | UInt64(UInt32(bitPattern: day)), default: 0] &+= micros
-        if chargeCategory == "Usage" {
+        if category == 0 {  // Usage
             let index = Int(lineID)
             if day > export.lastUsageDay[index] {
                 export.lastUsageDay[index] = day
@@ -325,7 +347,11 @@ private struct FocusIngest {
                                 micros: sums[key] ?? 0)
         }
         sums = [:]
-        export.totals = totals.mapValues { Micros.decimal($0) }
+        for (currency, sums) in totals.enumerated() {
+            for (category, micros) in sums.enumerated() where micros != 0 {
+                export.totals["\(currencyCodes[currency])|\(FocusExport.chargeCategories[category])", default: 0] += Micros.decimal(micros)
+            }
+        }
         return export
     }
 }
@@ -358,23 +384,35 @@ enum FocusTags {
 }
 
 /// Interns byte strings: each distinct one gets a small integer, and the bytes of a row are
-/// looked up without making a `String`.
+/// looked up without making a `String`. The bytes live in one arena and the table holds
+/// integers only, so a lookup retains nothing.
 struct ByteInterner {
-    private var buckets: [Int: [Int32]] = [:]
-    private var storage: [[UInt8]] = []
+    /// Hash → first ID with it; further IDs with the same hash chain through `next`.
+    private var first: [Int: Int32] = [:]
+    private var next: [Int32] = []
+    private var arena: [UInt8] = []
+    private var offsets: [Int] = [0]
     private var strings: [String] = []
 
     mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
         var hasher = Hasher()
         hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
         let hash = hasher.finalize()
-        if let candidates = buckets[hash] {
-            for candidate in candidates where storage[Int(candidate)].elementsEqual(bytes) { return candidate }
+        var candidate = first[hash] ?? -1
+        while candidate >= 0 {
+            let start = offsets[Int(candidate)], end = offsets[Int(candidate) + 1]
+            let equal = end - start == bytes.count && arena.withUnsafeBufferPointer { stored in
+                bytes.count == 0 || memcmp(stored.baseAddress! + start, bytes.baseAddress!, bytes.count) == 0
+            }
+            if equal { return candidate }
+            candidate = next[Int(candidate)]
         }
-        let id = Int32(storage.count)
-        storage.append(Array(bytes))
+        let id = Int32(strings.count)
+        arena.append(contentsOf: bytes)
+        offsets.append(arena.count)
         strings.append(String(decoding: bytes, as: UTF8.self))
-        buckets[hash, default: []].append(id)
+        next.append(first[hash] ?? -1)
+        first[hash] = id
         return id
     }
 
