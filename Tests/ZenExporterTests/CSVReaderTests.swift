@@ -92,3 +92,17 @@ struct CSVReaderTests {
         #expect(last == ["row19999", "quoted, 19999", "\(19999 % 7)"])
     }
 }
+
+@Suite("RFC 4180 reader, hostile input")
+struct CSVReaderHostileTests {
+    @Test("a million blank lines between two records are skipped without exhausting the stack")
+    func manyBlankLines() throws {
+        let text = "a,b\n" + String(repeating: "\n", count: 1_000_000) + "c,d\n"
+        var reader = CSVReader(MemoryChunks(bytes: Array(text.utf8), size: 64 * 1024))
+        #expect(try reader.next()?.fields == ["a", "b"])
+        let last = try reader.next()
+        #expect(last?.fields == ["c", "d"])
+        #expect(last?.line == 1_000_002)
+        #expect(try reader.next() == nil)
+    }
+}
