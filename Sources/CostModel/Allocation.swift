@@ -106,6 +106,17 @@ public struct AllocationResult: Sendable {
     public var unallocated: [String: [Currency: Decimal]]
     /// Share of the monthly cost placed on a tenant directly (tags or rules), 0…1.
     public var directlyAllocatedRatio: Double
+    /// How many resources were allocated.
+    public var subjects = 0
+
+    public init(labels: [String: [String: String]], tenants: [String: [Currency: Decimal]], unallocated: [String: [Currency: Decimal]],
+                directlyAllocatedRatio: Double, subjects: Int = 0) {
+        self.labels = labels
+        self.tenants = tenants
+        self.unallocated = unallocated
+        self.directlyAllocatedRatio = directlyAllocatedRatio
+        self.subjects = subjects
+    }
 
     public static func key(source: String, resourceID: String) -> String { "\(source)/\(resourceID)" }
 
@@ -129,30 +140,35 @@ public struct Allocator: Sendable {
     /// and 100,000 resources through them is the slow part of allocating).
     public func allocate(_ subjects: [AllocationSubject], dimensions known: [[String: String]]? = nil,
                          knownTenants: Set<String> = []) -> AllocationResult {
-        let allDimensions = known.flatMap { $0.count == subjects.count ? $0 : nil } ?? dimensions(of: subjects)
+        let given = known.flatMap { $0.count == subjects.count ? $0 : nil }
+        let allDimensions = given ?? dimensions(of: subjects)
+        // A caller that passed the dimensions keeps them itself: no second copy keyed by ID.
         var labels: [String: [String: String]] = [:]
-        labels.reserveCapacity(subjects.count)
-        var direct: [String: [Currency: Decimal]] = [:]
-        var rest: [RestKey: Decimal] = [:]
-        var total: Decimal = 0, placed: Decimal = 0
+        var directSums: [String: [Currency: ExactSum]] = [:]
+        var restSums: [RestKey: ExactSum] = [:]
+        var totalSum = ExactSum(), placedSum = ExactSum()
 
         for (subject, dims) in zip(subjects, allDimensions) {
-            labels[AllocationResult.key(source: subject.source, resourceID: subject.resource.id)] = dims
-            let monthly = subject.resource.rate.monthly(hoursPerMonth: hoursPerMonth)
-            total += monthly.amount
+            if given == nil { labels[AllocationResult.key(source: subject.source, resourceID: subject.resource.id)] = dims }
+            let rate = subject.resource.rate
+            totalSum.add(rate, hours: hoursPerMonth)
             if let tenant = dims["tenant"], !tenant.isEmpty {
-                direct[tenant, default: [:]][monthly.currency, default: 0] += monthly.amount
-                placed += monthly.amount
+                directSums[tenant, default: [:]][rate.currency, default: ExactSum()].add(rate, hours: hoursPerMonth)
+                placedSum.add(rate, hours: hoursPerMonth)
             } else {
-                rest[RestKey(provider: subject.resource.provider, category: subject.resource.category, currency: monthly.currency), default: 0] += monthly.amount
+                restSums[RestKey(provider: subject.resource.provider, category: subject.resource.category, currency: rate.currency),
+                         default: ExactSum()].add(rate, hours: hoursPerMonth)
             }
         }
+        let direct = directSums.mapValues { $0.mapValues(\.value) }
+        var rest = restSums.mapValues(\.value)
+        let total = totalSum.value, placed = placedSum.value
         var tenants = direct
         splitShared(&rest, into: &tenants, direct: direct, knownTenants: knownTenants)
         var unallocated: [String: [Currency: Decimal]] = [:]
         for (key, amount) in rest { unallocated[key.provider, default: [:]][key.currency, default: 0] += amount }
         return AllocationResult(labels: labels, tenants: tenants, unallocated: unallocated,
-                                directlyAllocatedRatio: total > 0 ? (placed / total).doubleValue : 0)
+                                directlyAllocatedRatio: total > 0 ? (placed / total).doubleValue : 0, subjects: subjects.count)
     }
 
     /// What no tag or rule placed, by where it came from.

@@ -254,18 +254,19 @@ public struct Rate: Hashable, Sendable, Codable {
     /// are whole micro-units and the result is too (a daily price over a 720-hour month);
     /// in `Decimal` otherwise. Both give the same exact value; the integers are 100 times faster.
     public func over(hours: Decimal) -> Money {
-        if let a = Micros.exact(amount), let h = Micros.exact(hours), let p = Micros.exact(periodHours), p > 0 {
-            let product = a.multipliedFullWidth(by: h)
-            if product.high == 0 || product.high == -1 {
-                let wide = Int64(truncatingIfNeeded: product.low)
-                if (product.high == 0 && wide >= 0) || (product.high == -1 && wide < 0) {
-                    let (quotient, remainder) = wide.quotientAndRemainder(dividingBy: p)
-                    if remainder == 0 { return Money(Micros.decimal(quotient), currency) }
-                }
-            }
-        }
+        if let micros = microsOver(hours: hours) { return Money(Micros.decimal(micros), currency) }
         guard periodHours > 0 else { return .zero(currency) }
         return Money(amount * hours / periodHours, currency)
+    }
+
+    /// The rate over `hours` in micro-units, when that is exact; nil otherwise.
+    public func microsOver(hours: Decimal) -> Int64? {
+        guard let a = Micros.exact(amount), let h = Micros.exact(hours), let p = Micros.exact(periodHours), p > 0 else { return nil }
+        let product = a.multipliedFullWidth(by: h)
+        let wide = Int64(truncatingIfNeeded: product.low)
+        guard (product.high == 0 && wide >= 0) || (product.high == -1 && wide < 0) else { return nil }
+        let (quotient, remainder) = wide.quotientAndRemainder(dividingBy: p)
+        return remainder == 0 ? quotient : nil
     }
 
     /// Whether two rates charge the same per hour, without dividing when their periods agree.
@@ -296,6 +297,31 @@ public struct Rate: Hashable, Sendable, Codable {
         precondition(other.currency == currency, "rates in different currencies: \(currency) and \(other.currency)")
         return Rate(amount: amount + other.over(hours: periodHours).amount, currency: currency, periodHours: periodHours)
     }
+}
+
+/// A running sum of exact amounts: whole micro-units add as integers, anything else as
+/// `Decimal`; the total is exact either way, and 100,000 additions take microseconds.
+public struct ExactSum: Sendable, Equatable {
+    private var micros: Int64 = 0
+    private var rest: Decimal = 0
+
+    public init() {}
+
+    public mutating func add(micros amount: Int64) {
+        let (sum, overflow) = micros.addingReportingOverflow(amount)
+        if overflow { rest += Micros.decimal(amount) } else { micros = sum }
+    }
+
+    public mutating func add(_ amount: Decimal) {
+        if let exact = Micros.exact(amount) { add(micros: exact) } else { rest += amount }
+    }
+
+    /// Adds a rate over `hours` (a monthly run rate), in integers when exact.
+    public mutating func add(_ rate: Rate, hours: Decimal) {
+        if let exact = rate.microsOver(hours: hours) { add(micros: exact) } else { rest += rate.over(hours: hours).amount }
+    }
+
+    public var value: Decimal { rest == 0 ? Micros.decimal(micros) : Micros.decimal(micros) + rest }
 }
 
 /// The period a price is quoted for.

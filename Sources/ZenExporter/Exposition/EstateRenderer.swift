@@ -52,18 +52,21 @@ struct EstateRenderer: Sendable {
     /// into every exposition until its next sync: re-rendering 100,000 resources because
     /// another source synced would be most of the work of a publish. `dimensions` are the
     /// allocation's (tags, then rules), the same that `tenant_cost_monthly` sums.
-    func fragments(source: String, resources: [Resource], dimensions: [[String: String]], utilization: [UtilizationSample]) -> ResourceFragments {
+    func fragments(source: String, resources: [Resource], dimensions: [[String: String]], utilization: [UtilizationSample],
+                   deflate: Bool = true) -> ResourceFragments {
         var cost = ExpositionWriter(namespace: metrics.namespace, capacity: resources.count * 320)
         var info = ExpositionWriter(namespace: metrics.namespace, capacity: resources.count * 160)
         let costName = cost.qualifiedName(MetricCatalog.resourceCostPerHour)
         let infoName = info.qualifiedName(MetricCatalog.resourceInfo)
+        let costPrefixes = ExpositionWriter.labelPrefixes(MetricCatalog.resourceCostPerHour)
+        let infoPrefixes = ExpositionWriter.labelPrefixes(MetricCatalog.resourceInfo)
         for (index, resource) in resources.enumerated() {
             let dims = index < dimensions.count ? dimensions[index] : [:]
-            cost.writeSample(MetricCatalog.resourceCostPerHour, name: costName, labels: [
+            cost.writeSample(name: costName, prefixes: costPrefixes, labels: [
                 source, resource.provider, resource.account, resource.region, resource.service, resource.category.rawValue,
                 resource.resourceType, resource.id, resource.name, dims["tenant"] ?? "", dims["environment"] ?? "", resource.rate.currency.code,
             ], value: Self.perHour(resource.rate))
-            info.writeSample(MetricCatalog.resourceInfo, name: infoName, labels: [
+            info.writeSample(name: infoName, prefixes: infoPrefixes, labels: [
                 resource.id, source, resource.status.value, resource.flavor, String(resource.isZombie), String(resource.isOrphan),
             ], value: .int(1))
         }
@@ -73,7 +76,8 @@ struct EstateRenderer: Sendable {
             usage.writeSample(MetricCatalog.resourceUtilization, name: usageName, labels: [sample.resourceID, sample.dimension.rawValue],
                               value: .double(sample.ratio))
         }
-        return ResourceFragments(cost: cost.fragment, info: info.fragment, utilization: usage.fragment)
+        return ResourceFragments(cost: cost.fragment(deflate: deflate), info: info.fragment(deflate: deflate),
+                                 utilization: usage.fragment(deflate: deflate))
     }
 
     /// A rate per hour at 8 decimals, rounded half up. Integer arithmetic when the amount has
@@ -111,7 +115,7 @@ struct EstateRenderer: Sendable {
         writer.write(MetricCatalog.tenantCostMonthly, flatten(evaluation.tenantCosts))
         writer.write(MetricCatalog.tenantsFolded, [([], .int(evaluation.tenantsFolded))])
         writer.write(MetricCatalog.unallocatedCostMonthly, flatten(allocation.unallocated))
-        if !allocation.labels.isEmpty {
+        if allocation.subjects > 0 {
             writer.write(MetricCatalog.allocationCoverage, [([], .double((allocation.directlyAllocatedRatio * 1e6).rounded() / 1e6))])
         }
 

@@ -82,21 +82,44 @@ struct ExpositionWriter {
         seriesCount += 1
     }
 
-    /// What was written, as a fragment to be joined into a later exposition, deflated once
-    /// here rather than on every publish.
-    var fragment: SampleFragment {
-        SampleFragment(bytes: current, count: seriesCount, deflated: current.readableBytes > 0 ? DeflatedPiece(current, level: 1) : nil)
+    /// What was written, as a fragment to be joined into a later exposition; `deflate` does
+    /// its gzip part once here rather than on every publish.
+    func fragment(deflate: Bool = true) -> SampleFragment {
+        SampleFragment(bytes: current, count: seriesCount, deflated: deflate && current.readableBytes > 0 ? DeflatedPiece(current, level: 1) : nil)
+    }
+
+    /// Each label's `{name="` or `,name="`, for `writeSample(prefixes:…)`.
+    static func labelPrefixes(_ family: MetricFamily) -> [[UInt8]] {
+        family.labels.enumerated().map { Array("\($0.offset == 0 ? "{" : ",")\($0.element)=\"".utf8) }
+    }
+
+    /// One sample line with the label prefixes computed once per family: the per-resource
+    /// families write 100,000 of these per sync.
+    mutating func writeSample(name: String, prefixes: [[UInt8]], labels: [String], value: SampleValue) {
+        current.writeString(name)
+        for index in 0..<min(prefixes.count, labels.count) {
+            current.writeBytes(prefixes[index])
+            writeEscaped(labels[index])
+            current.writeInteger(UInt8(ascii: "\""))
+        }
+        if !prefixes.isEmpty { current.writeInteger(UInt8(ascii: "}")) }
+        current.writeInteger(UInt8(ascii: " "))
+        value.write(into: &current)
+        current.writeInteger(UInt8(ascii: "\n"))
+        seriesCount += 1
     }
 
     /// Label values: backslash, double quote and line feed escaped; invalid UTF-8 cannot occur
     /// in a Swift String; overly long provider values are cut at 256 characters.
     private mutating func writeEscaped(_ value: String) {
-        let bounded = value.utf8.count > 256 ? String(value.prefix(256)) : value
-        // Most values need no escaping: write them whole.
-        guard bounded.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else {
-            current.writeString(bounded)
-            return
+        var bounded = value.utf8.count > 256 ? String(value.prefix(256)) : value
+        // Most values need no escaping: scan the bytes once and write them whole.
+        let plain = bounded.withUTF8 { bytes in
+            for byte in bytes where byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\n") { return false }
+            current.writeBytes(bytes)
+            return true
         }
+        guard !plain else { return }
         for byte in bounded.utf8 {
             switch byte {
             case UInt8(ascii: "\\"): current.writeString("\\\\")
@@ -135,22 +158,28 @@ enum SampleValue {
             buffer.writeString(text)
             return
         }
-        var magnitude = value.magnitude
-        var digits: [UInt8] = []
-        digits.reserveCapacity(24)
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        while digits.count <= scale { digits.append(UInt8(ascii: "0")) }
-        // digits are least significant first: drop trailing fraction zeros.
-        var fractionStart = 0
-        while fractionStart < scale, digits[fractionStart] == UInt8(ascii: "0") { fractionStart += 1 }
-        if value < 0 && digits.dropFirst(fractionStart).contains(where: { $0 != UInt8(ascii: "0") }) { buffer.writeInteger(UInt8(ascii: "-")) }
-        for index in stride(from: digits.count - 1, through: scale, by: -1) { buffer.writeInteger(digits[index]) }
-        if fractionStart < scale {
-            buffer.writeInteger(UInt8(ascii: "."))
-            for index in stride(from: scale - 1, through: fractionStart, by: -1) { buffer.writeInteger(digits[index]) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { digits in
+            var magnitude = value.magnitude
+            var count = 0
+            repeat {
+                digits[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            while count <= scale {
+                digits[count] = UInt8(ascii: "0")
+                count += 1
+            }
+            // digits are least significant first: drop trailing fraction zeros.
+            var fractionStart = 0
+            while fractionStart < scale, digits[fractionStart] == UInt8(ascii: "0") { fractionStart += 1 }
+            let nonZero = (fractionStart..<count).contains { digits[$0] != UInt8(ascii: "0") }
+            if value < 0 && nonZero { buffer.writeInteger(UInt8(ascii: "-")) }
+            for index in stride(from: count - 1, through: scale, by: -1) { buffer.writeInteger(digits[index]) }
+            if fractionStart < scale {
+                buffer.writeInteger(UInt8(ascii: "."))
+                for index in stride(from: scale - 1, through: fractionStart, by: -1) { buffer.writeInteger(digits[index]) }
+            }
         }
     }
 

@@ -41,8 +41,12 @@ final class Store: Sendable {
     func commit(_ sync: SyncRecord, retention: Retention) async throws -> Int64 {
         let extras = try JSONEncoder.store.encode(sync.extras)
         return try await writer.write { db in
+            // Extras (balances, utilisation, capacity) are kept once until they change: a
+            // snapshot whose extras equal the last stored ones stores none.
+            let text = String(decoding: extras, as: UTF8.self)
+            let stored = text == (try Self.latestExtras(db, source: sync.source)) ? nil : text
             let snapshotID = try Self.insertSnapshot(db, sync.source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
-                                                     extras: String(decoding: extras, as: UTF8.self), fingerprint: sync.fingerprint)
+                                                     extras: stored, fingerprint: sync.fingerprint)
             let encoder = JSONEncoder.store
             for change in sync.changes where change.action != .unchanged {
                 // The state of a created resource is its `resources` row; JSON is kept for what
@@ -72,12 +76,8 @@ final class Store: Sendable {
     /// one small row, so that a resync that changes nothing does not grow the database.
     func commitUnchanged(source: String, provider: String, startedAt: Date, finishedAt: Date, resources: Int, fingerprint: String?) async throws {
         try await writer.write { db in
+            // The extras of an unchanged sync are the last stored ones.
             _ = try Self.insertSnapshot(db, source, provider, startedAt, finishedAt, counts: [.unchanged: resources], extras: nil, fingerprint: fingerprint)
-            // The extras of an unchanged sync are the previous snapshot's: point restores at them.
-            try db.execute(sql: """
-                UPDATE sync_snapshots SET extras = (SELECT extras FROM sync_snapshots WHERE source = ? AND status = 'ok' AND extras IS NOT NULL
-                    ORDER BY id DESC LIMIT 1) WHERE id = ?
-                """, arguments: [source, db.lastInsertedRowID])
         }
     }
 
@@ -105,6 +105,13 @@ final class Store: Sendable {
 
     func meta(_ key: String) async throws -> String? {
         try await writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    /// The newest extras stored for a source (snapshots store them only when they change).
+    private static func latestExtras(_ db: Database, source: String) throws -> String? {
+        try String.fetchOne(db, sql: """
+            SELECT extras FROM sync_snapshots WHERE source = ? AND status = 'ok' AND extras IS NOT NULL ORDER BY id DESC LIMIT 1
+            """, arguments: [source])
     }
 
     private static func insertSnapshot(_ db: Database, _ source: String, _ provider: String, _ started: Date, _ finished: Date,
@@ -211,7 +218,8 @@ final class Store: Sendable {
         try db.execute(sql: """
             DELETE FROM sync_snapshots WHERE source = ? AND finished_at < ?
               AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok')
-            """, arguments: [source, now.addingTimeInterval(-Double(retention.days) * 86_400).timeIntervalSince1970, source])
+              AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok' AND extras IS NOT NULL)
+            """, arguments: [source, now.addingTimeInterval(-Double(retention.days) * 86_400).timeIntervalSince1970, source, source])
     }
 
     // MARK: Reading
@@ -243,7 +251,7 @@ final class Store: Sendable {
                     isZombie: row[14], isOrphan: row[15],
                     folded: folded.isEmpty ? [] : folded.components(separatedBy: ResourceColumns.separator)))
             }
-            let extrasText: String? = row[2]
+            let extrasText: String? = try row[2] as String? ?? Self.latestExtras(db, source: source)
             let extras = try extrasText.map { try JSONDecoder().decode(SnapshotExtras.self, from: Data($0.utf8)) } ?? SnapshotExtras()
             var actions: [ChangeAction: Int] = [:]
             for (offset, action) in ChangeAction.allCases.enumerated() { actions[action] = row[3 + offset] }

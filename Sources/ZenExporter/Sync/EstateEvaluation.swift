@@ -128,11 +128,13 @@ struct EstateEvaluation: Sendable {
             dimensions += source.dimensions.count == source.resources.count
                 ? source.dimensions : Array(repeating: [:], count: source.resources.count)
         }
+        var runRates: [RunRateKey: ExactSum] = [:]
         for subject in subjects {
             let resource = subject.resource
-            infrastructureMonthly[RunRateKey(provider: resource.provider, category: resource.category, resourceType: resource.resourceType,
-                                             currency: resource.rate.currency), default: 0] += resource.rate.monthly(hoursPerMonth: hoursPerMonth).amount
+            runRates[RunRateKey(provider: resource.provider, category: resource.category, resourceType: resource.resourceType,
+                                currency: resource.rate.currency), default: ExactSum()].add(resource.rate, hours: hoursPerMonth)
         }
+        infrastructureMonthly = runRates.mapValues(\.value)
 
         let usageByReference = Dictionary(usage.filter(\.hasData).map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
         var allocationPolicy = config.allocation
@@ -182,7 +184,7 @@ struct EstateEvaluation: Sendable {
                                       utilization: utilization[subject.resource.id] ?? [:], flavors: source.extras.flavors[subject.resource.provider] ?? [])
             }
             recommendations += policy.recommend(recommendationSubjects).map { SourcedRecommendation(source: source.name, recommendation: $0) }
-            var dailyByAccount: [String: [Currency: Decimal]] = [:]
+            var dailyByAccount: [String: [Currency: ExactSum]] = [:]
             for subject in sourceSubjects {
                 let resource = subject.resource
                 if let kind = Waste.kind(of: resource) {
@@ -191,10 +193,11 @@ struct EstateEvaluation: Sendable {
                 }
             }
             for resource in source.resources where !source.extras.accounts.isEmpty {
-                dailyByAccount["\(resource.provider)|\(resource.account)", default: [:]][resource.rate.currency, default: 0] += resource.rate.over(hours: 24).amount
+                dailyByAccount["\(resource.provider)|\(resource.account)", default: [:]][resource.rate.currency, default: ExactSum()]
+                    .add(resource.rate, hours: 24)
             }
             for account in source.extras.accounts {
-                let daily = dailyByAccount["\(account.provider)|\(account.account)"]?[account.balance.currency] ?? 0
+                let daily = dailyByAccount["\(account.provider)|\(account.account)"]?[account.balance.currency]?.value ?? 0
                 guard let days = account.daysUntilDepleted ?? (daily > 0 ? account.balance.amount / daily : nil) else { continue }
                 runways.append(Runway(source: source.name, provider: account.provider, account: account.account, days: max(0, days)))
             }
