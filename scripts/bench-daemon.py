@@ -164,7 +164,7 @@ def main():
         if args.scrape_load:
             # The next sync reads the file again (new mtime); scrape throughout it.
             os.utime(args.csv)
-            wrk = subprocess.run(["wrk", "-t2", "-c4", "-d%ds" % max(20, int(float(out["first_sync_seconds"]) + 10)), "--latency",
+            wrk = subprocess.run(["wrk", "-t2", "-c4", "-d%ds" % max(20, int(float(out["first_sync_seconds"]) * 2 + args.interval + 10)), "--latency",
                                   "-H", "Accept-Encoding: gzip", base + "/metrics"], capture_output=True, text=True)
             p99 = re.search(r"99%\s+(\S+)", wrk.stdout)
             requests = re.search(r"(\d+) requests in", wrk.stdout)
