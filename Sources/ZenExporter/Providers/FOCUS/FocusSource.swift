@@ -173,11 +173,6 @@ private struct FocusIngest {
     var totals: [[Int64]] = []
     /// Per interned currency: its code, upper-case.
     var currencyCodes: [String] = []
-    /// The previous row's period start and currency: consecutive rows mostly share them.
-    var lastStart: [UInt8] = []
-    var lastStartID: Int32 = -1
-    var lastCurrency: [UInt8] = []
-    var lastCurrencyID: Int32 = -1
 
     init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
         self.timeZone = timeZone
@@ -246,22 +241,12 @@ private struct FocusIngest {
             bad(file, line, "BillingCurrency \"\(reader.string(columns.currency).uppercased())\" is not a currency code")
             return
         }
-        let currency = reader.withField(columns.currency) { bytes in
-            if lastCurrencyID >= 0, bytes.elementsEqual(lastCurrency) { return lastCurrencyID }
-            lastCurrency = Array(bytes)
-            lastCurrencyID = currencies.intern(bytes)
-            return lastCurrencyID
-        }
+        let currency = reader.withField(columns.currency) { currencies.internRepeated($0) }
         if Int(currency) == currencyCodes.count {
             currencyCodes.append(currencies.string(currency).uppercased())
             totals.append([Int64](repeating: 0, count: FocusExport.chargeCategories.count))
         }
-        let start = reader.withField(columns.start) { bytes in
-            if lastStartID >= 0, bytes.elementsEqual(lastStart) { return lastStartID }
-            lastStart = Array(bytes)
-            lastStartID = periodStarts.intern(bytes)
-            return lastStartID
-        }
+        let start = reader.withField(columns.start) { periodStarts.internRepeated($0) }
         if Int(start) == startDays.count {
             let startText = reader.string(columns.start)
             startDays.append(FocusTime.parse(startText).map { Int32(LocalDay($0, in: timeZone).ordinal) })
@@ -419,6 +404,18 @@ struct ByteInterner {
     mutating func intern(_ text: String) -> Int32 {
         var text = text
         return text.withUTF8 { intern($0) }
+    }
+
+    private var lastBytes: [UInt8] = []
+    private var lastID: Int32 = -1
+
+    /// `intern`, first comparing with the previous call's bytes: for columns whose
+    /// consecutive rows mostly repeat (period starts, currencies), no hashing at all.
+    mutating func internRepeated(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
+        if lastID >= 0, bytes.elementsEqual(lastBytes) { return lastID }
+        lastBytes = Array(bytes)
+        lastID = intern(bytes)
+        return lastID
     }
 
     func string(_ id: Int32) -> String { strings[Int(id)] }
