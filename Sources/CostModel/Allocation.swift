@@ -151,13 +151,17 @@ public struct Allocator: Sendable {
         for (subject, dims) in zip(subjects, allDimensions) {
             if given == nil { labels[AllocationResult.key(source: subject.source, resourceID: subject.resource.id)] = dims }
             let rate = subject.resource.rate
-            totalSum.add(rate, hours: hoursPerMonth)
+            // The monthly amount once per resource: in micro-units when exact, else Decimal.
+            let micros = rate.microsOver(hours: hoursPerMonth)
+            let exact = micros == nil ? rate.monthly(hoursPerMonth: hoursPerMonth).amount : 0
+            func add(_ sum: inout ExactSum) { if let micros { sum.add(micros: micros) } else { sum.add(exact) } }
+            add(&totalSum)
             if let tenant = dims["tenant"], !tenant.isEmpty {
-                directSums[tenant, default: [:]][rate.currency, default: ExactSum()].add(rate, hours: hoursPerMonth)
-                placedSum.add(rate, hours: hoursPerMonth)
+                add(&directSums[tenant, default: [:]][rate.currency, default: ExactSum()])
+                add(&placedSum)
             } else {
-                restSums[RestKey(provider: subject.resource.provider, category: subject.resource.category, currency: rate.currency),
-                         default: ExactSum()].add(rate, hours: hoursPerMonth)
+                add(&restSums[RestKey(provider: subject.resource.provider, category: subject.resource.category, currency: rate.currency),
+                              default: ExactSum()])
             }
         }
         let direct = directSums.mapValues { $0.mapValues(\.value) }

@@ -10,8 +10,8 @@ struct EstateRenderer: Sendable {
     var items: [ManualItem] = []
 
     func render(_ sources: [SourceStatus], _ usage: [UsageStatus] = [], _ evaluation: EstateEvaluation) -> ExpositionWriter {
-        var writer = ExpositionWriter(namespace: metrics.namespace,
-                                      capacity: 64 * 1024 + sources.reduce(0) { $0 + $1.fragments.bytes })
+        // Fragments are joined by reference: the writer's own text is the small part.
+        var writer = ExpositionWriter(namespace: metrics.namespace)
         let sources = sources.sorted { $0.name < $1.name }
         if metrics.perResource {
             writer.write(MetricCatalog.resourceCostPerHour, fragments: sources.map(\.fragments.cost))

@@ -83,6 +83,14 @@ struct EstateEvaluation: Sendable {
 
     static let horizons = [30, 60, 90]
 
+    private struct SeriesRow: Hashable {
+        var day: LocalDay
+        var provider: String
+        var service: String
+        var category: CostCategory
+        var currency: Currency
+    }
+
     /// The exchange rates the totals were converted with, and when the bank's were fetched.
     var fx = FXTable(reporting: .rub, rates: [:])
     var fxFetchedAt: Date?
@@ -157,7 +165,18 @@ struct EstateEvaluation: Sendable {
 
         budgets = config.budgets.map { $0.evaluate(attributed, now: now, timeZone: reporting.timeZone) }
 
-        let series = DailySeries.scopes(of: attributed.map { $0.cost })
+        // The series scopes (total, provider, service, category) ignore account, tenant and
+        // team: sum those away first, so that thousands of scope rows a day become a few.
+        var collapsed: [SeriesRow: Int64] = [:]
+        for item in attributed {
+            let cost = item.cost
+            collapsed[SeriesRow(day: cost.day, provider: cost.provider, service: cost.service, category: cost.category,
+                                currency: cost.currency), default: 0] &+= cost.micros
+        }
+        let series = DailySeries.scopes(of: collapsed.map { row, micros in
+            DailyCost(day: row.day, provider: row.provider, resourceID: "", service: row.service, category: row.category, account: "",
+                      micros: micros, currency: row.currency)
+        })
         lastFullDay = series
         let detector = AnomalyDetector()
         anomalies = series.compactMap { detector.score($0, day: lastDay) }

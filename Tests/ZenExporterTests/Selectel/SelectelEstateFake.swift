@@ -47,6 +47,8 @@ final class SelectelEstateFake: Sendable {
     /// How long each Gnocchi request takes.
     let gnocchiDelay = Mutex(Duration.zero)
     private let gnocchiInFlight = Mutex((now: 0, max: 0))
+    /// Consumption bodies still being written.
+    private let writing = Mutex(0)
     /// Every server's two rows for one hour, with `PERIOD_PLACEHOLDER_` (19 bytes) where the
     /// hour goes; the offsets of those placeholders.
     private let hourBlock: [UInt8]
@@ -73,7 +75,12 @@ final class SelectelEstateFake: Sendable {
     var gnocchiMaxInFlight: Int { gnocchiInFlight.withLock { $0.max } }
 
     func start() async throws { try await server.start(router()) }
-    func stop() async { await server.stop() }
+    /// Stops once every consumption body is written or abandoned: Hummingbird traps when a
+    /// shutdown cancels a response writer that is still in use.
+    func stop() async {
+        for _ in 0..<200 where writing.withLock({ $0 }) > 0 { try? await Task.sleep(for: .milliseconds(25)) }
+        await server.stop()
+    }
 
     /// The consumption rows of server `i` and its disk for one `period` spanning `hours` hours.
     static func rows(server i: Int, period: String, hours: Int) -> [String] {
@@ -200,6 +207,8 @@ final class SelectelEstateFake: Sendable {
             let body = ResponseBody(contentLength: self.options.contentLength ? bytes : nil) { writer in
                 // A client that stops reading at its size limit closes the connection mid-body:
                 // finish the writer all the same (an unfinished one traps when it is freed).
+                self.writing.withLock { $0 += 1 }
+                defer { self.writing.withLock { $0 -= 1 } }
                 do {
                     for piece in pieces { try await writer.write(piece) }
                 } catch {}

@@ -239,6 +239,9 @@ struct SelectelScaleTests {
         await #expect { try await split.collect(window()) } throws: { error in
             (error as? SyncFailure)?.isBodyTooLarge == true && (error as? SyncFailure)?.endpoint == "consumption"
         }
+        // The refused body's connection is still being torn down on the server side; stopping the
+        // server under it made Hummingbird trap ("Deinited NIOAsyncWriter") about one run in six.
+        try await Task.sleep(for: .seconds(1))
         await fake.stop()
     }
 }
