@@ -64,6 +64,4 @@ public struct ScopeHistory: Sendable, Equatable {
         }
         return result
     }
-
-    public var rowCount: Int { days.values.reduce(0) { $0 + $1.count } }
 }

@@ -65,36 +65,22 @@ struct EstateRenderer: Sendable {
             cost.writeSample(name: costName, prefixes: costPrefixes, labels: [
                 source, resource.provider, resource.account, resource.region, resource.service, resource.category.rawValue,
                 resource.resourceType, resource.id, resource.name, dims["tenant"] ?? "", dims["environment"] ?? "", resource.rate.currency.code,
-            ], value: Self.perHour(resource.rate))
+            ], value: .perHour(resource.rate))
             info.writeSample(name: infoName, prefixes: infoPrefixes, labels: [
                 resource.id, source, resource.status.value, resource.flavor, String(resource.isZombie), String(resource.isOrphan),
             ], value: .int(1))
         }
         var usage = ExpositionWriter(namespace: metrics.namespace)
         let usageName = usage.qualifiedName(MetricCatalog.resourceUtilization)
+        let usagePrefixes = ExpositionWriter.labelPrefixes(MetricCatalog.resourceUtilization)
         for sample in utilization.sorted(by: { ($0.resourceID, $0.dimension.rawValue) < ($1.resourceID, $1.dimension.rawValue) }) {
-            usage.writeSample(MetricCatalog.resourceUtilization, name: usageName, labels: [sample.resourceID, sample.dimension.rawValue],
+            usage.writeSample(name: usageName, prefixes: usagePrefixes, labels: [sample.resourceID, sample.dimension.rawValue],
                               value: .double(sample.ratio))
         }
         return ResourceFragments(cost: cost.fragment(deflate: deflate), info: info.fragment(deflate: deflate),
                                  utilization: usage.fragment(deflate: deflate))
     }
 
-    /// A rate per hour at 8 decimals, rounded half up. Integer arithmetic when the amount has
-    /// at most 6 decimals and the period is whole hours (every provider's rates), `Decimal`
-    /// otherwise; both print the same.
-    static func perHour(_ rate: Rate) -> SampleValue {
-        if rate.amount.exponent >= -6, rate.periodHours.exponent >= 0, let micros = Micros.from(rate.amount),
-           let hours = Micros.from(rate.periodHours).map({ $0 / Micros.perUnit }), hours > 0 {
-            let (scaled, overflow) = micros.multipliedReportingOverflow(by: 100)
-            if !overflow {
-                let quotient = scaled / hours, remainder = scaled % hours
-                let roundedAway = 2 * remainder.magnitude >= UInt64(hours) ? (scaled < 0 ? -1 : 1) : 0
-                return .scaled(quotient + Int64(roundedAway), scale: 8)
-            }
-        }
-        return .decimal(rate.perHour.amount.rounded(scale: 8))
-    }
 
     private func writeEvaluation(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
         let capacity = evaluation.capacity
@@ -224,7 +210,6 @@ struct ResourceFragments: Sendable {
     var cost = SampleFragment.empty
     var info = SampleFragment.empty
     var utilization = SampleFragment.empty
-    var bytes: Int { cost.bytes.readableBytes + info.bytes.readableBytes + utilization.bytes.readableBytes }
 }
 
 struct BuildInfo: Sendable {

@@ -17,14 +17,6 @@ struct ExpositionWriter {
         current.readableBytes > 0 ? parts + [(current, nil)] : parts
     }
 
-    /// Everything written as one buffer (a copy when fragments were written).
-    var buffer: ByteBuffer {
-        guard !parts.isEmpty else { return current }
-        var joined = ByteBufferAllocator().buffer(capacity: allParts.reduce(0) { $0 + $1.bytes.readableBytes })
-        for var part in allParts.map(\.bytes) { joined.writeBuffer(&part) }
-        return joined
-    }
-
     init(namespace: String, capacity: Int = 64 * 1024) {
         self.namespace = namespace
         current = ByteBufferAllocator().buffer(capacity: capacity)
@@ -36,7 +28,11 @@ struct ExpositionWriter {
         guard !samples.isEmpty else { return }
         writeHeader(family)
         let name = qualifiedName(family)
-        for sample in samples { writeSample(family, name: name, labels: sample.labels, value: sample.value) }
+        let prefixes = Self.labelPrefixes(family)
+        for sample in samples {
+            precondition(sample.labels.count == family.labels.count, "\(family.name): \(sample.labels.count) label values for \(family.labels.count) names")
+            writeSample(name: name, prefixes: prefixes, labels: sample.labels, value: sample.value)
+        }
     }
 
     /// Writes a family's HELP and TYPE, then samples rendered earlier (one source's
@@ -59,27 +55,6 @@ struct ExpositionWriter {
 
     func qualifiedName(_ family: MetricFamily) -> String {
         namespace.isEmpty ? family.name : "\(namespace)_\(family.name)"
-    }
-
-    /// One sample line, without a header: for fragments, and for `write`.
-    mutating func writeSample(_ family: MetricFamily, name: String, labels: [String], value: SampleValue) {
-        precondition(labels.count == family.labels.count, "\(family.name): \(labels.count) label values for \(family.labels.count) names")
-        current.writeString(name)
-        if !family.labels.isEmpty {
-            current.writeInteger(UInt8(ascii: "{"))
-            for (index, label) in family.labels.enumerated() {
-                if index > 0 { current.writeInteger(UInt8(ascii: ",")) }
-                current.writeString(label)
-                current.writeString("=\"")
-                writeEscaped(labels[index])
-                current.writeInteger(UInt8(ascii: "\""))
-            }
-            current.writeInteger(UInt8(ascii: "}"))
-        }
-        current.writeInteger(UInt8(ascii: " "))
-        value.write(into: &current)
-        current.writeInteger(UInt8(ascii: "\n"))
-        seriesCount += 1
     }
 
     /// What was written, as a fragment to be joined into a later exposition; `deflate` does
@@ -152,6 +127,22 @@ enum SampleValue {
     /// `Decimal` prints), without going through `Decimal`: per-resource series are written
     /// 100,000 at a time.
     case scaled(Int64, scale: Int)
+
+    /// A rate per hour at 8 decimals, rounded half up. Integer arithmetic when the amount has
+    /// at most 6 decimals and the period is whole hours (every provider's rates), `Decimal`
+    /// otherwise; both print the same.
+    static func perHour(_ rate: Rate) -> SampleValue {
+        if rate.amount.exponent >= -6, rate.periodHours.exponent >= 0, let micros = Micros.from(rate.amount),
+           let hours = Micros.from(rate.periodHours).map({ $0 / Micros.perUnit }), hours > 0 {
+            let (scaled, overflow) = micros.multipliedReportingOverflow(by: 100)
+            if !overflow {
+                let quotient = scaled / hours, remainder = scaled % hours
+                let roundedAway = 2 * remainder.magnitude >= UInt64(hours) ? (scaled < 0 ? -1 : 1) : 0
+                return .scaled(quotient + Int64(roundedAway), scale: 8)
+            }
+        }
+        return .decimal(rate.perHour.amount.rounded(scale: 8))
+    }
 
     func write(into buffer: inout ByteBuffer) {
         guard case let .scaled(value, scale) = self else {

@@ -60,7 +60,7 @@ final class Store: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """).execute(arguments: [snapshotID, change.resourceID, change.action.rawValue, change.costChanged, change.statusChanged,
                                      change.configChanged, change.changedFields.joined(separator: ","),
-                                     rate.map { EstateRenderer.perHour($0).text }, rate?.currency.code, previous, state])
+                                     rate.map { SampleValue.perHour($0).text }, rate?.currency.code, previous, state])
                 try Self.saveResource(db, source: sync.source, change: change, snapshotID: snapshotID)
             }
             if let range = sync.costs.dayRange {
