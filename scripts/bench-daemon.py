@@ -117,7 +117,12 @@ def main():
         out["ready_seconds"] = "%.2f" % wait_ready(port)
         pid = child_pid(wrapper.pid)
         base = "http://127.0.0.1:%d" % port
-        text = get(base + "/metrics").decode()
+        # The sync's duration is published just after the exposition that made the daemon ready.
+        for _ in range(100):
+            text = get(base + "/metrics").decode()
+            if any(l.get("source") == args.label for l, _ in samples(text, "infrazen_sync_duration_seconds")):
+                break
+            time.sleep(0.05)
         out["series"] = next((v for _, v in samples(text, "infrazen_exposition_series")), "?")
         out["exposition_mb"] = "%.1f" % (len(text) / 1e6)
         out["first_sync_seconds"] = next((v for l, v in samples(text, "infrazen_sync_duration_seconds") if l.get("source") == args.label), "?")
