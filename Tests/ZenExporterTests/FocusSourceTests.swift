@@ -133,4 +133,69 @@ struct FocusSourceTests {
         #expect(abs(metrics.sum("infrazen_infrastructure_cost_monthly", where: { $0["currency"] == "USD" }) - NSDecimalNumber(decimal: runRate).doubleValue) < 0.01)
         #expect(metrics.value("infrazen_sync_errors_total", ["source": "aws", "endpoint": "aws.csv", "reason": "bad_row"]) == 3)
     }
+
+    /// 1,200 rows of 12 resources over 3 days: resource r`i % 12`, day `1 + i % 3`, costing
+    /// `(i % 7) + 1` thousandths; row `badIndex` has a cost that is not a number. `tagsAt`
+    /// gives one row a quoted Tags value of `tagLines` lines.
+    func writeHalvesFile(_ name: String, badIndex: Int, tagsAt: Int? = nil, tagLines: Int = 0) throws -> String {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var text = "BilledCost,BillingCurrency,ChargePeriodStart,ChargeCategory,ServiceName,SubAccountId,ResourceId,Tags\n"
+        for index in 0..<1200 {
+            let cost = index == badIndex ? "twelve" : "0.00\((index % 7) + 1)"
+            let tags = index == tagsAt ? "\"" + (0..<tagLines).map { "line \($0)" }.joined(separator: "\n") + "\"" : ""
+            text += "\(cost),RUB,2026-11-0\(1 + index % 3)T00:00:00Z,Usage,Compute,acct,r\(index % 12),\(tags)\n"
+        }
+        let path = directory.appendingPathComponent(name).path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// The sum per resource and day of the rows `writeHalvesFile` wrote, by hand: micro-units.
+    func expectedHalvesSums(badIndex: Int) -> [String: Int64] {
+        var sums: [String: Int64] = [:]
+        for index in 0..<1200 where index != badIndex {
+            sums["r\(index % 12)|\(1 + index % 3)", default: 0] += Int64((index % 7) + 1) * 1000
+        }
+        return sums
+    }
+
+    func sumsByResourceAndDay(_ file: FocusExport) -> [String: Int64] {
+        var sums: [String: Int64] = [:]
+        for row in 0..<file.costs.count {
+            let line = file.costs.lines[Int(file.costs.lineOfRow[row])]
+            let day = LocalDay(ordinal: Int(file.costs.dayOrdinals[row]))
+            sums["\(line.resourceID)|\(day.day)", default: 0] += file.costs.micros[row]
+        }
+        return sums
+    }
+
+    @Test("a file read in two halves on two threads sums every resource and day as by hand, bad rows keep their line")
+    func readInHalves() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Row 1000 is in the second half; its physical line is 1000 + 2 (header, 1-based).
+        let path = try writeHalvesFile("halves.csv", badIndex: 1000)
+        let file = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 2, halvesMinimumSize: 0)
+        #expect(sumsByResourceAndDay(file) == expectedHalvesSums(badIndex: 1000))
+        #expect(file.rows == 1200)
+        #expect(file.badRows == [FocusExport.BadRow(file: "halves.csv", line: 1002, reason: "BilledCost \"twelve\" is not a number")])
+        #expect(file.costs.lines.count == 12)
+        // Every resource's last usage day is day 3: 100 rows each over the 3 days, 33 or 34 of them on day 3.
+        #expect(file.totals["RUB|Usage"] == Decimal(expectedHalvesSums(badIndex: 1000).values.reduce(0, +)) / 1_000_000)
+    }
+
+    @Test("when the middle of a file falls inside a quoted value with line breaks, the file is read whole")
+    func cutInsideQuotes() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Row 600 sits at about the middle of the file; its tags of 2,000 lines hold the middle.
+        let path = try writeHalvesFile("quoted.csv", badIndex: 1100, tagsAt: 600, tagLines: 2000)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let tagsStart = text.utf8.count - text.utf8.split(separator: UInt8(ascii: "\""), maxSplits: 1, omittingEmptySubsequences: false)[1].count
+        #expect(tagsStart < size / 2 && size / 2 < tagsStart + 2000 * 7)
+        let file = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 2, halvesMinimumSize: 0)
+        #expect(sumsByResourceAndDay(file) == expectedHalvesSums(badIndex: 1100))
+        #expect(file.rows == 1200)
+        // Row 1100's physical line: 1,100 + 2, plus the 1,999 line breaks inside row 600's tags.
+        #expect(file.badRows.map(\.line) == [1100 + 2 + 1999])
+    }
 }

@@ -7,21 +7,57 @@ protocol ByteChunks {
     mutating func next() throws -> [UInt8]?
 }
 
-/// A file read 256 KiB at a time: memory stays constant whatever the file's size.
+/// A file, or a byte range of it, read 256 KiB at a time: memory stays constant whatever
+/// the file's size.
 struct FileChunks: ByteChunks {
     let handle: FileHandle
     var chunkSize = 256 * 1024
+    /// Bytes left to read in the range; nil reads to the end of the file.
+    private var remaining: UInt64?
 
-    init(path: String) throws {
+    init(path: String, range: Range<UInt64>? = nil) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CSVError(file: path, line: 0, message: "cannot open the file")
         }
         self.handle = handle
+        if let range {
+            try handle.seek(toOffset: range.lowerBound)
+            remaining = range.upperBound - range.lowerBound
+        }
     }
 
     mutating func next() throws -> [UInt8]? {
-        let data = try handle.read(upToCount: chunkSize) ?? Data()
+        var count = chunkSize
+        if let remaining {
+            guard remaining > 0 else { return nil }
+            count = Int(min(UInt64(chunkSize), remaining))
+        }
+        let data = try handle.read(upToCount: count) ?? Data()
+        remaining = remaining.map { $0 - UInt64(data.count) }
         return data.isEmpty ? nil : [UInt8](data)
+    }
+
+    /// Where to cut a file into two halves read on two threads: just after the first line
+    /// break past the middle, or nil when the file is small or has no line break there. The
+    /// break may lie inside a quoted field; the reader of the first half finds that out
+    /// (`FocusExport.read`), and the file is then read whole.
+    static func middleLineStart(path: String, minimumSize: UInt64) -> UInt64? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.uint64Value, size >= minimumSize,
+              let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var offset = size / 2
+        guard (try? handle.seek(toOffset: offset)) != nil else { return nil }
+        // A line longer than 4 MiB: leave the file whole.
+        for _ in 0..<16 {
+            guard let data = try? handle.read(upToCount: 256 * 1024), !data.isEmpty else { return nil }
+            if let index = data.firstIndex(of: UInt8(ascii: "\n")) {
+                let start = offset + UInt64(index - data.startIndex) + 1
+                return start < size ? start : nil
+            }
+            offset += UInt64(data.count)
+        }
+        return nil
     }
 }
 
@@ -115,14 +151,19 @@ struct CSVReader<Source: ByteChunks> {
     /// The file name errors are reported against.
     let file: String
 
-    init(_ source: Source, file: String = "") {
+    /// `dropsByteOrderMark: false` for a reader that starts in the middle of a file.
+    init(_ source: Source, file: String = "", dropsByteOrderMark: Bool = true) {
         self.source = source
         self.file = file
+        self.started = !dropsByteOrderMark
         bytes.reserveCapacity(4096)
         ends.reserveCapacity(64)
     }
 
     var fieldCount: Int { ends.count }
+
+    /// The line the next record would start on.
+    var nextLine: Int { line }
 
     func range(of field: Int) -> Range<Int> { (field == 0 ? 0 : ends[field - 1])..<ends[field] }
 

@@ -100,13 +100,20 @@ struct FocusExport: Sendable {
         try read(paths: [path], timeZone: timeZone)
     }
 
-    static func read(paths: [String], timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool = { false }) throws -> FocusExport {
+    /// Plain files of at least this size are read in two halves on two threads.
+    static let halvesMinimumSize: UInt64 = 8 << 20
+
+    static func read(paths: [String], timeZone: TimeZone, threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount),
+                     halvesMinimumSize: UInt64 = FocusExport.halvesMinimumSize,
+                     isCancelled: @escaping @Sendable () -> Bool = { false }) throws -> FocusExport {
         var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled)
         for path in paths {
             let name = URL(fileURLWithPath: path).lastPathComponent
             if path.hasSuffix(".gz") {
                 var reader = CSVReader(GzipChunks(try FileChunks(path: path), file: name), file: name)
                 try ingest.ingest(&reader, name: name)
+            } else if threads > 1, let middle = FileChunks.middleLineStart(path: path, minimumSize: halvesMinimumSize) {
+                try ingest.ingestInHalves(path: path, name: name, middle: middle)
             } else {
                 var reader = CSVReader(try FileChunks(path: path), file: name)
                 try ingest.ingest(&reader, name: name)
@@ -169,6 +176,8 @@ private struct FocusIngest {
     var lineIndex: [UInt64: Int32] = [:]
     /// (line, day) packed → micro-units.
     var sums: [UInt64: Int64] = [:]
+    /// Sums of parts read separately and merged: (day, line) packed, micro-units.
+    var mergedSums: [(key: UInt64, micros: Int64)] = []
     /// Per interned currency × charge category, micro-units while reading.
     var totals: [[Int64]] = []
     /// Per interned currency: its code, upper-case.
@@ -185,6 +194,58 @@ private struct FocusIngest {
     }
 
     mutating func ingest<Source: ByteChunks>(_ reader: inout CSVReader<Source>, name: String) throws {
+        let columns = try Self.header(&reader, name: name)
+        _ = try rows(&reader, columns, name: name, endsAtCut: false)
+    }
+
+    /// Reads a plain file as two halves on two threads: the first into this state, the
+    /// second into a state of its own, merged when both are done. The results are those of
+    /// reading the file whole. When the cut fell inside a quoted field (a line break in a
+    /// quoted value), the first half ends inside quotes; the halves are then discarded and
+    /// the file is read whole.
+    mutating func ingestInHalves(path: String, name: String, middle: UInt64) throws {
+        var first = CSVReader(try FileChunks(path: path, range: 0..<middle), file: name)
+        let columns = try Self.header(&first, name: name)
+        let second = SecondHalf()
+        let (timeZone, isCancelled) = (self.timeZone, self.isCancelled)
+        let thread = Thread {
+            second.result = Result {
+                var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled)
+                var reader = CSVReader(try FileChunks(path: path, range: middle..<UInt64.max), file: name, dropsByteOrderMark: false)
+                _ = try ingest.rows(&reader, columns, name: name, endsAtCut: false)
+                return ingest
+            }
+            second.done.signal()
+        }
+        thread.name = "zen-exporter.parse-half"
+        thread.stackSize = 8 << 20
+        thread.start()
+        let before = self
+        let aligned: Bool
+        do {
+            aligned = try rows(&first, columns, name: name, endsAtCut: true)
+        } catch {
+            second.done.wait()
+            throw error
+        }
+        second.done.wait()
+        guard aligned else {
+            self = before
+            var whole = CSVReader(try FileChunks(path: path), file: name)
+            try ingest(&whole, name: name)
+            return
+        }
+        guard let result = second.result else { return }
+        merge(try result.get(), lineOffset: first.nextLine - 1)
+    }
+
+    /// The second half's state, handed from its thread; `done` orders the hand-over.
+    private final class SecondHalf: @unchecked Sendable {
+        var result: Result<FocusIngest, any Error>?
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    private static func header<Source: ByteChunks>(_ reader: inout CSVReader<Source>, name: String) throws -> Columns {
         let header: [String]
         do {
             guard let first = try reader.next() else { throw CSVError(file: name, line: 1, message: "the file is empty") }
@@ -197,30 +258,89 @@ private struct FocusIngest {
         guard missing.isEmpty else {
             throw SyncFailure(endpoint: name, reason: "bad_file", message: "\(name):1: missing FOCUS columns \(missing.joined(separator: ", "))")
         }
-        let columns = Columns(column)
+        return Columns(column, width: header.count)
+    }
+
+    /// Reads records to the end of `reader`. With `endsAtCut` the reader ends at a cut in
+    /// the file: a record left open there (inside quotes) returns false instead of being
+    /// counted as a bad row.
+    private mutating func rows<Source: ByteChunks>(_ reader: inout CSVReader<Source>, _ columns: Columns, name: String, endsAtCut: Bool) throws -> Bool {
         while true {
             let line: Int
             do {
                 guard let next = try reader.nextRecord() else { break }
                 line = next
             } catch let error as CSVError {
+                if endsAtCut { return false }
                 bad(name, error.line, error.message)
                 break
             }
             export.rows += 1
             if export.rows & 0xFFFF == 0, isCancelled() { throw CancellationError() }
-            guard reader.fieldCount == header.count else {
-                bad(name, line, "\(reader.fieldCount) fields where the header has \(header.count)")
+            guard reader.fieldCount == columns.width else {
+                bad(name, line, "\(reader.fieldCount) fields where the header has \(columns.width)")
                 continue
             }
             try row(&reader, columns, file: name, line: line)
         }
+        return true
     }
+
+    /// Adds the state of a later part of the same file, read separately: as if its rows had
+    /// followed this state's. Its lines are re-interned here (the first seen resource entry
+    /// wins, as when reading in order), its sums kept as pairs for `finish`.
+    private mutating func merge(_ later: FocusIngest, lineOffset: Int) {
+        export.rows += later.export.rows
+        export.badRowCount += later.export.badRowCount
+        for var row in later.export.badRows where export.badRows.count < FocusExport.keptBadRows {
+            row.line += lineOffset
+            export.badRows.append(row)
+        }
+        for (index, code) in later.currencyCodes.enumerated() {
+            let currency = currencies.intern(later.currencies.string(Int32(index)))
+            if Int(currency) == currencyCodes.count {
+                currencyCodes.append(code)
+                totals.append([Int64](repeating: 0, count: FocusExport.chargeCategories.count))
+            }
+            for category in 0..<FocusExport.chargeCategories.count { totals[Int(currency)][category] &+= later.totals[index][category] }
+        }
+        for (id, resource) in later.export.resources where export.resources[id] == nil { export.resources[id] = resource }
+        var lineMap: [Int32] = []
+        lineMap.reserveCapacity(later.export.costs.lines.count)
+        for (index, line) in later.export.costs.lines.enumerated() {
+            let entry = export.resources[line.resourceID]
+            let mine = export.costs.intern(DailyCostTable.Line(
+                resourceID: line.resourceID, service: line.service, currency: line.currency, provider: entry?.provider ?? line.provider,
+                account: entry?.account ?? line.account, category: entry?.category ?? line.category))
+            if Int(mine) == export.lastUsageDay.count {
+                export.lastUsageDay.append(Int32.min)
+                export.lastUsage.append(0)
+            }
+            lineMap.append(mine)
+            let day = later.export.lastUsageDay[index], usage = later.export.lastUsage[index]
+            if day > export.lastUsageDay[Int(mine)] {
+                export.lastUsageDay[Int(mine)] = day
+                export.lastUsage[Int(mine)] = usage
+            } else if day == export.lastUsageDay[Int(mine)], day > Int32.min {
+                export.lastUsage[Int(mine)] &+= usage
+            }
+        }
+        mergedSums.reserveCapacity(mergedSums.count + later.sums.count)
+        for (key, micros) in later.sums {
+            mergedSums.append((Self.dayFirst(line: lineMap[Int(key >> 32)], day: UInt32(key & 0xFFFF_FFFF)), micros))
+        }
+    }
+
+    /// A (day, line) key that sorts by day, then line.
+    private static func dayFirst(line: Int32, day: UInt32) -> UInt64 { UInt64(day) << 32 | UInt64(UInt32(bitPattern: line)) }
 
     /// Column positions of the fields read; -1 when the file lacks the column.
     struct Columns {
         var cost, currency, start, chargeCategory, service, serviceCategory, account, resourceID, resourceName, resourceType, region, provider, tags: Int
-        init(_ column: [String: Int]) {
+        /// The header's number of fields.
+        var width: Int
+        init(_ column: [String: Int], width: Int) {
+            self.width = width
             func at(_ name: String) -> Int { column[name] ?? -1 }
             cost = at("BilledCost"); currency = at("BillingCurrency"); start = at("ChargePeriodStart")
             chargeCategory = at("ChargeCategory"); service = at("ServiceName"); serviceCategory = at("ServiceCategory")
@@ -323,15 +443,27 @@ private struct FocusIngest {
 
     /// The rows sorted by day and line, the totals as decimals.
     mutating func finish() -> FocusExport {
-        var keys = Array(sums.keys)
-        // Day in the low half: sort by day, then line.
-        keys.sort { ($0 & 0xFFFF_FFFF, $0 >> 32) < ($1 & 0xFFFF_FFFF, $1 >> 32) }
-        export.costs.reserveCapacity(keys.count)
-        for key in keys {
-            export.costs.append(day: Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)), line: Int32(bitPattern: UInt32(key >> 32)),
-                                micros: sums[key] ?? 0)
+        var pairs = mergedSums
+        mergedSums = []
+        pairs.reserveCapacity(pairs.count + sums.count)
+        for (key, micros) in sums {
+            pairs.append((Self.dayFirst(line: Int32(bitPattern: UInt32(key >> 32)), day: UInt32(key & 0xFFFF_FFFF)), micros))
         }
         sums = [:]
+        pairs.sort { $0.key < $1.key }
+        export.costs.reserveCapacity(pairs.count)
+        var index = 0
+        while index < pairs.count {
+            let key = pairs[index].key
+            var micros = pairs[index].micros
+            index += 1
+            // The same line and day from two parts of a file.
+            while index < pairs.count, pairs[index].key == key {
+                micros &+= pairs[index].micros
+                index += 1
+            }
+            export.costs.append(day: Int32(bitPattern: UInt32(key >> 32)), line: Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)), micros: micros)
+        }
         for (currency, sums) in totals.enumerated() {
             for (category, micros) in sums.enumerated() where micros != 0 {
                 export.totals["\(currencyCodes[currency])|\(FocusExport.chargeCategories[category])", default: 0] += Micros.decimal(micros)
