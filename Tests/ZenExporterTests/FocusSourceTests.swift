@@ -198,4 +198,17 @@ struct FocusSourceTests {
         // Row 1100's physical line: 1,100 + 2, plus the 1,999 line breaks inside row 600's tags.
         #expect(file.badRows.map(\.line) == [1100 + 2 + 1999])
     }
+
+    @Test("Tags: flat string objects, escapes, numbers and nesting all read as the JSON says", arguments: [
+        (#"{"team": "web", "env":"prod"}"#, ["team": "web", "env": "prod"]),
+        (#" { } "#, [:]),
+        (#"{"note": "a \"quoted\" word", "path": "C:\\tmp"}"#, ["note": #"a "quoted" word"#, "path": #"C:\tmp"#]),
+        (#"{"cores": 4, "spot": true}"#, ["cores": "4", "spot": "1"]),
+        (#"{"tenant": "t1", "city": "Москва"}"#, ["tenant": "t1", "city": "Москва"]),
+        (#"{"tenant": "t1""#, [:]),
+        (#"not json"#, [:]),
+    ])
+    func tags(json: String, expected: [String: String]) {
+        #expect(FocusTags.parse(json) == expected)
+    }
 }

@@ -48,19 +48,32 @@ final class Store: Sendable {
             let snapshotID = try Self.insertSnapshot(db, sync.source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
                                                      extras: stored, fingerprint: sync.fingerprint)
             let encoder = JSONEncoder.store
+            let insertState = try db.cachedStatement(sql: """
+                INSERT INTO resource_states (snapshot_id, resource_id, action, cost_changed, status_changed, config_changed,
+                    changed_fields, cost_per_hour, currency, previous_state, current_state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             for change in sync.changes where change.action != .unchanged {
                 // The state of a created resource is its `resources` row; JSON is kept for what
                 // an audit compares: both sides of an update, and what a deleted resource was.
                 let state = try change.action == .updated ? change.current.map { String(decoding: try encoder.encode($0), as: UTF8.self) } : nil
                 let previous = try change.previous.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
                 let rate = (change.current ?? change.previous)?.rate
-                try db.cachedStatement(sql: """
-                    INSERT INTO resource_states (snapshot_id, resource_id, action, cost_changed, status_changed, config_changed,
-                        changed_fields, cost_per_hour, currency, previous_state, current_state)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [snapshotID, change.resourceID, change.action.rawValue, change.costChanged, change.statusChanged,
-                                     change.configChanged, change.changedFields.joined(separator: ","),
-                                     rate.map { SampleValue.perHour($0).text }, rate?.currency.code, previous, state])
+                try FastStatement.run(insertState, db) { sqlite in
+                    sqlite3_bind_int64(sqlite, 1, snapshotID)
+                    FastStatement.bind(sqlite, 2, change.resourceID)
+                    FastStatement.bind(sqlite, 3, change.action.rawValue)
+                    sqlite3_bind_int64(sqlite, 4, change.costChanged ? 1 : 0)
+                    sqlite3_bind_int64(sqlite, 5, change.statusChanged ? 1 : 0)
+                    sqlite3_bind_int64(sqlite, 6, change.configChanged ? 1 : 0)
+                    FastStatement.bind(sqlite, 7, change.changedFields.joined(separator: ","))
+                    if let rate {
+                        FastStatement.bind(sqlite, 8, SampleValue.perHour(rate).text)
+                        FastStatement.bind(sqlite, 9, rate.currency.code)
+                    }
+                    if let previous { FastStatement.bind(sqlite, 10, previous) }
+                    if let state { FastStatement.bind(sqlite, 11, state) }
+                }
                 try Self.saveResource(db, source: sync.source, change: change, snapshotID: snapshotID)
             }
             if let range = sync.costs.dayRange {
@@ -168,8 +181,12 @@ final class Store: Sendable {
             """)
         return try costs.lines.map { line in
             if let id = known[ResourceColumns.lineKey(line.resourceID, line.service, line.currency.code)] { return id }
-            try insert.execute(arguments: [source, line.resourceID, line.service, line.currency.code, line.provider, line.account,
-                                           line.category.rawValue])
+            try FastStatement.run(insert, db) { sqlite in
+                for (index, text) in [source, line.resourceID, line.service, line.currency.code, line.provider, line.account,
+                                      line.category.rawValue].enumerated() {
+                    FastStatement.bind(sqlite, Int32(index + 1), text)
+                }
+            }
             return db.lastInsertedRowID
         }
     }

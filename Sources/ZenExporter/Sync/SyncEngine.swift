@@ -225,8 +225,10 @@ struct SyncEngine: Sendable {
                 do { try await Task.sleep(for: backoff) } catch { return false }
             }
             do {
+                let collectStarted = ContinuousClock.now
                 let snapshot = try await collect(configured)
-                try await commit(snapshot, of: configured, started: started, startedInstant: startedInstant)
+                try await commit(snapshot, of: configured, started: started, startedInstant: startedInstant,
+                                 collectSeconds: (ContinuousClock.now - collectStarted).seconds)
                 return true
             } catch is CancellationError {
                 return false
@@ -271,13 +273,15 @@ struct SyncEngine: Sendable {
 
     /// Reconciles, stores, evaluates and publishes one good snapshot. The sync's duration
     /// covers all of it, from the first request to the published exposition.
-    private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, startedInstant: ContinuousClock.Instant) async throws {
+    private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, startedInstant: ContinuousClock.Instant,
+                        collectSeconds: Double) async throws {
         let name = configured.config.name
         let now = clock()
         if snapshot.unchanged {
             try await commitUnchanged(snapshot, of: configured, started: started, finished: now, startedInstant: startedInstant)
             return
         }
+        let reconcileStarted = ContinuousClock.now
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
@@ -288,15 +292,22 @@ struct SyncEngine: Sendable {
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
                                 changes: changes, costs: snapshot.costs, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint)
-        do {
-            try await store.commit(record, retention: config.storage.retention)
-        } catch {
-            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
-        }
+        let storeStarted = ContinuousClock.now
+        let reconcileSeconds = (storeStarted - reconcileStarted).seconds
+        // The database writes on its own thread while this one renders the source's series;
+        // nothing is published until both are done, and a failed write publishes nothing.
+        async let stored = store.commit(record, retention: config.storage.retention)
         var history = previous?.history ?? ScopeHistory()
         if let range = snapshot.costs.dayRange { history.replace(from: range.first, through: range.last, with: scopeDays) }
         history.drop(before: EstateEvaluation.historyStart(config: config, now: now))
         let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization)
+        let renderSeconds = (ContinuousClock.now - storeStarted).seconds
+        do {
+            _ = try await stored
+        } catch {
+            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+        }
+        let storeSeconds = (ContinuousClock.now - storeStarted).seconds
         let counts = record.counts
         await estate.update(name, publish: false) { status in
             status.resources = resources
@@ -317,13 +328,20 @@ struct SyncEngine: Sendable {
                     "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
             }
         }
+        let evaluateStarted = ContinuousClock.now
         await evaluate()
         let duration = (ContinuousClock.now - startedInstant).seconds
         await estate.update(name) { $0.lastDuration = duration }
+        func seconds(_ value: Double) -> Logger.MetadataValue { "\(String(format: "%.3f", value))" }
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(counts[.created] ?? 0)",
             "updated": "\(counts[.updated] ?? 0)", "deleted": "\(counts[.deleted] ?? 0)", "daily_rows": "\(snapshot.costs.count)",
-            "seconds": "\(String(format: "%.3f", duration))",
+            "seconds": seconds(duration),
+            // Where the time went: reading the provider, reconciling, storing (rendering the
+            // series meanwhile), evaluating and publishing.
+            "collect_seconds": seconds(collectSeconds), "reconcile_seconds": seconds(reconcileSeconds),
+            "store_seconds": seconds(storeSeconds), "render_seconds": seconds(renderSeconds),
+            "evaluate_seconds": seconds((ContinuousClock.now - evaluateStarted).seconds),
         ])
     }
 

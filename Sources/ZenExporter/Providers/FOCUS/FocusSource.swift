@@ -173,9 +173,9 @@ private struct FocusIngest {
     /// Interned resource ID → index of its resource entry's ID string.
     var resourceNames: [String] = []
     /// (resource, service, currency) packed → line index.
-    var lineIndex: [UInt64: Int32] = [:]
+    var lineIndex = PackedKeyTable()
     /// (line, day) packed → micro-units.
-    var sums: [UInt64: Int64] = [:]
+    var sums = PackedKeyTable(minimumCapacity: 1 << 16)
     /// Sums of parts read separately and merged: (day, line) packed, micro-units.
     var mergedSums: [(key: UInt64, micros: Int64)] = []
     /// Per interned currency × charge category, micro-units while reading.
@@ -326,7 +326,7 @@ private struct FocusIngest {
             }
         }
         mergedSums.reserveCapacity(mergedSums.count + later.sums.count)
-        for (key, micros) in later.sums {
+        later.sums.forEach { key, micros in
             mergedSums.append((Self.dayFirst(line: lineMap[Int(key >> 32)], day: UInt32(key & 0xFFFF_FFFF)), micros))
         }
     }
@@ -416,20 +416,20 @@ private struct FocusIngest {
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
         let lineID: Int32
         if let known = lineIndex[key], currency < 0xFF {
-            lineID = known
+            lineID = Int32(truncatingIfNeeded: known)
         } else {
             let id = resourceNames[Int(resource)]
             let entry = export.resources[id]
             lineID = export.costs.intern(DailyCostTable.Line(
                 resourceID: id, service: services.string(service), currency: Currency(currencyCode), provider: entry?.provider ?? "focus",
                 account: entry?.account ?? "", category: entry?.category ?? .other))
-            if currency < 0xFF { lineIndex[key] = lineID }
+            if currency < 0xFF { lineIndex.set(key, Int64(lineID)) }
             if Int(lineID) == export.lastUsageDay.count {
                 export.lastUsageDay.append(Int32.min)
                 export.lastUsage.append(0)
             }
         }
-        sums[UInt64(UInt32(bitPattern: lineID)) << 32 | UInt64(UInt32(bitPattern: day)), default: 0] &+= micros
+        sums.add(UInt64(UInt32(bitPattern: lineID)) << 32 | UInt64(UInt32(bitPattern: day)), micros)
         if category == 0 {  // Usage
             let index = Int(lineID)
             if day > export.lastUsageDay[index] {
@@ -443,26 +443,55 @@ private struct FocusIngest {
 
     /// The rows sorted by day and line, the totals as decimals.
     mutating func finish() -> FocusExport {
-        var pairs = mergedSums
-        mergedSums = []
-        pairs.reserveCapacity(pairs.count + sums.count)
-        for (key, micros) in sums {
-            pairs.append((Self.dayFirst(line: Int32(bitPattern: UInt32(key >> 32)), day: UInt32(key & 0xFFFF_FFFF)), micros))
+        // Rows bucketed by day (a counting sort: a month is a few dozen days), then sorted by
+        // line within each day; the same line and day from two parts of a file are added.
+        var firstDay = Int32.max, lastDay = Int32.min
+        sums.forEach { key, _ in
+            let day = Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))
+            firstDay = min(firstDay, day)
+            lastDay = max(lastDay, day)
         }
-        sums = [:]
-        pairs.sort { $0.key < $1.key }
-        export.costs.reserveCapacity(pairs.count)
-        var index = 0
-        while index < pairs.count {
-            let key = pairs[index].key
-            var micros = pairs[index].micros
-            index += 1
-            // The same line and day from two parts of a file.
-            while index < pairs.count, pairs[index].key == key {
-                micros &+= pairs[index].micros
-                index += 1
+        for pair in mergedSums {
+            let day = Int32(bitPattern: UInt32(pair.key >> 32))
+            firstDay = min(firstDay, day)
+            lastDay = max(lastDay, day)
+        }
+        let total = sums.count + mergedSums.count
+        if total > 0 {
+            let span = Int(lastDay) - Int(firstDay) + 1
+            var next = [Int](repeating: 0, count: span + 1)
+            sums.forEach { key, _ in next[Int(Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) - Int(firstDay) + 1] += 1 }
+            for pair in mergedSums { next[Int(Int32(bitPattern: UInt32(pair.key >> 32))) - Int(firstDay) + 1] += 1 }
+            for day in 0..<span { next[day + 1] += next[day] }
+            let starts = next
+            var rows = [(line: Int32, micros: Int64)](repeating: (0, 0), count: total)
+            sums.forEach { key, micros in
+                let day = Int(Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) - Int(firstDay)
+                rows[next[day]] = (Int32(bitPattern: UInt32(key >> 32)), micros)
+                next[day] += 1
             }
-            export.costs.append(day: Int32(bitPattern: UInt32(key >> 32)), line: Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)), micros: micros)
+            sums = PackedKeyTable()
+            for pair in mergedSums {
+                let day = Int(Int32(bitPattern: UInt32(pair.key >> 32))) - Int(firstDay)
+                rows[next[day]] = (Int32(bitPattern: UInt32(pair.key & 0xFFFF_FFFF)), pair.micros)
+                next[day] += 1
+            }
+            mergedSums = []
+            export.costs.reserveCapacity(total)
+            for day in 0..<span where starts[day] < starts[day + 1] {
+                rows[starts[day]..<starts[day + 1]].sort { $0.line < $1.line }
+                var index = starts[day]
+                while index < starts[day + 1] {
+                    let line = rows[index].line
+                    var micros = rows[index].micros
+                    index += 1
+                    while index < starts[day + 1], rows[index].line == line {
+                        micros &+= rows[index].micros
+                        index += 1
+                    }
+                    export.costs.append(day: firstDay + Int32(day), line: line, micros: micros)
+                }
+            }
         }
         for (currency, sums) in totals.enumerated() {
             for (category, micros) in sums.enumerated() where micros != 0 {
@@ -495,60 +524,53 @@ enum FocusTime {
 /// The `Tags` column: a JSON object; values that are not strings are kept as their text.
 enum FocusTags {
     static func parse(_ json: String) -> [String: String] {
-        guard !json.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
+        if json.isEmpty { return [:] }
+        if let flat = flatStrings(json) { return flat }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
         return object.reduce(into: [:]) { result, entry in result[entry.key] = "\(entry.value)" }
     }
-}
 
-/// Interns byte strings: each distinct one gets a small integer, and the bytes of a row are
-/// looked up without making a `String`. The bytes live in one arena and the table holds
-/// integers only, so a lookup retains nothing.
-struct ByteInterner {
-    /// Hash → first ID with it; further IDs with the same hash chain through `next`.
-    private var first: [Int: Int32] = [:]
-    private var next: [Int32] = []
-    private var arena: [UInt8] = []
-    private var offsets: [Int] = [0]
-    private var strings: [String] = []
-
-    mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-        var hasher = Hasher()
-        hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
-        let hash = hasher.finalize()
-        var candidate = first[hash] ?? -1
-        while candidate >= 0 {
-            let start = offsets[Int(candidate)], end = offsets[Int(candidate) + 1]
-            let equal = end - start == bytes.count && arena.withUnsafeBufferPointer { stored in
-                bytes.count == 0 || memcmp(stored.baseAddress! + start, bytes.baseAddress!, bytes.count) == 0
+    /// The common case, read without Foundation's JSON parser (which was 4 % of reading a
+    /// large export): an object of string values without escapes. Anything else is nil and
+    /// goes to the full parser.
+    static func flatStrings(_ json: String) -> [String: String]? {
+        var json = json
+        return json.withUTF8 { bytes -> [String: String]? in
+            let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+            var index = 0
+            func skipSpace() { while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A || bytes[index] == 0x0D { index += 1 } }
+            func expect(_ byte: UInt8) -> Bool {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == byte else { return false }
+                index += 1
+                return true
             }
-            if equal { return candidate }
-            candidate = next[Int(candidate)]
+            func string() -> String? {
+                guard expect(quote) else { return nil }
+                let start = index
+                while index < bytes.count, bytes[index] != quote {
+                    if bytes[index] == backslash || bytes[index] < 0x20 { return nil }
+                    index += 1
+                }
+                guard index < bytes.count else { return nil }
+                index += 1
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
+            }
+            guard expect(UInt8(ascii: "{")) else { return nil }
+            var result: [String: String] = [:]
+            if expect(UInt8(ascii: "}")) {
+                skipSpace()
+                return index == bytes.count ? result : nil
+            }
+            while true {
+                guard let key = string(), expect(UInt8(ascii: ":")), let value = string() else { return nil }
+                // A repeated key: the last one wins, as in JSONSerialization.
+                result[key] = value
+                if expect(UInt8(ascii: ",")) { continue }
+                guard expect(UInt8(ascii: "}")) else { return nil }
+                skipSpace()
+                return index == bytes.count ? result : nil
+            }
         }
-        let id = Int32(strings.count)
-        arena.append(contentsOf: bytes)
-        offsets.append(arena.count)
-        strings.append(String(decoding: bytes, as: UTF8.self))
-        next.append(first[hash] ?? -1)
-        first[hash] = id
-        return id
     }
-
-    mutating func intern(_ text: String) -> Int32 {
-        var text = text
-        return text.withUTF8 { intern($0) }
-    }
-
-    private var lastBytes: [UInt8] = []
-    private var lastID: Int32 = -1
-
-    /// `intern`, first comparing with the previous call's bytes: for columns whose
-    /// consecutive rows mostly repeat (period starts, currencies), no hashing at all.
-    mutating func internRepeated(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-        if lastID >= 0, bytes.elementsEqual(lastBytes) { return lastID }
-        lastBytes = Array(bytes)
-        lastID = intern(bytes)
-        return lastID
-    }
-
-    func string(_ id: Int32) -> String { strings[Int(id)] }
 }

@@ -1,0 +1,175 @@
+import Foundation
+
+/// The two hash tables a FOCUS read does millions of lookups in, per row: packed integer
+/// keys to sums, and byte strings to small integers. Swift's `Dictionary` hashes with SipHash
+/// and was a quarter of reading a billing export (perf, docs/benchmarks.md); these hash with
+/// a multiply, probe linearly in flat arrays, and never retain anything per lookup.
+
+/// A process-wide random seed, so that a crafted export cannot aim rows at one bucket.
+private let tableSeed = UInt64.random(in: 1...UInt64.max) | 1
+
+@inline(__always) private func mix(_ value: UInt64) -> UInt64 {
+    // The finaliser of MurmurHash3: every input bit reaches every output bit.
+    var x = (value ^ tableSeed) &* 0xFF51_AFD7_ED55_8CCD
+    x ^= x >> 33
+    x = x &* 0xC4CE_B9FE_1A85_EC53
+    return x ^ (x >> 33)
+}
+
+/// `UInt64` keys (any but `UInt64.max`) to `Int64` values; open addressing, linear probing,
+/// at most three quarters full, key and value side by side so that a lookup touches one
+/// cache line.
+struct PackedKeyTable {
+    private struct Entry {
+        var key: UInt64
+        var value: Int64
+    }
+
+    private static let empty = UInt64.max
+    private var entries: [Entry]
+    private var mask: Int
+    private(set) var count = 0
+
+    init(minimumCapacity: Int = 16) {
+        var capacity = 16
+        while capacity * 3 < minimumCapacity * 4 { capacity <<= 1 }
+        entries = [Entry](repeating: Entry(key: Self.empty, value: 0), count: capacity)
+        mask = capacity - 1
+    }
+
+    /// The slot holding `key`, or the empty slot where it belongs.
+    @inline(__always) private func slot(_ key: UInt64) -> Int {
+        var index = Int(truncatingIfNeeded: mix(key)) & mask
+        entries.withUnsafeBufferPointer { entries in
+            while entries[index].key != key && entries[index].key != Self.empty { index = (index + 1) & mask }
+        }
+        return index
+    }
+
+    subscript(key: UInt64) -> Int64? {
+        let index = slot(key)
+        return entries[index].key == key ? entries[index].value : nil
+    }
+
+    mutating func set(_ key: UInt64, _ value: Int64) {
+        let index = slot(key)
+        if entries[index].key != key { insert(key, value, at: index) } else { entries[index].value = value }
+    }
+
+    /// Adds `amount` to the value of `key`, from zero when absent.
+    mutating func add(_ key: UInt64, _ amount: Int64) {
+        let index = slot(key)
+        if entries[index].key != key { insert(key, amount, at: index) } else { entries[index].value &+= amount }
+    }
+
+    private mutating func insert(_ key: UInt64, _ value: Int64, at index: Int) {
+        precondition(key != Self.empty, "UInt64.max is the empty slot")
+        entries[index] = Entry(key: key, value: value)
+        count += 1
+        if count * 4 > entries.count * 3 { grow() }
+    }
+
+    private mutating func grow() {
+        let old = entries
+        entries = [Entry](repeating: Entry(key: Self.empty, value: 0), count: old.count * 2)
+        mask = entries.count - 1
+        for entry in old where entry.key != Self.empty { entries[slot(entry.key)] = entry }
+    }
+
+    /// Every key and value, in no order.
+    func forEach(_ body: (UInt64, Int64) throws -> Void) rethrows {
+        for entry in entries where entry.key != Self.empty { try body(entry.key, entry.value) }
+    }
+}
+
+/// Interns byte strings: each distinct one gets a small integer, and the bytes of a row are
+/// looked up without making a `String`. The bytes live in one arena, the table holds
+/// integers only.
+struct ByteInterner {
+    /// Slot → ID + 1; 0 is empty. At most half full.
+    private var slots: [Int32] = [Int32](repeating: 0, count: 64)
+    private var hashes: [UInt64] = []
+    private var arena: [UInt8] = []
+    private var offsets: [Int] = [0]
+    private var strings: [String] = []
+
+    var count: Int { strings.count }
+
+    @inline(__always) private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        // Eight bytes at a time, each word multiplied in; the length and the tail last.
+        var hash = UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15
+        var index = 0
+        let raw = UnsafeRawBufferPointer(bytes)
+        while index + 8 <= bytes.count {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            hash = (hash ^ word) &* 0x5851_F42D_4C95_7F2D
+            hash ^= hash >> 29
+            index += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count {
+            tail |= UInt64(bytes[index]) << shift
+            shift += 8
+            index += 1
+        }
+        return mix(hash ^ tail)
+    }
+
+    mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
+        let hash = Self.hash(bytes)
+        let mask = slots.count - 1
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let stored = slots[index]
+            if stored == 0 { break }
+            let id = Int(stored - 1)
+            if hashes[id] == hash {
+                let start = offsets[id], end = offsets[id + 1]
+                let equal = end - start == bytes.count && arena.withUnsafeBufferPointer { arena in
+                    guard let stored = arena.baseAddress, let looked = bytes.baseAddress else { return bytes.isEmpty }
+                    return memcmp(stored + start, looked, bytes.count) == 0
+                }
+                if equal { return Int32(id) }
+            }
+            index = (index + 1) & mask
+        }
+        let id = Int32(strings.count)
+        arena.append(contentsOf: bytes)
+        offsets.append(arena.count)
+        strings.append(String(decoding: bytes, as: UTF8.self))
+        hashes.append(hash)
+        slots[index] = id + 1
+        if strings.count * 2 > slots.count { grow() }
+        return id
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: 0, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (id, hash) in hashes.enumerated() {
+            var index = Int(truncatingIfNeeded: hash) & mask
+            while slots[index] != 0 { index = (index + 1) & mask }
+            slots[index] = Int32(id + 1)
+        }
+    }
+
+    mutating func intern(_ text: String) -> Int32 {
+        var text = text
+        return text.withUTF8 { intern($0) }
+    }
+
+    private var lastBytes: [UInt8] = []
+    private var lastID: Int32 = -1
+
+    /// `intern`, first comparing with the previous call's bytes: for columns whose
+    /// consecutive rows mostly repeat (period starts, currencies), no hashing at all.
+    mutating func internRepeated(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
+        if lastID >= 0, bytes.elementsEqual(lastBytes) { return lastID }
+        lastBytes = Array(bytes)
+        lastID = intern(bytes)
+        return lastID
+    }
+
+    func string(_ id: Int32) -> String { strings[Int(id)] }
+}
