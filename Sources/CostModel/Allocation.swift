@@ -126,10 +126,13 @@ public struct AllocationResult: Sendable {
 public struct Allocator: Sendable {
     public var policy: AllocationPolicy
     public var hoursPerMonth: Decimal
+    /// The currency the direct share is measured in (see `allocate`).
+    public var reporting: Currency
 
-    public init(policy: AllocationPolicy, hoursPerMonth: Decimal) {
+    public init(policy: AllocationPolicy, hoursPerMonth: Decimal, reporting: Currency = .rub) {
         self.policy = policy
         self.hoursPerMonth = hoursPerMonth
+        self.reporting = reporting
     }
 
     /// Invalid patterns are reported by the config loader; here they simply never match.
@@ -146,7 +149,8 @@ public struct Allocator: Sendable {
         var labels: [String: [String: String]] = [:]
         var directSums: [String: [Currency: ExactSum]] = [:]
         var restSums: [RestKey: ExactSum] = [:]
-        var totalSum = ExactSum(), placedSum = ExactSum()
+        // The direct share, per currency: amounts of different currencies are never added.
+        var totalSums: [Currency: ExactSum] = [:], placedSums: [Currency: ExactSum] = [:]
 
         for (subject, dims) in zip(subjects, allDimensions) {
             if given == nil { labels[AllocationResult.key(source: subject.source, resourceID: subject.resource.id)] = dims }
@@ -155,10 +159,10 @@ public struct Allocator: Sendable {
             let micros = rate.microsOver(hours: hoursPerMonth)
             let exact = micros == nil ? rate.monthly(hoursPerMonth: hoursPerMonth).amount : 0
             func add(_ sum: inout ExactSum) { if let micros { sum.add(micros: micros) } else { sum.add(exact) } }
-            add(&totalSum)
+            add(&totalSums[rate.currency, default: ExactSum()])
             if let tenant = dims["tenant"], !tenant.isEmpty {
                 add(&directSums[tenant, default: [:]][rate.currency, default: ExactSum()])
-                add(&placedSum)
+                add(&placedSums[rate.currency, default: ExactSum()])
             } else {
                 add(&restSums[RestKey(provider: subject.resource.provider, category: subject.resource.category, currency: rate.currency),
                               default: ExactSum()])
@@ -166,7 +170,14 @@ public struct Allocator: Sendable {
         }
         let direct = directSums.mapValues { $0.mapValues(\.value) }
         var rest = restSums.mapValues(\.value)
-        let total = totalSum.value, placed = placedSum.value
+        // The ratio of the reporting currency's amounts (into which the evaluation converted
+        // whatever it has a rate for); an estate with none of it: of the currency most
+        // resources are billed in.
+        let ratioCurrency = totalSums[reporting] != nil ? reporting
+            : subjects.reduce(into: [Currency: Int]()) { $0[$1.resource.rate.currency, default: 0] += 1 }
+                .max { $0.value != $1.value ? $0.value < $1.value : $0.key.code > $1.key.code }?.key
+        let total = ratioCurrency.flatMap { totalSums[$0]?.value } ?? 0
+        let placed = ratioCurrency.flatMap { placedSums[$0]?.value } ?? 0
         var tenants = direct
         splitShared(&rest, into: &tenants, direct: direct, knownTenants: knownTenants)
         var unallocated: [String: [Currency: Decimal]] = [:]

@@ -91,10 +91,13 @@ public extension RecommendationPolicy {
         guard resource.resourceType == "server", resource.status.value == "RUNNING" else { return [] }
         var found: [Recommendation] = []
         if let smaller = rightsizeTarget(subject) {
-            let current = subject.flavors.first { $0.name == resource.flavor }
-            let saving = (current?.rate.monthly(hoursPerMonth: hoursPerMonth).amount ?? 0) - smaller.rate.monthly(hoursPerMonth: hoursPerMonth).amount
-            if saving > 0 {
-                found.append(make(.rightsize, Money(saving, monthly.currency), 0.8, "\(resource.flavor) → \(smaller.name)"))
+            // Both prices are the provider's list prices in one currency (`rightsizeTarget` keeps
+            // to the current flavour's): the saving is in that currency, whatever the resource's.
+            if let current = subject.flavors.first(where: { $0.name == resource.flavor }) {
+                let saving = current.rate.monthly(hoursPerMonth: hoursPerMonth).amount - smaller.rate.monthly(hoursPerMonth: hoursPerMonth).amount
+                if saving > 0 {
+                    found.append(make(.rightsize, Money(saving, current.rate.currency), 0.8, "\(resource.flavor) → \(smaller.name)"))
+                }
             }
         }
         if offHoursEnvironments.contains(subject.environment) {

@@ -9,16 +9,24 @@ public struct TenantLimit: Sendable {
 
     public init(maxTenants: Int) { self.maxTenants = maxTenants }
 
-    /// The tenants that keep their own label: the largest by total cost, then (for tenants
-    /// known only by usage) by name. A tenant literally called "other" joins the rest.
-    public func kept(costs: [String: [Currency: Decimal]], alsoKnown: Set<String> = []) -> Set<String> {
+    /// The tenants that keep their own label: the largest by cost, then (for tenants known
+    /// only by usage) by name. A tenant literally called "other" joins the rest.
+    ///
+    /// Amounts of different currencies are never added: tenants are compared by their cost
+    /// in `reporting` first (the evaluation has converted what it has a rate for), then in
+    /// each other currency in code order.
+    public func kept(costs: [String: [Currency: Decimal]], alsoKnown: Set<String> = [], reporting: Currency) -> Set<String> {
         let names = Set(costs.keys).union(alsoKnown).subtracting([Self.other])
         guard names.count > maxTenants else { return names }
-        let ranked: [(name: String, cost: Decimal)] = names.map { name in
-            let cost: Decimal = (costs[name] ?? [:]).values.reduce(Decimal(0), +)
-            return (name, cost)
+        let others = Set(costs.values.flatMap(\.keys)).subtracting([reporting]).sorted { $0.code < $1.code }
+        let currencies = [reporting] + others
+        let ranked: [(name: String, costs: [Decimal])] = names.map { name in
+            (name, currencies.map { costs[name]?[$0] ?? 0 })
         }
-        let ordered = ranked.sorted { $0.cost != $1.cost ? $0.cost > $1.cost : $0.name < $1.name }
+        let ordered = ranked.sorted { a, b in
+            for (x, y) in zip(a.costs, b.costs) where x != y { return x > y }
+            return a.name < b.name
+        }
         return Set(ordered.prefix(maxTenants).map { $0.name })
     }
 

@@ -71,7 +71,7 @@ struct TenantLimitTests {
     @Test("the largest tenants by cost keep their label; the rest sum into other exactly")
     func foldsSmallest() {
         let costs: [String: [Currency: Decimal]] = ["a": [.rub: 500], "b": [.rub: 300], "c": [.rub: 200], "d": [.rub: 100], "e": [.rub: Decimal(string: "0.01")!]]
-        let kept = TenantLimit(maxTenants: 2).kept(costs: costs)
+        let kept = TenantLimit(maxTenants: 2).kept(costs: costs, reporting: .rub)
         #expect(kept == ["a", "b"])
         let folded = TenantLimit.fold(costs, kept: kept) { into, more in into.merge(more, uniquingKeysWith: +) }
         #expect(folded == ["a": [.rub: 500], "b": [.rub: 300], "other": [.rub: Decimal(string: "300.01")!]])
@@ -79,7 +79,7 @@ struct TenantLimitTests {
 
     @Test("tenants known only by usage rank after those with cost, by name; one called other joins the rest")
     func usageOnlyAndOther() {
-        let kept = TenantLimit(maxTenants: 2).kept(costs: ["z": [.rub: 1], "other": [.rub: 1000]], alsoKnown: ["b", "a"])
+        let kept = TenantLimit(maxTenants: 2).kept(costs: ["z": [.rub: 1], "other": [.rub: 1000]], alsoKnown: ["b", "a"], reporting: .rub)
         #expect(kept == ["z", "a"])
     }
 }

@@ -148,10 +148,10 @@ struct EstateEvaluation: Sendable {
         var allocationPolicy = config.allocation
         allocationPolicy.drivers = config.sharedDrivers.mapValues { Self.driver($0, usage: usageByReference) }
         let usageTenants = Set(usageByReference.values.flatMap(\.tenantValues.keys))
-        allocation = Allocator(policy: allocationPolicy, hoursPerMonth: hoursPerMonth)
+        allocation = Allocator(policy: allocationPolicy, hoursPerMonth: hoursPerMonth, reporting: fx.reporting)
             .allocate(subjects, dimensions: dimensions, knownTenants: usageTenants)
         let limit = TenantLimit(maxTenants: config.maxTenants)
-        let kept = limit.kept(costs: allocation.tenants, alsoKnown: usageTenants)
+        let kept = limit.kept(costs: allocation.tenants, alsoKnown: usageTenants, reporting: fx.reporting)
         tenantsFolded = Set(allocation.tenants.keys).union(usageTenants).subtracting(kept).subtracting([TenantLimit.other]).count
         tenantCosts = TenantLimit.fold(allocation.tenants, kept: kept) { into, more in into.merge(more, uniquingKeysWith: +) }
         for status in usageByReference.values {
@@ -198,9 +198,11 @@ struct EstateEvaluation: Sendable {
             offset += source.resources.count
             let utilization = Dictionary(grouping: source.extras.utilization, by: \.resourceID)
                 .mapValues { Dictionary($0.map { ($0.dimension, $0.ratio) }, uniquingKeysWith: { first, _ in first }) }
-            let recommendationSubjects = zip(sourceSubjects, sourceDimensions).map { subject, dims in
-                RecommendationSubject(resource: subject.resource, environment: dims["environment"] ?? "",
-                                      utilization: utilization[subject.resource.id] ?? [:], flavors: source.extras.flavors[subject.resource.provider] ?? [])
+            // Recommendations are in each resource's own currency, as the provider's flavour
+            // prices they compare with are: the unconverted resources.
+            let recommendationSubjects = zip(source.resources, sourceDimensions).map { resource, dims in
+                RecommendationSubject(resource: resource, environment: dims["environment"] ?? "",
+                                      utilization: utilization[resource.id] ?? [:], flavors: source.extras.flavors[resource.provider] ?? [])
             }
             recommendations += policy.recommend(recommendationSubjects).map { SourcedRecommendation(source: source.name, recommendation: $0) }
             var dailyByAccount: [String: [Currency: ExactSum]] = [:]

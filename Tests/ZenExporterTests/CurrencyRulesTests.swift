@@ -1,0 +1,74 @@
+import CostModel
+import Foundation
+import Testing
+@testable import ZenExporter
+
+/// Amounts of different currencies are never added, and every amount is labelled with the
+/// currency it was computed in (issue 13, items 1–2). Each expected figure is worked by hand.
+@Suite("Currency rules")
+struct CurrencyRulesTests {
+    static func resource(_ id: String, _ monthly: Decimal, _ currency: Currency, tags: [String: String] = [:], flavor: String = "",
+                         type: String = "server") -> Resource {
+        Resource(provider: "cloud", id: id, name: id, resourceType: type, service: "Compute", category: .compute, region: "r", account: "a",
+                 status: ResourceStatus(provider: "ACTIVE"), flavor: flavor, tags: tags, rate: Rate(amount: monthly, currency: currency, periodHours: 720),
+                 isZombie: false, isOrphan: false, folded: [])
+    }
+
+    @Test("an idle USD server with USD flavours in a RUB-reporting estate saves 360 USD, not 360 labelled RUB")
+    func rightsizingSavingKeepsTheFlavourCurrency() throws {
+        let usd = Currency("USD")
+        let flavors = [
+            Flavor(name: "s-2", vcpus: 2, memoryGiB: 8, rate: Rate(amount: 360, currency: usd, periodHours: 720)),
+            Flavor(name: "s-4", vcpus: 4, memoryGiB: 16, rate: Rate(amount: 720, currency: usd, periodHours: 720)),
+        ]
+        var status = SourceStatus(name: "cloud", provider: "cloud")
+        status.resources = [Self.resource("vm", 720, usd, flavor: "s-4")]
+        status.dimensions = [[:]]
+        status.extras = SnapshotExtras(utilization: [UtilizationSample(resourceID: "vm", dimension: .cpu, ratio: 0.05),
+                                                     UtilizationSample(resourceID: "vm", dimension: .memory, ratio: 0.3)],
+                                       flavors: ["cloud": flavors])
+        var config = ExporterConfig()
+        config.reporting.hoursPerMonth = 720
+        let evaluation = EstateEvaluation(sources: [status], config: config, fx: FXTable(reporting: .rub, rates: [usd: 90]), now: Date())
+        let rightsize = try #require(evaluation.recommendations.first { $0.recommendation.kind == .rightsize })
+        // s-4 → s-2: 720 − 360 = 360 USD a month.
+        #expect(rightsize.recommendation.savingsMonthly == Money(360, usd))
+    }
+
+    @Test("the direct share is measured in the reporting currency: 100 of 400 RUB, the USD without a rate left out")
+    func directRatioNeverAddsCurrencies() {
+        let subjects = [
+            AllocationSubject(source: "s", resource: Self.resource("a", 100, .rub, tags: ["tenant": "t1"])),
+            AllocationSubject(source: "s", resource: Self.resource("b", 300, .rub)),
+            AllocationSubject(source: "s", resource: Self.resource("c", 1000, Currency("USD"), tags: ["tenant": "t2"])),
+        ]
+        let result = Allocator(policy: AllocationPolicy(), hoursPerMonth: 720, reporting: .rub).allocate(subjects)
+        #expect(result.directlyAllocatedRatio == 0.25)
+    }
+
+    @Test("an estate with nothing in the reporting currency measures the share in the currency most resources use")
+    func directRatioWithoutTheReportingCurrency() {
+        let usd = Currency("USD")
+        let subjects = [
+            AllocationSubject(source: "s", resource: Self.resource("a", 30, usd, tags: ["tenant": "t1"])),
+            AllocationSubject(source: "s", resource: Self.resource("b", 90, usd)),
+            AllocationSubject(source: "s", resource: Self.resource("c", 5000, Currency("EUR"), tags: ["tenant": "t1"])),
+        ]
+        let result = Allocator(policy: AllocationPolicy(), hoursPerMonth: 720, reporting: .rub).allocate(subjects)
+        // USD: 30 of 120.
+        #expect(result.directlyAllocatedRatio == 0.25)
+    }
+
+    @Test("max_tenants keeps the tenants with most reporting-currency cost; a million USD without a rate does not outrank 200 RUB")
+    func tenantRankingNeverAddsCurrencies() {
+        let costs: [String: [Currency: Decimal]] = [
+            "a": [.rub: 100, Currency("USD"): 1_000_000],
+            "b": [.rub: 200],
+            "c": [.rub: 150],
+        ]
+        #expect(TenantLimit(maxTenants: 2).kept(costs: costs, reporting: .rub) == ["b", "c"])
+        // Equal in RUB: the next currency decides.
+        let tied: [String: [Currency: Decimal]] = ["a": [.rub: 100, Currency("USD"): 5], "b": [.rub: 100], "c": [.rub: 50]]
+        #expect(TenantLimit(maxTenants: 2).kept(costs: tied, reporting: .rub) == ["a", "b"])
+    }
+}
