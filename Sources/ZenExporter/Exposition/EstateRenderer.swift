@@ -130,9 +130,12 @@ struct EstateRenderer: Sendable {
         writer.write(MetricCatalog.recommendationConfidence, recommendations.map {
             ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source], .double($0.recommendation.confidence))
         })
-        let potential = sum(recommendations, by: { [$0.recommendation.kind.rawValue, $0.recommendation.savingsMonthly.currency.code] },
-                            amount: { $0.recommendation.savingsMonthly.amount })
-        writer.write(MetricCatalog.potentialSavings, potential.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, .decimal($0.value)) })
+        // Each saving is in its resource's currency; the sum per kind is a total, converted
+        // to the reporting currency where a rate is known, as the other totals are.
+        let converted = recommendations.map { (kind: $0.recommendation.kind.rawValue, saving: evaluation.fx.reportingOrOriginal($0.recommendation.savingsMonthly)) }
+        let potential = sum(converted, by: { [$0.kind, $0.saving.currency.code] }, amount: { $0.saving.amount })
+        writer.write(MetricCatalog.potentialSavings, potential.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            .map { ($0.key, .decimal($0.value.rounded(scale: 2))) })
         writer.write(MetricCatalog.wasteCostMonthly, evaluation.waste
             .map { ([$0.key.kind.rawValue, $0.key.provider, $0.key.currency.code], $0.value) }
             .sorted { $0.0.lexicographicallyPrecedes($1.0) }
