@@ -71,4 +71,42 @@ struct CurrencyRulesTests {
         let tied: [String: [Currency: Decimal]] = ["a": [.rub: 100, Currency("USD"): 5], "b": [.rub: 100], "c": [.rub: 50]]
         #expect(TenantLimit(maxTenants: 2).kept(costs: tied, reporting: .rub) == ["a", "b"])
     }
+
+    /// The exported text of one family's samples: labels text → value text.
+    static func exported(_ text: String, _ family: String) -> [Decimal] {
+        text.split(separator: "\n").filter { $0.hasPrefix(family + "{") || $0.hasPrefix(family + " ") }.compactMap { line in
+            line.split(separator: " ").last.flatMap { Decimal.exact(String($0)) }
+        }
+    }
+
+    @Test("tenants + unallocated = infrastructure total as exported text, with costs of 10 decimals: 0.45 + 0.45 + 0.00 = 0.90")
+    func exportedPartsAddUp() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Read as micro-units (half-even): 0.014889, 0.014889, 0.000222 a day; × 30 a month:
+        // 0.44667 + 0.44667 + 0.00666 = 0.90000. Rounded alone, the parts would export 0.91.
+        let csv = """
+        BilledCost,BillingCurrency,ChargePeriodStart,ChargeCategory,ServiceCategory,ServiceName,ResourceId,Tags
+        0.0148888889,RUB,2026-11-20T00:00:00Z,Usage,Compute,VM,a,"{""tenant"": ""t1""}"
+        0.0148888889,RUB,2026-11-20T00:00:00Z,Usage,Compute,VM,b,"{""tenant"": ""t2""}"
+        0.0002222222,RUB,2026-11-20T00:00:00Z,Usage,Compute,VM,c,
+
+        """
+        try Data(csv.utf8).write(to: directory.appendingPathComponent("x.csv"))
+        let config = try ConfigLoader.parse("sources:\n  - {name: x, type: focus, path: \"\(directory.path)/x.csv\"}\n", file: "t.yaml", environment: [:])
+        var engine = SyncEngine(config: config, store: try Store(), logger: .init(label: "test"))
+        engine.clock = { ISO8601DateFormatter().date(from: "2026-11-21T09:00:00Z")! }
+        #expect(await engine.syncAllOnce() == [])
+        let text = String(decoding: engine.estate.exposition.rendered.body.readableBytesView, as: UTF8.self)
+        let infrastructure = Self.exported(text, "infrazen_infrastructure_cost_monthly")
+        let tenants = Self.exported(text, "infrazen_tenant_cost_monthly")
+        let unallocated = Self.exported(text, "infrazen_unallocated_cost_monthly")
+        let whole: Decimal = infrastructure.reduce(0, +)
+        let parts: Decimal = tenants.reduce(0, +) + unallocated.reduce(0, +)
+        let expectedTenants: [Decimal] = [Decimal(string: "0.45") ?? 0, Decimal(string: "0.45") ?? 0]
+        #expect(whole == Decimal(string: "0.9"))
+        #expect(tenants.sorted() == expectedTenants)
+        #expect(parts == whole)
+    }
 }

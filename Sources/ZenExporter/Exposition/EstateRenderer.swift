@@ -18,9 +18,8 @@ struct EstateRenderer: Sendable {
             writer.write(MetricCatalog.resourceInfo, fragments: sources.map(\.fragments.info))
             writer.write(MetricCatalog.resourceUtilization, fragments: sources.map(\.fragments.utilization))
         }
-        writer.write(MetricCatalog.infrastructureCostMonthly, evaluation.infrastructureMonthly.sorted { $0.key < $1.key }.map {
-            ($0.key.labels, .decimal($0.value.rounded(scale: 2)))
-        })
+        let infrastructure = evaluation.infrastructureMonthly.sorted { $0.key < $1.key }
+        writer.write(MetricCatalog.infrastructureCostMonthly, Self.partsOfWholes(infrastructure.map { ($0.key.labels, $0.key.currency, $0.value) }))
         writer.write(MetricCatalog.costMonthToDate, evaluation.monthToDate.sorted { $0.key < $1.key }.map {
             ($0.key.labels, .decimal($0.value.rounded(scale: 2)))
         })
@@ -98,9 +97,14 @@ struct EstateRenderer: Sendable {
         }.sorted { $0.0.lexicographicallyPrecedes($1.0) })
 
         let allocation = evaluation.allocation
-        writer.write(MetricCatalog.tenantCostMonthly, flatten(evaluation.tenantCosts))
+        // Tenants and unallocated are the parts of the same whole as the run rate by type:
+        // rounded together, to the same rounded whole per currency.
+        let wholes = evaluation.infrastructureMonthly.reduce(into: [Currency: Decimal]()) { $0[$1.key.currency, default: 0] += $1.value }
+        let tenantParts = flatten(evaluation.tenantCosts), unallocatedParts = flatten(allocation.unallocated)
+        let shares = Self.partsOfWholes(tenantParts + unallocatedParts, wholes: wholes)
+        writer.write(MetricCatalog.tenantCostMonthly, Array(shares.prefix(tenantParts.count)))
         writer.write(MetricCatalog.tenantsFolded, [([], .int(evaluation.tenantsFolded))])
-        writer.write(MetricCatalog.unallocatedCostMonthly, flatten(allocation.unallocated))
+        writer.write(MetricCatalog.unallocatedCostMonthly, Array(shares.dropFirst(tenantParts.count)))
         if allocation.subjects > 0 {
             writer.write(MetricCatalog.allocationCoverage, [([], .double((allocation.directlyAllocatedRatio * 1e6).rounded() / 1e6))])
         }
@@ -116,9 +120,7 @@ struct EstateRenderer: Sendable {
 
         writer.write(MetricCatalog.costForecast, evaluation.forecasts.map { ([$0.scope.name, $0.horizon, $0.currency.code], .decimal($0.amount)) })
         writer.write(MetricCatalog.costAnomalyScore, evaluation.anomalies.map { ([$0.scope.name], .double(($0.score * 1000).rounded() / 1000)) })
-        writer.write(MetricCatalog.costDaily, evaluation.lastFullDay.map {
-            ([$0.scope.name, $0.currency.code], .decimal($0.amount(on: evaluation.lastDay).rounded(scale: 2)))
-        })
+        writer.write(MetricCatalog.costDaily, Self.dailyScopes(evaluation.lastFullDay, on: evaluation.lastDay))
 
         let recommendations = evaluation.recommendations.sorted {
             ($0.recommendation.kind.rawValue, $0.source, $0.recommendation.resourceID) < ($1.recommendation.kind.rawValue, $1.source, $1.recommendation.resourceID)
@@ -157,10 +159,40 @@ struct EstateRenderer: Sendable {
     }
 
     /// `[key: [currency: amount]]` as samples labelled key, currency, sorted, at kopeck precision.
-    private func flatten(_ amounts: [String: [Currency: Decimal]]) -> [(labels: [String], value: SampleValue)] {
-        amounts.flatMap { key, byCurrency in byCurrency.map { ([key, $0.key.code], $0.value) } }
+    private func flatten(_ amounts: [String: [Currency: Decimal]]) -> [(labels: [String], currency: Currency, amount: Decimal)] {
+        amounts.flatMap { key, byCurrency in byCurrency.map { ([key, $0.key.code], $0.key, $0.value) } }
             .sorted { $0.0.lexicographicallyPrecedes($1.0) }
-            .map { ($0.0, .decimal($0.1.rounded(scale: 2))) }
+    }
+
+    /// Money parts of a whole per currency, rounded to cents by `LargestRemainder` so that the
+    /// exported parts of each currency sum to its exported whole: `wholes[currency]` when
+    /// given, else the parts' own sum. In the parts' order.
+    static func partsOfWholes(_ parts: [(labels: [String], currency: Currency, amount: Decimal)],
+                              wholes: [Currency: Decimal] = [:]) -> [(labels: [String], value: SampleValue)] {
+        var rounded = [Decimal](repeating: 0, count: parts.count)
+        for (currency, indices) in Dictionary(grouping: parts.indices, by: { parts[$0].currency }) {
+            let values = LargestRemainder.round(indices.map { parts[$0].amount }, scale: 2, whole: wholes[currency])
+            for (index, value) in zip(indices, values) { rounded[index] = value }
+        }
+        return parts.indices.map { (parts[$0].labels, .decimal(rounded[$0])) }
+    }
+
+    /// The last full day per scope: the `total` rounded to cents, and each breakdown
+    /// (providers, services, categories) rounded to sum to it, per currency.
+    static func dailyScopes(_ series: [DailySeries], on day: LocalDay) -> [(labels: [String], value: SampleValue)] {
+        var wholes: [Currency: Decimal] = [:]
+        for entry in series where entry.scope == .total { wholes[entry.currency] = entry.amount(on: day) }
+        var values = [Decimal](repeating: 0, count: series.count)
+        let kinds = Dictionary(grouping: series.indices) { index -> String in
+            let name = series[index].scope.name
+            return "\(series[index].currency.code)|\(name.split(separator: ":", maxSplits: 1).first ?? "")"
+        }
+        for (_, indices) in kinds {
+            let whole = wholes[series[indices[0]].currency]
+            let rounded = LargestRemainder.round(indices.map { series[$0].amount(on: day) }, scale: 2, whole: whole)
+            for (index, value) in zip(indices, rounded) { values[index] = value }
+        }
+        return series.indices.map { ([series[$0].scope.name, series[$0].currency.code], .decimal(values[$0])) }
     }
 
     private func writeSelfMetrics(_ sources: [SourceStatus], into writer: inout ExpositionWriter) {

@@ -1,3 +1,4 @@
+import Testing
 import Foundation
 
 /// A minimal reader of the Prometheus text format, for assertions. Written independently of
@@ -66,7 +67,14 @@ struct ParsedExposition {
         values(name).filter { predicate($0.labels) }.map(\.value).reduce(0, +)
     }
 
-    func value(_ name: String, _ labels: [String: String]) -> Double? {
-        values(name).first { sample in labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
+    /// The value of the one series of `name` whose labels include `labels`; nil, and a test
+    /// issue, when several match (a test must name the series it means).
+    func value(_ name: String, _ labels: [String: String], sourceLocation: SourceLocation = #_sourceLocation) -> Double? {
+        let matches = values(name).filter { sample in labels.allSatisfy { sample.labels[$0.key] == $0.value } }
+        guard matches.count <= 1 else {
+            Issue.record("\(matches.count) series of \(name) match \(labels): name the one meant", sourceLocation: sourceLocation)
+            return nil
+        }
+        return matches.first?.value
     }
 }
