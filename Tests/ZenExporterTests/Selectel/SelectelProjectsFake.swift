@@ -91,7 +91,7 @@ final class SelectelProjectsFake: Sendable {
     }
 
     private func header(_ request: Request, _ name: String) -> String? {
-        HTTPField.Name(name).flatMap { request.headers[$0] }
+        HTTPFields.Element.Name(name).flatMap { request.headers[$0] }
     }
 
     /// The project of the request's `X-Auth-Token`, if the fake issued it.
@@ -142,7 +142,7 @@ final class SelectelProjectsFake: Sendable {
             let token = Self.tokenPrefix + "\(project)-\(self.issued.withLock { $0 += 1; return $0 })"
             self.tokens.withLock { $0[token] = project }
             var headers = HTTPFields()
-            headers[HTTPField.Name("X-Subject-Token")!] = token
+            headers[HTTPFields.Element.Name("X-Subject-Token")!] = token
             return self.json(.created, """
                 {"token": {"methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
                  "project": {"id": "\(project)", "name": "\(name)", "domain": {"name": "\(Self.account)"}},
