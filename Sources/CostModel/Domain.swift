@@ -191,6 +191,26 @@ public struct Resource: Hashable, Sendable, Codable {
     }
 }
 
+extension Resource {
+    enum CodingKeys: String, CodingKey {
+        case provider, id, name, resourceType, service, category, region, account, status, flavor, tags, rate, isZombie, isOrphan, folded, project
+    }
+
+    /// States written before projects existed (the v3 store's JSON) have no `project`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(provider: try container.decode(String.self, forKey: .provider), id: try container.decode(String.self, forKey: .id),
+                  name: try container.decode(String.self, forKey: .name), resourceType: try container.decode(String.self, forKey: .resourceType),
+                  service: try container.decode(String.self, forKey: .service), category: try container.decode(CostCategory.self, forKey: .category),
+                  region: try container.decode(String.self, forKey: .region), account: try container.decode(String.self, forKey: .account),
+                  status: try container.decode(ResourceStatus.self, forKey: .status), flavor: try container.decode(String.self, forKey: .flavor),
+                  tags: try container.decode([String: String].self, forKey: .tags), rate: try container.decode(Rate.self, forKey: .rate),
+                  isZombie: try container.decode(Bool.self, forKey: .isZombie), isOrphan: try container.decode(Bool.self, forKey: .isOrphan),
+                  folded: try container.decode([String].self, forKey: .folded),
+                  project: try container.decodeIfPresent(String.self, forKey: .project) ?? "")
+    }
+}
+
 /// Provider statuses normalised: ACTIVE→RUNNING, SHUTOFF/STOPPED→STOPPED, ERROR/FAILED→ERROR.
 public struct ResourceStatus: Hashable, Sendable, Codable, CustomStringConvertible {
     public let value: String
