@@ -162,6 +162,33 @@ struct SelectelProjectsTests {
         #expect(abs((run.metrics.value("infrazen_tenant_cost_monthly", ["tenant": "client-x"]) ?? 0) - 3204) < 1e-6)  // 4.45 × 720
     }
 
+    @Test("each resource's project is stored and served again after a restart")
+    func projectSurvivesRestart() async throws {
+        let fake = try Fake()
+        try await fake.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("selectel-projects-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("infrazen.db").path
+        let config = try ConfigLoader.parse(Self.yaml(fake, projects: Self.configured), file: "t.yaml", environment: Self.environment)
+        do {
+            let store = try Store(path: path)
+            var engine = SyncEngine(config: config, store: store, logger: Logger(label: "test"))
+            engine.clock = { Self.now }
+            #expect(await engine.syncAllOnce() == [])
+            try store.close()
+        }
+        await fake.stop()
+        let store = try Store(path: path)
+        defer { try? store.close() }
+        var restarted = SyncEngine(config: config, store: store, logger: Logger(label: "test"))
+        restarted.clock = { Self.now }
+        await restarted.restore()
+        let metrics = ParsedExposition(String(buffer: restarted.estate.exposition.rendered.body))
+        #expect(metrics.value("infrazen_resource_cost_per_hour", ["resource_id": Fake.clientVM, "project": Fake.client]) == 4.45)
+        #expect(metrics.value("infrazen_resource_cost_per_hour", ["resource_id": Fake.webA, "project": Fake.prod]) == 2.30)
+    }
+
     // MARK: Config
 
     func issues(_ yaml: String) -> [ConfigIssue] {
