@@ -10,9 +10,9 @@ import Synchronization
 /// Neutron and Gnocchi in every region of that project's catalog for inventory and
 /// utilisation. One source covers one account: the statistics are account-wide and every row
 /// names its project, so they are read once and each resource carries its project. Each
-/// project, endpoint and region fails alone. Built for thousands of servers: statistics come in windows that fit
-/// the body limit (SelectelConsumption.swift), utilisation a few servers at a time and once
-/// per `utilization_interval` (SelectelUtilization.swift).
+/// project, endpoint and region fails alone. Built for thousands of servers: statistics come
+/// in windows that fit the body limit (SelectelConsumption.swift), utilisation a few servers
+/// at a time and once per `utilization_interval` (SelectelUtilization.swift).
 struct SelectelSource: Source {
     struct Settings: SourceSettings {
         var token: Secret
