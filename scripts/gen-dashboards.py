@@ -14,6 +14,8 @@ def variables():
     return [ds,
             q("source", "Source", "label_values(infrazen_source_up, source)"),
             q("provider", "Provider", "label_values(infrazen_infrastructure_cost_monthly, provider)"),
+            q("account", "Account", 'label_values(infrazen_resource_cost_per_hour{provider=~"$provider"}, account)'),
+            q("project", "Project", 'label_values(infrazen_resource_cost_per_hour{provider=~"$provider",account=~"$account"}, project)'),
             q("tenant", "Tenant", "label_values(infrazen_tenant_cost_monthly, tenant)"),
             q("currency", "Currency", "label_values(infrazen_infrastructure_cost_monthly, currency)", multi=False, include_all=False)]
 
@@ -58,6 +60,12 @@ cost = dashboard("infrazen-cost", "InfraZen — cost analysis", [
     panel(15, "Balance runway", "bargauge", [('infrazen_account_time_until_depleted_seconds{source=~"$source"}', "{{provider}} {{account}}")], 18, 29, 6, unit="s"),
     panel(16, "Renewals", "table", [('infrazen_item_renewal_timestamp_seconds * 1000', "{{item}} ({{kind}}, auto-renew {{auto_renew}})")], 0, 37, 12, unit="dateTimeAsIso"),
     panel(17, "Sources", "table", [('infrazen_source_up', "{{source}}"), ('time() - infrazen_sync_last_success_timestamp_seconds', "{{source}} age")], 12, 37, 12, unit="short"),
+    panel(18, "Run rate per account and project (per hour)", "bargauge", [
+        (f'sum by (provider, account, project) (infrazen_resource_cost_per_hour{{source=~"$source",provider=~"$provider",account=~"$account",project=~"$project",{C}}})',
+         "{{provider}} {{account}} {{project}}")], 0, 45, 12),
+    panel(19, "Zombies and orphans by project", "table", [
+        (f'sum by (account, project) (infrazen_resource_cost_per_hour{{account=~"$account",project=~"$project",{C}}} * on (source, resource_id) group_left () (infrazen_resource_info{{zombie="true"}} or on (source, resource_id) infrazen_resource_info{{orphan="true"}}))',
+         "{{account}} {{project}}")], 12, 45, 12),
 ])
 capacity = dashboard("infrazen-capacity", "InfraZen — capacity planning", [
     panel(1, "CPU utilisation", "gauge", [('sum(infrazen_capacity_used{dimension="cpu_cores"}) / sum(infrazen_capacity_size{dimension="cpu_cores"})', "cpu")], 0, 0, 6, 6, unit="percentunit"),

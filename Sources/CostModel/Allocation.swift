@@ -86,7 +86,9 @@ public struct AllocationSubject: Sendable {
         switch name {
         case "name": resource.name
         case "source": source
-        case "account", "project": resource.account
+        case "account": resource.account
+        // A provider without projects (or a resource no project names): the account, as before.
+        case "project": resource.project.isEmpty ? resource.account : resource.project
         case "region": resource.region
         case "service": resource.service
         case "provider": resource.provider

@@ -56,5 +56,6 @@ private func changedFields(_ a: Resource, _ b: Resource) -> [String] {
     if a.folded != b.folded { fields.append("folded") }
     if a.isZombie != b.isZombie { fields.append("zombie") }
     if a.isOrphan != b.isOrphan { fields.append("orphan") }
+    if a.project != b.project { fields.append("project") }
     return fields
 }

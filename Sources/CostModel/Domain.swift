@@ -22,10 +22,14 @@ public struct BillingLineItem: Hashable, Sendable, Codable {
     /// The resource this one belongs to in the bill (Selectel's `parent_id`: a VM's disks and
     /// addresses); its cost folds into the parent.
     public var parentID: String?
+    /// The project (Selectel cloud project) within the account that the resource belongs to;
+    /// empty where a provider has none.
+    public var project: String
 
     public init(provider: String, resourceID: String, resourceName: String, resourceType: String, service: String,
-                category: CostCategory, region: String, account: String, rate: Rate, parentID: String? = nil) {
+                category: CostCategory, region: String, account: String, rate: Rate, parentID: String? = nil, project: String = "") {
         self.parentID = parentID
+        self.project = project
         self.provider = provider
         self.resourceID = resourceID
         self.resourceName = resourceName
@@ -51,9 +55,12 @@ public struct InventoryItem: Hashable, Sendable, Codable {
     public var attachedTo: String?
     public var createdAt: Date
     public var tags: [String: String]
+    /// The project whose inventory listed it; empty where a provider has none.
+    public var project: String
 
     public init(provider: String, resourceID: String, name: String, resourceType: String, region: String, status: String,
-                flavor: String = "", attachedTo: String? = nil, createdAt: Date, tags: [String: String] = [:]) {
+                flavor: String = "", attachedTo: String? = nil, createdAt: Date, tags: [String: String] = [:], project: String = "") {
+        self.project = project
         self.provider = provider
         self.resourceID = resourceID
         self.name = name
@@ -159,10 +166,13 @@ public struct Resource: Hashable, Sendable, Codable {
     public var isOrphan: Bool
     /// IDs of resources whose cost was folded into this one.
     public var folded: [String]
+    /// The project within `account` (Selectel cloud project); empty where a provider has none.
+    public var project: String
 
     public init(provider: String, id: String, name: String, resourceType: String, service: String, category: CostCategory,
                 region: String, account: String, status: ResourceStatus, flavor: String, tags: [String: String],
-                rate: Rate, isZombie: Bool, isOrphan: Bool, folded: [String]) {
+                rate: Rate, isZombie: Bool, isOrphan: Bool, folded: [String], project: String = "") {
+        self.project = project
         self.provider = provider
         self.id = id
         self.name = name
@@ -178,6 +188,26 @@ public struct Resource: Hashable, Sendable, Codable {
         self.isZombie = isZombie
         self.isOrphan = isOrphan
         self.folded = folded
+    }
+}
+
+extension Resource {
+    enum CodingKeys: String, CodingKey {
+        case provider, id, name, resourceType, service, category, region, account, status, flavor, tags, rate, isZombie, isOrphan, folded, project
+    }
+
+    /// States written before projects existed (the v3 store's JSON) have no `project`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(provider: try container.decode(String.self, forKey: .provider), id: try container.decode(String.self, forKey: .id),
+                  name: try container.decode(String.self, forKey: .name), resourceType: try container.decode(String.self, forKey: .resourceType),
+                  service: try container.decode(String.self, forKey: .service), category: try container.decode(CostCategory.self, forKey: .category),
+                  region: try container.decode(String.self, forKey: .region), account: try container.decode(String.self, forKey: .account),
+                  status: try container.decode(ResourceStatus.self, forKey: .status), flavor: try container.decode(String.self, forKey: .flavor),
+                  tags: try container.decode([String: String].self, forKey: .tags), rate: try container.decode(Rate.self, forKey: .rate),
+                  isZombie: try container.decode(Bool.self, forKey: .isZombie), isOrphan: try container.decode(Bool.self, forKey: .isOrphan),
+                  folded: try container.decode([String].self, forKey: .folded),
+                  project: try container.decodeIfPresent(String.self, forKey: .project) ?? "")
     }
 }
 

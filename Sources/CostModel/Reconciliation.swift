@@ -10,12 +10,20 @@ public struct Reconciliation: Sendable {
     public var inventoriedTypes: Set<String>
     /// Regions whose inventory could not be read this time: nothing billed there is a zombie.
     public var uninventoriedRegions: Set<String>
+    /// For a source whose inventory is read per project (Selectel): the project × region
+    /// inventories that answered. A billed resource is a zombie only when its own project's
+    /// inventory of its region is here (answered) and lacks it; a project not configured, or
+    /// whose token could not be issued, has no entry, so nothing of it is judged. nil: the
+    /// source's inventory is not per project.
+    public var inventoriedScopes: Set<InventoryScope>?
     public var orphanMinAge: TimeInterval
     public var now: Date
 
-    public init(inventoriedTypes: Set<String>, uninventoriedRegions: Set<String> = [], orphanMinAge: TimeInterval, now: Date) {
+    public init(inventoriedTypes: Set<String>, uninventoriedRegions: Set<String> = [], inventoriedScopes: Set<InventoryScope>? = nil,
+                orphanMinAge: TimeInterval, now: Date) {
         self.inventoriedTypes = inventoriedTypes
         self.uninventoriedRegions = uninventoriedRegions
+        self.inventoriedScopes = inventoriedScopes
         self.orphanMinAge = orphanMinAge
         self.now = now
     }
@@ -57,9 +65,10 @@ public struct Reconciliation: Sendable {
                 flavor: known?.flavor ?? "",
                 tags: known?.tags ?? [:],
                 rate: item.rate,
-                isZombie: known == nil && inventoriedTypes.contains(item.resourceType) && !uninventoriedRegions.contains(item.region),
+                isZombie: known == nil && judged(item),
                 isOrphan: false,
-                folded: []
+                folded: [],
+                project: item.project.isEmpty ? known?.project ?? "" : item.project
             )
         }
         for item in inventory where resources[item.resourceID] == nil {
@@ -69,7 +78,7 @@ public struct Reconciliation: Sendable {
                 category: Self.category(ofType: item.resourceType), region: item.region, account: "",
                 status: ResourceStatus(provider: item.status), flavor: item.flavor, tags: item.tags,
                 rate: Rate(amount: 0, currency: currency, periodHours: 1),
-                isZombie: false, isOrphan: false, folded: []
+                isZombie: false, isOrphan: false, folded: [], project: item.project
             )
         }
 
@@ -77,6 +86,14 @@ public struct Reconciliation: Sendable {
         foldVolumes(into: &resources, inventory: inventoryByID)
         markOrphans(&resources, inventory: inventoryByID)
         return resources.values.sorted { $0.id < $1.id }
+    }
+
+    /// Whether an inventory that answered could have listed `item`: only then does its absence
+    /// make it a zombie.
+    private func judged(_ item: BillingLineItem) -> Bool {
+        guard inventoriedTypes.contains(item.resourceType), !uninventoriedRegions.contains(item.region) else { return false }
+        guard let inventoriedScopes else { return true }
+        return inventoriedScopes.contains(InventoryScope(project: item.project, region: item.region))
     }
 
     private func foldVolumes(into resources: inout [String: Resource], inventory: [String: InventoryItem]) {
@@ -128,5 +145,16 @@ public struct Reconciliation: Sendable {
         case "kubernetes_cluster": .kubernetes
         default: .other
         }
+    }
+}
+
+/// One project's inventory of one region (a Selectel project-scoped token's view).
+public struct InventoryScope: Hashable, Sendable {
+    public var project: String
+    public var region: String
+
+    public init(project: String, region: String) {
+        self.project = project
+        self.region = region
     }
 }

@@ -31,6 +31,22 @@ struct ReconciliationTests {
         #expect(vm.rate.perHour.amount == 2)
     }
 
+    @Test("per project: a zombie only where its own project's inventory of its region answered; the project is kept")
+    func zombiesPerProject() throws {
+        func billed(_ id: String, project: String) -> BillingLineItem {
+            var item = bill(id, "server", daily: 24)
+            item.project = project
+            return item
+        }
+        let perProject = Reconciliation(inventoriedTypes: ["server", "volume"], inventoriedScopes: [InventoryScope(project: "p1", region: "msk-a")],
+                                        orphanMinAge: 72 * 3600, now: now)
+        let resources = perProject.reconcile(billing: [billed("vm-p1", project: "p1"), billed("vm-p2", project: "p2")], inventory: [], currency: .rub)
+        let byID = Dictionary(uniqueKeysWithValues: resources.map { ($0.id, $0) })
+        #expect(byID["vm-p1"]?.isZombie == true)    // p1's msk-a answered without it
+        #expect(byID["vm-p2"]?.isZombie == false)   // p2 was not inventoried (refused or not configured)
+        #expect(byID["vm-p2"]?.project == "p2" && byID["vm-p2"]?.rate.perHour.amount == 1)
+    }
+
     @Test("a billed type the inventory does not cover is not a zombie")
     func uncoveredType() throws {
         let resources = reconciliation.reconcile(billing: [bill("bucket-1", "bucket", daily: 24)], inventory: [], currency: .rub)

@@ -28,7 +28,8 @@ struct DashboardTests {
     func substituted(_ expr: String) -> String {
         expr.replacingOccurrences(of: "$currency", with: "RUB")
             .replacingOccurrences(of: "$source", with: ".*").replacingOccurrences(of: "$provider", with: ".*")
-            .replacingOccurrences(of: "$tenant", with: ".*")
+            .replacingOccurrences(of: "$tenant", with: ".*").replacingOccurrences(of: "$account", with: ".*")
+            .replacingOccurrences(of: "$project", with: ".*")
     }
 
     @Test("every panel query is valid PromQL")
@@ -57,13 +58,13 @@ struct DashboardTests {
         }
     }
 
-    @Test("the dashboards offer the datasource, source, provider, tenant and currency variables")
+    @Test("the dashboards offer the datasource, source, provider, account, project, tenant and currency variables")
     func variables() throws {
         for name in Self.dashboards {
             let data = try Data(contentsOf: Self.root.appendingPathComponent("deploy/grafana/\(name)"))
             let board = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             let list = try #require((board["templating"] as? [String: Any])?["list"] as? [[String: Any]])
-            #expect(Set(list.compactMap { $0["name"] as? String }) == ["datasource", "source", "provider", "tenant", "currency"])
+            #expect(Set(list.compactMap { $0["name"] as? String }) == ["datasource", "source", "provider", "account", "project", "tenant", "currency"])
         }
     }
 }

@@ -120,6 +120,8 @@ enum ConfigLoader {
         let nodes = reader.sequence(top, "sources")
         if top["sources"] == nil { reader.fail(at: top.node, "sources", "required key is missing: configure at least one source (type: demo runs without credentials)") }
         var firstLineByName: [String: Int] = [:]
+        /// type and account → the first source that reads it whole, and its line.
+        var firstByAccount: [String: (name: String, line: Int)] = [:]
         var sources: [SourceConfig] = []
         for (index, node) in nodes.enumerated() {
             let path = "sources[\(index)]"
@@ -145,6 +147,15 @@ enum ConfigLoader {
                 continue
             }
             var source = SourceConfig(name: name, type: type, kind: kind, settings: kind.readSettings(fields, reader))
+            if let account = source.settings.exclusiveAccount {
+                let line = fields["account_id"]?.mark?.line ?? nameNode.mark?.line ?? 0
+                if let first = firstByAccount["\(type) \(account)"] {
+                    reader.fail(at: fields["account_id"] ?? nameNode, fields.path("account_id"),
+                                "sources \"\(first.name)\" (line \(first.line)) and \"\(name)\" both read \(type) account \(account), which would count its spend twice; one \(type) source covers every project of an account (list them in project_ids)")
+                } else {
+                    firstByAccount["\(type) \(account)"] = (name, line)
+                }
+            }
             source.interval = reader.duration(fields, "interval") ?? source.interval
             source.timeout = reader.duration(fields, "timeout") ?? source.timeout
             source.retries = reader.int(fields, "retries", range: 0...10) ?? source.retries

@@ -62,7 +62,7 @@ struct EstateRenderer: Sendable {
         for (index, resource) in resources.enumerated() {
             let dims = index < dimensions.count ? dimensions[index] : [:]
             cost.writeSample(name: costName, prefixes: costPrefixes, labels: [
-                source, resource.provider, resource.account, resource.region, resource.service, resource.category.rawValue,
+                source, resource.provider, resource.account, resource.project, resource.region, resource.service, resource.category.rawValue,
                 resource.resourceType, resource.id, resource.name, dims["tenant"] ?? "", dims["environment"] ?? "", resource.rate.currency.code,
             ], value: .perHour(resource.rate))
             info.writeSample(name: infoName, prefixes: infoPrefixes, labels: [

@@ -13,7 +13,7 @@ enum MetricCatalog {
     static let resourceCostPerHour = MetricFamily(
         name: "resource_cost_per_hour", kind: .gauge,
         help: "Current run rate of one resource, billing-first, including volumes folded into it.",
-        labels: ["source", "provider", "account", "region", "service", "category", "resource_type", "resource_id",
+        labels: ["source", "provider", "account", "project", "region", "service", "category", "resource_type", "resource_id",
                  "resource_name", "tenant", "environment", "currency"])
     static let resourceInfo = MetricFamily(
         name: "resource_info", kind: .gauge,

@@ -28,6 +28,9 @@ struct SourceSnapshot: Sendable {
     var inventoriedTypes: Set<String> = []
     /// Regions whose inventory failed this time; billing there cannot be called a zombie.
     var uninventoriedRegions: Set<String> = []
+    /// For inventories read per project (Selectel): the project × region inventories that
+    /// answered; billing elsewhere cannot be called a zombie. nil: not per project.
+    var inventoriedScopes: Set<InventoryScope>?
     /// Billed cost per resource and day, by column (a month of a large estate is millions of rows).
     var costs = DailyCostTable()
     /// `costs` as values, for sources with a few rows and for tests.
@@ -72,7 +75,15 @@ struct AccountBalance: Sendable, Codable, Hashable {
 }
 
 /// Provider-specific settings parsed from a source's entry in exporter.yaml.
-protocol SourceSettings: Sendable {}
+protocol SourceSettings: Sendable {
+    /// The provider account this source reads whole, where two sources reading one account
+    /// would count its spend twice (`type:` and account): the config refuses the second.
+    var exclusiveAccount: String? { get }
+}
+
+extension SourceSettings {
+    var exclusiveAccount: String? { nil }
+}
 
 /// For a source with nothing to configure beyond the common keys.
 struct NoSettings: SourceSettings {}

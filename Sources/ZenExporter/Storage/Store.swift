@@ -146,11 +146,13 @@ final class Store: Sendable {
         }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO resources (source, resource_id, provider, name, resource_type, service, category, region, account, status,
-                flavor, tags, rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, first_seen_snapshot, last_seen_snapshot)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                flavor, tags, rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, first_seen_snapshot, last_seen_snapshot,
+                project)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (source, resource_id) DO UPDATE SET
                 provider = excluded.provider, name = excluded.name, resource_type = excluded.resource_type, service = excluded.service,
-                category = excluded.category, region = excluded.region, account = excluded.account, status = excluded.status,
+                category = excluded.category, region = excluded.region, account = excluded.account, project = excluded.project,
+                status = excluded.status,
                 flavor = excluded.flavor, tags = excluded.tags, rate_amount = excluded.rate_amount, rate_currency = excluded.rate_currency,
                 rate_period_hours = excluded.rate_period_hours, zombie = excluded.zombie, orphan = excluded.orphan, folded = excluded.folded,
                 last_seen_snapshot = excluded.last_seen_snapshot, deleted_in_snapshot = NULL
@@ -166,6 +168,7 @@ final class Store: Sendable {
             FastStatement.bind(sqlite, 18, resource.folded.joined(separator: ResourceColumns.separator))
             sqlite3_bind_int64(sqlite, 19, snapshotID)
             sqlite3_bind_int64(sqlite, 20, snapshotID)
+            FastStatement.bind(sqlite, 21, resource.project)
         }
     }
 
@@ -253,7 +256,7 @@ final class Store: Sendable {
             var resources: [Resource] = []
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT resource_id, provider, name, resource_type, service, category, region, account, status, flavor, tags,
-                       rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded
+                       rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, project
                 FROM resources WHERE source = ? AND deleted_in_snapshot IS NULL ORDER BY resource_id
                 """, arguments: [source])
             while let row = try cursor.next() {
@@ -266,7 +269,7 @@ final class Store: Sendable {
                     status: ResourceStatus(provider: row[8]), flavor: row[9], tags: ResourceColumns.tags(row[10] as String),
                     rate: Rate(amount: amount, currency: Currency(row[12] as String), periodHours: period),
                     isZombie: row[14], isOrphan: row[15],
-                    folded: folded.isEmpty ? [] : folded.components(separatedBy: ResourceColumns.separator)))
+                    folded: folded.isEmpty ? [] : folded.components(separatedBy: ResourceColumns.separator), project: row[17]))
             }
             let extrasText: String? = try row[2] as String? ?? Self.latestExtras(db, source: source)
             let extras = try extrasText.map { try JSONDecoder().decode(SnapshotExtras.self, from: Data($0.utf8)) } ?? SnapshotExtras()
@@ -490,6 +493,9 @@ final class Store: Sendable {
         }
         migrator.registerMigration("v4: money in micro-units, per-resource and per-scope daily history, resources by column") { db in
             try StoreMigrationV4.migrate(db)
+        }
+        migrator.registerMigration("v5: the project of a resource (Selectel cloud projects)") { db in
+            try db.execute(sql: "ALTER TABLE resources ADD COLUMN project TEXT NOT NULL DEFAULT ''")
         }
         return migrator
     }

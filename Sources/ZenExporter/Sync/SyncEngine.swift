@@ -283,7 +283,7 @@ struct SyncEngine: Sendable {
         }
         let reconcileStarted = ContinuousClock.now
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
-                                            orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
+                                            inventoriedScopes: snapshot.inventoriedScopes, orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
         let dimensions = dimensions(source: name, resources: resources)
         let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))

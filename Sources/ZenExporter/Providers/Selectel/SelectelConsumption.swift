@@ -115,7 +115,8 @@ extension SelectelSource {
             snapshot.billing.append(BillingLineItem(
                 provider: provider, resourceID: id, resourceName: row.objectName ?? id, resourceType: entry?.resourceType ?? "other",
                 service: service, category: entry?.category ?? .other, region: Self.region(ofZone: row.metricRegion ?? ""),
-                account: settings.accountID, rate: Rate(Money(hour.kopecks.decimal / 100, .rub), per: .hourly), parentID: parent))
+                account: settings.accountID, rate: Rate(Money(hour.kopecks.decimal / 100, .rub), per: .hourly), parentID: parent,
+                project: row.projectID ?? ""))
         }
     }
 

@@ -28,6 +28,12 @@ enum Selectel {
         var token: Token
     }
 
+    /// `GET /vpc/resell/v2/projects`: `{"projects": [{"id", "name", "enabled", …}]}`.
+    struct Projects: Decodable {
+        struct Project: Decodable { var id: String; var name: String?; var enabled: Bool? }
+        var projects: [Project]
+    }
+
     struct Link: Decodable { var rel: String?; var href: String? }
 
     struct Servers: Decodable {

@@ -6,18 +6,22 @@ import Synchronization
 
 /// `type: selectel`: billing-first. The consumption statistics (kopecks per object and hour,
 /// disks and addresses under their VM's `parent_id`) give cost; the balance comes from
-/// `/v3/balances`; with a service user, Keystone tokens open Nova, Cinder, Neutron and
-/// Gnocchi in every region of the catalog for inventory and utilisation. Each endpoint and
-/// region fails alone. Built for thousands of servers: statistics come in windows that fit
-/// the body limit (SelectelConsumption.swift), utilisation a few servers at a time and once
-/// per `utilization_interval` (SelectelUtilization.swift).
+/// `/v3/balances`; with a service user, one Keystone token per project opens Nova, Cinder,
+/// Neutron and Gnocchi in every region of that project's catalog for inventory and
+/// utilisation. One source covers one account: the statistics are account-wide and every row
+/// names its project, so they are read once and each resource carries its project. Each
+/// project, endpoint and region fails alone. Built for thousands of servers: statistics come
+/// in windows that fit the body limit (SelectelConsumption.swift), utilisation a few servers
+/// at a time and once per `utilization_interval` (SelectelUtilization.swift).
 struct SelectelSource: Source {
     struct Settings: SourceSettings {
         var token: Secret
         var username: Secret?
         var password: Secret?
         var accountID: String
-        var projectID: String
+        /// Projects whose inventory is read (`project_ids`, or the older `project_id`); empty
+        /// with a service user: every enabled project of the account, from the projects API.
+        var projectIDs: [String]
         /// Regions to read; empty reads every region of the catalog.
         var regions: [String]
         var apiURL: String
@@ -27,11 +31,14 @@ struct SelectelSource: Source {
         var utilizationInterval: Duration = .seconds(3600)
         /// Gnocchi requests in flight at once.
         var utilizationConcurrency = 8
+
+        /// Two sources on one account would each count all of its spend.
+        var exclusiveAccount: String? { accountID.isEmpty ? nil : accountID }
     }
 
     static let kind = SourceKind(
         settingKeys: ["token_env", "token_file", "username_env", "username_file", "password_env", "password_file",
-                      "account_id", "project_id", "regions", "base_url", "identity_url", "utilization_interval", "utilization_concurrency"],
+                      "account_id", "project_id", "project_ids", "regions", "base_url", "identity_url", "utilization_interval", "utilization_concurrency"],
         readSettings: { fields, reader in
             let token = reader.secret(fields, "token")
             if token == nil && fields["token_env"] == nil && fields["token_file"] == nil {
@@ -40,15 +47,24 @@ struct SelectelSource: Source {
             let username = reader.secret(fields, "username")
             let password = reader.secret(fields, "password")
             let accountID = reader.string(fields, "account_id") ?? ""
-            let projectID = reader.string(fields, "project_id") ?? ""
-            if username != nil || password != nil {
-                for (key, value) in [("account_id", accountID), ("project_id", projectID)] where value.isEmpty {
-                    reader.fail(at: fields.node, fields.path(key), "required with a service user (username and password)")
+            var projectIDs = reader.string(fields, "project_id").map { [$0] } ?? []
+            if fields["project_ids"] != nil {
+                if !projectIDs.isEmpty {
+                    reader.fail(at: fields["project_ids"], fields.path("project_ids"), "give project_id or project_ids, not both")
                 }
+                let listed = reader.sequence(fields, "project_ids")
+                for (index, node) in listed.enumerated() where (node.scalar?.string ?? "").isEmpty {
+                    reader.fail(at: node, "\(fields.path("project_ids"))[\(index)]", "expected a project ID (32 hex digits)")
+                }
+                projectIDs = listed.compactMap { $0.scalar?.string }.filter { !$0.isEmpty }
+            }
+            projectIDs = projectIDs.reduce(into: []) { unique, id in if !unique.contains(id) { unique.append(id) } }
+            if username != nil || password != nil, accountID.isEmpty {
+                reader.fail(at: fields.node, fields.path("account_id"), "required with a service user (username and password)")
             }
             let base = reader.string(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
             return Settings(
-                token: token ?? Secret(""), username: username, password: password, accountID: accountID, projectID: projectID,
+                token: token ?? Secret(""), username: username, password: password, accountID: accountID, projectIDs: projectIDs,
                 regions: reader.sequence(fields, "regions").compactMap { $0.scalar?.string },
                 apiURL: base ?? "https://api.selectel.ru",
                 identityURL: reader.string(fields, "identity_url") ?? base.map { "\($0)/identity/v3" } ?? "https://cloud.api.selcloud.ru/identity/v3",
@@ -57,14 +73,13 @@ struct SelectelSource: Source {
         },
         make: { config in
             let settings = config.settings as? Settings
-                ?? Settings(token: Secret(""), accountID: "", projectID: "", regions: [], apiURL: "", identityURL: "")
+                ?? Settings(token: Secret(""), accountID: "", projectIDs: [], regions: [], apiURL: "", identityURL: "")
             return SelectelSource(settings: settings, http: ProviderClient(timeout: config.timeout, retries: config.retries))
         }
     )
 
     let settings: Settings
     let http: ProviderClient
-    let session: KeystoneSession?
     /// What one configured source keeps from sync to sync.
     let state = SelectelState()
     var provider: String { "selectel" }
@@ -74,11 +89,21 @@ struct SelectelSource: Source {
     init(settings: Settings, http: ProviderClient) {
         self.settings = settings
         self.http = http
-        if let username = settings.username, let password = settings.password {
-            session = KeystoneSession(identityURL: settings.identityURL, username: username, password: password,
-                                      accountID: settings.accountID, projectID: settings.projectID, http: http)
-        } else {
-            session = nil
+    }
+
+    /// Service type → region → public URL, from one project's token.
+    typealias Catalog = [String: [String: String]]
+
+    /// The project's Keystone session, made on first use and kept with its token; nil without
+    /// a service user.
+    func session(_ project: String) -> KeystoneSession? {
+        guard let username = settings.username, let password = settings.password else { return nil }
+        return state.sessions.withLock { sessions in
+            if let known = sessions[project] { return known }
+            let made = KeystoneSession(identityURL: settings.identityURL, username: username, password: password,
+                                       accountID: settings.accountID, projectID: project, http: http)
+            sessions[project] = made
+            return made
         }
     }
 
@@ -89,32 +114,73 @@ struct SelectelSource: Source {
         try await failures.attempt { try await balance(into: &snapshot) }
         // Billing is the truth: without it nothing is committed and the last good data stays.
         try await consumption(into: &snapshot, window: window)
-        if let session {
-            snapshot.inventoriedTypes = ["server", "volume"]
-            var catalog: [String: [String: String]] = [:]
-            try await failures.attempt { catalog = try await session.token(now: window.now).catalog }
-            var active: [ActiveServer] = []
-            var listed: Set<String> = []
-            for region in regions(in: catalog) {
-                try await failures.attempt {
-                    let servers = try await self.servers(region: region, catalog: catalog)
-                    add(servers, region: region, to: &snapshot, window: window)
-                    active += servers.filter { $0.status == "ACTIVE" }.map { ActiveServer(server: $0, region: region) }
-                    listed.insert(region)
-                }
-                try await failures.attempt { try await volumes(region: region, catalog: catalog, into: &snapshot, window: window) }
-                try await failures.attempt { try await ports(region: region, catalog: catalog, into: &snapshot, window: window) }
-            }
-            snapshot.utilization = try await utilization(of: active, listedRegions: listed, catalog: catalog, window: window,
-                                                         started: started, failures: &failures)
-            // An inventory that failed cannot prove what is missing: no zombies where it did.
-            if failures.all.contains(where: { $0.endpoint == "identity" }) { snapshot.inventoriedTypes = [] }
-            for failure in failures.all where failure.endpoint.hasPrefix("nova/") || failure.endpoint.hasPrefix("cinder/") {
-                snapshot.uninventoriedRegions.insert(String(failure.endpoint.split(separator: "/").last ?? ""))
-            }
+        if settings.username != nil, settings.password != nil {
+            try await inventory(into: &snapshot, window: window, started: started, failures: &failures)
         }
         snapshot.endpointFailures = failures.all
         return snapshot
+    }
+
+    /// Inventory and utilisation per project × region, each with the project's own token.
+    /// Only a project × region whose Nova and Cinder both answered can prove a billed server
+    /// or volume missing (`inventoriedScopes`): a project whose token is refused, a region
+    /// that fails, a project not configured or not discovered judges nothing of its own.
+    private func inventory(into snapshot: inout SourceSnapshot, window: CollectionWindow, started: ContinuousClock.Instant,
+                           failures: inout EndpointFailures) async throws {
+        snapshot.inventoriedTypes = ["server", "volume"]
+        var scopes: Set<InventoryScope> = []
+        var catalogs: [String: Catalog] = [:]
+        var active: [ActiveServer] = []
+        var listed: Set<InventoryScope> = []
+        for project in try await projects(failures: &failures) {
+            guard let session = session(project) else { continue }
+            var catalog: Catalog = [:]
+            // A refused token fails this project's inventory alone.
+            guard try await failures.attempt({ try await Self.inProject(project) { catalog = try await session.token(now: window.now).catalog } })
+            else { continue }
+            catalogs[project] = catalog
+            for region in regions(in: catalog) {
+                let scope = InventoryScope(project: project, region: region)
+                let serversRead = try await failures.attempt {
+                    try await Self.inProject(project) {
+                        let servers = try await self.servers(scope, catalog: catalog)
+                        add(servers, scope, to: &snapshot, window: window)
+                        active += servers.filter { $0.status == "ACTIVE" }.map { ActiveServer(server: $0, region: region, project: project) }
+                        listed.insert(scope)
+                    }
+                }
+                let volumesRead = try await failures.attempt {
+                    try await Self.inProject(project) { try await volumes(scope, catalog: catalog, into: &snapshot, window: window) }
+                }
+                try await failures.attempt { try await Self.inProject(project) { try await ports(scope, catalog: catalog, into: &snapshot, window: window) } }
+                if serversRead && volumesRead { scopes.insert(scope) }
+            }
+        }
+        snapshot.utilization = try await utilization(of: active, listedScopes: listed, catalogs: catalogs, window: window,
+                                                     started: started, failures: &failures)
+        snapshot.inventoriedScopes = scopes
+    }
+
+    /// The configured projects, or every enabled project of the account from the projects API
+    /// (static token); none when that fails, so that nothing is judged a zombie.
+    private func projects(failures: inout EndpointFailures) async throws -> [String] {
+        if !settings.projectIDs.isEmpty { return settings.projectIDs }
+        var found: [String] = []
+        try await failures.attempt {
+            let response = try await get("/vpc/resell/v2/projects", endpoint: "projects")
+            found = try http.decode(Selectel.Projects.self, from: response, endpoint: "projects").projects
+                .filter { $0.enabled != false }.map(\.id).filter { !$0.isEmpty }.sorted()
+        }
+        return found
+    }
+
+    /// Runs `body`; a failure says which project it was (endpoint labels stay per region).
+    static func inProject(_ project: String, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as SyncFailure {
+            throw SyncFailure(endpoint: failure.endpoint, reason: failure.reason, message: "project \(project): \(failure.message)")
+        }
     }
 
     // MARK: Billing API (static token)
@@ -150,19 +216,20 @@ struct SelectelSource: Source {
 
     // MARK: OpenStack (project-scoped IAM token)
 
-    private func regions(in catalog: [String: [String: String]]) -> [String] {
+    private func regions(in catalog: Catalog) -> [String] {
         let discovered = Set(catalog["compute"]?.keys.map { $0 } ?? [])
         if discovered.isEmpty { return settings.regions }
         return (settings.regions.isEmpty ? Array(discovered) : settings.regions.filter(discovered.contains)).sorted()
     }
 
-    func url(_ type: String, _ region: String, _ catalog: [String: [String: String]]) -> String {
-        catalog[type]?[region] ?? "https://\(region).cloud.api.selcloud.ru/\(["compute": "compute/v2.1", "volumev3": "volume/v3/\(settings.projectID)", "network": "network", "metric": "metric"][type] ?? type)"
+    func url(_ type: String, _ scope: InventoryScope, _ catalog: Catalog) -> String {
+        let region = scope.region
+        return catalog[type]?[region] ?? "https://\(region).cloud.api.selcloud.ru/\(["compute": "compute/v2.1", "volumev3": "volume/v3/\(scope.project)", "network": "network", "metric": "metric"][type] ?? type)"
     }
 
-    /// GET or POST with the project token; a 401 re-issues the token once (it expired early).
-    func openstack(_ url: String, endpoint: String, body: Data? = nil) async throws -> ProviderClient.Response {
-        guard let session else { throw SyncFailure(endpoint: endpoint, reason: "config", message: "no service user configured") }
+    /// GET or POST with the project's token; a 401 re-issues that token once (it expired early).
+    func openstack(_ url: String, project: String, endpoint: String, body: Data? = nil) async throws -> ProviderClient.Response {
+        guard let session = session(project) else { throw SyncFailure(endpoint: endpoint, reason: "config", message: "no service user configured") }
         for attempt in 0..<2 {
             var request = HTTPClientRequest(url: url)
             let token = try await session.token().value
@@ -180,13 +247,14 @@ struct SelectelSource: Source {
         throw SyncFailure(endpoint: endpoint, reason: "http_401", message: "\(endpoint): token refused twice")
     }
 
-    private func servers(region: String, catalog: [String: [String: String]]) async throws -> [Selectel.Servers.Server] {
-        var next: String? = "\(url("compute", region, catalog))/servers/detail"
+    private func servers(_ scope: InventoryScope, catalog: Catalog) async throws -> [Selectel.Servers.Server] {
+        let region = scope.region
+        var next: String? = "\(url("compute", scope, catalog))/servers/detail"
         var all: [Selectel.Servers.Server] = []
         var pages = 0
         while let page = next, pages < 1000 {
             let endpoint = "nova/\(region)"
-            let body = try http.decode(Selectel.Servers.self, from: try await openstack(page, endpoint: endpoint), endpoint: endpoint)
+            let body = try http.decode(Selectel.Servers.self, from: try await openstack(page, project: scope.project, endpoint: endpoint), endpoint: endpoint)
             all += body.servers
             next = body.servers.isEmpty ? nil : body.servers_links?.first { $0.rel == "next" }?.href
             pages += 1
@@ -194,29 +262,30 @@ struct SelectelSource: Source {
         return all
     }
 
-    private func add(_ servers: [Selectel.Servers.Server], region: String, to snapshot: inout SourceSnapshot, window: CollectionWindow) {
+    private func add(_ servers: [Selectel.Servers.Server], _ scope: InventoryScope, to snapshot: inout SourceSnapshot, window: CollectionWindow) {
         let dates = ISO8601Dates()
         for server in servers {
             snapshot.inventory.append(InventoryItem(
-                provider: provider, resourceID: server.id, name: server.name ?? server.id, resourceType: "server", region: region,
+                provider: provider, resourceID: server.id, name: server.name ?? server.id, resourceType: "server", region: scope.region,
                 status: server.status ?? "", flavor: server.flavor?.original_name ?? "",
-                createdAt: server.created.flatMap(dates.date) ?? window.now, tags: server.metadata ?? [:]))
+                createdAt: server.created.flatMap(dates.date) ?? window.now, tags: server.metadata ?? [:], project: scope.project))
         }
     }
 
-    private func volumes(region: String, catalog: [String: [String: String]], into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
-        var next: String? = "\(url("volumev3", region, catalog))/volumes/detail"
+    private func volumes(_ scope: InventoryScope, catalog: Catalog, into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+        let region = scope.region
+        var next: String? = "\(url("volumev3", scope, catalog))/volumes/detail"
         var pages = 0
         while let page = next, pages < 1000 {
             let endpoint = "cinder/\(region)"
-            let body = try http.decode(Selectel.Volumes.self, from: try await openstack(page, endpoint: endpoint), endpoint: endpoint)
+            let body = try http.decode(Selectel.Volumes.self, from: try await openstack(page, project: scope.project, endpoint: endpoint), endpoint: endpoint)
             let dates = ISO8601Dates()
             for volume in body.volumes {
                 snapshot.inventory.append(InventoryItem(
                     provider: provider, resourceID: volume.id, name: volume.name ?? volume.id, resourceType: "volume", region: region,
                     status: volume.status ?? "", flavor: volume.volume_type.map { "\($0.split(separator: ".").first ?? "").\(volume.size ?? 0)GB" } ?? "",
                     attachedTo: volume.attachments?.compactMap(\.server_id).first,
-                    createdAt: volume.created_at.flatMap { dates.date($0.hasSuffix("Z") ? $0 : $0 + "Z") } ?? window.now))
+                    createdAt: volume.created_at.flatMap { dates.date($0.hasSuffix("Z") ? $0 : $0 + "Z") } ?? window.now, project: scope.project))
             }
             next = body.volumes.isEmpty ? nil : body.volumes_links?.first { $0.rel == "next" }?.href
             pages += 1
@@ -224,14 +293,15 @@ struct SelectelSource: Source {
     }
 
     /// Ports bound to nothing: addresses paid for and unused.
-    private func ports(region: String, catalog: [String: [String: String]], into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+    private func ports(_ scope: InventoryScope, catalog: Catalog, into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+        let region = scope.region
         let endpoint = "neutron/\(region)"
-        let body = try http.decode(Selectel.Ports.self, from: try await openstack("\(url("network", region, catalog))/v2.0/ports", endpoint: endpoint),
+        let body = try http.decode(Selectel.Ports.self, from: try await openstack("\(url("network", scope, catalog))/v2.0/ports", project: scope.project, endpoint: endpoint),
                                    endpoint: endpoint)
         for port in body.ports where port.device_owner == "network:floatingip" || (port.device_id ?? "").isEmpty {
             snapshot.inventory.append(InventoryItem(
                 provider: provider, resourceID: port.id, name: port.name ?? port.id, resourceType: "ip", region: region,
-                status: (port.device_id ?? "").isEmpty ? "DOWN" : (port.status ?? ""), createdAt: window.now))
+                status: (port.device_id ?? "").isEmpty ? "DOWN" : (port.status ?? ""), createdAt: window.now, project: scope.project))
         }
     }
 
@@ -254,8 +324,9 @@ struct SelectelSource: Source {
 }
 
 /// What a Selectel source keeps between syncs: the statistics window sizes that last fitted
-/// the body limit, and the utilisation last read per server.
+/// the body limit, the utilisation last read per server, and each project's Keystone session.
 final class SelectelState: Sendable {
     let spans = Mutex(SelectelSource.StatisticsSpans())
     let utilization = Mutex<[String: SelectelSource.UtilizationEntry]>([:])
+    let sessions = Mutex<[String: KeystoneSession]>([:])
 }

@@ -8,12 +8,14 @@ extension SelectelSource {
     struct ActiveServer: Sendable {
         var server: Selectel.Servers.Server
         var region: String
+        var project: String
+        var scope: InventoryScope { InventoryScope(project: project, region: region) }
     }
 
     /// A server's last utilisation. `fetchedAt` is nil when the last attempt failed part-way
     /// and there was nothing better to keep: it is asked for again at the next sync.
     struct UtilizationEntry: Sendable {
-        var region: String
+        var scope: InventoryScope
         var fetchedAt: Date?
         var samples: [UtilizationSample]
     }
@@ -28,7 +30,7 @@ extension SelectelSource {
     /// began), oldest values first: a slow Gnocchi leaves the rest for the next sync instead of
     /// failing this one, and every answer is kept as it arrives. A server whose Gnocchi request
     /// fails is an endpoint failure; its last values, if any, stay.
-    func utilization(of servers: [ActiveServer], listedRegions: Set<String>, catalog: [String: [String: String]],
+    func utilization(of servers: [ActiveServer], listedScopes: Set<InventoryScope>, catalogs: [String: Catalog],
                      window: CollectionWindow, started: ContinuousClock.Instant, failures: inout EndpointFailures) async throws -> [UtilizationSample] {
         let now = window.now
         let refreshAfter = settings.utilizationInterval.seconds * Self.utilizationRefreshAge
@@ -47,7 +49,7 @@ extension SelectelSource {
                 guard next < due.count, ContinuousClock.now < lastStart else { return }
                 let active = due[next]
                 next += 1
-                group.addTask { try await utilization(of: active, query: query, catalog: catalog) }
+                group.addTask { try await utilization(of: active, query: query, catalog: catalogs[active.project] ?? [:]) }
             }
             for _ in 0..<settings.utilizationConcurrency { launch(&group) }
             var failed: [SyncFailure] = []
@@ -55,9 +57,9 @@ extension SelectelSource {
                 let id = result.active.server.id
                 state.utilization.withLock { cache in
                     if result.failure == nil {
-                        cache[id] = UtilizationEntry(region: result.active.region, fetchedAt: now, samples: result.samples)
+                        cache[id] = UtilizationEntry(scope: result.active.scope, fetchedAt: now, samples: result.samples)
                     } else if cache[id]?.fetchedAt == nil {
-                        cache[id] = UtilizationEntry(region: result.active.region, fetchedAt: nil, samples: result.samples)
+                        cache[id] = UtilizationEntry(scope: result.active.scope, fetchedAt: nil, samples: result.samples)
                     }
                 }
                 if let failure = result.failure { failed.append(failure) }
@@ -68,10 +70,10 @@ extension SelectelSource {
         for failure in newFailures { try await failures.attempt { throw failure } }
 
         return state.utilization.withLock { cache in
-            // Forget servers gone from a region whose list was read; keep those of a region
-            // whose Nova failed this time.
+            // Forget servers gone from a project's region whose list was read; keep those of
+            // one whose Nova (or token) failed this time.
             let current = Set(servers.map(\.server.id))
-            cache = cache.filter { id, entry in current.contains(id) || !listedRegions.contains(entry.region) }
+            cache = cache.filter { id, entry in current.contains(id) || !listedScopes.contains(entry.scope) }
             return servers.flatMap { cache[$0.server.id]?.samples ?? [] }
         }
     }
@@ -83,7 +85,7 @@ extension SelectelSource {
     }
 
     /// Mean CPU percent and memory MB over the last 7 days at Gnocchi's 300 s granularity.
-    private func utilization(of active: ActiveServer, query: String, catalog: [String: [String: String]]) async throws -> Fetched {
+    private func utilization(of active: ActiveServer, query: String, catalog: Catalog) async throws -> Fetched {
         let endpoint = "gnocchi/\(active.region)"
         let operations = [
             (UtilizationSample.Dimension.cpu, "(max (metric cpu_util mean) (/ (clip_min (rateofchangesec (metric cpu_average mean)) 0) 10000000))"),
@@ -93,7 +95,8 @@ extension SelectelSource {
         do {
             for (dimension, operation) in operations {
                 let body = try JSONSerialization.data(withJSONObject: ["operations": operation, "search": "id=\(active.server.id)", "resource_type": "generic"])
-                let response = try await openstack("\(url("metric", active.region, catalog))/v1/aggregates?\(query)", endpoint: endpoint, body: body)
+                let response = try await openstack("\(url("metric", active.scope, catalog))/v1/aggregates?\(query)", project: active.project,
+                                                   endpoint: endpoint, body: body)
                 let values = try http.decode(Selectel.Aggregates.self, from: response, endpoint: endpoint).values
                 guard !values.isEmpty else { continue }
                 let mean = values.reduce(0, +) / Double(values.count)
