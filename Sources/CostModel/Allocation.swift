@@ -200,7 +200,15 @@ public struct Allocator: Sendable {
         let compiled = policy.rules.map { rule in
             (rule, rule.match.map { ($0.field, try? NSRegularExpression(pattern: $0.pattern)) })
         }
-        return subjects.map { dimensions(of: $0, rules: compiled) }
+        // Equal dimensions share one dictionary: an estate has far fewer distinct
+        // (tenant, team, environment) than resources, and these are kept for every resource.
+        var shared: [[String: String]: [String: String]] = [:]
+        return subjects.map { subject in
+            let dims = dimensions(of: subject, rules: compiled)
+            if let known = shared[dims] { return known }
+            shared[dims] = dims
+            return dims
+        }
     }
 
     private func dimensions(of subject: AllocationSubject, rules: [(AllocationRule, [(String, NSRegularExpression?)])]) -> [String: String] {

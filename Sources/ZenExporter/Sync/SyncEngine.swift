@@ -139,6 +139,7 @@ struct SyncEngine: Sendable {
     /// source's current resources and per-scope history.
     func evaluate() async {
         await evaluationGate.run { await estate.evaluate { statuses, usage in await evaluation(of: statuses, usage: usage) } }
+        ReleaseFreedMemory.now()
     }
 
     private func evaluation(of statuses: [SourceStatus], usage: [UsageStatus]) async -> EstateEvaluation {

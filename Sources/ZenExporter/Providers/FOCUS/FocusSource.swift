@@ -182,6 +182,16 @@ private struct FocusIngest {
     var totals: [[Int64]] = []
     /// Per interned currency: its code, upper-case.
     var currencyCodes: [String] = []
+    /// Tags by their JSON text: resources with the same tags share one dictionary (a
+    /// hundred thousand resources carry a few hundred distinct tag sets).
+    var tagSets: [String: [String: String]] = [:]
+
+    mutating func tags(_ json: String) -> [String: String] {
+        if let known = tagSets[json] { return known }
+        let parsed = FocusTags.parse(json)
+        if tagSets.count < 100_000 { tagSets[json] = parsed }
+        return parsed
+    }
 
     init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
         self.timeZone = timeZone
@@ -410,7 +420,7 @@ private struct FocusIngest {
                     provider: provider.isEmpty ? "focus" : provider, name: name.isEmpty ? id : name,
                     type: type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased(), category: entry?.category ?? .other,
                     region: text(reader, columns.region), account: text(reader, columns.account),
-                    tags: FocusTags.parse(text(reader, columns.tags)))
+                    tags: tags(text(reader, columns.tags)))
             }
         }
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
