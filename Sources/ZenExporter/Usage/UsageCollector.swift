@@ -110,7 +110,10 @@ struct UsageCollector: Sendable {
             }
             values[tenant, default: 0] += row.value
         }
-        for (tenant, value) in values where !isSane(value) { badTenants.insert(tenant) }  // a sum past the maximum
+        for (tenant, value) in values where !isSane(value) {  // sane rows summing past the maximum
+            badTenants.insert(tenant)
+            badValues += 1
+        }
         for tenant in badTenants {
             values[tenant] = previous[tenant].flatMap { isSane($0) ? $0 : nil }
         }
