@@ -2,7 +2,7 @@ import CostModel
 import Foundation
 @testable import ZenExporter
 
-typealias FuzzTarget = (UnsafeRawBufferPointer) -> Void
+typealias FuzzTarget = @Sendable (UnsafeRawBufferPointer) -> Void
 
 /// Every fuzz target by name; each must never trap, whatever the bytes. Where a property holds
 /// for every input (a parsed duration prints back to itself), the target checks it and traps

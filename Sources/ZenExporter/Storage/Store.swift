@@ -388,7 +388,7 @@ final class Store: Sendable {
         try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT day, value FROM usage_daily WHERE source = ? AND dimension = ? AND day >= ? ORDER BY day",
                              arguments: [reference.usage, reference.dimension, first.description]).compactMap { row in
-                guard let day = String.fromDatabaseValue(row[0] as DatabaseValue).flatMap { LocalDay($0) },
+                guard let text = String.fromDatabaseValue(row[0] as DatabaseValue), let day = LocalDay(text),
                       let value = Double.fromDatabaseValue(row[1] as DatabaseValue), UsageCollector.isSane(value) else { return nil }
                 return (day, value)
             }

@@ -2,6 +2,7 @@ import CostModel
 import Foundation
 import GRDB
 import Logging
+import NIOCore
 import Testing
 @testable import ZenExporter
 

@@ -1,6 +1,7 @@
 import CostModel
 import Foundation
 import Logging
+import NIOCore
 import Testing
 @testable import ZenExporter
 

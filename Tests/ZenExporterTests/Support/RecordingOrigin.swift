@@ -7,7 +7,12 @@ import Synchronization
 /// each request (once its headers and `Content-Length` body are in) with `answer`, closing the
 /// connection. The bytes are what a redirect test asserts on: nothing a client sent escapes them.
 final class RecordingOrigin: Sendable {
-    let received = Mutex<[UInt8]>([])
+    /// Every byte received, on any connection.
+    final class Received: Sendable {
+        let bytes = Mutex<[UInt8]>([])
+    }
+
+    let received = Received()
     private let channel: any Channel
     let port: Int
 
@@ -26,7 +31,7 @@ final class RecordingOrigin: Sendable {
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
-    var bytes: [UInt8] { received.withLock { $0 } }
+    var bytes: [UInt8] { received.bytes.withLock { $0 } }
     var text: String { String(decoding: bytes, as: UTF8.self) }
 
     func stop() async { try? await channel.close() }
@@ -34,19 +39,19 @@ final class RecordingOrigin: Sendable {
     private final class Handler: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
-        let received: Mutex<[UInt8]>
+        let received: Received
         let answer: @Sendable (String) -> String
         var pending: [UInt8] = []
         var answered = false
 
-        init(received: Mutex<[UInt8]>, answer: @escaping @Sendable (String) -> String) {
+        init(received: Received, answer: @escaping @Sendable (String) -> String) {
             self.received = received
             self.answer = answer
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let bytes = Array(buffer: unwrapInboundIn(data))
-            received.withLock { $0 += bytes }
+            received.bytes.withLock { $0 += bytes }
             pending += bytes
             guard !answered, let headEnd = pending.firstRange(of: Array("\r\n\r\n".utf8)) else { return }
             let head = String(decoding: pending[..<headEnd.lowerBound], as: UTF8.self)
