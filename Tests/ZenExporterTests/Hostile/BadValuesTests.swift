@@ -14,7 +14,7 @@ struct BadValuesTests {
 
     /// An operator database with one `usage(tenant, value)` table, and an exporter reading it
     /// into a database file of its own, spreading shared storage by it.
-    static func setUp(_ directory: URL) throws -> (app: String, config: ExporterConfig, store: String) {
+    static func setUp(_ directory: URL, query: String = "SELECT tenant, value FROM usage") throws -> (app: String, config: ExporterConfig, store: String) {
         let app = directory.appendingPathComponent("app.db").path
         let database = try DatabaseQueue(path: app)
         try database.write { db in
@@ -30,7 +30,7 @@ struct BadValuesTests {
                 type: sqlite
                 path: \(app)
                 queries:
-                  storage_bytes: "SELECT tenant, value FROM usage"
+                  storage_bytes: "\(query)"
             allocation:
               shared:
                 split: none
@@ -88,6 +88,19 @@ struct BadValuesTests {
         try stored.close()
         #expect(!values.isEmpty)
         #expect(values.allSatisfy { $0.isFinite && $0 >= 0 })
+    }
+
+    @Test("a tenant column holding +Inf or 1e300 as a REAL (Int64(_:) used to trap on it) is read as text, no trap")
+    func infiniteTenant() async throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (_, config, storePath) = try Self.setUp(directory, query: "SELECT 9e999, 5 UNION ALL SELECT 1e300, 7 UNION ALL SELECT 't-1', 11")
+        let engine = SyncEngine(config: config, store: try Store(path: storePath), logger: Logger(label: "test"))
+        await engine.syncAllOnce()
+        let status = try #require(await engine.estate.usageStatus(of: Self.reference))
+        #expect(status.up == true)
+        #expect(status.tenantValues["t-1"] == 11)
+        #expect(status.tenantValues.values.reduce(0, +) == 23)  // the two odd tenants kept, under their text or as "other"
     }
 
     @Test("a database already holding Infinity, NULL and text usage values restarts, drops them and counts them")
