@@ -29,6 +29,7 @@ struct BadValuesTests {
               - name: app
                 type: sqlite
                 path: \(app)
+                timeout: 60s
                 queries:
                   storage_bytes: "\(query)"
             allocation:
