@@ -1,12 +1,23 @@
 // swift-tools-version: 6.2
 import PackageDescription
+import Foundation
+
+// scripts/fuzz sets ZEN_FUZZ=1 and ZEN_FUZZ_LIBRARY (clang's libFuzzer without its main):
+// the project's own code is then instrumented for coverage, and zen-fuzz hands its targets to
+// libFuzzer's driver. Dependencies stay as they are, so only these three targets rebuild.
+let fuzzing = ProcessInfo.processInfo.environment["ZEN_FUZZ"] == "1"
+let fuzzSettings: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"]), .define("FUZZING")] : []
+let fuzzLinking: [LinkerSetting] = fuzzing
+    ? [.unsafeFlags(["-Xlinker", ProcessInfo.processInfo.environment["ZEN_FUZZ_LIBRARY"] ?? "libclang_rt.fuzzer_no_main-x86_64.a", "-lstdc++"])]
+    : []
 
 let package = Package(
     name: "ZenExporter",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "zen-exporter", targets: ["ZenExporter"]),
+        .executable(name: "zen-exporter", targets: ["ZenExporterMain"]),
         .library(name: "CostModel", targets: ["CostModel"]),
+        .executable(name: "zen-fuzz", targets: ["ZenFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -25,10 +36,12 @@ let package = Package(
     ],
     targets: [
         // Pure cost model: domain types and calculations. No network, no database, no clock.
-        .target(name: "CostModel"),
+        .target(name: "CostModel", swiftSettings: fuzzSettings),
         // zlib, for gzip of the exposition (one deflate per sync, see Exposition/Gzip.swift).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .executableTarget(
+        // The daemon's code, a library so that the fuzz targets (Fuzz/) can reach it; the
+        // executable is only its entry point.
+        .target(
             name: "ZenExporter",
             dependencies: [
                 "CostModel",
@@ -51,7 +64,17 @@ let package = Package(
             ],
             // Exclusivity is proven at compile time for nearly all of this code; the dynamic
             // checks that remain were 8 % of rendering 100,000 series (perf, docs/benchmarks.md).
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))] + fuzzSettings
+        ),
+        .executableTarget(name: "ZenExporterMain", dependencies: ["ZenExporter"]),
+        // libFuzzer targets (scripts/fuzz builds them with -sanitize=fuzzer -DFUZZING); in a plain
+        // build, `zen-fuzz TARGET FILE…` replays inputs through a target (scripts/test, the corpus).
+        .executableTarget(
+            name: "ZenFuzz",
+            dependencies: ["ZenExporter", "CostModel"],
+            path: "Fuzz/Sources/ZenFuzz",
+            swiftSettings: fuzzSettings,
+            linkerSettings: fuzzLinking
         ),
         .testTarget(name: "CostModelTests", dependencies: ["CostModel"]),
         .testTarget(
@@ -65,6 +88,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]

@@ -3,7 +3,12 @@ import CostModel
 import Foundation
 import Logging
 
-@main
+/// The daemon's entry point (`Sources/ZenExporterMain` calls it): the code lives in a library
+/// so that the fuzz targets under `Fuzz/` can link it.
+public enum ZenExporterEntry {
+    public static func main() async { await ZenExporterCommand.main() }
+}
+
 struct ZenExporterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zen-exporter",
@@ -24,7 +29,9 @@ struct ConfigOption: ParsableArguments {
     /// Loads the config or prints every problem and exits with status 2.
     func load() throws -> ExporterConfig {
         do {
-            return try ConfigLoader.load(path: config)
+            let loaded = try ConfigLoader.load(path: config)
+            for warning in loaded.warnings { FileHandle.standardError.write(Data("warning: \(warning.description)\n".utf8)) }
+            return loaded
         } catch {
             FileHandle.standardError.write(Data("\(error.description)\n".utf8))
             throw ExitCode(2)

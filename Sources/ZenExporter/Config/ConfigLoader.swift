@@ -27,8 +27,9 @@ enum ConfigLoader {
             throw ConfigErrors(issues: [syntaxIssue(error, file: file)])
         }
         let reader = ConfigReader(file: file, environment: environment)
-        let config = read(root, reader)
+        var config = read(root, reader)
         guard reader.issues.isEmpty else { throw ConfigErrors(issues: reader.issues) }
+        config.warnings = reader.warnings
         return config
     }
 

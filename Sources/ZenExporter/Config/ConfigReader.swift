@@ -18,6 +18,8 @@ final class ConfigReader {
     let file: String
     let environment: [String: String]
     private(set) var issues: [ConfigIssue] = []
+    /// Problems that do not stop the daemon (a secret file others can read), printed at start.
+    private(set) var warnings: [ConfigIssue] = []
 
     init(file: String, environment: [String: String]) {
         self.file = file
@@ -27,6 +29,11 @@ final class ConfigReader {
     func fail(at node: Node?, _ key: String, _ message: String) {
         let mark = node?.mark
         issues.append(ConfigIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, key: key, message: message))
+    }
+
+    func warn(at node: Node?, _ key: String, _ message: String) {
+        let mark = node?.mark
+        warnings.append(ConfigIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, key: key, message: message))
     }
 
     // MARK: Structure
@@ -134,6 +141,9 @@ final class ConfigReader {
         case .failure(.malformed):
             fail(at: node, path, "invalid duration \"\(scalar.string)\" (use a number and a unit: 500ms, 30s, 5m, 1h, 2d, 1w)")
             return nil
+        case .failure(.overflow):
+            fail(at: node, path, "duration \"\(scalar.string)\" is too long (at most \(DurationParser.maximum.prometheusText))")
+            return nil
         case let .success(duration):
             if duration <= .zero {
                 fail(at: node, path, "must be greater than 0")
@@ -170,7 +180,42 @@ final class ConfigReader {
         return value
     }
 
+    // MARK: URLs
+
+    /// A provider's base URL, to which credentials are sent: `https://`, or plain `http://` to
+    /// a loopback host only (127.0.0.0/8, ::1, localhost: fakes, a local TLS-terminating proxy).
+    /// Anything else would put the token or password on the wire in clear text.
+    func credentialURL(_ fields: Fields, _ key: String) -> String? {
+        guard let text = string(fields, key) else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
+            fail(at: fields[key], fields.path(key), "expected an absolute URL such as https://api.example.com, got \"\(text)\"")
+            return nil
+        }
+        switch scheme {
+        case "https":
+            return text
+        case "http" where Self.isLoopback(host):
+            return text
+        case "http":
+            fail(at: fields[key], fields.path(key), "plain http:// to \(host) would send credentials in clear text; use https:// (http:// is allowed to loopback only)")
+            return nil
+        default:
+            fail(at: fields[key], fields.path(key), "unsupported scheme \(scheme):// (use https://)")
+            return nil
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
     // MARK: Secrets
+
+    /// The largest `*_file` secret read; a key file is a few KiB.
+    static let maxSecretFileBytes = 64 * 1024
 
     /// Resolves `<name>_env` (an environment variable) or `<name>_file` (a file to read).
     /// The value is never echoed in an error: only where it should have come from.
@@ -183,10 +228,25 @@ final class ConfigReader {
             return Secret(value)
         }
         if let path = string(fields, "\(name)_file") {
-            guard let data = FileManager.default.contents(atPath: path),
-                  let text = String(data: data, encoding: .utf8) else {
-                fail(at: fields["\(name)_file"], fields.path("\(name)_file"), "secret file \(path) does not exist or is not readable")
+            let node = fields["\(name)_file"], key = fields.path("\(name)_file")
+            // Read at most one byte past the cap: `/dev/zero` or a log file named by mistake
+            // must not be read whole.
+            guard let handle = FileHandle(forReadingAtPath: path),
+                  let data = try? handle.read(upToCount: Self.maxSecretFileBytes + 1) ?? Data() else {
+                fail(at: node, key, "secret file \(path) does not exist or is not readable")
                 return nil
+            }
+            try? handle.close()
+            guard data.count <= Self.maxSecretFileBytes else {
+                fail(at: node, key, "secret file \(path) is over \(Self.maxSecretFileBytes / 1024) KiB; is it the right file?")
+                return nil
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                fail(at: node, key, "secret file \(path) is not UTF-8 text")
+                return nil
+            }
+            if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+                warn(at: node, key, "secret file \(path) can be read by its group or others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it")
             }
             let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !value.isEmpty else {

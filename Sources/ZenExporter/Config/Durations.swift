@@ -1,6 +1,10 @@
 /// Parses Prometheus-style durations: `500ms`, `30s`, `5m`, `1h30m`, `2d`, `1w`.
 enum DurationParser {
-    enum Failure: Error, Equatable { case malformed, negative }
+    enum Failure: Error, Equatable { case malformed, negative, overflow }
+
+    /// The longest duration accepted: about 292 years in milliseconds would overflow an Int64
+    /// sum; a hundred years is already no schedule.
+    static let maximum: Duration = .seconds(100 * 365 * 86_400)
 
     static func parse(_ text: String) -> Result<Duration, Failure> {
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
@@ -9,16 +13,20 @@ enum DurationParser {
         var totalMilliseconds: Int64 = 0
         while !rest.isEmpty {
             let digits = rest.prefix { $0.isASCII && $0.isNumber }
-            guard !digits.isEmpty, let value = Int64(digits) else { return .failure(.malformed) }
+            guard !digits.isEmpty else { return .failure(.malformed) }
+            guard let value = Int64(digits) else { return .failure(.overflow) }
             rest = rest.dropFirst(digits.count)
             let unit = rest.prefix { $0.isASCII && $0.isLetter }
             rest = rest.dropFirst(unit.count)
             guard let millisecondsPerUnit = units[String(unit)] else { return .failure(.malformed) }
             let (product, overflow) = value.multipliedReportingOverflow(by: millisecondsPerUnit)
-            guard !overflow else { return .failure(.malformed) }
-            totalMilliseconds += product
+            guard !overflow else { return .failure(.overflow) }
+            let (sum, sumOverflow) = totalMilliseconds.addingReportingOverflow(product)
+            guard !sumOverflow else { return .failure(.overflow) }
+            totalMilliseconds = sum
         }
-        return .success(.milliseconds(totalMilliseconds))
+        let duration = Duration.milliseconds(totalMilliseconds)
+        return duration > maximum ? .failure(.overflow) : .success(duration)
     }
 
     private static let units: [String: Int64] = [
@@ -34,7 +42,10 @@ extension Duration {
 
     /// `1h30m`-style text, the inverse of `DurationParser`.
     var prometheusText: String {
-        var milliseconds = Int64(seconds * 1000)
+        // From the integer parts: seconds × 1000 as a Double rounds, and past Int64 it traps.
+        let parts = components
+        guard parts.seconds >= 0, parts.seconds < Int64.max / 1000 else { return "\(parts.seconds)s" }
+        var milliseconds = parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
         if milliseconds == 0 { return "0s" }
         var text = ""
         for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] where milliseconds >= size {

@@ -4,6 +4,8 @@ import Foundation
 /// exporter.yaml, typed. Every key is optional except `sources`; defaults are the ones in
 /// CONFIG.md. Loaded by `ConfigLoader`.
 struct ExporterConfig: Sendable {
+    /// Problems that do not stop the daemon (`file:line:column: key: message`), printed at start.
+    var warnings: [ConfigIssue] = []
     var listen = ListenAddress(host: "0.0.0.0", port: 9469)
     var storage = StorageConfig()
     var reporting = ReportingConfig()

@@ -237,6 +237,7 @@ struct EstateRenderer: Sendable {
             status.errors.sorted { $0.key < $1.key }.map { (labels(status) + [$0.key], .int($0.value)) }
         })
         writer.write(MetricCatalog.usageRejectedRows, usage.filter(\.hasData).map { (labels($0), .int($0.rejectedRows)) })
+        writer.write(MetricCatalog.usageBadValues, usage.map { (labels($0), .int($0.badValues)) })
     }
 }
 

@@ -159,6 +159,10 @@ enum MetricCatalog {
         name: "usage_query_rejected_rows", kind: .gauge,
         help: "Rows of the last good run whose tenant was not an ID (an e-mail, a name with spaces); counted as tenant=\"other\".",
         labels: ["usage", "dimension"])
+    static let usageBadValues = MetricFamily(
+        name: "usage_query_bad_values_total", kind: .counter,
+        help: "Usage rows since start whose value was NaN, infinite, negative or over 1e18; the tenant keeps its last good value.",
+        labels: ["usage", "dimension"])
     static let expositionSeries = MetricFamily(
         name: "exposition_series", kind: .gauge, help: "Series in the current exposition, this one excluded.", labels: [])
 
@@ -169,6 +173,6 @@ enum MetricCatalog {
         allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         buildInfo, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
-        usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, expositionSeries,
+        usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, usageBadValues, expositionSeries,
     ]
 }

@@ -298,7 +298,7 @@ final class Store: Sendable {
                 }
                 let key = ScopeKey(provider: row[1], account: row[2], service: row[3], category: CostCategory(rawValue: row[4]) ?? .other,
                                    tenant: row[5], team: row[6], currency: Currency(row[7] as String))
-                days[day, default: [:]][key, default: 0] += row[8] as Int64
+                days[day, default: [:]][key, default: 0] &+= row[8] as Int64
             }
             return ScopeHistory(days: days)
         }
@@ -388,10 +388,15 @@ final class Store: Sendable {
     func usageValues() async throws -> [UsageReference: (values: [String: Double], fetchedAt: Date)] {
         try await writer.read { db in
             var result: [UsageReference: (values: [String: Double], fetchedAt: Date)] = [:]
+            // Read leniently: a row another version or a hand edit left NULL or mistyped is skipped,
+            // never a trap at start (the caller drops values that are not finite).
             for row in try Row.fetchAll(db, sql: "SELECT source, dimension, tenant, value, fetched_at FROM usage_values") {
-                let key = UsageReference(usage: row[0], dimension: row[1])
-                var entry = result[key] ?? ([:], Date(timeIntervalSince1970: row[4]))
-                entry.values[row[2]] = row[3]
+                guard let source = String.fromDatabaseValue(row[0] as DatabaseValue), let dimension = String.fromDatabaseValue(row[1] as DatabaseValue),
+                      let tenant = String.fromDatabaseValue(row[2] as DatabaseValue), let value = Double.fromDatabaseValue(row[3] as DatabaseValue),
+                      let fetchedAt = Double.fromDatabaseValue(row[4] as DatabaseValue), fetchedAt.isFinite else { continue }
+                let key = UsageReference(usage: source, dimension: dimension)
+                var entry = result[key] ?? ([:], Date(timeIntervalSince1970: fetchedAt))
+                entry.values[tenant] = value
                 result[key] = entry
             }
             return result
@@ -403,7 +408,9 @@ final class Store: Sendable {
         try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT day, value FROM usage_daily WHERE source = ? AND dimension = ? AND day >= ? ORDER BY day",
                              arguments: [reference.usage, reference.dimension, first.description]).compactMap { row in
-                LocalDay(row[0] as String).map { ($0, row[1] as Double) }
+                guard let text = String.fromDatabaseValue(row[0] as DatabaseValue), let day = LocalDay(text),
+                      let value = Double.fromDatabaseValue(row[1] as DatabaseValue), UsageCollector.isSane(value) else { return nil }
+                return (day, value)
             }
         }
     }

@@ -45,6 +45,8 @@ struct UsageStatus: Sendable {
     var lastSuccess: Date?
     var lastDuration: Double?
     var rejectedRows = 0
+    /// Rows since start whose value was not finite, negative or absurd (`UsageCollector.isSane`).
+    var badValues = 0
     var errors: [String: Int] = [:]
 
     /// Values come only from a good run (now or restored), which sets `lastSuccess`.

@@ -241,7 +241,7 @@ struct EstateEvaluation: Sendable {
         case .none: SharedDriver.none
         case .weights(let weights): .weighted(weights)
         case .usage(let reference):
-            .weighted((usage[reference]?.tenantValues ?? [:]).mapValues { Decimal($0) })
+            .weighted((usage[reference]?.tenantValues ?? [:]).compactMapValues { $0.isFinite ? Decimal($0) : nil })
         }
     }
 

@@ -18,7 +18,7 @@ actor FXRates {
         self.config = config
         self.reporting = reporting
         self.store = store
-        http = ProviderClient(timeout: .seconds(30), retries: 2)
+        http = ProviderClient(timeout: .seconds(30), retries: 2, source: "cbr")
         table = FXTable(reporting: reporting, rates: config.rates)
     }
 

@@ -59,7 +59,7 @@ struct PrometheusUsageBackend: UsageBackend {
         guard let target = components.url?.absoluteString else {
             throw SyncFailure(endpoint: query.dimension, reason: "config", message: "bad url")
         }
-        let client = ProviderClient(timeout: timeout, retries: 0)
+        let client = ProviderClient(timeout: timeout, retries: 0, source: "prometheus")
         let response = try await client.send(HTTPClientRequest(url: target), endpoint: query.dimension, accept: [400, 422])
         let decoded = try client.decode(QueryResponse.self, from: response, endpoint: query.dimension)
         guard decoded.status == "success", let data = decoded.data else {

@@ -60,7 +60,8 @@ struct SQLiteUsageBackend: UsageBackend {
             switch (row[index] as DatabaseValue).storage {
             case .int64(let id): tenant = String(id)
             case .string(let id): tenant = id
-            case .double(let id): tenant = id == id.rounded() ? String(Int64(id)) : String(id)
+            // Int64(_:) traps past ±9.2e18 and on ±Inf: only whole numbers in range print as integers.
+            case .double(let id): tenant = id == id.rounded() && abs(id) < 9e18 ? String(Int64(id)) : String(id)
             case .null, .blob: throw SyncFailure(endpoint: dimension, reason: "bad_row", message: "column \(index + 1) (tenant) is empty or binary")
             }
         }

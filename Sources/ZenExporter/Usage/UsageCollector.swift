@@ -29,8 +29,16 @@ struct UsageCollector: Sendable {
     func restore() async {
         do {
             for (reference, saved) in try await store.usageValues() {
+                // A database written before values were checked may hold ±Inf or absurd ones.
+                let sane = saved.values.filter { Self.isSane($0.value) }
+                let bad = saved.values.count - sane.count
+                if bad > 0 {
+                    logger.warning("stored usage values that are not finite, negative or absurd were dropped",
+                                   metadata: ["usage": "\(reference.usage)", "dimension": "\(reference.dimension)", "values": "\(bad)"])
+                }
                 await estate.updateUsage(reference, publish: false) { status in
-                    status.values = saved.values
+                    status.values = sane
+                    status.badValues += bad
                     status.lastSuccess = saved.fetchedAt
                 }
             }
@@ -75,6 +83,43 @@ struct UsageCollector: Sendable {
         await evaluate()
     }
 
+    /// The largest usage value taken: an exabyte, or 10¹⁸ of anything counted. Beyond it, as for
+    /// ±Inf, NaN and negatives, the row is a bad value (a driver weighs tenants by these, and
+    /// `Decimal` cannot hold a non-finite number).
+    static let maximumValue = 1e18
+
+    static func isSane(_ value: Double) -> Bool { value.isFinite && value >= 0 && value <= maximumValue }
+
+    /// Sums a run's rows per tenant. A tenant with a bad value keeps its `previous` (last good)
+    /// value, or has none; the bad rows are counted, never stored.
+    static func tally(_ rows: [UsageRow], previous: [String: Double]) -> (values: [String: Double], rejected: Int, badValues: Int) {
+        var values: [String: Double] = [:]
+        var rejected = 0
+        var badTenants: Set<String> = []
+        var badValues = 0
+        for row in rows {
+            var tenant = row.tenant ?? UsageStatus.total
+            if let named = row.tenant, !TenantID.isValid(named) {
+                tenant = TenantLimit.other
+                rejected += 1
+            }
+            guard isSane(row.value) else {
+                badValues += 1
+                badTenants.insert(tenant)
+                continue
+            }
+            values[tenant, default: 0] += row.value
+        }
+        for (tenant, value) in values where !isSane(value) {  // sane rows summing past the maximum
+            badTenants.insert(tenant)
+            badValues += 1
+        }
+        for tenant in badTenants {
+            values[tenant] = previous[tenant].flatMap { isSane($0) ? $0 : nil }
+        }
+        return (values, rejected, badValues)
+    }
+
     private func run(_ query: UsageSourceConfig.Query, of source: Configured) async {
         let reference = UsageReference(usage: source.config.name, dimension: query.dimension)
         let started = ContinuousClock.now
@@ -84,15 +129,13 @@ struct UsageCollector: Sendable {
             let rows = try await withDeadline(timeout + .seconds(2), endpoint: query.dimension) {
                 try await source.backend.run(query, timeout: timeout)
             }
-            var values: [String: Double] = [:]
-            var rejected = 0
-            for row in rows {
-                var tenant = row.tenant ?? UsageStatus.total
-                if let named = row.tenant, !TenantID.isValid(named) {
-                    tenant = TenantLimit.other
-                    rejected += 1
-                }
-                values[tenant, default: 0] += row.value
+            let previous = await estate.allUsage.first { $0.reference == reference }?.values ?? [:]
+            let (values, rejected, badValues) = Self.tally(rows, previous: previous)
+            if badValues > 0 {
+                await estate.updateUsage(reference, publish: false) { $0.badValues += badValues }
+                // Neither the values nor the tenants are logged: only how many, and where.
+                logger.warning("usage rows with a non-finite, negative or absurd value were counted as bad; their tenants keep their last good values",
+                               metadata: ["usage": "\(reference.usage)", "dimension": "\(reference.dimension)", "rows": "\(badValues)"])
             }
             let now = clock()
             try await store.saveUsage(values, source: reference.usage, dimension: reference.dimension, fetchedAt: now,

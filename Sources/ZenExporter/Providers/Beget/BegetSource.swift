@@ -24,12 +24,12 @@ struct BegetSource: Source {
                 reader.fail(at: fields.node, fields.path("\(name)_env"), "one of \(name)_env or \(name)_file is required")
             }
             return Settings(login: login ?? Secret(""), password: password ?? Secret(""),
-                            baseURL: reader.string(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "https://api.beget.com",
+                            baseURL: reader.credentialURL(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "https://api.beget.com",
                             account: reader.string(fields, "account") ?? fields.entries["name"].flatMap { $0.value.scalar?.string } ?? "beget")
         },
         make: { config in
             BegetSource(settings: config.settings as? Settings ?? Settings(login: Secret(""), password: Secret(""), baseURL: "", account: ""),
-                        http: ProviderClient(timeout: config.timeout, retries: config.retries))
+                        http: ProviderClient(timeout: config.timeout, retries: config.retries, source: "beget"))
         }
     )
 

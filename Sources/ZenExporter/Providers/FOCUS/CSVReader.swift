@@ -61,7 +61,10 @@ struct FileChunks: ByteChunks {
     }
 }
 
-/// Inflates a gzip stream (one or more concatenated members) chunk by chunk.
+/// Inflates a gzip stream (one or more concatenated members) chunk by chunk. A stream that
+/// ends inside a member is truncated, an error; so is one that inflates past
+/// `maxRatio` times its compressed size once past `ratioFloorBytes` (a gzip bomb: real CSV
+/// exports compress 5–30 times, a bomb about a thousand).
 struct GzipChunks<Source: ByteChunks>: ByteChunks {
     private var source: Source
     private var stream = z_stream()
@@ -70,6 +73,12 @@ struct GzipChunks<Source: ByteChunks>: ByteChunks {
     private var started = false
     private var finished = false
     private let file: String
+    /// Whether a member has begun and not yet ended.
+    private var inMember = false
+    private var compressedBytes = 0
+    private var inflatedBytes = 0
+    var maxRatio = 200
+    var ratioFloorBytes = 64 * 1024 * 1024
 
     init(_ source: Source, file: String) {
         self.source = source
@@ -90,10 +99,12 @@ struct GzipChunks<Source: ByteChunks>: ByteChunks {
                 guard let chunk = try source.next() else {
                     finished = true
                     inflateEnd(&stream)
+                    if inMember { throw CSVError(file: file, line: 0, message: "truncated gzip data (the stream ends inside a member)") }
                     return nil
                 }
                 input = chunk
                 offset = 0
+                compressedBytes += chunk.count
             }
             var produced = 0
             var status: Int32 = Z_OK
@@ -108,12 +119,20 @@ struct GzipChunks<Source: ByteChunks>: ByteChunks {
                     offset = inBuffer.count - Int(stream.avail_in)
                 }
             }
+            if produced > 0 || status == Z_OK { inMember = true }
             if status == Z_STREAM_END {
                 inflateReset(&stream)  // a further member may follow
+                inMember = false
             } else if status != Z_OK && status != Z_BUF_ERROR {
                 inflateEnd(&stream)
                 finished = true
                 throw CSVError(file: file, line: 0, message: "corrupt gzip data (zlib status \(status))")
+            }
+            inflatedBytes += produced
+            if inflatedBytes > ratioFloorBytes, inflatedBytes / max(compressedBytes, 1) > maxRatio {
+                inflateEnd(&stream)
+                finished = true
+                throw CSVError(file: file, line: 0, message: "gzip data inflates over \(maxRatio) times its size (\(inflatedBytes) bytes from \(compressedBytes)): a gzip bomb?")
             }
             if produced > 0 { return Array(output.prefix(produced)) }
         }
@@ -150,6 +169,11 @@ struct CSVReader<Source: ByteChunks> {
 
     /// The file name errors are reported against.
     let file: String
+    /// The largest record (its unquoted bytes) and the most fields read; past either the
+    /// record is an error (an unterminated quote would otherwise read the rest of the file
+    /// into one field).
+    var maxRecordBytes = 4 * 1024 * 1024
+    var maxFields = 10_000
 
     /// `dropsByteOrderMark: false` for a reader that starts in the middle of a file.
     init(_ source: Source, file: String = "", dropsByteOrderMark: Bool = true) {
@@ -192,7 +216,14 @@ struct CSVReader<Source: ByteChunks> {
 
     private mutating func refill() throws -> Bool {
         while position >= chunk.count {
-            guard !atEnd, let next = try source.next() else {
+            let next: [UInt8]?
+            do {
+                next = atEnd ? nil : try source.next()
+            } catch var error as CSVError where error.line == 0 {
+                error.line = line  // a gzip error, placed at the line it cut
+                throw error
+            }
+            guard let next else {
                 atEnd = true
                 return false
             }
@@ -300,6 +331,11 @@ struct CSVReader<Source: ByteChunks> {
                 }
             }
             position = index
+            if bytes.count > maxRecordBytes || ends.count > maxFields {
+                throw CSVError(file: file, line: startLine, message: bytes.count > maxRecordBytes
+                    ? "record over \(maxRecordBytes / 1024 / 1024) MiB\(quoted ? " (a quote not closed?)" : "")"
+                    : "record of over \(maxFields) fields")
+            }
             if finished { return startLine }
         }
     }

@@ -152,7 +152,7 @@ struct FocusExport: Sendable {
     func runRate(currency: Currency) -> Decimal {
         guard let latest = lastUsageDay.max() else { return 0 }
         var sum: Int64 = 0
-        for (index, line) in costs.lines.enumerated() where lastUsageDay[index] == latest && line.currency == currency { sum += lastUsage[index] }
+        for (index, line) in costs.lines.enumerated() where lastUsageDay[index] == latest && line.currency == currency { sum &+= lastUsage[index] }
         return Micros.decimal(sum)
     }
 }
@@ -531,13 +531,16 @@ enum FocusTime {
     }
 }
 
-/// The `Tags` column: a JSON object; values that are not strings are kept as their text.
+/// The `Tags` column: a JSON object; values that are not strings are kept as their text, and
+/// keys that name a credential are dropped (`CredentialKeys`).
 enum FocusTags {
     static func parse(_ json: String) -> [String: String] {
         if json.isEmpty { return [:] }
-        if let flat = flatStrings(json) { return flat }
+        if let flat = flatStrings(json) { return CredentialKeys.dropCredentials(flat) }
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
-        return object.reduce(into: [:]) { result, entry in result[entry.key] = "\(entry.value)" }
+        return object.reduce(into: [:]) { result, entry in
+            if !CredentialKeys.namesCredential(entry.key) { result[entry.key] = "\(entry.value)" }
+        }
     }
 
     /// The common case, read without Foundation's JSON parser (which was 4 % of reading a

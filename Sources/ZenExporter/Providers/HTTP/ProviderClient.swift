@@ -17,6 +17,8 @@ struct ProviderClient: Sendable {
 
     var timeout: Duration
     var retries: Int
+    /// The provider (or `cbr`, `usage`) named in failures that need it, such as a refused redirect.
+    var source = ""
     var retryBase: Duration = .milliseconds(500)
     /// Longest `Retry-After` honoured; a longer one fails the attempt instead of stalling the sync.
     var maxRetryAfter: Duration = .seconds(60)
@@ -25,10 +27,13 @@ struct ProviderClient: Sendable {
 
     /// One client for every connector. The pool's own retry of refused connections is off:
     /// it would wait out the whole connect timeout on a dead host before our retries (with
-    /// their backoff and error counting) even start.
+    /// their backoff and error counting) even start. Redirects are never followed: every
+    /// request carries a credential (a header, a form or JSON body, a token), and a redirect
+    /// would hand it to whoever the `Location` names; a 3xx is a `redirect` failure instead.
     static let shared: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.redirectConfiguration = .disallow
         configuration.timeout.connect = .seconds(10)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
@@ -61,6 +66,9 @@ struct ProviderClient: Sendable {
             if (200..<300).contains(status) || accept.contains(status) {
                 return .done(Response(status: status, headers: response.headers, body: body))
             }
+            if (300..<400).contains(status) {
+                throw redirectRefused(request, endpoint: endpoint, status: status, location: response.headers.first(name: "Location"))
+            }
             let failure = SyncFailure(endpoint: endpoint, reason: "http_\(status)", message: "\(describe(request)) answered \(status)")
             guard status == 429 || status >= 500 else { throw failure }
             let retryAfter = Self.retryAfter(response.headers, now: Date())
@@ -86,6 +94,23 @@ struct ProviderClient: Sendable {
         } catch let error as DecodingError {
             throw SyncFailure(endpoint: endpoint, reason: "bad_json", message: "\(endpoint): \(error.located)")
         }
+    }
+
+    /// A 3xx answer as a failure naming the endpoint and the origin it pointed to (never the
+    /// target's path or query, which may carry what the server wanted to leak).
+    func redirectRefused(_ request: HTTPClientRequest, endpoint: String, status: Int, location: String?) -> SyncFailure {
+        let from = URL(string: request.url)
+        let target = location.flatMap { URL(string: $0, relativeTo: from)?.absoluteURL }
+        func origin(_ url: URL?) -> String? {
+            guard let url, let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
+            let port = url.port ?? (scheme == "https" ? 443 : 80)
+            return "\(scheme)://\(host):\(port)"
+        }
+        let targetOrigin = origin(target) ?? "(no usable Location)"
+        let sameOrigin = origin(target) != nil && origin(target) == origin(from)
+        let what = sameOrigin ? "redirect within the same origin not followed (credentials are never re-sent)" : "redirect to other origin refused"
+        return SyncFailure(endpoint: endpoint, reason: SyncFailure.redirect,
+                           message: "\(what): \(source.isEmpty ? "" : "\(source) ")\(endpoint) \(describe(request)) answered \(status) to \(targetOrigin)")
     }
 
     /// Method, scheme, host and path only: the query of a legacy API can carry a password.
@@ -128,6 +153,8 @@ extension SyncFailure {
     /// The reason of an answer whose body is over `ProviderClient.maxBodyBytes` (never retried):
     /// a connector that can ask for less at a time reacts to it by asking for less.
     static let tooLarge = "too_large"
+    /// The reason of a 3xx answer: redirects are never followed with credentials.
+    static let redirect = "redirect"
 
     var isBodyTooLarge: Bool { reason == Self.tooLarge }
 }
@@ -149,6 +176,9 @@ struct FlexibleDecimal: Decodable, Sendable, Hashable {
             // JSON numbers with a fraction pass through Double here; re-read its shortest form
             // so that 22.1 stays 22.1 and not 22.100000000000001.
             let double = try container.decode(Double.self)
+            guard double.isFinite else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a finite number")
+            }
             value = Decimal.exact("\(double)") ?? Decimal(double)
         }
     }

@@ -282,7 +282,8 @@ extension Selectel.ConsumptionReader {
                 try skipNumber()
                 if let whole = wholeNumber(start..<index) { return .whole(whole) }
                 let text = String(decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
-                guard let double = Double(text) else { throw fail("\(path): expected a number") }
+                // "1e400" reads as +Inf, which no Decimal can hold.
+                guard let double = Double(text), double.isFinite else { throw fail("\(path): expected a finite number, got \(text.prefix(40))") }
                 // FlexibleDecimal: a number with a fraction passes through Double and its shortest form.
                 return .decimal(Decimal.exact("\(double)") ?? Decimal(double))
             }

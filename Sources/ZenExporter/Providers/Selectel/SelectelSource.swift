@@ -62,19 +62,19 @@ struct SelectelSource: Source {
             if username != nil || password != nil, accountID.isEmpty {
                 reader.fail(at: fields.node, fields.path("account_id"), "required with a service user (username and password)")
             }
-            let base = reader.string(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            let base = reader.credentialURL(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
             return Settings(
                 token: token ?? Secret(""), username: username, password: password, accountID: accountID, projectIDs: projectIDs,
                 regions: reader.sequence(fields, "regions").compactMap { $0.scalar?.string },
                 apiURL: base ?? "https://api.selectel.ru",
-                identityURL: reader.string(fields, "identity_url") ?? base.map { "\($0)/identity/v3" } ?? "https://cloud.api.selcloud.ru/identity/v3",
+                identityURL: reader.credentialURL(fields, "identity_url") ?? base.map { "\($0)/identity/v3" } ?? "https://cloud.api.selcloud.ru/identity/v3",
                 utilizationInterval: reader.duration(fields, "utilization_interval") ?? .seconds(3600),
                 utilizationConcurrency: reader.int(fields, "utilization_concurrency", range: 1...64) ?? 8)
         },
         make: { config in
             let settings = config.settings as? Settings
                 ?? Settings(token: Secret(""), accountID: "", projectIDs: [], regions: [], apiURL: "", identityURL: "")
-            return SelectelSource(settings: settings, http: ProviderClient(timeout: config.timeout, retries: config.retries))
+            return SelectelSource(settings: settings, http: ProviderClient(timeout: config.timeout, retries: config.retries, source: "selectel"))
         }
     )
 
@@ -268,7 +268,8 @@ struct SelectelSource: Source {
             snapshot.inventory.append(InventoryItem(
                 provider: provider, resourceID: server.id, name: server.name ?? server.id, resourceType: "server", region: scope.region,
                 status: server.status ?? "", flavor: server.flavor?.original_name ?? "",
-                createdAt: server.created.flatMap(dates.date) ?? window.now, tags: server.metadata ?? [:], project: scope.project))
+                createdAt: server.created.flatMap(dates.date) ?? window.now, tags: CredentialKeys.dropCredentials(server.metadata ?? [:]),
+                project: scope.project))
         }
     }
 

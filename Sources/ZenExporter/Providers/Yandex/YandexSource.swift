@@ -33,7 +33,7 @@ final class YandexSource: Source {
             if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
                 reader.fail(at: fields["billing_export"], fields.path("billing_export"), "\(directory) is not a directory")
             }
-            let base = reader.string(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            let base = reader.credentialURL(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
             return Settings(
                 key: key ?? Secret(""), billingAccountID: reader.string(fields, "billing_account_id") ?? "", exportDirectory: directory,
                 folderIDs: reader.sequence(fields, "folder_ids").compactMap { $0.scalar?.string },
@@ -44,7 +44,7 @@ final class YandexSource: Source {
         make: { config in
             let settings = config.settings as? Settings
                 ?? Settings(key: Secret(""), billingAccountID: "", exportDirectory: "", folderIDs: [], iamURL: "", billingURL: "", computeURL: "")
-            return YandexSource(settings: settings, http: ProviderClient(timeout: config.timeout, retries: config.retries))
+            return YandexSource(settings: settings, http: ProviderClient(timeout: config.timeout, retries: config.retries, source: "yandex"))
         }
     )
 
@@ -95,7 +95,7 @@ final class YandexSource: Source {
     }
 
     private func balance(token: String, into snapshot: inout SourceSnapshot) async throws {
-        struct Account: Decodable { var currency: String?; var balance: FlexibleDecimal? }
+        typealias Account = YandexModels.Account
         let response = try await get("\(settings.billingURL)/\(settings.billingAccountID)", token: token, endpoint: "billing_account")
         let account = try http.decode(Account.self, from: response, endpoint: "billing_account")
         guard let balance = account.balance?.value else {
@@ -106,21 +106,7 @@ final class YandexSource: Source {
     }
 
     private func instances(folder: String, token: String, into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
-        struct Page: Decodable {
-            struct Instance: Decodable {
-                struct Resources: Decodable { var memory: FlexibleDecimal?; var cores: FlexibleDecimal? }
-                var id: String
-                var name: String?
-                var status: String?
-                var zoneId: String?
-                var platformId: String?
-                var createdAt: String?
-                var labels: [String: String]?
-                var resources: Resources?
-            }
-            var instances: [Instance]?
-            var nextPageToken: String?
-        }
+        typealias Page = YandexModels.Page
         var pageToken = ""
         repeat {
             let url = "\(settings.computeURL)?folderId=\(folder)&pageSize=1000" + (pageToken.isEmpty ? "" : "&pageToken=\(pageToken)")
@@ -132,7 +118,7 @@ final class YandexSource: Source {
                     provider: provider, resourceID: instance.id, name: instance.name ?? instance.id, resourceType: "server",
                     region: instance.zoneId ?? "", status: instance.status ?? "",
                     flavor: "\(instance.platformId ?? "")/\(cores.plainString)vCPU/\(gib.plainString)GiB",
-                    createdAt: instance.createdAt.flatMap(KeystoneSession.parseDate) ?? window.now, tags: instance.labels ?? [:]))
+                    createdAt: instance.createdAt.flatMap(KeystoneSession.parseDate) ?? window.now, tags: CredentialKeys.dropCredentials(instance.labels ?? [:])))
             }
             pageToken = page.nextPageToken ?? ""
         } while !pageToken.isEmpty
@@ -210,7 +196,8 @@ struct YandexExportFile: Sendable {
             if !labels.isEmpty {
                 var resourceTags: [String: String] = [:]
                 for (index, label) in labels where index < fields.count && !fields[index].isEmpty {
-                    resourceTags[String(label.dropFirst("label.user_labels.".count))] = fields[index]
+                    let key = String(label.dropFirst("label.user_labels.".count))
+                    if !CredentialKeys.namesCredential(key) { resourceTags[key] = fields[index] }
                 }
                 if !resourceTags.isEmpty { file.tags[resource] = resourceTags }
             }
@@ -252,4 +239,26 @@ struct AnyCSVReader {
         nextRecord = { try reader.next() }
     }
     func next() throws -> (line: Int, fields: [String])? { try nextRecord() }
+}
+
+/// Compute and billing answers, only the fields the exporter reads (at file scope so that the
+/// fuzz targets can decode them).
+enum YandexModels {
+    struct Account: Decodable { var currency: String?; var balance: FlexibleDecimal? }
+
+    struct Page: Decodable {
+        struct Instance: Decodable {
+            struct Resources: Decodable { var memory: FlexibleDecimal?; var cores: FlexibleDecimal? }
+            var id: String
+            var name: String?
+            var status: String?
+            var zoneId: String?
+            var platformId: String?
+            var createdAt: String?
+            var labels: [String: String]?
+            var resources: Resources?
+        }
+        var instances: [Instance]?
+        var nextPageToken: String?
+    }
 }

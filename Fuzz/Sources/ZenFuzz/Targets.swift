@@ -1,0 +1,160 @@
+import CostModel
+import Foundation
+@testable import ZenExporter
+
+typealias FuzzTarget = @Sendable (UnsafeRawBufferPointer) -> Void
+
+/// Every fuzz target by name; each must never trap, whatever the bytes. Where a property holds
+/// for every input (a parsed duration prints back to itself), the target checks it and traps
+/// when it does not, so that libFuzzer reports it.
+enum FuzzTargets {
+    static let all: [String: FuzzTarget] = [
+        "csv": csv,
+        "gzip": gzip,
+        "focus": focus,
+        "micros": micros,
+        "duration": duration,
+        "config": config,
+        "selectel-json": selectelJSON,
+        "beget-json": begetJSON,
+        "yandex-json": yandexJSON,
+        "yandex-csv": yandexCSV,
+        "cbr-xml": cbrXML,
+    ]
+
+    /// The first byte picks the chunk size (1…256 bytes), so records and quotes straddle chunks.
+    static func chunks(_ input: UnsafeRawBufferPointer) -> MemoryChunks {
+        guard let first = input.first else { return MemoryChunks(bytes: [], size: 1) }
+        return MemoryChunks(bytes: Array(input.dropFirst()), size: Int(first) + 1)
+    }
+
+    static func readAll<Source: ByteChunks>(_ reader: inout CSVReader<Source>) {
+        while true {
+            do {
+                guard try reader.nextRecord() != nil else { return }
+                for field in 0..<reader.fieldCount { _ = reader.string(field) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    static func csv(_ input: UnsafeRawBufferPointer) {
+        var reader = CSVReader(chunks(input), file: "fuzz.csv")
+        readAll(&reader)
+    }
+
+    static func gzip(_ input: UnsafeRawBufferPointer) {
+        var reader = CSVReader(GzipChunks(chunks(input), file: "fuzz.csv.gz"), file: "fuzz.csv.gz")
+        readAll(&reader)
+    }
+
+    /// A whole FOCUS file through the connector's reader (header, money, dates, tags).
+    static func focus(_ input: UnsafeRawBufferPointer) {
+        withTemporaryFile(input, suffix: ".csv") { path in
+            _ = try? FocusExport.read(path: path, timeZone: TimeZone(identifier: "UTC") ?? .current).snapshot()
+        }
+    }
+
+    static func micros(_ input: UnsafeRawBufferPointer) {
+        let bytes = input.bindMemory(to: UInt8.self)
+        if let value = Micros.parse(bytes) {
+            // What it prints must read back as the same amount.
+            let printed = Micros.plainString(value)
+            let again = Array(printed.utf8).withUnsafeBufferPointer { Micros.parse($0) }
+            precondition(again == value, "Micros \(value) printed as \(printed) read back as \(String(describing: again))")
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if let decimal = Decimal.exact(text) {
+            _ = Micros.from(decimal)
+            _ = decimal.plainString
+        }
+        _ = Decimal.exactConfigNumber(text)
+    }
+
+    static func duration(_ input: UnsafeRawBufferPointer) {
+        let text = String(decoding: input, as: UTF8.self)
+        guard case let .success(duration) = DurationParser.parse(text) else { return }
+        // The printed form parses back to the same duration.
+        let printed = duration.prometheusText
+        guard case let .success(again) = DurationParser.parse(printed) else {
+            preconditionFailure("\(text) parsed, printed as \(printed), which does not parse")
+        }
+        precondition(again == duration, "\(text) → \(printed) → \(again)")
+    }
+
+    static func config(_ input: UnsafeRawBufferPointer) {
+        let text = String(decoding: input, as: UTF8.self)
+        _ = try? ConfigLoader.parse(text, file: "fuzz.yaml", environment: ["ZEN_FUZZ_SECRET": "s3cret"])
+    }
+
+    static func selectelJSON(_ input: UnsafeRawBufferPointer) {
+        let data = Data(input)
+        let decoder = JSONDecoder()
+        _ = try? decoder.decode(Selectel.Balances.self, from: data)
+        _ = try? decoder.decode(Selectel.TokenBody.self, from: data)
+        _ = try? decoder.decode(Selectel.Servers.self, from: data)
+        _ = try? decoder.decode(Selectel.Volumes.self, from: data)
+        _ = try? decoder.decode(Selectel.Ports.self, from: data)
+        _ = try? decoder.decode(Selectel.Aggregates.self, from: data)
+        // The hand-written consumption scanner, and the tally its rows go into.
+        var tally = ConsumptionTally()
+        _ = try? Selectel.ConsumptionReader.read(input) { row in tally.add(row, hourly: true) }
+        for day in tally.days.values { _ = day.kopecks.decimal }
+    }
+
+    static func begetJSON(_ input: UnsafeRawBufferPointer) {
+        let data = Data(input)
+        let decoder = JSONDecoder()
+        _ = try? decoder.decode(BegetLegacy.Envelope<BegetLegacy.AccountInfo>.self, from: data)
+        _ = try? decoder.decode(BegetLegacy.Envelope<[BegetLegacy.Domain]>.self, from: data)
+        _ = try? decoder.decode(BegetModern.Auth.self, from: data)
+        _ = try? decoder.decode(BegetModern.VPSList.self, from: data)
+        _ = try? decoder.decode(BegetModern.ServiceList.self, from: data)
+        _ = try? decoder.decode(BegetModern.Statistic.self, from: data)
+    }
+
+    static func yandexJSON(_ input: UnsafeRawBufferPointer) {
+        let data = Data(input)
+        let decoder = JSONDecoder()
+        _ = try? decoder.decode(YandexModels.Account.self, from: data)
+        _ = try? decoder.decode(YandexModels.Page.self, from: data)
+        _ = try? decoder.decode(YandexIAM.AuthorizedKey.self, from: data)
+    }
+
+    /// A Yandex billing export file (CSV with user labels).
+    static func yandexCSV(_ input: UnsafeRawBufferPointer) {
+        withTemporaryFile(input, suffix: ".csv") { path in
+            _ = try? YandexExportFile.read(path: path, timeZone: TimeZone(identifier: "UTC") ?? .current)
+        }
+    }
+
+    static func cbrXML(_ input: UnsafeRawBufferPointer) {
+        if let rates = try? FXRates.parseCBR(Data(input)) {
+            for rate in rates.values { _ = rate.plainString }
+        }
+    }
+
+    private static let temporaryDirectory = FileManager.default.temporaryDirectory.path + "/zen-fuzz-\(getpid())"
+
+    private static func withTemporaryFile(_ input: UnsafeRawBufferPointer, suffix: String, _ body: (String) -> Void) {
+        try? FileManager.default.createDirectory(atPath: temporaryDirectory, withIntermediateDirectories: true)
+        let path = "\(temporaryDirectory)/input\(suffix)"
+        guard FileManager.default.createFile(atPath: path, contents: Data(input)) else { return }
+        body(path)
+    }
+}
+
+/// Bytes handed out `size` at a time.
+struct MemoryChunks: ByteChunks {
+    var bytes: [UInt8]
+    var size: Int
+    var offset = 0
+
+    mutating func next() throws -> [UInt8]? {
+        guard offset < bytes.count else { return nil }
+        let end = min(bytes.count, offset + size)
+        defer { offset = end }
+        return Array(bytes[offset..<end])
+    }
+}

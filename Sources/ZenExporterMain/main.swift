@@ -1,0 +1,3 @@
+import ZenExporter
+
+await ZenExporterEntry.main()
