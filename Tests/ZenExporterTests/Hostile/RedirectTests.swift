@@ -35,7 +35,7 @@ struct RedirectTests {
     @Test("Selectel: the X-Token reaches the first origin only; a 302 or 307 elsewhere is a named redirect failure", arguments: [302, 307])
     func selectelTokenStaysHome(status: Int) async throws {
         let (redirecting, target) = try Self.origins(status: status)
-        let settings = SelectelSource.Settings(token: Secret("sel-token-0123456789"), accountID: "200001", projectID: "p1", regions: [],
+        let settings = SelectelSource.Settings(token: Secret("sel-token-0123456789"), accountID: "200001", projectIDs: ["p1"], regions: [],
                                                apiURL: redirecting.baseURL, identityURL: "\(redirecting.baseURL)/identity/v3")
         let source = SelectelSource(settings: settings, http: ProviderClient(timeout: .seconds(5), retries: 0, source: "selectel"))
         let failures = await Self.failures { try await source.collect(Self.window) }
