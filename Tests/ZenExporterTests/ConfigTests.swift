@@ -5,14 +5,7 @@ import Testing
 /// Each bad-config case names the key and its line:column.
 @Suite("Config errors")
 struct ConfigTests {
-    func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try ConfigLoader.parse(yaml, file: "test.yaml", environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
-    }
+    func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] { configIssues(yaml, environment: environment) }
 
     func single(_ yaml: String, environment: [String: String] = [:]) throws -> ConfigIssue {
         let found = issues(yaml, environment: environment)

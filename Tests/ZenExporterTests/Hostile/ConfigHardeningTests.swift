@@ -5,14 +5,7 @@ import Testing
 /// Config that would leak a credential, read a huge file or overflow is refused where it stands.
 @Suite("Config hardening")
 struct ConfigHardeningTests {
-    func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try ConfigLoader.parse(yaml, file: "test.yaml", environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
-    }
+    func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] { configIssues(yaml, environment: environment) }
 
     func scratch() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("confhard-\(UUID().uuidString)")
