@@ -7,7 +7,15 @@ import Foundation
 protocol Source: Sendable {
     /// The `provider` label of the source itself (`demo`, `selectel`, …).
     var provider: String { get }
+    /// Whether the source retries each request itself (`ProviderClient`, with `retries` of
+    /// the source's config). The engine then makes one attempt per sync, so that a failing
+    /// endpoint is called `retries + 1` times and not that squared.
+    var retriesRequests: Bool { get }
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot
+}
+
+extension Source {
+    var retriesRequests: Bool { false }
 }
 
 /// What a sync asks of a source.

@@ -220,7 +220,8 @@ struct SyncEngine: Sendable {
         let started = clock()
         let startedInstant = ContinuousClock.now
         var failure = SyncFailure(endpoint: "collect", reason: "error", message: "no attempt made")
-        for attempt in 0...configured.config.retries {
+        // One retry policy: a source whose requests retry themselves gets one attempt here.
+        for attempt in 0...(configured.source.retriesRequests ? 0 : configured.config.retries) {
             if attempt > 0 {
                 let backoff = retryBase * (pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.0))
                 do { try await Task.sleep(for: backoff) } catch { return false }

@@ -91,4 +91,26 @@ struct RedirectTests {
         #expect(failure?.message.hasPrefix("redirect within the same origin not followed") == true)
         #expect(origin.text.components(separatedBy: "GET ").count - 1 == 1)  // one request: the redirect was not taken
     }
+
+    @Test("retries are one policy: with retries: 2 a Beget endpoint answering 503 is asked 3 times per sync, not 9")
+    func retriesAreNotMultiplied() async throws {
+        let origin = try RecordingOrigin { _ in "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("retries-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try ConfigLoader.parse("""
+            storage: {path: \(directory.path)/infrazen.db}
+            sources:
+              - {name: beget, type: beget, login_env: L, password_env: P, base_url: "\(origin.baseURL)", retries: 2, timeout: 30s}
+            """, file: "t.yaml", environment: ["L": "login", "P": "beget-password"])
+        var engine = SyncEngine(config: config, store: try Store(path: "\(directory.path)/infrazen.db"), logger: .init(label: "test"))
+        engine.retryBase = .milliseconds(10)
+        _ = await engine.syncAllOnce()
+        await origin.stop()
+        // Each request line names its path; every path the connector asked for, 3 times.
+        let paths = origin.text.components(separatedBy: "\r\n").filter { $0.hasSuffix(" HTTP/1.1") }
+            .map { $0.split(separator: " ")[1].split(separator: "?")[0] }
+        let counts = Dictionary(grouping: paths, by: { $0 }).mapValues(\.count)
+        #expect(!counts.isEmpty)
+        #expect(counts.values.allSatisfy { $0 == 3 }, "\(counts)")
+    }
 }

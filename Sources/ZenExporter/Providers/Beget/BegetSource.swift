@@ -36,6 +36,7 @@ struct BegetSource: Source {
     var settings: Settings
     var http: ProviderClient
     var provider: String { "beget" }
+    var retriesRequests: Bool { true }
     /// Utilisation window for rightsizing, per the statistics API's `period`.
     static let statisticsPeriod = "WEEK"
     var pageSize = 100

@@ -83,6 +83,7 @@ struct SelectelSource: Source {
     /// What one configured source keeps from sync to sync.
     let state = SelectelState()
     var provider: String { "selectel" }
+    var retriesRequests: Bool { true }
     static let providerKeys = ["vpc", "mks", "dbaas", "craas", "storage"]
     static let moscow = TimeZone(identifier: "Europe/Moscow") ?? .current
 

@@ -53,6 +53,7 @@ final class YandexSource: Source {
     private let iam = Mutex<YandexIAM?>(nil)
     private let files = FileCache<YandexExportFile>()
     var provider: String { "yandex" }
+    var retriesRequests: Bool { true }
 
     init(settings: Settings, http: ProviderClient) {
         self.settings = settings
