@@ -139,17 +139,19 @@ final class WebSecurity: Sendable {
     func authorize(_ header: String?, users: [String: String]) async -> Bool {
         guard let (user, password) = Self.basicCredentials(header) else { return false }
         let hash = users[user]
-        let stored = hash ?? Self.decoyHash
         var hasher = SHA256()
-        for part in [user, stored, password] {
+        for part in [user, hash ?? "", password] {
             hasher.update(data: Array(part.utf8))
             hasher.update(data: [0])
         }
         let key = hasher.finalize()
         if let known = state.withLock({ $0.verified[key] }) { return known && hash != nil }
         // bcrypt is slow by design: run it off the cooperative pool.
-        let normalized = stored.hasPrefix("$2y$") ? "$2b$" + stored.dropFirst(4) : stored
-        let accepted = (try? await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: normalized) }) ?? false
+        let accepted = (try? await NIOThreadPool.singleton.runIfActive {
+            let stored = hash ?? Self.decoyHash
+            // $2y$ (htpasswd) is the same algorithm as $2b$, which is the name the C bcrypt knows.
+            return Bcrypt.verify(password, hash: stored.hasPrefix("$2y$") ? "$2b$" + stored.dropFirst(4) : stored)
+        }) ?? false
         state.withLock { state in
             if state.verified.count >= 1024 { state.verified.removeAll() }
             state.verified[key] = accepted
