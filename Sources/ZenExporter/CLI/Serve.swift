@@ -9,6 +9,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Option(name: .long, help: "HOST:PORT to listen on; overrides `listen` in the config.")
     var listen: String?
+    @Option(name: .customLong("web.config.file"),
+            help: "exporter-toolkit web config (TLS, basic auth, headers), re-read on change; overrides `web.config_file`.")
+    var webConfigFile: String?
 
     func run() async throws {
         var config = try options.load()
@@ -16,7 +19,13 @@ struct Serve: AsyncParsableCommand {
             guard let address = ListenAddress(listen) else { throw ValidationError("--listen: expected HOST:PORT, got \"\(listen)\"") }
             config.listen = address
         }
+        if let webConfigFile { config.web.configFile = webConfigFile }
         let logger = options.logger("zen-exporter")
+        let security = try options.loadWebSecurity(config.web, logger: logger)
+        if security == nil && !config.listen.isLoopback {
+            logger.warning("serving spend, balances and tenant names over plain HTTP without authentication to every host that can reach this address; set web.config_file or --web.config.file (docs/config.md)",
+                           metadata: ["listen": "\(config.listen)"])
+        }
         let store: Store
         do {
             store = try Store(path: config.storage.path)
@@ -27,14 +36,18 @@ struct Serve: AsyncParsableCommand {
         let engine = SyncEngine(config: config, store: store, logger: logger)
         await engine.restore()
 
+        let cap = WebServer.connectionCap(configured: config.web.maxConnections, logger: logger)
         let app = Application(
-            router: Routes.router(estate: engine.estate),
-            configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "zen-exporter"),
+            router: Routes.router(estate: engine.estate, security: security),
+            server: WebServer.builder(security: security, idleTimeout: config.web.idleTimeout),
+            configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "zen-exporter",
+                                 backlog: 1024, availableConnectionsDelegate: .maximum(cap, logger: logger)),
             logger: logger
         )
         let sync = SyncService(engine: engine)
         let group = ServiceGroup(services: [app, sync], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        logger.info("starting", metadata: ["listen": "\(config.listen)", "sources": "\(config.sources.count)", "usage": "\(config.usage.count)", "database": "\(config.storage.path)"])
+        logger.info("starting", metadata: ["listen": "\(config.listen)", "tls": "\(security?.servesTLS ?? false)",
+                                           "web_config": "\(config.web.configFile ?? "none")", "max_connections": "\(cap)", "sources": "\(config.sources.count)", "usage": "\(config.usage.count)", "database": "\(config.storage.path)"])
         try await group.run()
         try store.close()
         logger.info("stopped; database closed")

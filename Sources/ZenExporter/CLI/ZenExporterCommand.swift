@@ -38,6 +38,18 @@ struct ConfigOption: ParsableArguments {
         }
     }
 
+    /// The web config named by `web.config_file`, with its TLS files loaded, or every problem
+    /// printed and exit 2.
+    func loadWebSecurity(_ web: WebServerConfig, logger: Logger) throws -> WebSecurity? {
+        guard let path = web.configFile else { return nil }
+        do {
+            return try WebSecurity(path: path, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
     func logger(_ label: String) -> Logger {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: label)
@@ -54,6 +66,9 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        if let web = try options.loadWebSecurity(config.web, logger: Logger(label: "zen-exporter.check-config")) {
+            print("\(web.path): OK (\(web.servesTLS ? "TLS" : "plain HTTP"))")
+        }
         print("\(options.config): OK (\(config.sources.count) source(s): \(config.sources.map { "\($0.name) [\($0.type)]" }.joined(separator: ", ")))")
     }
 }

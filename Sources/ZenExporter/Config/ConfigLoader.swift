@@ -49,7 +49,7 @@ enum ConfigLoader {
     }
 
     static let topLevelKeys: Set<String> = [
-        "listen", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations", "capacity",
+        "listen", "web", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations", "capacity",
     ]
 
     private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
@@ -60,6 +60,11 @@ enum ConfigLoader {
             if let address = ListenAddress(text) { config.listen = address } else {
                 reader.fail(at: top["listen"], "listen", "expected HOST:PORT such as 0.0.0.0:9469, got \"\(text)\"")
             }
+        }
+        if let node = top["web"], let fields = reader.mapping(node, at: "web", allowed: ["config_file", "max_connections", "idle_timeout"]) {
+            config.web.configFile = reader.string(fields, "config_file")
+            config.web.maxConnections = reader.int(fields, "max_connections", range: 16...1_000_000) ?? config.web.maxConnections
+            config.web.idleTimeout = reader.duration(fields, "idle_timeout") ?? config.web.idleTimeout
         }
         if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days", "resource_retention_days"]) {
             config.storage.path = reader.string(fields, "path") ?? config.storage.path

@@ -7,6 +7,7 @@ struct ExporterConfig: Sendable {
     /// Problems that do not stop the daemon (`file:line:column: key: message`), printed at start.
     var warnings: [ConfigIssue] = []
     var listen = ListenAddress(host: "0.0.0.0", port: 9469)
+    var web = WebServerConfig()
     var storage = StorageConfig()
     var reporting = ReportingConfig()
     var fx = FXConfig()
@@ -42,6 +43,20 @@ struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Reachable from this host only.
+    var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+}
+
+/// The HTTP listener: the exporter-toolkit web config (TLS, basic auth, headers) and limits.
+struct WebServerConfig: Sendable {
+    /// exporter-toolkit web config file; `--web.config.file` overrides it. None: plain HTTP, no auth.
+    var configFile: String?
+    /// Open connections at most; past it new connections wait in the listen backlog.
+    var maxConnections = 4096
+    /// A connection with no complete request for this long is closed: idle keep-alive
+    /// connections, clients that send a partial request slowly, TLS handshakes that stall.
+    var idleTimeout: Duration = .seconds(30)
 }
 
 struct StorageConfig: Sendable {

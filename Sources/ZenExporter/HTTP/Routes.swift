@@ -6,8 +6,9 @@ import NIOCore
 enum Routes {
     static let textFormat = "text/plain; version=0.0.4; charset=utf-8"
 
-    static func router(estate: Estate) -> Router<BasicRequestContext> {
+    static func router(estate: Estate, security: WebSecurity? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        if let security { router.add(middleware: WebSecurityMiddleware(security: security)) }
         router.get("/metrics") { request, _ -> Response in
             metrics(estate.exposition.rendered, acceptEncoding: request.headers[.acceptEncoding])
         }
