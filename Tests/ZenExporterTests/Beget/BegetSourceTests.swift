@@ -109,7 +109,7 @@ struct BegetSourceTests {
         let config = try ConfigLoader.parse("""
         storage: {path: \(directory.path)/infrazen.db}
         sources:
-          - {name: beget, type: beget, login_env: BEGET_LOGIN, password_env: BEGET_PASSWORD, base_url: "\(fake.baseURL)", retries: 1, timeout: 5s}
+          - {name: beget, type: beget, login_env: BEGET_LOGIN, password_env: BEGET_PASSWORD, base_url: "\(fake.baseURL)", retries: 1, timeout: 30s}
         """, file: "t.yaml", environment: ["BEGET_LOGIN": BegetFake.login, "BEGET_PASSWORD": BegetFake.password])
         let store = try Store(path: "\(directory.path)/infrazen.db")
         var engine = SyncEngine(config: config, store: store, logger: Logger(label: "test"))

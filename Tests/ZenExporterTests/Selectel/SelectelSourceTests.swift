@@ -22,7 +22,7 @@ struct SelectelSourceTests {
             project_id: 7f1c2a9be0d34c21a8b6f0e2d4c5b6a7
             base_url: "\(fake.baseURL)"
             retries: 1
-            timeout: 5s
+            timeout: 30s
         """, file: "t.yaml", environment: ["SEL_TOKEN": SelectelFake.staticToken, "SEL_USER": "finops-exporter",
                                            "SEL_PASSWORD": SelectelFake.servicePassword])
     }
