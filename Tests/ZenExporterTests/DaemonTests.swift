@@ -149,4 +149,38 @@ struct DaemonTests {
         #expect(parsed.sum("infrazen_infrastructure_cost_monthly") == 117_150)
         #expect(!FileManager.default.fileExists(atPath: daemon.databasePath))
     }
+
+    @Test("a second daemon on the same database refuses to start, naming the first one's pid")
+    func secondDaemonRefused() async throws {
+        let daemon = try Daemon(config: Self.demoConfig)
+        try daemon.start()
+        try await daemon.waitUntilReady()
+        let pid = try #require(daemon.process?.processIdentifier)
+        let second = try daemon.run(["serve", "--listen", "127.0.0.1:\(try freePort())"], timeout: 30)
+        #expect(second.status == 1)
+        #expect(second.output.contains("is in use by another zen-exporter (pid \(pid))"), "\(second.output)")
+        // The first one still serves.
+        let parsed = ParsedExposition(try await daemon.metrics())
+        #expect(abs(parsed.sum("infrazen_infrastructure_cost_monthly", where: { $0["currency"] == "RUB" }) - 117_150) < 0.01)
+        _ = daemon.stop()
+    }
+
+    @Test("a database file that is not a database is moved aside; the daemon starts empty and refills")
+    func corruptDatabaseMovedAside() async throws {
+        let daemon = try Daemon(config: Self.demoConfig)
+        try FileManager.default.createDirectory(atPath: daemon.directory.appendingPathComponent("data").path, withIntermediateDirectories: true)
+        let garbage = Data((0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) })
+        try garbage.write(to: URL(fileURLWithPath: daemon.databasePath))
+        try daemon.start()
+        try await daemon.waitUntilReady()
+        let parsed = ParsedExposition(try await daemon.metrics())
+        #expect(abs(parsed.sum("infrazen_infrastructure_cost_monthly", where: { $0["currency"] == "RUB" }) - 117_150) < 0.01)
+        let data = try FileManager.default.contentsOfDirectory(atPath: daemon.directory.appendingPathComponent("data").path)
+        let aside = try #require(data.first { $0.hasPrefix("infrazen.db.corrupt-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") })
+        // The bad bytes are kept, not lost.
+        #expect(try Data(contentsOf: daemon.directory.appendingPathComponent("data/\(aside)")) == garbage)
+        let log = try String(contentsOf: daemon.log, encoding: .utf8)
+        #expect(log.contains("the database cannot be read; moved aside"))
+        _ = daemon.stop()
+    }
 }

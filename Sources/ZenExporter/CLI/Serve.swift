@@ -28,7 +28,11 @@ struct Serve: AsyncParsableCommand {
         }
         let store: Store
         do {
-            store = try Store(path: config.storage.path)
+            _ = try DatabaseGuard.lock(databasePath: config.storage.path)
+            store = try DatabaseGuard.open(path: config.storage.path, logger: logger).store
+        } catch let held as DatabaseGuard.Held {
+            logger.critical("\(held)")
+            throw ExitCode(1)
         } catch {
             logger.critical("cannot open the database", metadata: ["path": "\(config.storage.path)", "error": "\(error)"])
             throw ExitCode(1)
