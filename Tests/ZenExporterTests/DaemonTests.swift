@@ -159,6 +159,7 @@ struct DaemonTests {
         let second = try daemon.run(["serve", "--listen", "127.0.0.1:\(try freePort())"], timeout: 30)
         #expect(second.status == 1)
         #expect(second.output.contains("is in use by another zen-exporter (pid \(pid))"), "\(second.output)")
+        #expect(ParsedExposition(try await daemon.metrics()).value("infrazen_database_recovered", [:]) == 0)
         // The first one still serves.
         let parsed = ParsedExposition(try await daemon.metrics())
         #expect(abs(parsed.sum("infrazen_infrastructure_cost_monthly", where: { $0["currency"] == "RUB" }) - 117_150) < 0.01)
@@ -181,6 +182,7 @@ struct DaemonTests {
         #expect(try Data(contentsOf: daemon.directory.appendingPathComponent("data/\(aside)")) == garbage)
         let log = try String(contentsOf: daemon.log, encoding: .utf8)
         #expect(log.contains("the database cannot be read; moved aside"))
+        #expect(parsed.value("infrazen_database_recovered", [:]) == 1)
         _ = daemon.stop()
     }
 }

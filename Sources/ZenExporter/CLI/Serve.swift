@@ -27,9 +27,10 @@ struct Serve: AsyncParsableCommand {
                            metadata: ["listen": "\(config.listen)"])
         }
         let store: Store
+        let movedAside: String?
         do {
             _ = try DatabaseGuard.lock(databasePath: config.storage.path)
-            store = try DatabaseGuard.open(path: config.storage.path, logger: logger).store
+            (store, movedAside) = try DatabaseGuard.open(path: config.storage.path, logger: logger)
         } catch let held as DatabaseGuard.Held {
             logger.critical("\(held)")
             throw ExitCode(1)
@@ -37,7 +38,7 @@ struct Serve: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["path": "\(config.storage.path)", "error": "\(error)"])
             throw ExitCode(1)
         }
-        let engine = SyncEngine(config: config, store: store, logger: logger)
+        let engine = SyncEngine(config: config, store: store, logger: logger, databaseMovedAside: movedAside != nil)
         await engine.restore()
 
         let cap = WebServer.connectionCap(configured: config.web.maxConnections, logger: logger)

@@ -7,6 +7,8 @@ struct EstateRenderer: Sendable {
     var metrics: MetricsConfig
     var reporting: ReportingConfig
     var build: BuildInfo
+    /// The database could not be read at start and was moved aside.
+    var databaseRecovered = false
     var items: [ManualItem] = []
 
     func render(_ sources: [SourceStatus], _ usage: [UsageStatus] = [], _ evaluation: EstateEvaluation) -> ExpositionWriter {
@@ -197,6 +199,7 @@ struct EstateRenderer: Sendable {
 
     private func writeSelfMetrics(_ sources: [SourceStatus], into writer: inout ExpositionWriter) {
         writer.write(MetricCatalog.buildInfo, [([build.version, build.revision, build.swiftVersion], .int(1))])
+        writer.write(MetricCatalog.databaseRecovered, [([], .int(databaseRecovered ? 1 : 0))])
         writer.write(MetricCatalog.sourceUp, sources.map { ([$0.name, $0.provider], .int($0.up == true ? 1 : 0)) })
         writer.write(MetricCatalog.syncLastSuccess, sources.compactMap { source in
             source.lastSuccess.map { ([source.name], .double($0.timeIntervalSince1970.rounded(.down))) }

@@ -129,6 +129,9 @@ enum MetricCatalog {
     // The exporter itself
     static let buildInfo = MetricFamily(
         name: "build_info", kind: .gauge, help: "Version of the exporter; always 1.", labels: ["version", "revision", "swift_version"])
+    static let databaseRecovered = MetricFamily(
+        name: "database_recovered", kind: .gauge,
+        help: "1 if the database could not be read at start and was moved aside (the log names where); the daemon then started empty.", labels: [])
     static let sourceUp = MetricFamily(
         name: "source_up", kind: .gauge, help: "1 if the last sync of the source succeeded, 0 if it failed.", labels: ["source", "provider"])
     static let syncLastSuccess = MetricFamily(
@@ -172,7 +175,7 @@ enum MetricCatalog {
         tenantCostMonthly, unallocatedCostMonthly,
         allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
-        buildInfo, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
+        buildInfo, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
         usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, usageBadValues, expositionSeries,
     ]
 }

@@ -22,7 +22,9 @@ struct SyncEngine: Sendable {
     var retryBase: Duration = .seconds(1)
     var clock: @Sendable () -> Date = { Date() }
 
-    init(config: ExporterConfig, store: Store, logger: Logger) {
+    /// `databaseMovedAside`: the database could not be read at start and was moved aside
+    /// (`DatabaseGuard.open`), exported as `infrazen_database_recovered`.
+    init(config: ExporterConfig, store: Store, logger: Logger, databaseMovedAside: Bool = false) {
         self.config = config
         self.store = store
         self.logger = logger
@@ -30,7 +32,8 @@ struct SyncEngine: Sendable {
         var configured = config.sources
         if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
-        let renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
+        var renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
+        renderer.databaseRecovered = databaseMovedAside
         estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider, $0.config.interval.seconds) },
                         usage: UsageCollector.references(config), renderer: renderer)
     }
@@ -320,6 +323,9 @@ struct SyncEngine: Sendable {
             status.extras = extras
             status.actions = counts
             status.hasData = true
+            // Until the evaluation's publish below, the duration so far: the family is there
+            // from the first exposition that makes the daemon ready.
+            status.lastDuration = (ContinuousClock.now - startedInstant).seconds
             status.up = true
             status.lastSuccess = now
             status.lastAttempt = now
