@@ -2,18 +2,6 @@ import Foundation
 import Testing
 @testable import ZenExporter
 
-/// Chunks from memory, in pieces as small as asked, to cross every chunk boundary.
-struct MemoryChunks: ByteChunks {
-    var bytes: [UInt8]
-    var size: Int
-    var offset = 0
-    mutating func next() throws -> [UInt8]? {
-        guard offset < bytes.count else { return nil }
-        defer { offset += size }
-        return Array(bytes[offset..<min(bytes.count, offset + size)])
-    }
-}
-
 @Suite("RFC 4180 reader")
 struct CSVReaderTests {
     func records(_ text: String, chunk: Int = 3) throws -> [(line: Int, fields: [String])] {

@@ -145,16 +145,3 @@ enum FuzzTargets {
     }
 }
 
-/// Bytes handed out `size` at a time.
-struct MemoryChunks: ByteChunks {
-    var bytes: [UInt8]
-    var size: Int
-    var offset = 0
-
-    mutating func next() throws -> [UInt8]? {
-        guard offset < bytes.count else { return nil }
-        let end = min(bytes.count, offset + size)
-        defer { offset = end }
-        return Array(bytes[offset..<end])
-    }
-}

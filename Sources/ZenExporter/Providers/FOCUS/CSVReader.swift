@@ -61,6 +61,26 @@ struct FileChunks: ByteChunks {
     }
 }
 
+/// Bytes from memory handed out `size` at a time: for tests and fuzzing, which cross every
+/// chunk boundary with small sizes.
+struct MemoryChunks: ByteChunks {
+    var bytes: [UInt8]
+    var size: Int
+    var offset = 0
+
+    init(bytes: [UInt8], size: Int) {
+        self.bytes = bytes
+        self.size = max(1, size)
+    }
+
+    mutating func next() throws -> [UInt8]? {
+        guard offset < bytes.count else { return nil }
+        let end = min(bytes.count, offset + size)
+        defer { offset = end }
+        return Array(bytes[offset..<end])
+    }
+}
+
 /// Inflates a gzip stream (one or more concatenated members) chunk by chunk. A stream that
 /// ends inside a member is truncated, an error; so is one that inflates past
 /// `maxRatio` times its compressed size once past `ratioFloorBytes` (a gzip bomb: real CSV
