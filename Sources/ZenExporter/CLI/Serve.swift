@@ -34,6 +34,9 @@ struct Serve: AsyncParsableCommand {
         } catch let held as DatabaseGuard.Held {
             logger.critical("\(held)")
             throw ExitCode(1)
+        } catch let lockFile as DatabaseGuard.LockFileError {
+            logger.critical("\(lockFile)")
+            throw ExitCode(1)
         } catch {
             logger.critical("cannot open the database", metadata: ["path": "\(config.storage.path)", "error": "\(error)"])
             throw ExitCode(1)

@@ -16,6 +16,12 @@ enum DatabaseGuard {
         }
     }
 
+    struct LockFileError: Error, CustomStringConvertible {
+        var path: String
+        var reason: String
+        var description: String { "cannot open the lock file \(path): \(reason)" }
+    }
+
     /// An exclusive `flock` on `<database>.lock`, held until the process exits (the kernel
     /// releases it then, also after kill -9). The file holds the holder's pid, for the message.
     static func lock(databasePath: String) throws -> Int32 {
@@ -23,7 +29,7 @@ enum DatabaseGuard {
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
                                                 withIntermediateDirectories: true)
         let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw Held(path: databasePath, holder: "") }
+        guard descriptor >= 0 else { throw LockFileError(path: path, reason: String(cString: strerror(errno))) }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(descriptor)
