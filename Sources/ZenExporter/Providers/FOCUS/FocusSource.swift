@@ -176,6 +176,8 @@ private struct FocusIngest {
     var lineIndex = PackedKeyTable()
     /// (line, day) packed → micro-units.
     var sums = PackedKeyTable(minimumCapacity: 1 << 16)
+    /// Sums of parts read separately and merged: (day, line) packed, micro-units.
+    var mergedSums: [(key: UInt64, micros: Int64)] = []
     /// Per interned currency × charge category, micro-units while reading.
     var totals: [[Int64]] = []
     /// Per interned currency: its code, upper-case.
@@ -296,7 +298,7 @@ private struct FocusIngest {
 
     /// Adds the state of a later part of the same file, read separately: as if its rows had
     /// followed this state's. Its lines are re-interned here (the first seen resource entry
-    /// wins, as when reading in order), its sums added to this state's.
+    /// wins, as when reading in order), its sums kept as pairs for `finish`.
     private mutating func merge(_ later: FocusIngest, lineOffset: Int) {
         export.rows += later.export.rows
         export.badRowCount += later.export.badRowCount
@@ -333,10 +335,14 @@ private struct FocusIngest {
                 export.lastUsage[Int(mine)] &+= usage
             }
         }
+        mergedSums.reserveCapacity(mergedSums.count + later.sums.count)
         later.sums.forEach { key, micros in
-            sums.add(UInt64(UInt32(bitPattern: lineMap[Int(key >> 32)])) << 32 | key & 0xFFFF_FFFF, micros)
+            mergedSums.append((Self.dayFirst(line: lineMap[Int(key >> 32)], day: UInt32(key & 0xFFFF_FFFF)), micros))
         }
     }
+
+    /// A (day, line) key that sorts by day, then line.
+    private static func dayFirst(line: Int32, day: UInt32) -> UInt64 { UInt64(day) << 32 | UInt64(UInt32(bitPattern: line)) }
 
     /// Column positions of the fields read; -1 when the file lacks the column.
     struct Columns {
@@ -448,31 +454,52 @@ private struct FocusIngest {
     /// The rows sorted by day and line, the totals as decimals.
     mutating func finish() -> FocusExport {
         // Rows bucketed by day (a counting sort: a month is a few dozen days), then sorted by
-        // line within each day. Keys are (line, day) packed, each once.
-        func day(_ key: UInt64) -> Int32 { Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)) }
+        // line within each day; the same line and day from two parts of a file are added.
         var firstDay = Int32.max, lastDay = Int32.min
         sums.forEach { key, _ in
-            firstDay = min(firstDay, day(key))
-            lastDay = max(lastDay, day(key))
+            let day = Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))
+            firstDay = min(firstDay, day)
+            lastDay = max(lastDay, day)
         }
-        if sums.count > 0 {
+        for pair in mergedSums {
+            let day = Int32(bitPattern: UInt32(pair.key >> 32))
+            firstDay = min(firstDay, day)
+            lastDay = max(lastDay, day)
+        }
+        let total = sums.count + mergedSums.count
+        if total > 0 {
             let span = Int(lastDay) - Int(firstDay) + 1
             var next = [Int](repeating: 0, count: span + 1)
-            sums.forEach { key, _ in next[Int(day(key) - firstDay) + 1] += 1 }
-            for index in 0..<span { next[index + 1] += next[index] }
+            sums.forEach { key, _ in next[Int(Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) - Int(firstDay) + 1] += 1 }
+            for pair in mergedSums { next[Int(Int32(bitPattern: UInt32(pair.key >> 32))) - Int(firstDay) + 1] += 1 }
+            for day in 0..<span { next[day + 1] += next[day] }
             let starts = next
-            var rows = [(line: Int32, micros: Int64)](repeating: (0, 0), count: sums.count)
+            var rows = [(line: Int32, micros: Int64)](repeating: (0, 0), count: total)
             sums.forEach { key, micros in
-                let bucket = Int(day(key) - firstDay)
-                rows[next[bucket]] = (Int32(bitPattern: UInt32(key >> 32)), micros)
-                next[bucket] += 1
+                let day = Int(Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) - Int(firstDay)
+                rows[next[day]] = (Int32(bitPattern: UInt32(key >> 32)), micros)
+                next[day] += 1
             }
             sums = PackedKeyTable()
-            export.costs.reserveCapacity(rows.count)
-            for bucket in 0..<span where starts[bucket] < starts[bucket + 1] {
-                rows[starts[bucket]..<starts[bucket + 1]].sort { $0.line < $1.line }
-                for row in rows[starts[bucket]..<starts[bucket + 1]] {
-                    export.costs.append(day: firstDay + Int32(bucket), line: row.line, micros: row.micros)
+            for pair in mergedSums {
+                let day = Int(Int32(bitPattern: UInt32(pair.key >> 32))) - Int(firstDay)
+                rows[next[day]] = (Int32(bitPattern: UInt32(pair.key & 0xFFFF_FFFF)), pair.micros)
+                next[day] += 1
+            }
+            mergedSums = []
+            export.costs.reserveCapacity(total)
+            for day in 0..<span where starts[day] < starts[day + 1] {
+                rows[starts[day]..<starts[day + 1]].sort { $0.line < $1.line }
+                var index = starts[day]
+                while index < starts[day + 1] {
+                    let line = rows[index].line
+                    var micros = rows[index].micros
+                    index += 1
+                    while index < starts[day + 1], rows[index].line == line {
+                        micros &+= rows[index].micros
+                        index += 1
+                    }
+                    export.costs.append(day: firstDay + Int32(day), line: line, micros: micros)
                 }
             }
         }
