@@ -2,6 +2,7 @@ import CostModel
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// The daemon's own memory: every sync as a snapshot, each resource's state in it, and the
 /// daily cost history that month-to-date and forecasts read. SQLite in WAL mode; one sync is
@@ -39,48 +40,32 @@ final class Store: Sendable {
     /// older history), then prunes each past its retention. Returns the snapshot's id.
     @discardableResult
     func commit(_ sync: SyncRecord, retention: Retention) async throws -> Int64 {
-        let extras = try JSONEncoder.store.encode(sync.extras)
-        return try await writer.write { db in
+        let record = PendingRecord()
+        record.fulfill(sync)
+        return try await commit(source: sync.source, costs: sync.costs, then: record, retention: retention)
+    }
+
+    /// The same commit, begun before the rest of the record exists: the per-resource daily
+    /// costs (a second at 3,000,000 rows) are written while the caller still reconciles, and
+    /// the transaction then waits for the record. An abandoned record rolls everything back.
+    @discardableResult
+    func commit(source: String, costs: DailyCostTable, then pending: PendingRecord, retention: Retention) async throws -> Int64 {
+        try await writer.write { db in
+            if let range = costs.dayRange {
+                try Self.replaceResourceDaily(db, source: source, costs: costs, from: range.first, through: range.last)
+            }
+            guard let sync = pending.wait() else { throw CancellationError() }
             // Extras (balances, utilisation, capacity) are kept once until they change: a
             // snapshot whose extras equal the last stored ones stores none.
-            let text = String(decoding: extras, as: UTF8.self)
-            let stored = text == (try Self.latestExtras(db, source: sync.source)) ? nil : text
-            let snapshotID = try Self.insertSnapshot(db, sync.source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
+            let text = String(decoding: try JSONEncoder.store.encode(sync.extras), as: UTF8.self)
+            let stored = text == (try Self.latestExtras(db, source: source)) ? nil : text
+            let snapshotID = try Self.insertSnapshot(db, source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
                                                      extras: stored, fingerprint: sync.fingerprint)
-            let encoder = JSONEncoder.store
-            let insertState = try db.cachedStatement(sql: """
-                INSERT INTO resource_states (snapshot_id, resource_id, action, cost_changed, status_changed, config_changed,
-                    changed_fields, cost_per_hour, currency, previous_state, current_state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for change in sync.changes where change.action != .unchanged {
-                // The state of a created resource is its `resources` row; JSON is kept for what
-                // an audit compares: both sides of an update, and what a deleted resource was.
-                let state = try change.action == .updated ? change.current.map { String(decoding: try encoder.encode($0), as: UTF8.self) } : nil
-                let previous = try change.previous.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-                let rate = (change.current ?? change.previous)?.rate
-                try FastStatement.run(insertState, db) { sqlite in
-                    sqlite3_bind_int64(sqlite, 1, snapshotID)
-                    FastStatement.bind(sqlite, 2, change.resourceID)
-                    FastStatement.bind(sqlite, 3, change.action.rawValue)
-                    sqlite3_bind_int64(sqlite, 4, change.costChanged ? 1 : 0)
-                    sqlite3_bind_int64(sqlite, 5, change.statusChanged ? 1 : 0)
-                    sqlite3_bind_int64(sqlite, 6, change.configChanged ? 1 : 0)
-                    FastStatement.bind(sqlite, 7, change.changedFields.joined(separator: ","))
-                    if let rate {
-                        FastStatement.bind(sqlite, 8, SampleValue.perHour(rate).text)
-                        FastStatement.bind(sqlite, 9, rate.currency.code)
-                    }
-                    if let previous { FastStatement.bind(sqlite, 10, previous) }
-                    if let state { FastStatement.bind(sqlite, 11, state) }
-                }
-                try Self.saveResource(db, source: sync.source, change: change, snapshotID: snapshotID)
+            try Self.saveChanges(db, sync: sync, snapshotID: snapshotID)
+            if let range = costs.dayRange {
+                try Self.replaceScopeDaily(db, source: source, days: sync.scopeDays, from: range.first, through: range.last)
             }
-            if let range = sync.costs.dayRange {
-                try Self.replaceResourceDaily(db, source: sync.source, costs: sync.costs, from: range.first, through: range.last)
-                try Self.replaceScopeDaily(db, source: sync.source, days: sync.scopeDays, from: range.first, through: range.last)
-            }
-            try Self.prune(db, source: sync.source, now: sync.finishedAt, retention: retention)
+            try Self.prune(db, source: source, now: sync.finishedAt, retention: retention)
             return snapshotID
         }
     }
@@ -137,14 +122,18 @@ final class Store: Sendable {
         return db.lastInsertedRowID
     }
 
-    private static func saveResource(_ db: Database, source: String, change: ResourceChange, snapshotID: Int64) throws {
-        guard let resource = change.current ?? change.previous else { return }
-        if change.action == .deleted {
-            try db.execute(sql: "UPDATE resources SET deleted_in_snapshot = ? WHERE source = ? AND resource_id = ?",
-                           arguments: [snapshotID, source, resource.id])
-            return
-        }
-        let statement = try db.cachedStatement(sql: """
+    /// The resources that changed: a state row each (the audit; none for the resources of a
+    /// source's first sync) and their `resources` rows.
+    /// Statements are prepared once and bound through the C interface: a first sync of a
+    /// large estate writes every resource.
+    private static func saveChanges(_ db: Database, sync: SyncRecord, snapshotID: Int64) throws {
+        let encoder = JSONEncoder.store
+        let insertState = try db.makeStatement(sql: """
+            INSERT INTO resource_states (snapshot_id, resource_id, action, cost_changed, status_changed, config_changed,
+                changed_fields, cost_per_hour, currency, previous_state, current_state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let upsertResource = try db.makeStatement(sql: """
             INSERT INTO resources (source, resource_id, provider, name, resource_type, service, category, region, account, status,
                 flavor, tags, rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, first_seen_snapshot, last_seen_snapshot,
                 project)
@@ -157,18 +146,68 @@ final class Store: Sendable {
                 rate_period_hours = excluded.rate_period_hours, zombie = excluded.zombie, orphan = excluded.orphan, folded = excluded.folded,
                 last_seen_snapshot = excluded.last_seen_snapshot, deleted_in_snapshot = NULL
             """)
-        let texts = [source, resource.id, resource.provider, resource.name, resource.resourceType, resource.service,
-                     resource.category.rawValue, resource.region, resource.account, resource.status.value, resource.flavor,
-                     ResourceColumns.tags(resource.tags), resource.rate.amount.plainString, resource.rate.currency.code,
-                     resource.rate.periodHours.plainString]
-        try FastStatement.run(statement, db) { sqlite in
-            for (index, text) in texts.enumerated() { FastStatement.bind(sqlite, Int32(index + 1), text) }
-            sqlite3_bind_int64(sqlite, 16, resource.isZombie ? 1 : 0)
-            sqlite3_bind_int64(sqlite, 17, resource.isOrphan ? 1 : 0)
-            FastStatement.bind(sqlite, 18, resource.folded.joined(separator: ResourceColumns.separator))
-            sqlite3_bind_int64(sqlite, 19, snapshotID)
-            sqlite3_bind_int64(sqlite, 20, snapshotID)
-            FastStatement.bind(sqlite, 21, resource.project)
+        let markDeleted = try db.makeStatement(sql: "UPDATE resources SET deleted_in_snapshot = ? WHERE source = ? AND resource_id = ?")
+        func upsert(_ resource: Resource?) throws {
+            guard let resource else { return }
+            try FastStatement.run(upsertResource, db) { sqlite in
+                FastStatement.bind(sqlite, 1, sync.source)
+                FastStatement.bind(sqlite, 2, resource.id)
+                FastStatement.bind(sqlite, 3, resource.provider)
+                FastStatement.bind(sqlite, 4, resource.name)
+                FastStatement.bind(sqlite, 5, resource.resourceType)
+                FastStatement.bind(sqlite, 6, resource.service)
+                FastStatement.bind(sqlite, 7, resource.category.rawValue)
+                FastStatement.bind(sqlite, 8, resource.region)
+                FastStatement.bind(sqlite, 9, resource.account)
+                FastStatement.bind(sqlite, 10, resource.status.value)
+                FastStatement.bind(sqlite, 11, resource.flavor)
+                FastStatement.bind(sqlite, 12, resource.tags.isEmpty ? "" : ResourceColumns.tags(resource.tags))
+                FastStatement.bind(sqlite, 13, resource.rate.amount.plainString)
+                FastStatement.bind(sqlite, 14, resource.rate.currency.code)
+                FastStatement.bind(sqlite, 15, resource.rate.periodHours.plainString)
+                sqlite3_bind_int64(sqlite, 16, resource.isZombie ? 1 : 0)
+                sqlite3_bind_int64(sqlite, 17, resource.isOrphan ? 1 : 0)
+                FastStatement.bind(sqlite, 18, resource.folded.isEmpty ? "" : resource.folded.joined(separator: ResourceColumns.separator))
+                sqlite3_bind_int64(sqlite, 19, snapshotID)
+                sqlite3_bind_int64(sqlite, 20, snapshotID)
+                FastStatement.bind(sqlite, 21, resource.project)
+            }
+        }
+        for change in sync.changes where change.action != .unchanged {
+            if sync.isFirst && change.action == .created {
+                try upsert(change.current)
+                continue
+            }
+            // The state of a created resource is its `resources` row; JSON is kept for what
+            // an audit compares: both sides of an update, and what a deleted resource was.
+            let state = try change.action == .updated ? change.current.map { String(decoding: try encoder.encode($0), as: UTF8.self) } : nil
+            let previous = try change.previous.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            let rate = (change.current ?? change.previous)?.rate
+            try FastStatement.run(insertState, db) { sqlite in
+                sqlite3_bind_int64(sqlite, 1, snapshotID)
+                FastStatement.bind(sqlite, 2, change.resourceID)
+                FastStatement.bind(sqlite, 3, change.action.rawValue)
+                sqlite3_bind_int64(sqlite, 4, change.costChanged ? 1 : 0)
+                sqlite3_bind_int64(sqlite, 5, change.statusChanged ? 1 : 0)
+                sqlite3_bind_int64(sqlite, 6, change.configChanged ? 1 : 0)
+                FastStatement.bind(sqlite, 7, change.changedFields.isEmpty ? "" : change.changedFields.joined(separator: ","))
+                if let rate {
+                    FastStatement.bind(sqlite, 8, SampleValue.perHour(rate).text)
+                    FastStatement.bind(sqlite, 9, rate.currency.code)
+                }
+                if let previous { FastStatement.bind(sqlite, 10, previous) }
+                if let state { FastStatement.bind(sqlite, 11, state) }
+            }
+            guard let resource = change.current ?? change.previous else { continue }
+            if change.action == .deleted {
+                try FastStatement.run(markDeleted, db) { sqlite in
+                    sqlite3_bind_int64(sqlite, 1, snapshotID)
+                    FastStatement.bind(sqlite, 2, sync.source)
+                    FastStatement.bind(sqlite, 3, resource.id)
+                }
+                continue
+            }
+            try upsert(resource)
         }
     }
 
@@ -221,8 +260,18 @@ final class Store: Sendable {
             """)
         for (day, scopes) in days.sorted(by: { $0.key < $1.key }) where day >= first && day <= last {
             for (key, micros) in scopes {
-                try insert.execute(arguments: [source, day.ordinal, key.provider, key.account, key.service, key.category.rawValue,
-                                               key.tenant, key.team, key.currency.code, micros])
+                try FastStatement.run(insert, db) { sqlite in
+                    FastStatement.bind(sqlite, 1, source)
+                    sqlite3_bind_int64(sqlite, 2, Int64(day.ordinal))
+                    FastStatement.bind(sqlite, 3, key.provider)
+                    FastStatement.bind(sqlite, 4, key.account)
+                    FastStatement.bind(sqlite, 5, key.service)
+                    FastStatement.bind(sqlite, 6, key.category.rawValue)
+                    FastStatement.bind(sqlite, 7, key.tenant)
+                    FastStatement.bind(sqlite, 8, key.team)
+                    FastStatement.bind(sqlite, 9, key.currency.code)
+                    sqlite3_bind_int64(sqlite, 10, micros)
+                }
             }
         }
     }
@@ -530,6 +579,10 @@ struct SyncRecord: Sendable {
     var scopeDays: [LocalDay: ScopeHistory.Day]
     var extras: SnapshotExtras
     var fingerprint: String?
+    /// The source's first good sync (nothing restored or synced before): every resource is
+    /// created, which the snapshot's count and each resource's `first_seen_snapshot` record,
+    /// so no state row is written per resource.
+    var isFirst = false
 
     var counts: [ChangeAction: Int] {
         var counts: [ChangeAction: Int] = [:]
@@ -538,6 +591,36 @@ struct SyncRecord: Sendable {
     }
 
     func count(_ action: ChangeAction) -> Int { counts[action] ?? 0 }
+}
+
+/// A sync record handed over to a commit that is already running (`Store.commit(source:costs:then:)`):
+/// the database thread waits for it inside its transaction. Fulfilled or abandoned once; the
+/// first call wins.
+final class PendingRecord: Sendable {
+    private let handed = DispatchSemaphore(value: 0)
+    /// nil until handed over; then the record, or nil inside when abandoned.
+    private let record = Mutex<SyncRecord??>(nil)
+
+    func fulfill(_ sync: SyncRecord) { hand(sync) }
+
+    /// The sync will not land (it failed or was cancelled before its record was complete).
+    func abandon() { hand(nil) }
+
+    private func hand(_ sync: SyncRecord?) {
+        let first = record.withLock { current in
+            guard current == nil else { return false }
+            current = .some(sync)
+            return true
+        }
+        if first { handed.signal() }
+    }
+
+    /// Blocks the calling (database) thread until the record is handed over.
+    func wait() -> SyncRecord? {
+        handed.wait()
+        handed.signal()  // later waits return at once
+        return record.withLock { $0 ?? nil }
+    }
 }
 
 /// How a resource's tags and folded IDs are kept in one text column each: keys and values

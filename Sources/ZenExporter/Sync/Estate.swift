@@ -93,6 +93,50 @@ actor Estate {
         publishNow()
     }
 
+    /// An evaluation made ahead of the changes it includes, and how many changes the
+    /// estate had then: it may be published with them only if no other change came since.
+    struct Ahead: Sendable {
+        let evaluation: EstateEvaluation
+        let seen: Int
+    }
+
+    typealias StatusChange = @Sendable (inout SourceStatus) -> Void
+
+    /// Evaluates the statuses as they will be once `pending` lands, without changing or
+    /// publishing anything: a sync evaluates while its database write is still running, and a
+    /// restart while the per-resource series are still rendering.
+    func evaluate(ahead pending: [String: StatusChange], _ make: @Sendable ([SourceStatus], [UsageStatus]) async -> EstateEvaluation) async -> Ahead {
+        let seen = changes
+        var future = statuses
+        for (source, change) in pending {
+            guard var status = future[source] else { continue }
+            change(&status)
+            future[source] = status
+        }
+        let sorted = future.values.sorted { $0.name < $1.name }
+        return Ahead(evaluation: await make(sorted, allUsage), seen: seen)
+    }
+
+    /// Lands `pending` and publishes it with the evaluation made ahead of it, when nothing
+    /// else changed meanwhile. Otherwise lands it unpublished and returns false: the caller
+    /// evaluates again, over everything.
+    func land(_ pending: [String: StatusChange], evaluatedAhead ahead: Ahead) -> Bool {
+        for (source, change) in pending {
+            guard var status = statuses[source] else { continue }
+            change(&status)
+            statuses[source] = status
+        }
+        // Landing is a change too: an evaluation made ahead of another landing, before this
+        // one, does not include it and must not be published after it.
+        let unchangedMeanwhile = changes == ahead.seen
+        changes += 1
+        guard unchangedMeanwhile else { return false }
+        evaluation = ahead.evaluation
+        evaluatedChanges = changes
+        publishNow()
+        return true
+    }
+
     /// Changes one usage query's state; `publish` false leaves re-rendering to the evaluation that follows.
     func updateUsage(_ reference: UsageReference, publish: Bool = true, _ change: (inout UsageStatus) -> Void) {
         guard var status = usage[reference] else { return }

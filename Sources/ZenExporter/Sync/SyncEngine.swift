@@ -57,6 +57,7 @@ struct SyncEngine: Sendable {
         let labelling = allocationFingerprint
         let relabel = (try? await store.meta(Self.scopeLabelsKey)) != labelling
         var relabelled = true
+        var restored: [(source: String, resources: [Resource], dimensions: [[String: String]], utilization: [UtilizationSample])] = []
         for configured in sources {
             let name = configured.config.name
             do {
@@ -78,19 +79,17 @@ struct SyncEngine: Sendable {
                     logger.info("summed the daily history per scope again under the current allocation rules",
                                 metadata: ["source": "\(name)", "from": "\(stored.first)", "through": "\(stored.last)"])
                 }
-                let fragments = estate.renderer.fragments(source: name, resources: snapshot.resources, dimensions: dimensions,
-                                                          utilization: snapshot.extras.utilization)
                 await estate.update(name, publish: false) { status in
                     status.resources = snapshot.resources
                     status.dimensions = dimensions
                     status.history = history
-                    status.fragments = fragments
                     status.fingerprint = snapshot.fingerprint
                     status.extras = snapshot.extras
                     status.actions = snapshot.actions
                     status.lastSuccess = snapshot.finishedAt
                     status.hasData = true
                 }
+                restored.append((name, snapshot.resources, dimensions, snapshot.extras.utilization))
                 logger.info("restored last snapshot", metadata: ["source": "\(name)", "snapshot": "\(snapshot.id)",
                                                                  "resources": "\(snapshot.resources.count)"])
             } catch {
@@ -103,7 +102,21 @@ struct SyncEngine: Sendable {
                 logger.error("could not record the allocation rules the scopes were summed under", metadata: ["error": "\(error)"])
             }
         }
-        if shouldEvaluate { await evaluate() }
+        // Each source's series render while the evaluation runs; the first exposition has both.
+        let renderer = estate.renderer
+        let rendering = restored
+        async let fragments = rendering.map { source in
+            (source.source, renderer.fragments(source: source.source, resources: source.resources, dimensions: source.dimensions,
+                                               utilization: source.utilization))
+        }
+        let ahead: Estate.Ahead? = shouldEvaluate ? await evaluate(ahead: [:]) : nil
+        var landing: [String: Estate.StatusChange] = [:]
+        for (source, rendered) in await fragments { landing[source] = { $0.fragments = rendered } }
+        if let ahead {
+            await land(landing, evaluatedAhead: ahead)
+        } else {
+            for (source, change) in landing { await estate.update(source, publish: false, change) }
+        }
     }
 
     static let scopeLabelsKey = "scope_labels"
@@ -143,6 +156,17 @@ struct SyncEngine: Sendable {
     func evaluate() async {
         await evaluationGate.run { await estate.evaluate { statuses, usage in await evaluation(of: statuses, usage: usage) } }
         ReleaseFreedMemory.now()
+    }
+
+    /// Evaluates the estate as it will be once `pending` lands (see `Estate.evaluate(ahead:)`).
+    private func evaluate(ahead pending: [String: Estate.StatusChange]) async -> Estate.Ahead {
+        await evaluationGate.run { await estate.evaluate(ahead: pending) { statuses, usage in await evaluation(of: statuses, usage: usage) } }
+    }
+
+    /// Lands `pending` with the evaluation made ahead of it, or evaluates again when another
+    /// change came meanwhile.
+    private func land(_ pending: [String: Estate.StatusChange], evaluatedAhead ahead: Estate.Ahead) async {
+        if await !estate.land(pending, evaluatedAhead: ahead) { await evaluate() } else { ReleaseFreedMemory.now() }
     }
 
     private func evaluation(of statuses: [SourceStatus], usage: [UsageStatus]) async -> EstateEvaluation {
@@ -287,6 +311,12 @@ struct SyncEngine: Sendable {
             return
         }
         let reconcileStarted = ContinuousClock.now
+        // The database writes the per-resource daily costs on its own thread while this one
+        // reconciles, then the rest of the record while this one renders and evaluates;
+        // nothing is published until the write is done, and a failed write publishes nothing.
+        let pending = PendingRecord()
+        async let stored = store.commit(source: name, costs: snapshot.costs, then: pending, retention: config.storage.retention)
+        defer { pending.abandon() }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             inventoriedScopes: snapshot.inventoriedScopes, orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
@@ -296,48 +326,55 @@ struct SyncEngine: Sendable {
         let changes = detectChanges(previous: previous?.resources ?? [], current: resources)
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
-                                changes: changes, costs: snapshot.costs, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint)
+                                changes: changes, costs: snapshot.costs, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint,
+                                isFirst: previous?.hasData != true)
+        pending.fulfill(record)
         let storeStarted = ContinuousClock.now
         let reconcileSeconds = (storeStarted - reconcileStarted).seconds
-        // The database writes on its own thread while this one renders the source's series;
-        // nothing is published until both are done, and a failed write publishes nothing.
-        async let stored = store.commit(record, retention: config.storage.retention)
-        var history = previous?.history ?? ScopeHistory()
-        if let range = snapshot.costs.dayRange { history.replace(from: range.first, through: range.last, with: scopeDays) }
-        history.drop(before: EstateEvaluation.historyStart(config: config, now: now))
+        var updatedHistory = previous?.history ?? ScopeHistory()
+        if let range = snapshot.costs.dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
+        updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, now: now))
+        let history = updatedHistory
         let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization)
         let renderSeconds = (ContinuousClock.now - storeStarted).seconds
+        for failure in snapshot.endpointFailures {
+            logger.warning("endpoint failed; the rest of the sync lands", metadata: [
+                "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
+        }
+        let counts = record.counts
+        let fingerprint = snapshot.fingerprint, endpointFailures = snapshot.endpointFailures
+        let landing: Estate.StatusChange = { status in
+            status.resources = resources
+            status.dimensions = dimensions
+            status.history = history
+            status.fragments = fragments
+            status.fingerprint = fingerprint
+            status.extras = extras
+            status.actions = counts
+            status.hasData = true
+            // Until the duration is set after the publish below, the duration so far: the
+            // family is there from the first exposition that makes the daemon ready.
+            status.lastDuration = (ContinuousClock.now - startedInstant).seconds
+            status.up = true
+            status.lastSuccess = now
+            status.lastAttempt = now
+            status.lastError = endpointFailures.first?.description
+            for failure in endpointFailures {
+                status.errors[.init(endpoint: failure.endpoint, reason: failure.reason), default: 0] += 1
+            }
+        }
+        // The evaluation runs while the database write finishes; nothing is published until
+        // the write is done, and a failed write publishes nothing.
+        let evaluateStarted = ContinuousClock.now
+        let ahead = await evaluate(ahead: [name: landing])
+        let evaluateSeconds = (ContinuousClock.now - evaluateStarted).seconds
         do {
             _ = try await stored
         } catch {
             throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
         }
         let storeSeconds = (ContinuousClock.now - storeStarted).seconds
-        let counts = record.counts
-        await estate.update(name, publish: false) { status in
-            status.resources = resources
-            status.dimensions = dimensions
-            status.history = history
-            status.fragments = fragments
-            status.fingerprint = snapshot.fingerprint
-            status.extras = extras
-            status.actions = counts
-            status.hasData = true
-            // Until the evaluation's publish below, the duration so far: the family is there
-            // from the first exposition that makes the daemon ready.
-            status.lastDuration = (ContinuousClock.now - startedInstant).seconds
-            status.up = true
-            status.lastSuccess = now
-            status.lastAttempt = now
-            status.lastError = snapshot.endpointFailures.first?.description
-            for failure in snapshot.endpointFailures {
-                status.errors[.init(endpoint: failure.endpoint, reason: failure.reason), default: 0] += 1
-                logger.warning("endpoint failed; the rest of the sync lands", metadata: [
-                    "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
-            }
-        }
-        let evaluateStarted = ContinuousClock.now
-        await evaluate()
+        await land([name: landing], evaluatedAhead: ahead)
         let duration = (ContinuousClock.now - startedInstant).seconds
         await estate.update(name) { $0.lastDuration = duration }
         func seconds(_ value: Double) -> Logger.MetadataValue { "\(String(format: "%.3f", value))" }
@@ -349,7 +386,7 @@ struct SyncEngine: Sendable {
             // series meanwhile), evaluating and publishing.
             "collect_seconds": seconds(collectSeconds), "reconcile_seconds": seconds(reconcileSeconds),
             "store_seconds": seconds(storeSeconds), "render_seconds": seconds(renderSeconds),
-            "evaluate_seconds": seconds((ContinuousClock.now - evaluateStarted).seconds),
+            "evaluate_seconds": seconds(evaluateSeconds),
         ])
     }
 
@@ -394,11 +431,12 @@ actor EvaluationGate {
     private var running = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func run(_ body: @Sendable () async -> Void) async {
+    func run<Result: Sendable>(_ body: @Sendable () async -> Result) async -> Result {
         while running { await withCheckedContinuation { waiters.append($0) } }
         running = true
-        await body()
+        let result = await body()
         running = false
         if !waiters.isEmpty { waiters.removeFirst().resume() }
+        return result
     }
 }
