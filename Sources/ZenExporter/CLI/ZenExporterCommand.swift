@@ -6,7 +6,10 @@ import Logging
 /// The daemon's entry point (`Sources/ZenExporterMain` calls it): the code lives in a library
 /// so that the fuzz targets under `Fuzz/` can link it.
 public enum ZenExporterEntry {
-    public static func main() async { await ZenExporterCommand.main() }
+    public static func main() async {
+        ReleaseFreedMemory.mapLargeBlocks()
+        await ZenExporterCommand.main()
+    }
 }
 
 struct ZenExporterCommand: AsyncParsableCommand {
