@@ -256,7 +256,8 @@ struct SyncEngine: Sendable {
             do {
                 let collectStarted = ContinuousClock.now
                 let snapshot = try await collect(configured)
-                try await commit(snapshot, of: configured, started: started, startedInstant: startedInstant,
+                // Handed over, not copied: the commit frees what it has reconciled.
+                try await commit(consume snapshot, of: configured, started: started, startedInstant: startedInstant,
                                  collectSeconds: (ContinuousClock.now - collectStarted).seconds)
                 return true
             } catch is CancellationError {
@@ -302,8 +303,9 @@ struct SyncEngine: Sendable {
 
     /// Reconciles, stores, evaluates and publishes one good snapshot. The sync's duration
     /// covers all of it, from the first request to the published exposition.
-    private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, startedInstant: ContinuousClock.Instant,
+    private func commit(_ collected: consuming SourceSnapshot, of configured: Configured, started: Date, startedInstant: ContinuousClock.Instant,
                         collectSeconds: Double) async throws {
+        var snapshot = collected
         let name = configured.config.name
         let now = clock()
         if snapshot.unchanged {
@@ -315,11 +317,16 @@ struct SyncEngine: Sendable {
         // reconciles, then the rest of the record while this one renders and evaluates;
         // nothing is published until the write is done, and a failed write publishes nothing.
         let pending = PendingRecord()
-        async let stored = store.commit(source: name, costs: snapshot.costs, then: pending, retention: config.storage.retention)
+        let costs = snapshot.costs
+        async let stored = store.commit(source: name, costs: costs, then: pending, retention: config.storage.retention)
         defer { pending.abandon() }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             inventoriedScopes: snapshot.inventoriedScopes, orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
+        // Reconciled: a large estate's line items and inventory are tens of megabytes that
+        // the rest of the sync (rendering, evaluating, storing) does not need.
+        snapshot.billing = []
+        snapshot.inventory = []
         let dimensions = dimensions(source: name, resources: resources)
         let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
         let previous = await estate.status(of: name)
