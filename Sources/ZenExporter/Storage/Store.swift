@@ -34,24 +34,19 @@ final class Store: Sendable {
 
     // MARK: Writing
 
-    /// Commits one successful sync in one transaction: the snapshot, the resources that
-    /// changed (their state rows and the `resources` table), the per-resource daily costs of
-    /// the days the source reported and their per-scope sums (replacing those days, keeping
-    /// older history), then prunes each past its retention. Returns the snapshot's id.
+    /// Commits one successful sync in one transaction: the per-resource daily costs of the
+    /// days the source reported, the snapshot, the resources that changed (their state rows
+    /// and the `resources` table) and the per-scope sums of those days (replacing those days,
+    /// keeping older history), then prunes each past its retention. Returns the snapshot's id.
+    ///
+    /// It begins before the rest of the record exists: the per-resource costs (a second at
+    /// 3,000,000 rows) are written while the caller still reconciles, then the transaction
+    /// waits for the record. An abandoned record rolls everything back. The costs are taken
+    /// from `handed` and let go once written.
     @discardableResult
-    func commit(_ sync: SyncRecord, retention: Retention) async throws -> Int64 {
-        let record = PendingRecord()
-        record.fulfill(sync)
-        return try await commit(source: sync.source, costs: sync.costs, then: record, retention: retention)
-    }
-
-    /// The same commit, begun before the rest of the record exists: the per-resource daily
-    /// costs (a second at 3,000,000 rows) are written while the caller still reconciles, and
-    /// the transaction then waits for the record. An abandoned record rolls everything back.
-    @discardableResult
-    func commit(source: String, costs: DailyCostTable, then pending: PendingRecord, retention: Retention) async throws -> Int64 {
+    func commit(source: String, costs handed: Handed<DailyCostTable>, then pending: PendingRecord, retention: Retention) async throws -> Int64 {
         try await writer.write { db in
-            if let range = costs.dayRange {
+            if let costs = handed.take(), let range = costs.dayRange {
                 try Self.replaceResourceDaily(db, source: source, costs: costs, from: range.first, through: range.last)
             }
             guard let sync = pending.wait() else { throw CancellationError() }
@@ -62,7 +57,7 @@ final class Store: Sendable {
             let snapshotID = try Self.insertSnapshot(db, source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
                                                      extras: stored, fingerprint: sync.fingerprint)
             try Self.saveChanges(db, sync: sync, snapshotID: snapshotID)
-            if let range = costs.dayRange {
+            if let range = sync.dayRange {
                 try Self.replaceScopeDaily(db, source: source, days: sync.scopeDays, from: range.first, through: range.last)
             }
             try Self.prune(db, source: source, now: sync.finishedAt, retention: retention)
@@ -574,8 +569,9 @@ struct SyncRecord: Sendable {
     var finishedAt: Date
     /// Every resource's change, unchanged ones included (they are counted, not stored).
     var changes: [ResourceChange]
-    var costs: DailyCostTable
-    /// `costs` summed per scope.
+    /// The first and last day the source reported costs for (their history is replaced).
+    var dayRange: (first: LocalDay, last: LocalDay)?
+    /// The days' costs summed per scope.
     var scopeDays: [LocalDay: ScopeHistory.Day]
     var extras: SnapshotExtras
     var fingerprint: String?
@@ -593,7 +589,15 @@ struct SyncRecord: Sendable {
     func count(_ action: ChangeAction) -> Int { counts[action] ?? 0 }
 }
 
-/// A sync record handed over to a commit that is already running (`Store.commit(source:costs:then:)`):
+/// A value handed to another thread once, which lets go of it when done: the last
+/// reference can then be dropped while the sender goes on.
+final class Handed<Value: Sendable>: Sendable {
+    private let value: Mutex<Value?>
+    init(_ value: Value) { self.value = Mutex(value) }
+    func take() -> Value? { value.withLock { taken in defer { taken = nil }; return taken } }
+}
+
+/// A sync record handed over to a commit that is already running (`Store.commit(source:costs:then:retention:)`):
 /// the database thread waits for it inside its transaction. Fulfilled or abandoned once; the
 /// first call wins.
 final class PendingRecord: Sendable {

@@ -317,8 +317,8 @@ struct SyncEngine: Sendable {
         // reconciles, then the rest of the record while this one renders and evaluates;
         // nothing is published until the write is done, and a failed write publishes nothing.
         let pending = PendingRecord()
-        let costs = snapshot.costs
-        async let stored = store.commit(source: name, costs: costs, then: pending, retention: config.storage.retention)
+        let handed = Handed(snapshot.costs)
+        async let stored = store.commit(source: name, costs: handed, then: pending, retention: config.storage.retention)
         defer { pending.abandon() }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             inventoriedScopes: snapshot.inventoriedScopes, orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
@@ -329,17 +329,19 @@ struct SyncEngine: Sendable {
         snapshot.inventory = []
         let dimensions = dimensions(source: name, resources: resources)
         let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
+        let dayRange = snapshot.costs.dayRange, dailyRows = snapshot.costs.count
+        snapshot.costs = DailyCostTable()  // summed, and with the database: tens of MB at 100k resources
         let previous = await estate.status(of: name)
         let changes = detectChanges(previous: previous?.resources ?? [], current: resources)
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
-                                changes: changes, costs: snapshot.costs, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint,
+                                changes: changes, dayRange: dayRange, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint,
                                 isFirst: previous?.hasData != true)
         pending.fulfill(record)
         let storeStarted = ContinuousClock.now
         let reconcileSeconds = (storeStarted - reconcileStarted).seconds
         var updatedHistory = previous?.history ?? ScopeHistory()
-        if let range = snapshot.costs.dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
+        if let range = dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
         updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, now: now))
         let history = updatedHistory
         let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization)
@@ -387,7 +389,7 @@ struct SyncEngine: Sendable {
         func seconds(_ value: Double) -> Logger.MetadataValue { "\(String(format: "%.3f", value))" }
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(counts[.created] ?? 0)",
-            "updated": "\(counts[.updated] ?? 0)", "deleted": "\(counts[.deleted] ?? 0)", "daily_rows": "\(snapshot.costs.count)",
+            "updated": "\(counts[.updated] ?? 0)", "deleted": "\(counts[.deleted] ?? 0)", "daily_rows": "\(dailyRows)",
             "seconds": seconds(duration),
             // Where the time went: reading the provider, reconciling, storing (rendering the
             // series meanwhile), evaluating and publishing.
