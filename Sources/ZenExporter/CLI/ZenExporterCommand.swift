@@ -87,7 +87,7 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let logger = options.logger("zen-exporter.sync")
-        let store = try Store(path: config.storage.path)
+        let store = try Store(path: config.storage.path, logger: logger)
         defer { try? store.close() }
         var engine = SyncEngine(config: config, store: store, logger: logger)
         if let at {

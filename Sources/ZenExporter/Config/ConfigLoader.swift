@@ -66,11 +66,12 @@ enum ConfigLoader {
             config.web.maxConnections = reader.int(fields, "max_connections", range: 16...1_000_000) ?? config.web.maxConnections
             config.web.idleTimeout = reader.duration(fields, "idle_timeout") ?? config.web.idleTimeout
         }
-        if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days", "resource_retention_days"]) {
+        if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days", "resource_retention_days", "removed_source_days"]) {
             config.storage.path = reader.string(fields, "path") ?? config.storage.path
             config.storage.retentionDays = reader.int(fields, "retention_days", range: 1...36_500) ?? config.storage.retentionDays
             config.storage.resourceRetentionDays = reader.int(fields, "resource_retention_days", range: 35...36_500)
                 ?? config.storage.resourceRetentionDays
+            config.storage.removedSourceDays = reader.int(fields, "removed_source_days", range: 0...36_500) ?? config.storage.removedSourceDays
         }
         if let node = top["reporting"] { readReporting(node, reader, into: &config.reporting) }
         if let node = top["fx"] { readFX(node, reader, into: &config.fx) }

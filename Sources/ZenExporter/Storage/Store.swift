@@ -2,6 +2,7 @@ import CostModel
 import Foundation
 import GRDB
 import GRDBSQLite
+import Logging
 import Synchronization
 
 /// The daemon's own memory: every sync as a snapshot, each resource's state in it, and the
@@ -11,20 +12,57 @@ final class Store: Sendable {
     private let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the database file and applies migrations.
-    init(path: String) throws {
+    init(path: String, logger: Logger = Logger(label: "zen-exporter.store")) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "infrazen"
         writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.useIncrementalVacuum(writer, path: path, logger: logger)
         try Self.migrator.migrate(writer)
     }
 
     /// A private in-memory database, for `render` and tests that need no file.
     init() throws {
         writer = try DatabaseQueue()
+        try Self.useIncrementalVacuum(writer, path: ":memory:", logger: Logger(label: "zen-exporter.store"))
         try Self.migrator.migrate(writer)
+    }
+
+    /// Pages that pruning frees go back to the file system (`PRAGMA incremental_vacuum`, run
+    /// after a prune), so the file shrinks with its data. SQLite fixes the mode once the file
+    /// has a page (WAL mode writes one on open), and a VACUUM applies a new one: instant on a
+    /// new file, before the migrations run; a file made by an older version is rewritten once.
+    /// A VACUUM that fails (it needs as much free disk as the file takes) is logged, and the
+    /// file is used as it is and converted at a later start.
+    private static func useIncrementalVacuum(_ writer: any DatabaseWriter, path: String, logger: Logger) throws {
+        try writer.barrierWriteWithoutTransaction { db in
+            guard try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != Self.incrementalVacuum else { return }
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") ?? 0 > 0 {
+                logger.info("converting the database to incremental vacuum: a one-time VACUUM rewrites the file", metadata: ["path": "\(path)"])
+            }
+            do {
+                try db.execute(sql: "VACUUM")
+            } catch {
+                logger.error("the one-time VACUUM failed; the database is used as it is, and freed pages are not returned to the file system until it succeeds at a later start",
+                             metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
+    static let incrementalVacuum = 2
+
+    /// Test hook (no config key sets it): caps the database at `pages` pages, as a full disk
+    /// would (SQLite's `max_page_count` on the connection that writes; SQLite never sets it
+    /// below the file's size, so 1 means "no growth"). nil lifts the cap. Returns the cap set.
+    @discardableResult
+    func limitPages(_ pages: Int?) async throws -> Int {
+        try await writer.barrierWriteWithoutTransaction { db in
+            try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pages.map { max(1, $0) } ?? Int(Int32.max))") ?? 0
+        }
     }
 
     func close() throws {
@@ -272,18 +310,85 @@ final class Store: Sendable {
     }
 
     /// Drops per-scope history past `retention.days` and per-resource rows past
-    /// `retention.resourceDays`, and snapshots past `retention.days`, but never the newest
-    /// good snapshot of the source.
+    /// `retention.resourceDays`, resources deleted more than `retention.resourceDays` ago
+    /// with the cost lines no kept day refers to, and snapshots past `retention.days`, but
+    /// never the newest good snapshot of the source. Every age is counted back from
+    /// `PruneReference`, not from the clock alone. Freed pages go back to the file system.
     private static func prune(_ db: Database, source: String, now: Date, retention: Retention) throws {
-        let today = LocalDay(now, in: TimeZone(identifier: "UTC") ?? .current)
-        try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day < ?", arguments: [source, today.adding(days: -retention.days).ordinal])
+        let reference = try PruneReference(db, source: source, now: now)
+        try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day < ?", arguments: [source, reference.day.adding(days: -retention.days).ordinal])
         try db.execute(sql: "DELETE FROM resource_daily WHERE source = ? AND day < ?",
-                       arguments: [source, today.adding(days: -retention.resourceDays).ordinal])
+                       arguments: [source, reference.day.adding(days: -retention.resourceDays).ordinal])
+        var linesMayBeUnused = db.changesCount > 0
+        try db.execute(sql: """
+            DELETE FROM resources WHERE source = ?
+              AND deleted_in_snapshot < (SELECT MIN(id) FROM sync_snapshots WHERE source = ? AND finished_at >= ?)
+            """, arguments: [source, source, reference.time(daysBefore: retention.resourceDays)])
+        linesMayBeUnused = linesMayBeUnused || db.changesCount > 0
+        if linesMayBeUnused { try pruneUnusedCostLines(db, source: source) }
         try db.execute(sql: """
             DELETE FROM sync_snapshots WHERE source = ? AND finished_at < ?
               AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok')
               AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok' AND extras IS NOT NULL)
-            """, arguments: [source, now.addingTimeInterval(-Double(retention.days) * 86_400).timeIntervalSince1970, source, source])
+            """, arguments: [source, reference.time(daysBefore: retention.days), source, source])
+        try reclaimFreePages(db, atLeast: 0.1)
+    }
+
+    /// Cost lines that no kept per-resource day refers to (their days were pruned: resources
+    /// long gone, services no longer billed). Found by reading the packed days, which no index
+    /// sees into; run only when a prune removed days or resources. A line billed again later
+    /// is added again.
+    private static func pruneUnusedCostLines(_ db: Database, source: String) throws {
+        var used = Set<Int64>()
+        let days = try Row.fetchCursor(db, sql: "SELECT lines FROM resource_daily WHERE source = ?", arguments: [source])
+        while let row = try days.next() { used.formUnion(ResourceDay.unpack(row[0])) }
+        let delete = try db.makeStatement(sql: "DELETE FROM cost_lines WHERE id = ?")
+        for id in try Int64.fetchAll(db, sql: "SELECT id FROM cost_lines WHERE source = ?", arguments: [source]) where !used.contains(id) {
+            try delete.execute(arguments: [id])
+        }
+    }
+
+    /// Returns free pages to the file system when they are at least `fraction` of the file. A
+    /// sync that replaces days frees about as many pages as it then fills; pruning frees more.
+    private static func reclaimFreePages(_ db: Database, atLeast fraction: Double) throws {
+        let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+        let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+        if free > 0, Double(free) >= Double(pages) * fraction { try db.execute(sql: "PRAGMA incremental_vacuum") }
+    }
+
+    /// Deletes every row of the sources not in `configured` (sources removed from the config)
+    /// whose last sync finished more than `graceDays` before `PruneReference` (0: whatever
+    /// its age), then returns the freed pages to the file system. Returns the number of rows
+    /// deleted per source.
+    func pruneRemovedSources(keeping configured: Set<String>, now: Date, graceDays: Int) async throws -> [String: Int] {
+        try await writer.write { db in
+            var lastSync: [String: Double] = [:]
+            for table in ["sync_snapshots", "resources", "cost_lines", "resource_daily", "scope_daily"] {
+                for source in try String.fetchAll(db, sql: "SELECT DISTINCT source FROM \(table)") where !configured.contains(source) {
+                    lastSync[source] = -.infinity
+                }
+            }
+            guard !lastSync.isEmpty else { return [:] }
+            for row in try Row.fetchAll(db, sql: "SELECT source, MAX(finished_at) FROM sync_snapshots GROUP BY source") {
+                let source: String = row[0]
+                if lastSync[source] != nil, let finished = row[1] as Double? { lastSync[source] = finished }
+            }
+            let cutoff = try PruneReference(db, source: nil, now: now).time(daysBefore: graceDays)
+            var deleted: [String: Int] = [:]
+            for (source, finished) in lastSync where graceDays == 0 || finished < cutoff {
+                var rows = 0
+                for statement in ["DELETE FROM resource_states WHERE snapshot_id IN (SELECT id FROM sync_snapshots WHERE source = ?)",
+                                  "DELETE FROM sync_snapshots WHERE source = ?", "DELETE FROM resources WHERE source = ?",
+                                  "DELETE FROM cost_lines WHERE source = ?", "DELETE FROM resource_daily WHERE source = ?",
+                                  "DELETE FROM scope_daily WHERE source = ?"] {
+                    try db.execute(sql: statement, arguments: [source])
+                    rows += db.changesCount
+                }
+                deleted[source] = rows
+            }
+            if !deleted.isEmpty { try Self.reclaimFreePages(db, atLeast: 0) }
+            return deleted
+        }
     }
 
     // MARK: Reading
@@ -552,6 +657,53 @@ final class Store: Sendable {
     }
 }
 
+/// What retention is counted back from: today by the clock, but never a day past the newest
+/// billed day in the database (the source's, or any source's when `source` is nil). Billed
+/// days carry the provider's dates, so a clock that jumps ahead (a bad NTP server, a virtual
+/// machine restored with a wrong time) cannot prune history that is still inside retention; a
+/// billed day far in the future (a bad export row) cannot either, since the clock bounds it.
+/// With no billed day at all, the clock alone.
+struct PruneReference {
+    var day: LocalDay
+    /// The end of `day`, or the clock if earlier.
+    var now: Date
+
+    init(_ db: Database, source: String?, now clock: Date) throws {
+        let today = LocalDay(clock, in: TimeZone(identifier: "UTC") ?? .current)
+        let newest: Int?
+        if let source {
+            newest = try Int.fetchOne(db, sql: "SELECT MAX(day) FROM scope_daily WHERE source = ?", arguments: [source])
+        } else {
+            newest = try Int.fetchOne(db, sql: "SELECT MAX(day) FROM scope_daily")
+        }
+        guard let newest, newest < today.ordinal else {
+            day = today
+            now = clock
+            return
+        }
+        day = LocalDay(ordinal: newest)
+        now = min(clock, Date(timeIntervalSince1970: Double(newest + 1) * 86_400))
+    }
+
+    /// `days` before the reference, in seconds since 1970 (as `sync_snapshots` stores times).
+    func time(daysBefore days: Int) -> Double { now.timeIntervalSince1970 - Double(days) * 86_400 }
+}
+
+extension SyncFailure {
+    /// A write the database refused, as `infrazen_sync_errors_total` counts it: endpoint
+    /// `storage`, reason `disk_full` when the disk (or the file's page cap) is full, `storage`
+    /// otherwise. Retrying cannot help either; the last good data stays served.
+    static func storage(_ error: any Error) -> SyncFailure {
+        if let database = error as? DatabaseError, database.resultCode.primaryResultCode == .SQLITE_FULL {
+            return SyncFailure(endpoint: "storage", reason: "disk_full",
+                               message: "the database is full (no space left on its disk): \(database.message ?? "\(database.resultCode)")")
+        }
+        return SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+    }
+
+    var isStorage: Bool { endpoint == "storage" }
+}
+
 /// How long history is kept, by grain.
 struct Retention: Sendable {
     /// Per-scope daily costs and snapshots (`storage.retention_days`).
@@ -795,7 +947,7 @@ struct ResourceDay {
         return zip(ids, amounts).map { ($0, $1) }
     }
 
-    private static func pack(_ values: [Int64]) -> Data {
+    static func pack(_ values: [Int64]) -> Data {
         var data = Data(count: values.count * 8)
         data.withUnsafeMutableBytes { bytes in
             for (index, value) in values.enumerated() { bytes.storeBytes(of: value.littleEndian, toByteOffset: index * 8, as: Int64.self) }
@@ -803,7 +955,7 @@ struct ResourceDay {
         return data
     }
 
-    private static func unpack(_ data: Data) -> [Int64] {
+    static func unpack(_ data: Data) -> [Int64] {
         data.withUnsafeBytes { bytes in
             (0..<(bytes.count / 8)).map { Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
         }

@@ -260,7 +260,10 @@ struct EstateEvaluation: Sendable {
 
     /// How far back the evaluation needs daily costs.
     static func historyStart(config: ExporterConfig, now: Date) -> LocalDay {
-        let today = LocalDay(now, in: config.reporting.timeZone)
+        historyStart(config: config, today: LocalDay(now, in: config.reporting.timeZone))
+    }
+
+    static func historyStart(config: ExporterConfig, today: LocalDay) -> LocalDay {
         let periodStarts = config.budgets.map { $0.period.bounds(containing: today).first }
         return ([today.adding(days: -120)] + periodStarts).min() ?? today.adding(days: -120)
     }

@@ -97,6 +97,7 @@ struct SyncEngine: Sendable {
                 logger.error("could not restore the last snapshot", metadata: ["source": "\(name)", "error": "\(error)"])
             }
         }
+        await pruneRemovedSources()
         if relabel && relabelled {
             do { try await store.setMeta(Self.scopeLabelsKey, labelling) } catch {
                 logger.error("could not record the allocation rules the scopes were summed under", metadata: ["error": "\(error)"])
@@ -120,6 +121,36 @@ struct SyncEngine: Sendable {
     }
 
     static let scopeLabelsKey = "scope_labels"
+
+    /// The day the history kept in memory is counted back from: today, but never past the
+    /// newest billed day, as in the database (`PruneReference`): a clock that jumps ahead
+    /// must not drop days that month-to-date and forecasts read once it is back.
+    static func historyToday(_ history: ScopeHistory, now: Date, config: ExporterConfig) -> LocalDay {
+        let today = LocalDay(now, in: config.reporting.timeZone)
+        return history.lastDay.map { min(today, $0) } ?? today
+    }
+
+    /// Deletes the stored data of sources no longer in the config once their last sync is
+    /// `storage.removed_source_days` old (at start, then daily), with a log line each.
+    func pruneRemovedSources() async {
+        let days = config.storage.removedSourceDays
+        do {
+            let deleted = try await store.pruneRemovedSources(keeping: Set(sources.map(\.config.name)), now: clock(), graceDays: days)
+            for (source, rows) in deleted.sorted(by: { $0.key < $1.key }) {
+                logger.warning("deleted the stored data of a source no longer in the config",
+                               metadata: ["source": "\(source)", "rows": "\(rows)", "removed_source_days": "\(days)"])
+            }
+        } catch {
+            logger.error("could not delete the data of sources no longer in the config", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// How long to wait before the first sync after a start: what is left of the interval
+    /// since the last good sync, spread by the jitter. A last sync stamped in the future (the
+    /// clock was ahead then) counts as just now, not as a wait of years.
+    static func firstSyncDelay(lastSuccess: Date, now: Date, interval: Double, jitter: Double) -> Double {
+        max(0, interval * (1 + jitter) - max(0, now.timeIntervalSince(lastSuccess)))
+    }
 
     /// What the per-scope history depends on in the config: the tag keys and rules that
     /// name tenants and teams.
@@ -204,13 +235,20 @@ struct SyncEngine: Sendable {
                 }
             }
             if !config.usage.isEmpty { group.addTask { await usage.runForever() } }
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: .seconds(86_400)) } catch { return }
+                    await pruneRemovedSources()
+                }
+            }
             for configured in sources {
                 group.addTask {
                     let jitter = configured.config.jitterRatio
                     // Restored data that is still fresh is not fetched again at once: the next
                     // sync is due one interval after the last good one, spread by the jitter.
                     if let last = await estate.status(of: configured.config.name)?.lastSuccess {
-                        let due = configured.config.interval.seconds * (1 + Double.random(in: 0...jitter)) - clock().timeIntervalSince(last)
+                        let due = Self.firstSyncDelay(lastSuccess: last, now: clock(), interval: configured.config.interval.seconds,
+                                                      jitter: Double.random(in: 0...jitter))
                         if due > 0 { do { try await Task.sleep(for: .seconds(due)) } catch { return } }
                     }
                     while !Task.isCancelled {
@@ -271,7 +309,7 @@ struct SyncEngine: Sendable {
             let key = SourceStatus.ErrorKey(endpoint: failure.endpoint, reason: failure.reason)
             await estate.update(name) { $0.errors[key, default: 0] += 1 }
             // The provider answered; retrying cannot fix a database that refuses the write.
-            if failure.reason == "storage" { break }
+            if failure.isStorage { break }
         }
         let finished = clock()
         let duration = (ContinuousClock.now - startedInstant).seconds
@@ -342,7 +380,7 @@ struct SyncEngine: Sendable {
         let reconcileSeconds = (storeStarted - reconcileStarted).seconds
         var updatedHistory = previous?.history ?? ScopeHistory()
         if let range = dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
-        updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, now: now))
+        updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, today: Self.historyToday(updatedHistory, now: now, config: config)))
         let history = updatedHistory
         let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization)
         let renderSeconds = (ContinuousClock.now - storeStarted).seconds
@@ -380,7 +418,7 @@ struct SyncEngine: Sendable {
         do {
             _ = try await stored
         } catch {
-            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+            throw SyncFailure.storage(error)
         }
         let storeSeconds = (ContinuousClock.now - storeStarted).seconds
         await land([name: landing], evaluatedAhead: ahead)
@@ -410,7 +448,7 @@ struct SyncEngine: Sendable {
             try await store.commitUnchanged(source: name, provider: configured.source.provider, startedAt: started, finishedAt: finished,
                                             resources: count, fingerprint: snapshot.fingerprint)
         } catch {
-            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+            throw SyncFailure.storage(error)
         }
         await estate.update(name, publish: false) { status in
             status.actions = [.unchanged: count]

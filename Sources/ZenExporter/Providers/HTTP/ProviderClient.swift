@@ -155,6 +155,11 @@ extension SyncFailure {
     static let tooLarge = "too_large"
     /// The reason of a 3xx answer: redirects are never followed with credentials.
     static let redirect = "redirect"
+    /// The reason of a URL a provider handed out (a catalog's) that credentials must not go to.
+    static let insecureURL = "insecure_url"
+    /// The reason of a number no measurement can give (a utilisation ratio of 40, NaN): it is
+    /// not kept, and the last good value stays.
+    static let badValue = "bad_value"
 
     var isBodyTooLarge: Bool { reason == Self.tooLarge }
 }

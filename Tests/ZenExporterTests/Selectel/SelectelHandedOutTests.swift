@@ -1,0 +1,79 @@
+import CostModel
+import Foundation
+import Testing
+@testable import ZenExporter
+
+/// What the provider hands out is checked like configuration: catalog URLs before a token goes
+/// to them, utilisation means before they are kept.
+@Suite("Selectel: URLs and values the provider hands out", .serialized)
+struct SelectelHandedOutTests {
+    static let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
+    static let web = "5b1e2c3d-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+
+    func source(_ fake: SelectelFake) throws -> SelectelSource {
+        let config = try ConfigLoader.parse("""
+        sources:
+          - name: sel
+            type: selectel
+            token_env: SEL_TOKEN
+            username_env: SEL_USER
+            password_env: SEL_PASSWORD
+            account_id: "200001"
+            project_id: 7f1c2a9be0d34c21a8b6f0e2d4c5b6a7
+            base_url: "\(fake.baseURL)"
+            retries: 0
+            timeout: 30s
+        """, file: "t.yaml", environment: ["SEL_TOKEN": SelectelFake.staticToken, "SEL_USER": "finops-exporter",
+                                           "SEL_PASSWORD": SelectelFake.servicePassword])
+        let sourceConfig = try #require(config.sources.first)
+        return try #require(sourceConfig.makeSource() as? SelectelSource)
+    }
+
+    func window(_ now: Date = now) -> CollectionWindow {
+        CollectionWindow(now: now, historyDays: 7, reporting: ReportingConfig())
+    }
+
+    @Test("a catalog endpoint on plain http:// to a host not named loopback gets no token: refused as insecure_url, the rest lands")
+    func insecureCatalogURL() async throws {
+        let fake = try SelectelFake(.init(insecureMetricCatalog: true))
+        try await fake.start()
+        let snapshot = try await source(fake).collect(window())
+        await fake.stop()
+        #expect(fake.count("POST gnocchi") == 0)
+        let refused = snapshot.endpointFailures.filter { $0.reason == "insecure_url" }
+        #expect(refused.map(\.endpoint) == ["gnocchi/ru-1"])
+        #expect(refused.first?.message.contains("plain http:// to 0.0.0.0") == true)
+        #expect(snapshot.utilization.isEmpty)
+        #expect(snapshot.inventory.contains { $0.resourceID == Self.web })
+    }
+
+    @Test("a Gnocchi mean that is no ratio (5,000 %, negative, overflowing to infinity) is a counted bad value; the server keeps its last values",
+          arguments: [[4000.0, 6000.0], [-50.0], [1e308, 1e308]])
+    func absurdUtilisation(means: [Double]) async throws {
+        let fake = try SelectelFake()
+        try await fake.start()
+        let source = try source(fake)
+        let good = try await source.collect(window())
+        // By hand from the fixtures: CPU (3 + 5) / 2 % = 0.04, memory 1024 of 4096 MB = 0.25.
+        #expect(Set(good.utilization.map(\.ratio)) == [0.04, 0.25])
+
+        fake.behaviour.withLock { $0.cpuMeasures = means }
+        let bad = try await source.collect(window(Self.now.addingTimeInterval(7200)))
+        await fake.stop()
+        let counted = bad.endpointFailures.filter { $0.reason == SyncFailure.badValue }
+        #expect(counted.map(\.endpoint) == ["gnocchi/ru-1"])
+        #expect(counted.first?.message.contains(Self.web) == true)
+        #expect(bad.utilization == good.utilization)
+    }
+
+    @Test("a mean a little over 100 % (a rate between samples) is read as 1, not as a bad value")
+    func slightOvershoot() async throws {
+        let fake = try SelectelFake()
+        fake.behaviour.withLock { $0.cpuMeasures = [104, 106] }
+        try await fake.start()
+        let snapshot = try await source(fake).collect(window())
+        await fake.stop()
+        #expect(snapshot.endpointFailures.filter { $0.reason == SyncFailure.badValue }.isEmpty)
+        #expect(snapshot.utilization.first { $0.dimension == .cpu }?.ratio == 1)
+    }
+}
