@@ -7,25 +7,12 @@ import Testing
 /// to them, utilisation means before they are kept.
 @Suite("Selectel: URLs and values the provider hands out", .serialized)
 struct SelectelHandedOutTests {
-    static let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
-    static let web = "5b1e2c3d-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    static let now = SelectelSourceTests.now
+    static let web = SelectelSourceTests.web
 
+    /// The connector as the Selectel source tests configure it, driven directly.
     func source(_ fake: SelectelFake) throws -> SelectelSource {
-        let config = try ConfigLoader.parse("""
-        sources:
-          - name: sel
-            type: selectel
-            token_env: SEL_TOKEN
-            username_env: SEL_USER
-            password_env: SEL_PASSWORD
-            account_id: "200001"
-            project_id: 7f1c2a9be0d34c21a8b6f0e2d4c5b6a7
-            base_url: "\(fake.baseURL)"
-            retries: 0
-            timeout: 30s
-        """, file: "t.yaml", environment: ["SEL_TOKEN": SelectelFake.staticToken, "SEL_USER": "finops-exporter",
-                                           "SEL_PASSWORD": SelectelFake.servicePassword])
-        let sourceConfig = try #require(config.sources.first)
+        let sourceConfig = try #require(try SelectelSourceTests().config(fake).sources.first)
         return try #require(sourceConfig.makeSource() as? SelectelSource)
     }
 
