@@ -163,7 +163,7 @@ public struct HealthAssessment: Sendable {
             guard source.up != false, let last = source.lastSuccess else { return true }
             return now.timeIntervalSince(last) > freshIntervals * max(source.intervalSeconds, 1)
         }
-        let reason = stale.isEmpty ? "all \(sources.count) sources up and synced within \(Int(freshIntervals)) intervals"
+        let reason = stale.isEmpty ? "every source (\(sources.count)) up and synced within \(Int(freshIntervals)) of its intervals"
             : "\(stale.count) of \(sources.count) sources down or stale: " + stale.prefix(3).map { source in
                 let age = source.lastSuccess.map { "last good sync \(Int(now.timeIntervalSince($0) / 60)) min ago" } ?? "never synced"
                 return "\(source.name) (\(source.up == false ? "down, " : "")\(age))"

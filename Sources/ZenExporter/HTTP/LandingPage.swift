@@ -41,7 +41,7 @@ enum LandingPage {
 
     static func health(_ health: HealthAssessment?) -> String {
         guard let health, let score = health.score else { return "<h2>Health</h2><p><em>not assessed yet</em></p>" }
-        let rows = health.parts.map { part in
+        let rows = health.parts.map { part -> String in
             "<tr><td>\(part.component.rawValue)</td><td class=\"n\">\(String(format: "%.2f", part.value))</td>"
                 + "<td><span class=\"bar\" style=\"width:\(Int((part.value * 100).rounded()))px\"></span></td><td>\(escape(part.reason))</td></tr>"
         }.joined(separator: "\n")
@@ -59,11 +59,11 @@ enum LandingPage {
         let monthToDate = evaluation.monthToDate.reduce(into: [Currency: Decimal]()) { $0[$1.key.currency, default: 0] += $1.value }
         let currencies = Set(runRate.keys).union(monthToDate.keys).sorted()
         guard !currencies.isEmpty else { return "<h2>Totals</h2><p><em>no data yet</em></p>" }
-        let rows = currencies.map { currency in
+        let rows = currencies.map { currency -> String in
             "<tr><td>\(currency.code)</td><td class=\"n\">\(money(runRate[currency] ?? 0))</td><td class=\"n\">\(money(monthToDate[currency] ?? 0))</td></tr>"
         }.joined(separator: "\n")
-        let units = evaluation.owner.unitCosts.filter { $0.scope == "total" }.map {
-            "\(money($0.amount, scale: 2)) \($0.currency.code) per \(escape($0.unit)) (\($0.units.plainString) \(escape($0.unit))s)"
+        let units = evaluation.owner.unitCosts.filter { $0.scope == "total" }.map { (cost: OwnerFigures.UnitCost) -> String in
+            "\(money(cost.amount)) \(cost.currency.code) per \(escape(cost.unit)) (\(cost.units.plainString) \(escape(cost.unit))s)"
         }
         return """
         <h2>Totals</h2>
@@ -76,7 +76,7 @@ enum LandingPage {
 
     static func budgets(_ budgets: [BudgetStatus]) -> String {
         guard !budgets.isEmpty else { return "<h2>Budgets</h2><p><em>no budgets configured</em></p>" }
-        let rows = budgets.map { status in
+        let rows = budgets.map { status -> String in
             let over = status.forecast > status.budget.amount.amount
             return "<tr><td>\(escape(status.budget.name))</td><td>\(status.budget.period.rawValue)</td><td class=\"n\">\(money(status.spent))</td>"
                 + "<td class=\"n\">\(money(status.budget.amount.amount))</td><td class=\"n\(over ? " neg" : "")\">\(money(status.forecast))</td>"
@@ -95,7 +95,7 @@ enum LandingPage {
             ($0.recommendation.savingsMonthly.amount, $1.recommendation.resourceID) > ($1.recommendation.savingsMonthly.amount, $0.recommendation.resourceID)
         }.prefix(recommendationsShown)
         guard !top.isEmpty else { return "<h2>Top recommendations</h2><p><em>none</em></p>" }
-        let rows = top.map { item in
+        let rows = top.map { item -> String in
             let rec = item.recommendation
             return "<tr><td>\(rec.kind.rawValue)</td><td>\(escape(rec.resourceID))</td><td>\(escape(item.source))</td>"
                 + "<td class=\"n\">\(money(rec.savingsMonthly.amount))</td><td>\(rec.savingsMonthly.currency.code)</td></tr>"
@@ -113,9 +113,9 @@ enum LandingPage {
             .sorted { ($1.cost, $0.tenant) < ($0.cost, $1.tenant) }.prefix(tenantsShown)
         guard !rows.isEmpty else { return "<h2>Tenants by cost</h2><p><em>no tenants</em></p>" }
         let margins = Dictionary(evaluation.owner.margins.map { ("\($0.tenant)|\($0.currency)", $0) }, uniquingKeysWith: { first, _ in first })
-        let html = rows.map { row in
+        let html = rows.map { row -> String in
             let margin = margins["\(row.tenant)|\(row.currency)"]
-            let ratio = margin.map { "<td class=\"n\($0.ratio < 0 ? " neg" : "")\">\(String(format: "%.1f", ($0.ratio * 100).doubleValue)) %</td>" } ?? "<td></td>"
+            let ratio: String = margin.map { "<td class=\"n\($0.ratio < 0 ? " neg" : "")\">\(String(format: "%.1f", ($0.ratio * 100).doubleValue)) %</td>" } ?? "<td></td>"
             return "<tr><td>\(escape(row.tenant))</td><td class=\"n\">\(money(row.cost))</td><td class=\"n\">\(margin.map { money($0.revenue) } ?? "")</td>\(ratio)<td>\(row.currency.code)</td></tr>"
         }.joined(separator: "\n")
         return """
@@ -128,14 +128,14 @@ enum LandingPage {
 
     static func reports(now: Date, timeZone: TimeZone) -> String {
         let current = ReportMonth(containing: LocalDay(now, in: timeZone))
-        let links = [current.previous, current].map { month in
+        let links = [current.previous, current].map { month -> String in
             "<li>\(month): " + MonthlyReport.Format.allCases.map { "<a href=\"/report/\(month).\(ReportRoute.fileExtension($0))\">\($0.rawValue)</a>" }.joined(separator: " · ") + "</li>"
         }.joined(separator: "\n")
         return "<h2>Monthly reports</h2>\n<ul>\n\(links)\n</ul>"
     }
 
     static func exporterState(sources: [SourceStatus], usage: [UsageStatus], series: Int, databaseRecovered: Bool) -> String {
-        let rows = sources.map { source in
+        let rows = sources.map { source -> String in
             let state = switch source.up {
             case .some(true): "up"
             case .some(false): source.hasData ? "down (serving last good data)" : "down"
@@ -156,7 +156,7 @@ enum LandingPage {
         """
     }
 
-    static func money(_ amount: Decimal, scale: Int = 2) -> String { amount.rounded(scale: scale).plainString }
+    static func money(_ amount: Decimal) -> String { MonthlyReport.money(amount) }
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

@@ -17,7 +17,7 @@ struct ReportHTML {
             ("Spend by service, \(currency.code)", Self.bars(inReporting(report.byService).prefix(12).map { ($0.key, $0.amount) })),
             ("Tenants, \(currency.code)", Self.bars(inReporting(report.byTenant).prefix(15).map { ($0.key, $0.amount) })),
         ]
-        let chartHTML = charts.map { title, svg in "<figure><figcaption>\(Self.escape(title))</figcaption>\(svg)</figure>" }.joined(separator: "\n")
+        let chartHTML = charts.map { title, svg -> String in "<figure><figcaption>\(Self.escape(title))</figcaption>\(svg)</figure>" }.joined(separator: "\n")
         let tablesHTML = report.tables.map(Self.table).joined(separator: "\n")
         return """
         <!DOCTYPE html>

@@ -24,7 +24,12 @@ extension MonthlyReport {
         }
     }
 
-    static func money(_ amount: Decimal) -> String { amount.rounded(scale: 2).plainString }
+    /// Money with exactly two decimals, as finance reads it: 52653.50, not 52653.5.
+    static func money(_ amount: Decimal) -> String {
+        let text = amount.rounded(scale: 2).plainString
+        guard let dot = text.firstIndex(of: ".") else { return text + ".00" }
+        return text + String(repeating: "0", count: max(0, 3 - text.distance(from: dot, to: text.endIndex)))
+    }
     static func percent(_ ratio: Decimal) -> String { "\((ratio * 100).rounded(scale: 1).plainString) %" }
 
     var title: String { "Cloud spend report, \(month)" }

@@ -64,11 +64,17 @@ struct OwnerFigures: Sendable {
         }
         inputs.spendMonthly = evaluation.infrastructureMonthly.filter { $0.key.currency == reporting }.values.reduce(0, +)
         // Zombies and orphan volumes are waste and recommendations both: counted once, as waste.
+        // Of the other recommendations a resource can carry several that do not add up
+        // (rightsizing and stopping off-hours): each resource counts with its largest saving.
         let wasteKinds: Set<Recommendation.Kind> = [.zombie, .orphanVolume]
-        let savings = evaluation.recommendations.map { evaluation.fx.reportingOrOriginal($0.recommendation.savingsMonthly) }
-        let extra = zip(evaluation.recommendations, savings)
-            .filter { !wasteKinds.contains($0.0.recommendation.kind) && $0.1.currency == reporting }.map(\.1.amount)
-        inputs.wasteMonthly = evaluation.waste.filter { $0.key.currency == reporting }.values.reduce(0, +) + extra.reduce(0, +)
+        var largest: [String: Decimal] = [:]
+        for item in evaluation.recommendations where !wasteKinds.contains(item.recommendation.kind) {
+            let saving = evaluation.fx.reportingOrOriginal(item.recommendation.savingsMonthly)
+            guard saving.currency == reporting else { continue }
+            let key = "\(item.source)|\(item.recommendation.resourceID)"
+            largest[key] = max(largest[key] ?? 0, saving.amount)
+        }
+        inputs.wasteMonthly = evaluation.waste.filter { $0.key.currency == reporting }.values.reduce(0, +) + largest.values.reduce(0, +)
         inputs.anomalyScores = evaluation.anomalies.map { ($0.scope.name, $0.score) }
         inputs.allocatedMonthly = evaluation.tenantCosts.values.compactMap { $0[reporting] }.reduce(0, +)
         inputs.unallocatedMonthly = evaluation.allocation.unallocated.values.compactMap { $0[reporting] }.reduce(0, +)

@@ -103,7 +103,7 @@ struct MonthlyReportTests {
         let exported = metrics.sum("infrazen_cost_month_to_date")
         #expect(abs(exported - NSDecimalNumber(decimal: reported).doubleValue) < 0.01 * Double(metrics.values("infrazen_cost_month_to_date").count))
         // Budgets: the total budget's spend is the month's total.
-        #expect(csv.contains("budget,total,monthly,RUB,150000,\(reported.rounded(scale: 2).plainString),"))
+        #expect(csv.contains("budget,total,monthly,RUB,150000.00,\(String(format: "%.2f", NSDecimalNumber(decimal: reported).doubleValue)),"))
     }
 
     @Test("the Markdown report has every section, the health reasons and the recommendations with savings")
@@ -125,7 +125,7 @@ struct MonthlyReportTests {
         }
         // Each exported recommendation appears with its saving.
         for saving in metrics.values("infrazen_recommendation_savings_monthly") {
-            let amount = Decimal(string: "\(saving.value)")!.rounded(scale: 2).plainString
+            let amount = String(format: "%.2f", saving.value)
             #expect(markdown.contains("| \(saving.labels["kind"] ?? "") | \(saving.labels["resource_id"] ?? "") | \(saving.labels["source"] ?? "") | \(amount) |"))
         }
     }

@@ -95,7 +95,7 @@ struct OwnerMetricsTests {
         let synced = try await Self.sync(in: directory)
         let weights: [String: Double] = ["budget": 25, "waste": 20, "anomalies": 15, "allocation": 15, "freshness": 15, "runway": 10]
         let components = synced.metrics.values("infrazen_health_component")
-        #expect(Set(components.compactMap { $0.labels["component"] }) == ["budget", "waste", "anomalies", "allocation", "freshness"])
+        #expect(Set(components.compactMap { $0.labels["component"] }) == ["budget", "waste", "anomalies", "allocation", "freshness", "runway"])
         let mean = components.reduce(0.0) { $0 + (weights[$1.labels["component"] ?? ""] ?? 0) * $1.value }
             / components.reduce(0.0) { $0 + (weights[$1.labels["component"] ?? ""] ?? 0) }
         let score = try #require(synced.metrics.value("infrazen_health_score", [:]))
@@ -140,9 +140,9 @@ struct OwnerConfigTests {
     func revenueAndWeights() {
         let issues = configIssues(Self.usage + "revenue:\n  tenants: { t-1: -5 }\nhealth:\n"
                                   + "  weights: { budget: 0, waste: 0, anomalies: 0, allocation: 0, freshness: 0, runway: 0 }\n")
-        #expect(issues.map(\.description) == [
-            "test.yaml:8:19: revenue.tenants.t-1: revenue must not be negative, got -5",
+        #expect(issues.map(\.description).sorted() == [
             "test.yaml:10:12: health.weights: at least one weight must be above 0",
+            "test.yaml:8:19: revenue.tenants.t-1: revenue must not be negative, got -5",
         ])
     }
 
