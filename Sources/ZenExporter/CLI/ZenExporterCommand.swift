@@ -17,7 +17,7 @@ struct ZenExporterCommand: AsyncParsableCommand {
         commandName: "zen-exporter",
         abstract: "Cloud spend for Prometheus: syncs providers, computes cost, serves /metrics.",
         version: "zen-exporter \(BuildInfo.current.version) (revision \(BuildInfo.current.revision), Swift \(BuildInfo.current.swiftVersion))",
-        subcommands: [Serve.self, CheckConfig.self, SyncCommand.self, Render.self, BenchRender.self],
+        subcommands: [Serve.self, CheckConfig.self, SyncCommand.self, Render.self, ReportCommand.self, BenchRender.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -50,6 +50,7 @@ enum ConfigLoader {
 
     static let topLevelKeys: Set<String> = [
         "listen", "web", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations", "capacity",
+        "health", "unit_metrics", "revenue",
     ]
 
     private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
@@ -96,6 +97,10 @@ enum ConfigLoader {
         }
         if let node = top["allocation"] { readAllocation(node, reader, into: &config) }
         config.capacity = reader.sequence(top, "capacity").enumerated().compactMap { readCapacity($1, at: "capacity[\($0)]", reader) }
+        if let node = top["health"] { config.health = readHealth(node, reader) }
+        config.unitMetrics = reader.sequence(top, "unit_metrics").enumerated().compactMap { readUnitMetric($1, at: "unit_metrics[\($0)]", reader) }
+        if let node = top["revenue"] { config.revenue = readRevenue(node, reader, defaultCurrency: config.reporting.currency) }
+        checkUnits(config, root, reader)
         checkReferences(config, root, reader)
         if let node = top["recommendations"] { readRecommendations(node, reader, into: &config.recommendations) }
         return config

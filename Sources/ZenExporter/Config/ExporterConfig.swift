@@ -23,6 +23,9 @@ struct ExporterConfig: Sendable {
     var maxTenants = 100
     var capacity: [CapacityScopeConfig] = []
     var recommendations = RecommendationsConfig()
+    var health = HealthConfig()
+    var unitMetrics: [UnitMetricConfig] = []
+    var revenue: RevenueConfig?
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {

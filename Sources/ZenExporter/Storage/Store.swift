@@ -564,6 +564,20 @@ final class Store: Sendable {
         }
     }
 
+    /// A source's failed sync attempts that finished in [`from`, `to`): how many, and the last one's error.
+    func failedSyncs(source: String, from: Date, to: Date) async throws -> (count: Int, lastError: String?) {
+        try await writer.read { db in
+            let count = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM sync_snapshots WHERE source = ? AND status = 'error' AND finished_at >= ? AND finished_at < ?
+                """, arguments: [source, from.timeIntervalSince1970, to.timeIntervalSince1970]) ?? 0
+            let last = try String.fetchOne(db, sql: """
+                SELECT error FROM sync_snapshots WHERE source = ? AND status = 'error' AND finished_at >= ? AND finished_at < ?
+                ORDER BY finished_at DESC LIMIT 1
+                """, arguments: [source, from.timeIntervalSince1970, to.timeIntervalSince1970])
+            return (count, last)
+        }
+    }
+
     func snapshotCount(source: String) async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_snapshots WHERE source = ?", arguments: [source]) ?? 0 }
     }

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import NIOCore
 
 /// What the exporter knows about one source: its last good data and its sync health.
 struct SourceStatus: Sendable {
@@ -64,6 +65,8 @@ actor Estate {
     private var evaluation = EstateEvaluation()
     /// Readiness as of the exposition last published, so that /-/ready never runs ahead of /metrics.
     private var publishedReady = false
+    /// The overview page (`/`), rendered with each publish from what was published.
+    private(set) var overviewPage = ByteBuffer()
     /// Changes that await an evaluation (`publish: false`), and how many of them the current
     /// evaluation has seen. Totals come from the evaluation, so an exposition is published
     /// only when the evaluation has seen every such change: a source is never shown up with
@@ -81,6 +84,8 @@ actor Estate {
         self.renderer = renderer
         exposition = ExpositionCache()
         exposition.publish(renderer.render(Array(statuses.values), Array(self.usage.values), EstateEvaluation()))
+        overviewPage = ByteBuffer(string: LandingPage.html(sources: statuses.values.sorted { $0.name < $1.name }, evaluation: EstateEvaluation(),
+                                                           series: exposition.rendered.series, timeZone: renderer.reporting.timeZone))
     }
 
     /// Serialises evaluations: each one starts after the previous finished and reads the
@@ -166,6 +171,8 @@ actor Estate {
         guard evaluatedChanges >= changes else { return }
         exposition.publish(renderer.render(Array(statuses.values), Array(usage.values), evaluation))
         publishedReady = statuses.values.allSatisfy { $0.hasData || $0.up != nil }
+        overviewPage = ByteBuffer(string: LandingPage.html(sources: all, usage: allUsage, evaluation: evaluation, series: exposition.rendered.series,
+                                                           timeZone: renderer.reporting.timeZone, databaseRecovered: renderer.databaseRecovered))
     }
 
 

@@ -71,6 +71,8 @@ struct EstateEvaluation: Sendable {
     var waste: [WasteKey: Decimal] = [:]
     var capacity: [CapacityStatus] = []
     var runways: [Runway] = []
+    /// Health score, unit costs, tenant revenue and margin (`OwnerFigures`).
+    var owner = OwnerFigures()
 
     /// How long an account's prepaid balance lasts: the provider's estimate when it gives one,
     /// else balance over the daily run rate of what the account is billed for.
@@ -228,6 +230,7 @@ struct EstateEvaluation: Sendable {
                 return CapacityStatus(sample: sample, history: points)
             }
         }
+        owner = OwnerFigures(self, sources: sources, usage: usageByReference, subjects: subjects, keptTenants: kept, config: config)
     }
 
     init() {}
