@@ -90,7 +90,8 @@ enum ConfigLoader {
             readBudget($1, at: "budgets[\($0)]", reader, defaultCurrency: config.reporting.currency)
         }
         config.items = reader.sequence(top, "items").enumerated().compactMap {
-            readItem($1, at: "items[\($0)]", reader, defaultCurrency: config.reporting.currency)
+            readItem($1, at: "items[\($0)]", reader, defaultCurrency: config.reporting.currency,
+                     today: LocalDay(Date(), in: config.reporting.timeZone))
         }
         if !config.items.isEmpty, let clash = config.sources.first(where: { $0.name == ManualItemsSource.sourceName }) {
             reader.fail(at: top["sources"], "sources", "source name \"\(clash.name)\" is reserved for the items: list; rename the source")
@@ -199,7 +200,9 @@ enum ConfigLoader {
         return budget
     }
 
-    private static func readItem(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency) -> ManualItem? {
+    /// `renews` is a date, or `+Nd`: N days after `today` (the day the config is loaded), for
+    /// demos and tests that must stay "renewing soon" whenever they run.
+    private static func readItem(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency, today: LocalDay) -> ManualItem? {
         guard let fields = reader.mapping(node, at: path, allowed: ["name", "kind", "provider", "cost", "currency", "period", "renews",
                                                                      "auto_renew", "usage", "limit", "pricing"]),
               reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
@@ -208,8 +211,14 @@ enum ConfigLoader {
         _ = reader.oneOf(fields, "pricing", ["fixed", "pay_per_use"])
         var renews: LocalDay?
         if let text = reader.string(fields, "renews") {
-            renews = LocalDay(text)
-            if renews == nil { reader.fail(at: fields["renews"], fields.path("renews"), "expected a date YYYY-MM-DD, got \"\(text)\"") }
+            if text.hasPrefix("+"), text.hasSuffix("d"), let days = Int(text.dropFirst().dropLast()), (0...36_500).contains(days) {
+                renews = today.adding(days: days)
+            } else {
+                renews = LocalDay(text)
+            }
+            if renews == nil {
+                reader.fail(at: fields["renews"], fields.path("renews"), "expected a date YYYY-MM-DD or +Nd (days from today), got \"\(text)\"")
+            }
         }
         let period = reader.oneOf(fields, "period", BillingPeriod.allCases.map(\.rawValue)).flatMap(BillingPeriod.init(rawValue:)) ?? .monthly
         return ManualItem(name: name, kind: kind, provider: reader.string(fields, "provider") ?? "manual",

@@ -60,12 +60,15 @@ struct OwnerMetricsTests {
         #expect(allSites == 24)
         let total = synced.metrics.sum("infrazen_infrastructure_cost_monthly")
         let exported = try #require(synced.metrics.value("infrazen_unit_cost", ["unit": "site", "scope": "total", "currency": "RUB"]))
-        #expect(abs(exported - total / allSites) < 0.0001)
+        // The exported run rates are rounded to kopecks (their sum to within 0.005), the unit cost
+        // is the exact total over 24 rounded to 4 decimals: 0.005 / 24 + 0.00005 apart at most.
+        #expect(abs(exported - total / allSites) < 0.00026)
         let yandex = synced.metrics.sum("infrazen_infrastructure_cost_monthly") { $0["provider"] == "yandex" }
-        #expect(abs(try #require(synced.metrics.value("infrazen_unit_cost", ["unit": "site", "scope": "provider:yandex"])) - yandex / allSites) < 0.0001)
+        #expect(abs(try #require(synced.metrics.value("infrazen_unit_cost", ["unit": "site", "scope": "provider:yandex"])) - yandex / allSites) < 0.00026)
         let tenantCost = try #require(synced.metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1004"]))
         let perTenant = try #require(synced.metrics.value("infrazen_unit_cost", ["unit": "site", "scope": "tenant:t-1004"]))
-        #expect(abs(perTenant - tenantCost / (sites["t-1004"] ?? 0)) < 0.0001)
+        // The tenant's cost is exported in kopecks: 0.005 / 2 sites + 0.00005 apart at most.
+        #expect(abs(perTenant - tenantCost / (sites["t-1004"] ?? 0)) < 0.0026)
     }
 
     @Test("revenue is each tenant's plan price, the margin (price - cost) / price; t-1004 and t-1008 lose money, the rest do not")
@@ -100,9 +103,12 @@ struct OwnerMetricsTests {
             / components.reduce(0.0) { $0 + (weights[$1.labels["component"] ?? ""] ?? 0) }
         let score = try #require(synced.metrics.value("infrazen_health_score", [:]))
         #expect(abs(score - mean * 100) <= 0.051)
-        // The demo's object-storage budget is blown and every run rate has a tenant.
+        // The demo's object-storage budget is blown; the infrastructure all has a tenant, the items none.
         #expect(try #require(synced.metrics.value("infrazen_health_component", ["component": "budget"])) < 1)
-        #expect(synced.metrics.value("infrazen_health_component", ["component": "allocation"]) == 1)
+        let allocated = synced.metrics.sum("infrazen_tenant_cost_monthly"), unallocated = synced.metrics.sum("infrazen_unallocated_cost_monthly")
+        #expect(unallocated > 0)
+        let allocation = try #require(synced.metrics.value("infrazen_health_component", ["component": "allocation"]))
+        #expect(abs(allocation - allocated / (allocated + unallocated)) < 0.0001)
         #expect(synced.metrics.value("infrazen_health_component", ["component": "freshness"]) == 1)
         #expect(synced.evaluation.owner.health?.parts.allSatisfy { !$0.reason.isEmpty } == true)
     }
@@ -144,6 +150,19 @@ struct OwnerConfigTests {
             "test.yaml:10:12: health.weights: at least one weight must be above 0",
             "test.yaml:8:19: revenue.tenants.t-1: revenue must not be negative, got -5",
         ])
+    }
+
+    @Test("an item renewing +12d renews 12 days after today in the reporting time zone; +12 alone is refused")
+    func relativeRenewal() throws {
+        let config = try ConfigLoader.parse("sources: [{name: demo, type: demo}]\nitems:\n  - { name: example.ru, cost: 1490, renews: +12d }\n",
+                                            file: "test.yaml", environment: [:])
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Europe/Moscow")!
+        let expected = calendar.dateComponents([.year, .month, .day], from: Date().addingTimeInterval(12 * 86_400))
+        let renews = try #require(config.items.first?.renews)
+        #expect([renews.year, renews.month, renews.day] == [expected.year, expected.month, expected.day])
+        let issues = configIssues("sources: [{name: demo, type: demo}]\nitems:\n  - { name: example.ru, cost: 1490, renews: +12 }\n")
+        #expect(issues.map(\.description) == ["test.yaml:3:45: items[0].renews: expected a date YYYY-MM-DD or +Nd (days from today), got \"+12\""])
     }
 
     @Test("weights of unknown components are unknown keys")
