@@ -12,7 +12,7 @@ import Synchronization
 /// names its project, so they are read once and each resource carries its project. Each
 /// project, endpoint and region fails alone. Built for thousands of servers: statistics come
 /// in windows that fit the body limit (SelectelConsumption.swift), utilisation a few servers
-/// at a time and once per `utilization_interval` (SelectelUtilization.swift).
+/// at a time and once per `utilization_interval` (OpenStack/OpenStackUtilization.swift).
 struct SelectelSource: Source {
     struct Settings: SourceSettings {
         var token: Secret
@@ -93,19 +93,26 @@ struct SelectelSource: Source {
     }
 
     /// Service type → region → public URL, from one project's token.
-    typealias Catalog = [String: [String: String]]
+    typealias Catalog = OpenStackInventory.Catalog
 
-    /// The project's Keystone session, made on first use and kept with its token; nil without
-    /// a service user.
-    func session(_ project: String) -> KeystoneSession? {
-        guard let username = settings.username, let password = settings.password else { return nil }
-        return state.sessions.withLock { sessions in
-            if let known = sessions[project] { return known }
-            let made = KeystoneSession(identityURL: settings.identityURL, username: username, password: password,
+    /// The shared OpenStack inventory layer, with Selectel's service user and its regional hosts
+    /// for what a catalog leaves out.
+    var openstack: OpenStackInventory {
+        let settings = settings, http = http
+        return OpenStackInventory(
+            provider: provider, http: http,
+            options: .init(regions: settings.regions, extras: [.ports], utilizationInterval: settings.utilizationInterval,
+                           utilizationConcurrency: settings.utilizationConcurrency),
+            state: state.openstack,
+            makeSession: { project in
+                guard let username = settings.username, let password = settings.password else { return nil }
+                return KeystoneSession(identityURL: settings.identityURL, username: username, password: password,
                                        accountID: settings.accountID, projectID: project, http: http)
-            sessions[project] = made
-            return made
-        }
+            },
+            fallbackURL: { type, scope in
+                let path = ["compute": "compute/v2.1", "volumev3": "volume/v3/\(scope.project)", "network": "network", "metric": "metric"][type]
+                return path.map { "https://\(scope.region).cloud.api.selcloud.ru/\($0)" }
+            })
     }
 
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
@@ -122,44 +129,12 @@ struct SelectelSource: Source {
         return snapshot
     }
 
-    /// Inventory and utilisation per project × region, each with the project's own token.
-    /// Only a project × region whose Nova and Cinder both answered can prove a billed server
-    /// or volume missing (`inventoriedScopes`): a project whose token is refused, a region
-    /// that fails, a project not configured or not discovered judges nothing of its own.
+    /// Inventory and utilisation per project × region (OpenStackInventory): billing is the cost,
+    /// the inventory only enriches it and proves billed resources missing.
     private func inventory(into snapshot: inout SourceSnapshot, window: CollectionWindow, started: ContinuousClock.Instant,
                            failures: inout EndpointFailures) async throws {
-        snapshot.inventoriedTypes = ["server", "volume"]
-        var scopes: Set<InventoryScope> = []
-        var catalogs: [String: Catalog] = [:]
-        var active: [ActiveServer] = []
-        var listed: Set<InventoryScope> = []
-        for project in try await projects(failures: &failures) {
-            guard let session = session(project) else { continue }
-            var catalog: Catalog = [:]
-            // A refused token fails this project's inventory alone.
-            guard try await failures.attempt({ try await Self.inProject(project) { catalog = try await session.token(now: window.now).catalog } })
-            else { continue }
-            catalogs[project] = catalog
-            for region in regions(in: catalog) {
-                let scope = InventoryScope(project: project, region: region)
-                let serversRead = try await failures.attempt {
-                    try await Self.inProject(project) {
-                        let servers = try await self.servers(scope, catalog: catalog)
-                        add(servers, scope, to: &snapshot, window: window)
-                        active += servers.filter { $0.status == "ACTIVE" }.map { ActiveServer(server: $0, region: region, project: project) }
-                        listed.insert(scope)
-                    }
-                }
-                let volumesRead = try await failures.attempt {
-                    try await Self.inProject(project) { try await volumes(scope, catalog: catalog, into: &snapshot, window: window) }
-                }
-                try await failures.attempt { try await Self.inProject(project) { try await ports(scope, catalog: catalog, into: &snapshot, window: window) } }
-                if serversRead && volumesRead { scopes.insert(scope) }
-            }
-        }
-        snapshot.utilization = try await utilization(of: active, listedScopes: listed, catalogs: catalogs, window: window,
-                                                     started: started, failures: &failures)
-        snapshot.inventoriedScopes = scopes
+        let projects = try await projects(failures: &failures)
+        _ = try await openstack.read(projects: projects, into: &snapshot, window: window, started: started, failures: &failures)
     }
 
     /// The configured projects, or every enabled project of the account from the projects API
@@ -173,15 +148,6 @@ struct SelectelSource: Source {
                 .filter { $0.enabled != false }.map(\.id).filter { !$0.isEmpty }.sorted()
         }
         return found
-    }
-
-    /// Runs `body`; a failure says which project it was (endpoint labels stay per region).
-    static func inProject(_ project: String, _ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch let failure as SyncFailure {
-            throw SyncFailure(endpoint: failure.endpoint, reason: failure.reason, message: "project \(project): \(failure.message)")
-        }
     }
 
     // MARK: Billing API (static token)
@@ -215,103 +181,6 @@ struct SelectelSource: Source {
         return objectType.isEmpty ? providerKey : objectType
     }
 
-    // MARK: OpenStack (project-scoped IAM token)
-
-    private func regions(in catalog: Catalog) -> [String] {
-        let discovered = Set(catalog["compute"]?.keys.map { $0 } ?? [])
-        if discovered.isEmpty { return settings.regions }
-        return (settings.regions.isEmpty ? Array(discovered) : settings.regions.filter(discovered.contains)).sorted()
-    }
-
-    func url(_ type: String, _ scope: InventoryScope, _ catalog: Catalog) -> String {
-        let region = scope.region
-        return catalog[type]?[region] ?? "https://\(region).cloud.api.selcloud.ru/\(["compute": "compute/v2.1", "volumev3": "volume/v3/\(scope.project)", "network": "network", "metric": "metric"][type] ?? type)"
-    }
-
-    /// GET or POST with the project's token; a 401 re-issues that token once (it expired early).
-    /// The URL comes from the Keystone catalog (or a page's next link): the token goes only
-    /// where a configured base URL may send credentials (https://, or http:// to loopback).
-    func openstack(_ url: String, project: String, endpoint: String, body: Data? = nil) async throws -> ProviderClient.Response {
-        if let refusal = ConfigReader.credentialURLRefusal(url) {
-            throw SyncFailure(endpoint: endpoint, reason: SyncFailure.insecureURL, message: "\(endpoint): the catalog's URL is refused: \(refusal)")
-        }
-        guard let session = session(project) else { throw SyncFailure(endpoint: endpoint, reason: "config", message: "no service user configured") }
-        for attempt in 0..<2 {
-            var request = HTTPClientRequest(url: url)
-            let token = try await session.token().value
-            request.headers.add(name: "X-Auth-Token", value: token)
-            request.headers.add(name: "Accept", value: "application/json")
-            if let body {
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(bytes: body))
-            }
-            let response = try await http.send(request, endpoint: endpoint, accept: [401])
-            if response.status != 401 { return response }
-            if attempt == 0 { await session.invalidate(token) }
-        }
-        throw SyncFailure(endpoint: endpoint, reason: "http_401", message: "\(endpoint): token refused twice")
-    }
-
-    private func servers(_ scope: InventoryScope, catalog: Catalog) async throws -> [Selectel.Servers.Server] {
-        let region = scope.region
-        var next: String? = "\(url("compute", scope, catalog))/servers/detail"
-        var all: [Selectel.Servers.Server] = []
-        var pages = 0
-        while let page = next, pages < 1000 {
-            let endpoint = "nova/\(region)"
-            let body = try http.decode(Selectel.Servers.self, from: try await openstack(page, project: scope.project, endpoint: endpoint), endpoint: endpoint)
-            all += body.servers
-            next = body.servers.isEmpty ? nil : body.servers_links?.first { $0.rel == "next" }?.href
-            pages += 1
-        }
-        return all
-    }
-
-    private func add(_ servers: [Selectel.Servers.Server], _ scope: InventoryScope, to snapshot: inout SourceSnapshot, window: CollectionWindow) {
-        let dates = ISO8601Dates()
-        for server in servers {
-            snapshot.inventory.append(InventoryItem(
-                provider: provider, resourceID: server.id, name: server.name ?? server.id, resourceType: "server", region: scope.region,
-                status: server.status ?? "", flavor: server.flavor?.original_name ?? "",
-                createdAt: server.created.flatMap(dates.date) ?? window.now, tags: CredentialKeys.dropCredentials(server.metadata ?? [:]),
-                project: scope.project))
-        }
-    }
-
-    private func volumes(_ scope: InventoryScope, catalog: Catalog, into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
-        let region = scope.region
-        var next: String? = "\(url("volumev3", scope, catalog))/volumes/detail"
-        var pages = 0
-        while let page = next, pages < 1000 {
-            let endpoint = "cinder/\(region)"
-            let body = try http.decode(Selectel.Volumes.self, from: try await openstack(page, project: scope.project, endpoint: endpoint), endpoint: endpoint)
-            let dates = ISO8601Dates()
-            for volume in body.volumes {
-                snapshot.inventory.append(InventoryItem(
-                    provider: provider, resourceID: volume.id, name: volume.name ?? volume.id, resourceType: "volume", region: region,
-                    status: volume.status ?? "", flavor: volume.volume_type.map { "\($0.split(separator: ".").first ?? "").\(volume.size ?? 0)GB" } ?? "",
-                    attachedTo: volume.attachments?.compactMap(\.server_id).first,
-                    createdAt: volume.created_at.flatMap { dates.date($0.hasSuffix("Z") ? $0 : $0 + "Z") } ?? window.now, project: scope.project))
-            }
-            next = body.volumes.isEmpty ? nil : body.volumes_links?.first { $0.rel == "next" }?.href
-            pages += 1
-        }
-    }
-
-    /// Ports bound to nothing: addresses paid for and unused.
-    private func ports(_ scope: InventoryScope, catalog: Catalog, into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
-        let region = scope.region
-        let endpoint = "neutron/\(region)"
-        let body = try http.decode(Selectel.Ports.self, from: try await openstack("\(url("network", scope, catalog))/v2.0/ports", project: scope.project, endpoint: endpoint),
-                                   endpoint: endpoint)
-        for port in body.ports where port.device_owner == "network:floatingip" || (port.device_id ?? "").isEmpty {
-            snapshot.inventory.append(InventoryItem(
-                provider: provider, resourceID: port.id, name: port.name ?? port.id, resourceType: "ip", region: region,
-                status: (port.device_id ?? "").isEmpty ? "DOWN" : (port.status ?? ""), createdAt: window.now, project: scope.project))
-        }
-    }
-
     // MARK: Time
 
     /// Selectel's naive timestamps are Moscow wall-clock time.
@@ -331,9 +200,8 @@ struct SelectelSource: Source {
 }
 
 /// What a Selectel source keeps between syncs: the statistics window sizes that last fitted
-/// the body limit, the utilisation last read per server, and each project's Keystone session.
+/// the body limit, and its OpenStack inventory's sessions and utilisation.
 final class SelectelState: Sendable {
     let spans = Mutex(SelectelSource.StatisticsSpans())
-    let utilization = Mutex<[String: SelectelSource.UtilizationEntry]>([:])
-    let sessions = Mutex<[String: KeystoneSession]>([:])
+    let openstack = OpenStackState()
 }

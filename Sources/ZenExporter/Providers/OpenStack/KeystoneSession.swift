@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// A project-scoped Keystone token and its service catalog, re-issued when it expires or when
-/// an OpenStack service answers 401. Concurrent callers share one issuance.
+/// A project-scoped Keystone v3 token and its service catalog, re-issued when it expires or
+/// when an OpenStack service answers 401. Concurrent callers share one issuance. Selectel's
+/// service users and any OpenStack cloud's users or application credentials (`type: openstack`).
 actor KeystoneSession {
     struct Token: Sendable {
         var value: String
@@ -12,23 +13,33 @@ actor KeystoneSession {
         var catalog: [String: [String: String]]
     }
 
+    /// What the token is issued for.
+    enum Credentials: Sendable {
+        /// A user's password; the token is scoped to the project `projectID`. Selectel names
+        /// both domains by the account number; elsewhere the user's domain is usually `Default`.
+        case password(username: Secret, password: Secret, userDomain: String, projectID: String, projectDomain: String?)
+        /// An application credential: already bound to its project, so no scope is sent.
+        case applicationCredential(id: Secret, secret: Secret)
+    }
+
     private let identityURL: String
-    private let username: Secret
-    private let password: Secret
-    private let accountID: String
-    private let projectID: String
+    private let credentials: Credentials
     private let http: ProviderClient
     private var current: Token?
     /// Callers waiting for the issuance under way (nil when none is).
     private var waiting: [CheckedContinuation<Token, any Error>]?
 
-    init(identityURL: String, username: Secret, password: Secret, accountID: String, projectID: String, http: ProviderClient) {
+    init(identityURL: String, credentials: Credentials, http: ProviderClient) {
         self.identityURL = identityURL
-        self.username = username
-        self.password = password
-        self.accountID = accountID
-        self.projectID = projectID
+        self.credentials = credentials
         self.http = http
+    }
+
+    /// A Selectel service user: user and project both in the account's domain.
+    init(identityURL: String, username: Secret, password: Secret, accountID: String, projectID: String, http: ProviderClient) {
+        self.init(identityURL: identityURL,
+                  credentials: .password(username: username, password: password, userDomain: accountID, projectID: projectID, projectDomain: accountID),
+                  http: http)
     }
 
     /// The cached token, or a new one when there is none or it expires within five minutes.
@@ -57,17 +68,26 @@ actor KeystoneSession {
         var request = HTTPClientRequest(url: "\(identityURL)/auth/tokens")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        let body: [String: Any] = ["auth": [
-            "identity": ["methods": ["password"],
-                         "password": ["user": ["name": username.value, "domain": ["name": accountID], "password": password.value]]],
-            "scope": ["project": ["id": projectID, "domain": ["name": accountID]]],
-        ]]
+        let body: [String: Any]
+        switch credentials {
+        case let .password(username, password, userDomain, projectID, projectDomain):
+            var project: [String: Any] = ["id": projectID]
+            if let projectDomain { project["domain"] = ["name": projectDomain] }
+            body = ["auth": [
+                "identity": ["methods": ["password"],
+                             "password": ["user": ["name": username.value, "domain": ["name": userDomain], "password": password.value]]],
+                "scope": ["project": project],
+            ]]
+        case let .applicationCredential(id, secret):
+            body = ["auth": ["identity": ["methods": ["application_credential"],
+                                          "application_credential": ["id": id.value, "secret": secret.value]]]]
+        }
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
         let response = try await http.send(request, endpoint: "identity")
         guard let value = response.headers.first(name: "X-Subject-Token"), !value.isEmpty else {
             throw SyncFailure(endpoint: "identity", reason: "refused", message: "identity: no X-Subject-Token in the answer")
         }
-        let token = try http.decode(Selectel.TokenBody.self, from: response, endpoint: "identity").token
+        let token = try http.decode(OpenStack.TokenBody.self, from: response, endpoint: "identity").token
         var catalog: [String: [String: String]] = [:]
         for service in token.catalog ?? [] {
             for endpoint in service.endpoints where endpoint.interface == nil || endpoint.interface == "public" {

@@ -4,9 +4,9 @@ import Foundation
 /// Gnocchi utilisation for thousands of servers: two requests per server, at most
 /// `utilization_concurrency` in flight, and only once per `utilization_interval`; the syncs in
 /// between (billing runs every `interval`) reuse each server's last values.
-extension SelectelSource {
+extension OpenStackInventory {
     struct ActiveServer: Sendable {
-        var server: Selectel.Servers.Server
+        var server: OpenStack.Servers.Server
         var region: String
         var project: String
         var scope: InventoryScope { InventoryScope(project: project, region: region) }
@@ -33,7 +33,7 @@ extension SelectelSource {
     func utilization(of servers: [ActiveServer], listedScopes: Set<InventoryScope>, catalogs: [String: Catalog],
                      window: CollectionWindow, started: ContinuousClock.Instant, failures: inout EndpointFailures) async throws -> [UtilizationSample] {
         let now = window.now
-        let refreshAfter = settings.utilizationInterval.seconds * Self.utilizationRefreshAge
+        let refreshAfter = options.utilizationInterval.seconds * Self.utilizationRefreshAge
         let due: [ActiveServer] = state.utilization.withLock { cache in
             servers.compactMap { active -> (ActiveServer, Date)? in
                 guard let fetchedAt = cache[active.server.id]?.fetchedAt else { return (active, .distantPast) }
@@ -51,7 +51,7 @@ extension SelectelSource {
                 next += 1
                 group.addTask { try await utilization(of: active, query: query, catalog: catalogs[active.project] ?? [:]) }
             }
-            for _ in 0..<settings.utilizationConcurrency { launch(&group) }
+            for _ in 0..<options.utilizationConcurrency { launch(&group) }
             var failed: [SyncFailure] = []
             while let result = try await group.next() {
                 let id = result.active.server.id
@@ -97,12 +97,14 @@ extension SelectelSource {
             (.memory, "(metric memory.usage mean)"),
         ]
         var samples: [UtilizationSample] = []
+        // A cloud without Gnocchi in this region has no utilisation to give; that is no failure.
+        guard let metric = url("metric", active.scope, catalog) else { return Fetched(active: active, samples: [], failure: nil) }
         do {
             for (dimension, operation) in operations {
                 let body = try JSONSerialization.data(withJSONObject: ["operations": operation, "search": "id=\(active.server.id)", "resource_type": "generic"])
-                let response = try await openstack("\(url("metric", active.scope, catalog))/v1/aggregates?\(query)", project: active.project,
+                let response = try await openstack("\(metric)/v1/aggregates?\(query)", project: active.project,
                                                    endpoint: endpoint, body: body)
-                let values = try http.decode(Selectel.Aggregates.self, from: response, endpoint: endpoint).values
+                let values = try http.decode(OpenStack.Aggregates.self, from: response, endpoint: endpoint).values
                 guard !values.isEmpty else { continue }
                 let mean = values.reduce(0, +) / Double(values.count)
                 let ratio = dimension == .cpu ? mean / 100 : mean / Double(max(1, active.server.flavor?.ram ?? 0))
