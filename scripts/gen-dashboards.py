@@ -79,6 +79,12 @@ cost = dashboard("infrazen-cost", "InfraZen — cost analysis", [
     panel(24, "Tenants by margin", "table", [
         ('sort(infrazen_tenant_margin_ratio{tenant=~"$tenant"})', "{{tenant}} margin"),
         (f'infrazen_tenant_revenue_monthly{{tenant=~"$tenant",{C}}}', "{{tenant}} revenue")], 12, 60, 12, unit="short"),
+    row(101, "Price lists (type openstack)", 68),
+    # Resources a price list has no price for cost nothing known: shown, so that the list is completed.
+    panel(26, "Unpriced resources", "table", [('infrazen_unpriced_resources{source=~"$source"}', "{{source}} {{resource_type}} {{price_key}}")],
+          0, 69, 12, unit="short"),
+    panel(27, "Run rate by provider and category", "bargauge", [
+        (f'sum by (provider, category) (infrazen_infrastructure_cost_monthly{{provider=~"$provider",{C}}})', "{{provider}} {{category}}")], 12, 69, 12),
 ])
 capacity = dashboard("infrazen-capacity", "InfraZen — capacity planning", [
     panel(1, "CPU utilisation", "gauge", [('sum(infrazen_capacity_used{dimension="cpu_cores"}) / sum(infrazen_capacity_size{dimension="cpu_cores"})', "cpu")], 0, 0, 6, 6, unit="percentunit"),

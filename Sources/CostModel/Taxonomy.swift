@@ -37,6 +37,31 @@ public enum Taxonomy {
             "s3": .init(category: .storage, resourceType: "bucket"),
             "domains": .init(category: .domain, resourceType: "domain"),
         ],
+        // `type: openstack` (VK Cloud, private clouds): the services PriceListBilling names.
+        "openstack": [
+            "compute": .init(category: .compute, resourceType: "server"),
+            "block storage": .init(category: .storage, resourceType: "volume"),
+            "file storage": .init(category: .storage, resourceType: "file_storage"),
+            "floating ips": .init(category: .network, resourceType: "ip"),
+            "load balancers": .init(category: .network, resourceType: "load_balancer"),
+        ],
+        // Cloud.ru Evolution consumption `servname` values. Only "Compute" is seen in a
+        // published example (PROVIDERS.md §5.2); the rest are the console's service names and
+        // unverified: a name not here is counted in unclassified_line_items.
+        "cloudru": [
+            "compute": .init(category: .compute, resourceType: "server"),
+            "evolution compute": .init(category: .compute, resourceType: "server"),
+            "disks": .init(category: .storage, resourceType: "volume"),
+            "evolution disks": .init(category: .storage, resourceType: "volume"),
+            "object storage": .init(category: .storage, resourceType: "bucket"),
+            "evolution object storage": .init(category: .storage, resourceType: "bucket"),
+            "vpc": .init(category: .network, resourceType: "ip"),
+            "public ip": .init(category: .network, resourceType: "ip"),
+            "load balancer": .init(category: .network, resourceType: "load_balancer"),
+            "managed postgresql": .init(category: .database, resourceType: "database"),
+            "managed kubernetes": .init(category: .kubernetes, resourceType: "kubernetes_cluster"),
+            "foundation models": .init(category: .ai, resourceType: "subscription"),
+        ],
         // FOCUS ServiceCategory values (FOCUS 1.0–1.2).
         "focus": [
             "compute": .init(category: .compute, resourceType: "server"),

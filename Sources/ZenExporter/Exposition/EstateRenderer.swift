@@ -44,6 +44,9 @@ struct EstateRenderer: Sendable {
         writeEvaluation(evaluation, into: &writer)
         writeOwnerFigures(evaluation.owner, into: &writer)
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
+        writer.write(MetricCatalog.unpricedResources, sources.filter(\.hasData).flatMap { source in
+            source.extras.unpriced.map { ([source.name, $0.resourceType, $0.priceKey], .int($0.count)) }
+        })
         writeSelfMetrics(sources, into: &writer)
         writeUsageHealth(usage.sorted { ($0.reference.usage, $0.reference.dimension) < ($1.reference.usage, $1.reference.dimension) }, into: &writer)
         writer.write(MetricCatalog.expositionSeries, [([], .int(writer.seriesCount))])

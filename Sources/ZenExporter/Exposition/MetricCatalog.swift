@@ -40,6 +40,10 @@ enum MetricCatalog {
     static let unclassifiedLineItems = MetricFamily(
         name: "unclassified_line_items", kind: .gauge,
         help: "Billing line items whose service no taxonomy table knows; counted as category other.", labels: ["source"])
+    static let unpricedResources = MetricFamily(
+        name: "unpriced_resources", kind: .gauge,
+        help: "Resources a price list has no price for (type openstack), by resource type and the flavour or type looked up; they cost nothing known.",
+        labels: ["source", "resource_type", "price_key"])
 
     static let itemCostMonthly = MetricFamily(
         name: "item_cost_monthly", kind: .gauge, help: "Monthly cost of a manually entered item (domain, SaaS, AI API…).",
@@ -194,7 +198,7 @@ enum MetricCatalog {
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, tenantUsage, storageUsedBytes, tenantsFolded, resourceUtilization,
         tenantCostMonthly, unallocatedCostMonthly,
-        allocationCoverage, unclassifiedLineItems, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
+        allocationCoverage, unclassifiedLineItems, unpricedResources, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         buildInfo, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
         usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, usageBadValues, expositionSeries,

@@ -55,6 +55,9 @@ struct SourceSnapshot: Sendable {
     var flavors: [String: [Flavor]] = [:]
     /// Line items whose service no taxonomy table knows (billed as category `other`).
     var unclassifiedLineItems = 0
+    /// Resources a price list has no price for (`type: openstack`): listed, costing nothing
+    /// known, and counted so that they are seen.
+    var unpriced: [UnpricedCount] = []
     /// Endpoints that failed while the rest of the collection succeeded; counted in
     /// `infrazen_sync_errors_total`, not fatal.
     var endpointFailures: [SyncFailure] = []
@@ -115,6 +118,8 @@ enum SourceRegistry {
         "selectel": SelectelSource.kind,
         "focus": FocusSource.kind,
         "yandex": YandexSource.kind,
+        "openstack": OpenStackSource.kind,
+        "cloudru": CloudRuSource.kind,
     ]
 }
 

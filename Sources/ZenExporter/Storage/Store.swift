@@ -843,9 +843,12 @@ struct SnapshotExtras: Sendable, Codable {
     var capacityHistory: [CapacityPoint] = []
     var flavors: [String: [Flavor]] = [:]
     var unclassifiedLineItems = 0
+    var unpriced: [UnpricedCount] = []
 
     init(accounts: [AccountBalance] = [], utilization: [UtilizationSample] = [], capacity: [CapacitySample] = [],
-         capacityHistory: [CapacityPoint] = [], flavors: [String: [Flavor]] = [:], unclassifiedLineItems: Int = 0) {
+         capacityHistory: [CapacityPoint] = [], flavors: [String: [Flavor]] = [:], unclassifiedLineItems: Int = 0,
+         unpriced: [UnpricedCount] = []) {
+        self.unpriced = unpriced
         self.accounts = accounts
         self.utilization = utilization
         self.capacity = capacity
@@ -856,7 +859,8 @@ struct SnapshotExtras: Sendable, Codable {
 
     init(_ snapshot: SourceSnapshot) {
         self.init(accounts: snapshot.accounts, utilization: snapshot.utilization, capacity: snapshot.capacity,
-                  capacityHistory: snapshot.capacityHistory, flavors: snapshot.flavors, unclassifiedLineItems: snapshot.unclassifiedLineItems)
+                  capacityHistory: snapshot.capacityHistory, flavors: snapshot.flavors, unclassifiedLineItems: snapshot.unclassifiedLineItems,
+                  unpriced: snapshot.unpriced)
     }
 
     /// Snapshots written before a field existed decode with its default.
@@ -868,6 +872,7 @@ struct SnapshotExtras: Sendable, Codable {
         capacityHistory = try container.decodeIfPresent([CapacityPoint].self, forKey: .capacityHistory) ?? []
         flavors = try container.decodeIfPresent([String: [Flavor]].self, forKey: .flavors) ?? [:]
         unclassifiedLineItems = try container.decodeIfPresent(Int.self, forKey: .unclassifiedLineItems) ?? 0
+        unpriced = try container.decodeIfPresent([UnpricedCount].self, forKey: .unpriced) ?? []
     }
 }
 
