@@ -152,4 +152,23 @@ struct CloudRuSourceTests {
             #expect(database.range(of: Data(secret.utf8)) == nil, "\(secret) in the database")
         }
     }
+
+    @Test("rows by hand: the newest updated_dt wins whatever the order; a name that is a listed VM's becomes its ID; a row without an amount is counted")
+    func billingRows() throws {
+        let json = """
+        {"consumptions": [
+          {"sku": "cpu", "servname": "Compute", "resource_id": "vm-a", "usedate": "2026-11-19", "amount": 80.00, "updated_dt": "2026-11-21T03:00:00Z"},
+          {"sku": "cpu", "servname": "Compute", "resource_id": "vm-a", "usedate": "2026-11-19", "amount": 100.00, "updated_dt": "2026-11-20T03:00:00Z"},
+          {"sku": "cpu", "servname": "Compute", "resource_id": "web", "usedate": "2026-11-19", "amount": "12.34", "updated_dt": "2026-11-20T03:00:00Z"},
+          {"sku": "cpu", "servname": "Mystery", "resource_id": "x", "usedate": "2026-11-19", "updated_dt": "2026-11-20T03:00:00Z"}]}
+        """
+        let rows = try JSONDecoder().decode(CloudRu.Consumption.self, from: Data(json.utf8)).consumptions ?? []
+        var snapshot = SourceSnapshot()
+        let inventory = [InventoryItem(provider: "cloudru", resourceID: "cr-web", name: "web", resourceType: "server", region: "", status: "RUNNING",
+                                       createdAt: Self.day1)]
+        CloudRuBilling(provider: "cloudru", account: "a", vat: .exclude, timeZone: ReportingConfig().timeZone).fill(&snapshot, rows: rows, inventory: inventory)
+        let byID = Dictionary(uniqueKeysWithValues: snapshot.dailyCosts.map { ($0.resourceID, $0.cost.amount) })
+        #expect(byID == ["vm-a": 80, "cr-web": Decimal(string: "12.34")!])
+        #expect(snapshot.endpointFailures.map(\.reason) == ["bad_row"])
+    }
 }

@@ -24,6 +24,8 @@ final class OpenStackFake: Sendable {
         var failRegionTwoNova = true
         /// vm-new is gone (deleted) from Nova's second page.
         var deleteNewVM = false
+        /// RegionOne's Nova answers 500 too.
+        var failRegionOneNova = false
     }
 
     static let project = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -131,6 +133,7 @@ final class OpenStackFake: Sendable {
                 return self.behaviour.withLock(\.failRegionTwoNova) ? self.json(#"{"computeFault": {"code": 500}}"#, status: .internalServerError)
                                                                     : self.json(#"{"servers": []}"#)
             }
+            if self.behaviour.withLock(\.failRegionOneNova) { return self.json(#"{"computeFault": {"code": 500}}"#, status: .internalServerError) }
             if request.uri.queryParameters.get("marker") == nil { return self.json(Self.page1) }
             return self.behaviour.withLock(\.deleteNewVM) ? self.json(#"{"servers": []}"#) : self.json(Self.page2)
         }

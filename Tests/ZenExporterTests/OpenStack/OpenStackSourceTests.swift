@@ -193,6 +193,23 @@ struct OpenStackSourceTests {
         #expect(!later.billing.contains { $0.resourceID == "vm-new" })
     }
 
+    @Test("a region whose Nova fails bills its servers on from the last sync; its volumes, listed, as usual")
+    func failedListingBillsOn() async throws {
+        let fake = try OpenStackFake()
+        try await fake.start()
+        let source = try source(fake)
+        _ = try await source.collect(window())
+        fake.behaviour.withLock { $0.failRegionOneNova = true }
+        let later = try await source.collect(window(Self.now.addingTimeInterval(3600)))
+        await fake.stop()
+        #expect(later.endpointFailures.map(\.endpoint) == ["nova/RegionOne", "nova/RegionTwo"])
+        #expect(total(later.dailyCosts, "vm-app") == Decimal(string: "92.5")!)   // 37 h at 2.50
+        #expect(total(later.dailyCosts, "vm-new") == 35)                         // 7 h at 5
+        #expect(total(later.dailyCosts, "vol-app") == 37)                        // 37 h at 1
+        #expect(later.billing.contains { $0.resourceID == "vm-app" })
+        #expect(later.inventoriedScopes?.isEmpty == true)                         // nothing judged in RegionOne
+    }
+
     @Test("config: a price list that does not parse, and missing credentials, are config errors")
     func configErrors() throws {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID().uuidString).yaml")
