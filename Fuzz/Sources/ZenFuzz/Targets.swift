@@ -20,6 +20,8 @@ enum FuzzTargets {
         "yandex-json": yandexJSON,
         "yandex-csv": yandexCSV,
         "cbr-xml": cbrXML,
+        "price-list": priceList,
+        "cloudru-json": cloudruJSON,
     ]
 
     /// The first byte picks the chunk size (1…256 bytes), so records and quotes straddle chunks.
@@ -120,6 +122,40 @@ enum FuzzTargets {
         _ = try? decoder.decode(YandexModels.Account.self, from: data)
         _ = try? decoder.decode(YandexModels.Page.self, from: data)
         _ = try? decoder.decode(YandexIAM.AuthorizedKey.self, from: data)
+    }
+
+    /// A `type: openstack` price list, as YAML and as CSV; a list that parses prices a volume of
+    /// every type over an hour and a month.
+    static func priceList(_ input: UnsafeRawBufferPointer) {
+        let text = String(decoding: input, as: UTF8.self)
+        for parsed in [try? PriceList.yaml(text, file: "fuzz.yaml"), try? PriceList.csv(text, file: "fuzz.csv")] {
+            guard let list = parsed else { continue }
+            for (kind, prices) in list.prices {
+                for price in prices.values {
+                    let rate = price.rate(gigabytes: kind.named ? 100 : 0, currency: list.currency, hoursPerMonth: list.hoursPerMonth)
+                    _ = rate.over(hours: 720)
+                }
+            }
+        }
+    }
+
+    /// Cloud.ru consumption, compute pages and token answers; consumption rows through the
+    /// billing that turns them into daily costs and rates.
+    static func cloudruJSON(_ input: UnsafeRawBufferPointer) {
+        let data = Data(input)
+        let decoder = JSONDecoder()
+        _ = try? decoder.decode(CloudRu.Token.self, from: data)
+        _ = try? decoder.decode(CloudRu.Page<CloudRu.VM>.self, from: data)
+        _ = try? decoder.decode(CloudRu.Page<CloudRu.FloatingIP>.self, from: data)
+        _ = try? decoder.decode(OpenStack.FloatingIPs.self, from: data)
+        _ = try? decoder.decode(OpenStack.Shares.self, from: data)
+        _ = try? decoder.decode(OpenStack.LoadBalancers.self, from: data)
+        guard let rows = (try? decoder.decode(CloudRu.Consumption.self, from: data))?.consumptions else { return }
+        var snapshot = SourceSnapshot()
+        for vat in [CloudRuSource.Settings.VAT.exclude, .include] {
+            CloudRuBilling(provider: "cloudru", account: "fuzz", vat: vat, timeZone: TimeZone(identifier: "UTC") ?? .current)
+                .fill(&snapshot, rows: rows, inventory: [])
+        }
     }
 
     /// A Yandex billing export file (CSV with user labels).
