@@ -24,6 +24,8 @@ final class CloudRuFake: Sendable {
         var expireFirstToken = false
         /// Project B's VM list answers 500.
         var failProjectB = false
+        /// This VM's detail answers 500.
+        var failDetailOf: String?
     }
 
     static let keyID = "fixture-cloudru-key-id"
@@ -134,6 +136,7 @@ final class CloudRuFake: Sendable {
             let id = context.parameters.get("id") ?? ""
             self.requests.withLock { $0.append("GET vm \(id)") }
             guard self.authorised(request) else { return self.json("{}", status: .unauthorized) }
+            if self.behaviour.withLock(\.failDetailOf) == id { return self.json(#"{"message": "internal"}"#, status: .internalServerError) }
             guard let vm = Self.vms.first(where: { $0.contains(#""id": "\#(id)""#) }) else { return self.json("{}", status: .notFound) }
             let disks = id == "cr-vm-1" ? #"[{"id": "cr-disk-1", "name": "vm-1-boot", "size": 40, "disk_type": {"name": "ssd"}}]"# : "[]"
             return self.json(String(vm.dropLast()) + #", "disks": \#(disks)}"#)

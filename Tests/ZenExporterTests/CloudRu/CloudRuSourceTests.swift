@@ -109,6 +109,21 @@ struct CloudRuSourceTests {
         #expect(cost(snapshot, "cr-vm-1", 19) == 150)
     }
 
+    @Test("a VM whose detail fails is counted and keeps its place in the inventory, without disks")
+    func detailFailsAlone() async throws {
+        let fake = try CloudRuFake(.init(failDetailOf: "cr-vm-1"))
+        try await fake.start()
+        let snapshot = try await source(fake).collect(window())
+        await fake.stop()
+        #expect(snapshot.endpointFailures.map(\.endpoint) == ["compute/vm"])
+        #expect(snapshot.endpointFailures.first?.message.hasPrefix("VM cr-vm-1:") == true)
+        #expect(fake.count("GET vm cr-vm-1") == 2)   // one try and one retry
+        #expect(fake.count("GET vm cr-vm-3") == 1)
+        #expect(snapshot.inventory.contains { $0.resourceID == "cr-vm-1" })
+        #expect(!snapshot.inventory.contains { $0.resourceID == "cr-disk-1" })
+        #expect(snapshot.inventoriedTypes == ["server"])
+    }
+
     @Test("through the engine: a day restated the next day replaces the old one; zombie, folded disk; no secret anywhere")
     func restatedThroughEngine() async throws {
         let fake = try CloudRuFake()

@@ -80,7 +80,11 @@ struct CloudRuSource: Source {
         let rows = try await consumption(window: window)
         var inventoryRead = !settings.projectIDs.isEmpty
         for project in settings.projectIDs {
-            inventoryRead = try await failures.attempt { try await vms(project: project, into: &snapshot, window: window) } && inventoryRead
+            var vms: [CloudRu.VM] = []
+            let listed = try await failures.attempt { vms = try await self.vms(project: project) }
+            inventoryRead = inventoryRead && listed
+            let disks = try await disks(of: vms, project: project, failures: &failures)
+            add(vms, disks: disks, project: project, to: &snapshot, window: window)
             try await failures.attempt { try await floatingIPs(project: project, into: &snapshot, window: window) }
         }
         // Only a complete list of VMs can prove a billed one missing; disks come from VM details
@@ -133,10 +137,9 @@ struct CloudRuSource: Source {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
 
-    /// The project's VMs, `limit`/`offset` paged, and each one's disks from its detail.
-    private func vms(project: String, into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+    /// The project's VMs, `limit`/`offset` paged.
+    private func vms(project: String) async throws -> [CloudRu.VM] {
         let endpoint = "compute/vms"
-        let dates = ISO8601Dates()
         var offset = 0
         var vms: [CloudRu.VM] = []
         for _ in 0..<1000 {
@@ -146,19 +149,63 @@ struct CloudRuSource: Source {
             offset += page.items.count
             if page.items.count < settings.pageSize || page.total.map({ offset >= $0 }) == true { break }
         }
+        return vms
+    }
+
+    /// VM details in flight at once: one request per VM, since the disks list can answer 403.
+    static let detailConcurrency = 8
+
+    /// Each VM's disks, from its detail, a few VMs at a time. A detail that fails is counted
+    /// (`compute/vm`) and leaves that VM without disks; the VM itself stays listed.
+    private func disks(of vms: [CloudRu.VM], project: String, failures: inout EndpointFailures) async throws -> [String: [CloudRu.VM.Disk]] {
+        typealias Answer = (id: String, result: Result<[CloudRu.VM.Disk], SyncFailure>)
+        let endpoint = "compute/vm"
+        let (disks, failed) = try await withThrowingTaskGroup(of: Answer.self) { group in
+            var next = 0
+            func launch(_ group: inout ThrowingTaskGroup<Answer, any Error>) {
+                guard next < vms.count else { return }
+                let id = vms[next].id
+                next += 1
+                group.addTask {
+                    let url = "\(settings.computeURL)/api/v1/vms/\(Self.escape(id))?project_id=\(Self.escape(project))"
+                    do {
+                        let detail = try http.decode(CloudRu.VM.self, from: try await get(url, endpoint: endpoint), endpoint: endpoint)
+                        return (id, .success(detail.disks ?? []))
+                    } catch let failure as SyncFailure {
+                        return (id, .failure(SyncFailure(endpoint: failure.endpoint, reason: failure.reason, message: "VM \(id): \(failure.message)")))
+                    }
+                }
+            }
+            for _ in 0..<Self.detailConcurrency { launch(&group) }
+            var disks: [String: [CloudRu.VM.Disk]] = [:]
+            var failed: [SyncFailure] = []
+            while let answer = try await group.next() {
+                switch answer.result {
+                case let .success(found): disks[answer.id] = found
+                case let .failure(failure): failed.append(failure)
+                }
+                launch(&group)
+            }
+            return (disks, failed)
+        }
+        for failure in failed.sorted(by: { $0.message < $1.message }) { try await failures.attempt { throw failure } }
+        return disks
+    }
+
+    private func add(_ vms: [CloudRu.VM], disks: [String: [CloudRu.VM.Disk]], project: String, to snapshot: inout SourceSnapshot,
+                     window: CollectionWindow) {
+        let dates = ISO8601Dates()
         for vm in vms {
+            let zone = vm.availability_zone?.name ?? ""
+            let created = vm.created_at.flatMap(dates.date) ?? window.now
             snapshot.inventory.append(InventoryItem(
-                provider: provider, resourceID: vm.id, name: vm.name ?? vm.id, resourceType: "server",
-                region: vm.availability_zone?.name ?? "", status: (vm.state ?? vm.status ?? "").uppercased(), flavor: vm.flavor?.name ?? "",
-                createdAt: vm.created_at.flatMap(dates.date) ?? window.now, project: project))
-            let detailEndpoint = "compute/vm"
-            let url = "\(settings.computeURL)/api/v1/vms/\(Self.escape(vm.id))?project_id=\(Self.escape(project))"
-            let detail = try http.decode(CloudRu.VM.self, from: try await get(url, endpoint: detailEndpoint), endpoint: detailEndpoint)
-            for disk in detail.disks ?? [] {
+                provider: provider, resourceID: vm.id, name: vm.name ?? vm.id, resourceType: "server", region: zone,
+                status: (vm.state ?? vm.status ?? "").uppercased(), flavor: vm.flavor?.name ?? "", createdAt: created, project: project))
+            for disk in disks[vm.id] ?? [] {
                 snapshot.inventory.append(InventoryItem(
-                    provider: provider, resourceID: disk.id, name: disk.name ?? disk.id, resourceType: "volume",
-                    region: vm.availability_zone?.name ?? "", status: "IN-USE", flavor: "\(disk.disk_type?.name ?? "").\(disk.size ?? 0)GB",
-                    attachedTo: vm.id, createdAt: vm.created_at.flatMap(dates.date) ?? window.now, project: project))
+                    provider: provider, resourceID: disk.id, name: disk.name ?? disk.id, resourceType: "volume", region: zone,
+                    status: "IN-USE", flavor: "\(disk.disk_type?.name ?? "").\(disk.size ?? 0)GB", attachedTo: vm.id, createdAt: created,
+                    project: project))
             }
         }
     }
