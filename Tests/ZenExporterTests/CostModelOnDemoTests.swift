@@ -153,7 +153,9 @@ struct CostModelOnDemoTests {
         let metrics = try await Self.render()
         // sync_errors_total and usage_query_errors_total appear with the first error; the demo never fails.
         // Exchange rates appear once rates are configured (the demo is all roubles).
-        for family in MetricCatalog.all where !["sync_errors_total", "usage_query_errors_total"].contains(family.name)
+        // unpriced_resources appears for a type openstack price list that lacks a key; the demo has no price list
+        // (OpenStackSourceTests and CloudsEndToEndTests check it).
+        for family in MetricCatalog.all where !["sync_errors_total", "usage_query_errors_total", "unpriced_resources"].contains(family.name)
             && !family.name.hasPrefix("fx_") {
             #expect(!metrics.values("infrazen_\(family.name)").isEmpty, "infrazen_\(family.name) is missing")
         }
