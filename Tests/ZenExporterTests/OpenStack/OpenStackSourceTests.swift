@@ -44,7 +44,7 @@ struct OpenStackSourceTests {
             price_list: \(prices)
             account: vk-prod
             retries: 1
-            timeout: 30s
+            timeout: 120s   # Gnocchi is asked during the first half: room for a loaded machine
         """
     }
 
