@@ -34,4 +34,47 @@ struct DocsTests {
         #expect(readme.contains("./scripts/test"))
         #expect(try read(".ci/run").contains("./scripts/test"))
     }
+
+    /// The fenced blocks of one language in a Markdown page, in order.
+    func blocks(_ language: String, in text: String) -> [String] {
+        text.components(separatedBy: "```\(language)\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
+    }
+
+    @Test("the provider pages' examples load: each config with its price list (YAML and CSV) as the page shows them")
+    func providerExamples() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zen-docs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func write(_ text: String, _ name: String) throws -> String {
+            let path = directory.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            return path
+        }
+        let environment = ["VK_USERNAME": "u", "VK_PASSWORD": "p", "CLOUDRU_KEY_ID": "k"]
+        func load(_ config: String, _ replacements: [String: String]) throws -> [String] {
+            let text = replacements.reduce(config) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+            return try ConfigLoader.parse(text, file: "example.yaml", environment: environment).sources.map(\.name)
+        }
+
+        let vk = try read("docs/providers/vk-cloud.md")
+        let vkYAML = blocks("yaml", in: vk)
+        #expect(vkYAML.count == 2)
+        let vkPrices = try write(vkYAML[1], "vk-prices.yaml")
+        #expect(try load(vkYAML[0], ["/etc/zen-exporter/vk-cloud-prices.yaml": vkPrices]) == ["vk"])
+
+        let openstack = try read("docs/providers/openstack.md")
+        let (osYAML, osCSV) = (blocks("yaml", in: openstack), blocks("csv", in: openstack))
+        #expect(osYAML.count == 2 && osCSV.count == 1)
+        let yamlPrices = try write(osYAML[0], "prices.yaml"), csvPrices = try write(osCSV[0], "prices.csv")
+        let credential = try write("appcred-secret\n", "appcred")
+        for prices in [yamlPrices, csvPrices] {
+            #expect(try load(osYAML[1], ["/etc/zen-exporter/private-cloud-prices.yaml": prices,
+                                         "/etc/zen-exporter/openstack-appcred": credential]) == ["private-cloud"])
+        }
+        #expect(try PriceList.load(path: csvPrices).price(.flavor, "STD3-2-4") == PriceList.load(path: yamlPrices).price(.flavor, "STD3-2-4"))
+
+        let cloudru = try read("docs/providers/cloudru.md")
+        #expect(try load(blocks("yaml", in: cloudru)[0], ["/etc/zen-exporter/cloudru-key-secret": credential]) == ["cloudru"])
+    }
 }
