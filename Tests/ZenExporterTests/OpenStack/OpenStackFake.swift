@@ -26,6 +26,9 @@ final class OpenStackFake: Sendable {
         var deleteNewVM = false
         /// RegionOne's Nova answers 500 too.
         var failRegionOneNova = false
+        /// The catalog lists Octavia and Manila in RegionOne: one load balancer (lb-web, created
+        /// 2026-10-15) and one 100 GB share of type `default` (share-1, created 2026-10-15).
+        var octaviaAndManila = false
     }
 
     static let project = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -123,7 +126,12 @@ final class OpenStackFake: Sendable {
             let number = self.tokensIssued.withLock { count in count += 1; return count }
             var headers = HTTPFields()
             headers[HTTPFields.Element.Name("X-Subject-Token")!] = "os-token-\(number)"
-            return self.json(#"{"token": {"expires_at": "2099-01-01T00:00:00.000000Z", "catalog": \#(Self.catalog)}}"#, status: .created, headers: headers)
+            var catalog = Self.catalog
+            if self.behaviour.withLock(\.octaviaAndManila) {
+                catalog = String(catalog.dropLast()) + #", {"type": "load-balancer", "endpoints": [{"interface": "public", "region_id": "RegionOne", "url": "BASE/r1/lb"}]},"#
+                    + #" {"type": "sharev2", "endpoints": [{"interface": "public", "region_id": "RegionOne", "url": "BASE/r1/share/v2/\#(Self.project)"}]}]"#
+            }
+            return self.json(#"{"token": {"expires_at": "2099-01-01T00:00:00.000000Z", "catalog": \#(catalog)}}"#, status: .created, headers: headers)
         }
         router.get("/:region/compute/v2.1/servers/detail") { request, context -> Response in
             let region = context.parameters.get("region") ?? ""
@@ -144,6 +152,14 @@ final class OpenStackFake: Sendable {
         router.get("/:region/network/v2.0/floatingips") { request, context -> Response in
             guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
             return context.parameters.get("region") == "r1" ? self.json(Self.floatingIPs) : self.json(#"{"floatingips": []}"#)
+        }
+        router.get("/:region/lb/v2/lbaas/loadbalancers") { request, _ -> Response in
+            guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
+            return self.json(#"{"loadbalancers": [{"id": "lb-web", "name": "web-lb", "provisioning_status": "ACTIVE", "operating_status": "ONLINE", "created_at": "2026-10-15T09:00:00"}]}"#)
+        }
+        router.get("/:region/share/v2/:project/shares/detail") { request, _ -> Response in
+            guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
+            return self.json(#"{"shares": [{"id": "share-1", "name": "files", "size": 100, "status": "available", "share_type_name": "default", "created_at": "2026-10-15T09:00:00.000000"}]}"#)
         }
         router.post("/:region/metric/v1/aggregates") { request, _ -> Response in
             let body = String(buffer: try await request.body.collect(upTo: 1 << 16))

@@ -210,6 +210,21 @@ struct OpenStackSourceTests {
         #expect(later.inventoriedScopes?.isEmpty == true)                         // nothing judged in RegionOne
     }
 
+    @Test("Octavia and Manila where the catalog lists them: a load balancer at 1440 ₽ a month is 2 ₽/h, 72 ₽ in 36 h; a share type with no price is unpriced")
+    func octaviaAndManila() async throws {
+        let fake = try OpenStackFake(.init(octaviaAndManila: true))
+        try await fake.start()
+        let snapshot = try await source(fake).collect(window())
+        await fake.stop()
+        #expect(total(snapshot.dailyCosts, "lb-web") == 72)
+        #expect(snapshot.billing.first { $0.resourceID == "lb-web" }?.resourceType == "load_balancer")
+        #expect(snapshot.billing.first { $0.resourceID == "lb-web" }?.category == .network)
+        #expect(snapshot.inventory.first { $0.resourceID == "share-1" }?.resourceType == "file_storage")
+        #expect(snapshot.unpriced == [UnpricedCount(resourceType: "file_storage", priceKey: "default", count: 1),
+                                      UnpricedCount(resourceType: "server", priceKey: "GPU-X", count: 1)])
+        #expect(snapshot.endpointFailures.map(\.endpoint) == ["nova/RegionTwo"])   // RegionTwo has neither: nothing asked there
+    }
+
     @Test("config: a price list that does not parse, and missing credentials, are config errors")
     func configErrors() throws {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID().uuidString).yaml")
