@@ -109,6 +109,25 @@ struct CloudRuSourceTests {
         #expect(cost(snapshot, "cr-vm-1", 19) == 150)
     }
 
+    @Test("callers asking for a token at once share one issuance; a refused token is forgotten once")
+    func oneIssuance() async throws {
+        let fake = try CloudRuFake()
+        try await fake.start()
+        let token = CloudRuToken(url: "\(fake.baseURL)/api/v1/auth/token", keyID: Secret(CloudRuFake.keyID), secret: Secret(CloudRuFake.keySecret),
+                                 http: ProviderClient(timeout: .seconds(5), retries: 0))
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 { group.addTask { try await token.value() } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(tokens == ["cloudru-token-1"])
+        #expect(fake.count("POST token") == 1)
+        await token.invalidate("cloudru-token-1")
+        #expect(try await token.value() == "cloudru-token-2")
+        await token.invalidate("cloudru-token-1")
+        #expect(try await token.value() == "cloudru-token-2")
+        await fake.stop()
+    }
+
     @Test("a VM whose detail fails is counted and keeps its place in the inventory, without disks")
     func detailFailsAlone() async throws {
         let fake = try CloudRuFake(.init(failDetailOf: "cr-vm-1"))

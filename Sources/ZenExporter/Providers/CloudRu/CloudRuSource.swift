@@ -299,12 +299,15 @@ struct CloudRuBilling: Sendable {
 
 /// A bearer token from an access key (`POST /api/v1/auth/token`), kept until five minutes
 /// before it expires (`expires_in`, else an assumed hour) or until a service refuses it.
+/// Concurrent callers (VM details in flight) share one issuance.
 actor CloudRuToken {
     private let url: String
     private let keyID: Secret
     private let secret: Secret
     private let http: ProviderClient
     private var current: (value: String, expires: Date)?
+    /// Callers waiting for the issuance under way (nil when none is).
+    private var waiting: [CheckedContinuation<String, any Error>]?
 
     init(url: String, keyID: Secret, secret: Secret, http: ProviderClient) {
         self.url = url
@@ -315,6 +318,19 @@ actor CloudRuToken {
 
     func value(now: Date = Date()) async throws -> String {
         if let current, current.expires.timeIntervalSince(now) > 300 { return current.value }
+        if waiting != nil {
+            return try await withCheckedThrowingContinuation { waiting?.append($0) }
+        }
+        waiting = []
+        let result: Result<String, any Error>
+        do { result = .success(try await issue(now: now)) } catch { result = .failure(error) }
+        let waiters = waiting ?? []
+        waiting = nil
+        for waiter in waiters { waiter.resume(with: result) }
+        return try result.get()
+    }
+
+    private func issue(now: Date) async throws -> String {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
