@@ -225,6 +225,61 @@ struct OpenStackSourceTests {
         #expect(snapshot.endpointFailures.map(\.endpoint) == ["nova/RegionTwo"])   // RegionTwo has neither: nothing asked there
     }
 
+    @Test("after the first sync only the days asked for again are billed; yesterday always, so a month's last hours are billed on the 1st")
+    func billedWindow() async throws {
+        let fake = try OpenStackFake()
+        try await fake.start()
+        // 2026-11-20 12:00 Moscow, 7 days: 14–20 November. vm-app 24 h a day at 2.50 = 60; 12 h today = 30.
+        let later = try await source(fake).collect(CollectionWindow(now: ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!, historyDays: 7,
+                                                                    reporting: ReportingConfig()))
+        // 2026-11-01 03:00 Moscow, 7 days: from 26 October (yesterday's month is October). vm-app: 60 on the 31st, 3 h = 7.50 on the 1st;
+        // vm-stopped had not stopped yet (it stops at 10:00 Moscow): 3 h = 7.50 on the 1st, not up to its future stop.
+        let rollover = try await source(fake).collect(CollectionWindow(now: ISO8601DateFormatter().date(from: "2026-11-01T00:00:00Z")!, historyDays: 7,
+                                                                       reporting: ReportingConfig()))
+        await fake.stop()
+        let vmApp = later.dailyCosts.filter { $0.resourceID == "vm-app" }
+        #expect(vmApp.map(\.day) == (14...20).map { LocalDay(year: 2026, month: 11, day: $0) })
+        #expect(vmApp.first?.cost.amount == 60)
+        #expect(vmApp.last?.cost.amount == 30)
+        let october31 = LocalDay(year: 2026, month: 10, day: 31), november1 = LocalDay(year: 2026, month: 11, day: 1)
+        #expect(rollover.dailyCosts.first { $0.resourceID == "vm-app" && $0.day == october31 }?.cost.amount == 60)
+        #expect(rollover.dailyCosts.first { $0.resourceID == "vm-app" && $0.day == november1 }?.cost.amount == Decimal(string: "7.5")!)
+        #expect(rollover.dailyCosts.filter { $0.resourceID == "vm-app" }.map(\.day).first == LocalDay(year: 2026, month: 10, day: 26))
+        #expect(total(rollover.dailyCosts.filter { $0.day == november1 }, "vm-stopped") == Decimal(string: "7.5")!)
+    }
+
+    @Test("a VM deleted while the daemon was down keeps the cost stored before the days the next sync bills again")
+    func restartKeepsEarlierDays() async throws {
+        let fake = try OpenStackFake()
+        try await fake.start()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("zen-openstack-\(UUID().uuidString)/infrazen.db").path
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path) }
+        let config = try ConfigLoader.parse(Self.yaml(fake), file: "t.yaml", environment: Self.environment)
+        let firstStore = try Store(path: path)
+        var first = SyncEngine(config: config, store: firstStore, logger: Logger(label: "test"))
+        first.retryBase = .milliseconds(10)
+        first.clock = { Self.now }
+        #expect(await first.syncAllOnce() == [])
+        try firstStore.close()
+
+        fake.behaviour.withLock { $0.deleteNewVM = true }
+        let secondStore = try Store(path: path)
+        defer { try? secondStore.close() }
+        var second = SyncEngine(config: config, store: secondStore, logger: Logger(label: "test"))
+        second.retryBase = .milliseconds(10)
+        second.clock = { ISO8601DateFormatter().date(from: "2026-11-10T09:00:00Z")! }
+        await second.restore()
+        #expect(await second.syncAllOnce() == [])
+        await fake.stop()
+        let metrics = ParsedExposition(String(buffer: second.estate.exposition.rendered.body))
+        // Stored by the first sync (1–2 November, as at 2 November 12:00 Moscow): 209.20, vm-new's 30 in it.
+        // Billed again, 4 November 00:00 to 10 November 12:00 Moscow = 156 h: vm-app 2.50 + vol-app 1 + vol-stopped 0.25
+        // + vol-orphan 0.20 + two addresses 0.50 = 4.45 ₽/h → 694.20. No sync saw 2 November's afternoon or the 3rd.
+        #expect(abs(metrics.sum("infrazen_cost_month_to_date") { $0["source"] == "os" } - 903.40) < 0.005)
+        let stored = try await secondStore.dailyCosts(source: "os", from: LocalDay(year: 2026, month: 11, day: 1))
+        #expect(stored.filter { $0.resourceID == "vm-new" }.map(\.cost.amount) == [30])
+    }
+
     @Test("config: a price list that does not parse, and missing credentials, are config errors")
     func configErrors() throws {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID().uuidString).yaml")

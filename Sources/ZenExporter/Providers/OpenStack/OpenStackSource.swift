@@ -139,9 +139,10 @@ struct OpenStackSource: Source {
         if found.listed.isEmpty {
             throw failures.all.first ?? SyncFailure(endpoint: "nova", reason: "empty", message: "no region of any project answered")
         }
-        let billing = PriceListBilling(provider: provider, account: settings.account, list: list, now: window.now, timeZone: window.reporting.timeZone)
+        let billing = PriceListBilling(provider: provider, account: settings.account, list: list, now: window.now, timeZone: window.reporting.timeZone,
+                                       historyDays: window.historyDays)
         let (current, unpriced) = billing.price(found)
-        let priced = state.carry(current, listed: found.listed, now: window.now, monthStart: billing.monthStart)
+        let priced = state.carry(current, listed: found.listed, now: window.now, windowStart: billing.windowStart)
         snapshot.billing = priced.filter(\.billedNow).map(\.item)
         snapshot.dailyCosts = billing.dailyCosts(priced)
         snapshot.unpriced = unpriced
@@ -161,9 +162,9 @@ final class OpenStackPricedState: Sendable {
     /// billed on to `now` where their listing failed (still there, as far as is known), up to
     /// when they were last seen where it answered (deleted since).
     func carry(_ current: [PriceListBilling.Priced], listed: Set<OpenStackInventory.Listing>, now: Date,
-               monthStart: Date) -> [PriceListBilling.Priced] {
+               windowStart: Date) -> [PriceListBilling.Priced] {
         known.withLock { known in
-            known = known.filter { $0.value.end > monthStart || $0.value.billedNow }
+            known = known.filter { $0.value.end > windowStart || $0.value.billedNow }
             let found = Set(current.map(\.item.resourceID))
             var all = current
             for (id, var earlier) in known where !found.contains(id) {
@@ -172,7 +173,7 @@ final class OpenStackPricedState: Sendable {
                 } else {
                     earlier.billedNow = false
                 }
-                earlier.start = max(earlier.start, monthStart)
+                earlier.start = max(earlier.start, windowStart)
                 known[id] = earlier
                 all.append(earlier)
             }

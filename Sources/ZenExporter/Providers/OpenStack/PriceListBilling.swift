@@ -3,7 +3,8 @@ import Foundation
 
 /// The price-list billing side of an OpenStack inventory: each resource found is billed its
 /// price over the hours it existed this month (since it was created, or since the month or the
-/// price list began, whichever is later), split by day in the reporting time zone. A resource
+/// price list began, whichever is later; after the first sync, over the days the sync asks for
+/// again), split by day in the reporting time zone. A resource
 /// with no price is counted as unpriced, never billed zero in silence.
 struct PriceListBilling: Sendable {
     var provider: String
@@ -11,6 +12,8 @@ struct PriceListBilling: Sendable {
     var list: PriceList
     var now: Date
     var timeZone: TimeZone
+    /// Days of history the sync asks for (`CollectionWindow.historyDays`).
+    var historyDays: Int
 
     /// One priced resource: its line item (its rate now, nil for a stopped server that pays
     /// nothing) and the span it is billed for.
@@ -30,8 +33,18 @@ struct PriceListBilling: Sendable {
     /// price list says `stopped_servers_billed: true`).
     static let stopped: Set<String> = ["SHUTOFF", "SHELVED", "SHELVED_OFFLOADED"]
 
-    /// The start of the month `now` falls in, in the reporting time zone.
-    var monthStart: Date { LocalDay(now, in: timeZone).firstOfMonth.start(in: timeZone) }
+    /// The first day this sync bills (and so replaces in the store): the 1st of the month at a
+    /// first sync, the last `historyDays` days after that, as other sources re-fetch theirs.
+    /// Days before it keep what earlier syncs billed: a resource deleted before a restart, which
+    /// this process never saw, keeps its cost there. Yesterday is always in, so that the last
+    /// hours of a month are billed by the first sync of the next.
+    var firstDay: LocalDay {
+        let today = LocalDay(now, in: timeZone)
+        return max(today.adding(days: -1).firstOfMonth, today.adding(days: -(max(1, historyDays) - 1)))
+    }
+
+    /// The start of `firstDay`, in the reporting time zone.
+    var windowStart: Date { firstDay.start(in: timeZone) }
 
     /// The priced resources and, for the rest, what had no price (resource type and the
     /// flavour or type looked for).
@@ -39,7 +52,7 @@ struct PriceListBilling: Sendable {
         var priced: [Priced] = []
         var unpriced: [UnpricedCount.Key: Int] = [:]
         let dates = ISO8601Dates()
-        let from = max(monthStart, list.effective.start(in: timeZone))
+        let from = max(windowStart, list.effective.start(in: timeZone))
 
         func add(_ type: String, _ id: String, _ name: String, _ scope: InventoryScope, created: String?, priceKey: String,
                  price: PriceList.Price?, gigabytes: Int = 0, billedUntil: Date? = nil) {
@@ -54,7 +67,7 @@ struct PriceListBilling: Sendable {
                 provider: provider, resourceID: id, resourceName: name, resourceType: type, service: service, category: entry.category,
                 region: scope.region, account: account, rate: price.rate(gigabytes: gigabytes, currency: list.currency, hoursPerMonth: list.hoursPerMonth),
                 project: scope.project)
-            priced.append(Priced(item: item, billedNow: billedUntil == nil, scope: scope, start: max(created, from), end: billedUntil ?? now))
+            priced.append(Priced(item: item, billedNow: billedUntil == nil, scope: scope, start: max(created, from), end: min(billedUntil ?? now, now)))
         }
 
         for found in found.servers {
