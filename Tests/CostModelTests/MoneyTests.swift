@@ -124,4 +124,26 @@ struct FXTests {
         let rate = Rate(Money(24, Currency("USD")), per: .daily)
         #expect(fx.reportingOrOriginal(rate).perHour == Money(Decimal(string: "81.5")!, .rub))
     }
+
+    @Test("by day: a day takes the last rate published on or before it (Saturday and Sunday Friday's), a day before the first publication the first, an unpublished currency the fixed rate")
+    func ratesByDay() {
+        let usd = Currency("USD"), eur = Currency("EUR")
+        var history = FXHistory(reporting: .rub, fixed: [usd: 70, eur: 94])
+        history.publish([usd: 80], on: LocalDay(year: 2026, month: 11, day: 20))  // Friday
+        history.publish([usd: 82], on: LocalDay(year: 2026, month: 11, day: 24))  // Tuesday (Monday a holiday)
+        history.publish([usd: 81], on: LocalDay(year: 2026, month: 11, day: 24))  // republished: replaces
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 11, day: 22)) == 80)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 11, day: 23)) == 80)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 11, day: 24)) == 81)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 12, day: 31)) == 81)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 10, day: 1)) == 80)
+        #expect(history.rate(eur, on: LocalDay(year: 2026, month: 11, day: 22)) == 94)
+        #expect(history.rate(.rub, on: LocalDay(year: 2026, month: 11, day: 22)) == 1)
+        #expect(history.rate(Currency("KZT"), on: LocalDay(year: 2026, month: 11, day: 22)) == nil)
+        // 12.345678 USD on the Sunday at 80: 987.65424 RUB; on the Tuesday at 81: 999.999918.
+        #expect(history.toReporting(micros: 12_345_678, usd, on: LocalDay(year: 2026, month: 11, day: 22)) == 987_654_240)
+        #expect(history.toReporting(micros: 12_345_678, usd, on: LocalDay(year: 2026, month: 11, day: 24)) == 999_999_918)
+        #expect(history.table(on: LocalDay(year: 2026, month: 11, day: 23)).rates == [usd: 80, eur: 94])
+    }
 }
+

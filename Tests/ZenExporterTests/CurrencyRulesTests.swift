@@ -29,7 +29,7 @@ struct CurrencyRulesTests {
                                        flavors: ["cloud": flavors])
         var config = ExporterConfig()
         config.reporting.hoursPerMonth = 720
-        let evaluation = EstateEvaluation(sources: [status], config: config, fx: FXTable(reporting: .rub, rates: [usd: 90]), now: Date())
+        let evaluation = EstateEvaluation(sources: [status], config: config, fx: FXHistory(reporting: .rub, fixed: [usd: 90]), now: Date())
         let rightsize = try #require(evaluation.recommendations.first { $0.recommendation.kind == .rightsize })
         // s-4 → s-2: 720 − 360 = 360 USD a month.
         #expect(rightsize.recommendation.savingsMonthly == Money(360, usd))

@@ -28,7 +28,7 @@ struct SyncEngine: Sendable {
         self.config = config
         self.store = store
         self.logger = logger
-        fxRates = FXRates(config: config.fx, reporting: config.reporting.currency, store: store)
+        fxRates = FXRates(config: config.fx, reporting: config.reporting.currency, store: store, retentionDays: config.storage.retentionDays)
         var configured = config.sources
         if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
@@ -156,7 +156,7 @@ struct SyncEngine: Sendable {
             }
         }
         return EstateEvaluation(sources: statuses, usage: usage, usageHistory: usageHistory, config: config,
-                                fx: await fxRates.table, fxFetchedAt: await fxRates.fetchedAt, now: now)
+                                fx: await fxRates.history, fxFetchedAt: await fxRates.fetchedAt, now: now)
     }
 
     /// Fetches exchange rates when they come from the bank; a failure keeps the last good ones.
