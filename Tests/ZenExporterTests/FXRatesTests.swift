@@ -91,8 +91,8 @@ struct FXRatesTests {
         init() throws { server = try LoopbackServer() }
         func start() async throws {
             let router = Router()
-            router.get("/scripts/XML_daily.asp") { [published] _, _ in
-                let (date, usd) = published.withLock { $0 }
+            router.get("/scripts/XML_daily.asp") { _, _ in
+                let (date, usd) = self.published.withLock { $0 }
                 let xml = """
                 <?xml version="1.0" encoding="windows-1251"?>
                 <ValCurs Date="\(date)" name="Foreign Currency Market">
@@ -110,7 +110,6 @@ struct FXRatesTests {
     func historyKeepsItsRates() async throws {
         let bank = try MovingBank()
         try await bank.start()
-        defer { Task { await bank.stop() } }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fx-daily-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -124,12 +124,15 @@ struct EndpointFailures {
     private(set) var all: [SyncFailure] = []
 
     /// Runs `body`; a `SyncFailure` is kept instead of thrown. Returns whether it succeeded.
+    /// A bad value or an unknown currency fails the whole collection: an endpoint left out
+    /// would drop its last good data (a balance) from the snapshot, where a failed sync keeps
+    /// all of it.
     @discardableResult
     mutating func attempt(_ body: () async throws -> Void) async throws -> Bool {
         do {
             try await body()
             return true
-        } catch let failure as SyncFailure {
+        } catch let failure as SyncFailure where failure.reason != SyncFailure.badValue && failure.reason != SyncFailure.currency {
             all.append(failure)
             return false
         }

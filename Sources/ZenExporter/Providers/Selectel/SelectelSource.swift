@@ -112,9 +112,10 @@ struct SelectelSource: Source {
         let started = ContinuousClock.now
         var snapshot = SourceSnapshot()
         var failures = EndpointFailures()
-        try await failures.attempt { try await balance(into: &snapshot) }
+        var reported: Currency?
+        try await failures.attempt { reported = try await balance(into: &snapshot) }
         // Billing is the truth: without it nothing is committed and the last good data stays.
-        try await consumption(into: &snapshot, window: window)
+        try await consumption(into: &snapshot, window: window, currency: try costCurrency(reported: reported, failures: failures.all))
         if settings.username != nil, settings.password != nil {
             try await inventory(into: &snapshot, window: window, started: started, failures: &failures)
         }
@@ -193,13 +194,36 @@ struct SelectelSource: Source {
         return try await http.send(request, endpoint: endpoint)
     }
 
-    private func balance(into snapshot: inout SourceSnapshot) async throws {
+    /// The balance, and the account's currency: the one its costs are billed in (consumption
+    /// rows name none; their `value` is in hundredths of it).
+    private func balance(into snapshot: inout SourceSnapshot) async throws -> Currency {
         let body = try http.decode(Selectel.Balances.self, from: try await get("/v3/balances", endpoint: "balances"), endpoint: "balances")
+        guard let code = body.data?.settings?.currency ?? body.settings?.currency else {
+            throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
+                              message: "balances: no data.settings.currency: the account names no currency to bill its costs in")
+        }
+        guard CurrencyCodes.iso4217.contains(code.uppercased()) else {
+            throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
+                              message: "balances: data.settings.currency \"\(code.prefix(16))\" is not an ISO 4217 currency")
+        }
+        let currency = Currency(code)
+        state.currency.withLock { $0 = currency }
         guard let kopecks = body.data?.billings?.first?.final_sum?.value else {
             throw SyncFailure(endpoint: "balances", reason: "bad_json", message: "balances: no data.billings[0].final_sum")
         }
-        let currency = Currency((body.data?.settings?.currency ?? body.settings?.currency ?? "rub").uppercased())
         snapshot.accounts.append(AccountBalance(provider: provider, account: settings.accountID, balance: Money(kopecks / 100, currency)))
+        return currency
+    }
+
+    /// The currency this sync's costs are in: the one the account reported now, else the one
+    /// it reported at an earlier sync of this run (the balance endpoint failed alone). Never
+    /// assumed: without either, the sync fails and the last good data stays.
+    private func costCurrency(reported: Currency?, failures: [SyncFailure]) throws -> Currency {
+        if let reported { return reported }
+        if let known = state.currency.withLock({ $0 }) { return known }
+        let why = failures.first { $0.endpoint == "balances" }.map { " (\($0.message))" } ?? ""
+        throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
+                          message: "balances: the account's currency is unknown\(why); its costs are not committed without it")
     }
 
     /// Billing object types → the service names of the Selectel taxonomy table.
@@ -326,9 +350,12 @@ struct SelectelSource: Source {
 }
 
 /// What a Selectel source keeps between syncs: the statistics window sizes that last fitted
-/// the body limit, the utilisation last read per server, and each project's Keystone session.
+/// the body limit, the utilisation last read per server, each project's Keystone session and
+/// the account's currency.
 final class SelectelState: Sendable {
     let spans = Mutex(SelectelSource.StatisticsSpans())
     let utilization = Mutex<[String: SelectelSource.UtilizationEntry]>([:])
     let sessions = Mutex<[String: KeystoneSession]>([:])
+    /// The currency the account last reported (`/v3/balances`), for a sync whose balance fails.
+    let currency = Mutex<Currency?>(nil)
 }
