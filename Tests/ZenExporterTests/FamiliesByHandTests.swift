@@ -102,9 +102,9 @@ struct FamiliesByHandTests {
             == Self.now.timeIntervalSince1970)
         let duration = try #require(metrics.value("infrazen_usage_query_duration_seconds", ["usage": "app", "dimension": "storage_bytes"]))
         #expect(duration >= 0 && duration <= wall)
-        // Every line that is not a comment is a sample; process_* are added at scrape time, not counted.
+        // Every line that is not a comment is a sample; the count is written before its own line.
         let samples = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix("process_") }.count
-        #expect(metrics.value("infrazen_exposition_series", [:]) == Double(samples))
+        #expect(metrics.value("infrazen_exposition_series", [:]) == Double(samples - 1))
     }
 
     @Test("recommendation confidence: zombie and orphan volume 0.9, rightsize 0.8, off-hours 0.6, as documented")
