@@ -87,6 +87,8 @@ let package = Package(
             dependencies: [
                 "ZenExporter",
                 "CostModel",
+                // inflate, to read the PNG screenshots headless Chromium takes of the HTML pages.
+                "CZlib",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

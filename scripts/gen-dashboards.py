@@ -29,6 +29,9 @@ def panel(pid, title, kind, exprs, x, y, w=8, h=8, unit="currencyRUB", legend="{
             "datasource": {"type": "prometheus", "uid": "${datasource}"}, "targets": targets,
             "fieldConfig": {"defaults": {"unit": unit}, "overrides": []}, "options": {}}
 
+def row(pid, title, y):
+    return {"id": pid, "title": title, "type": "row", "collapsed": False, "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []}
+
 def dashboard(uid, title, panels):
     return {"uid": uid, "title": title, "tags": ["infrazen", "finops"], "timezone": "browser", "schemaVersion": 39,
             "version": 1, "refresh": "5m", "time": {"from": "now-7d", "to": "now"},
@@ -66,6 +69,16 @@ cost = dashboard("infrazen-cost", "InfraZen — cost analysis", [
     panel(19, "Zombies and orphans by project", "table", [
         (f'sum by (account, project) (infrazen_resource_cost_per_hour{{account=~"$account",project=~"$project",{C}}} * on (source, resource_id) group_left () (infrazen_resource_info{{zombie="true"}} or on (source, resource_id) infrazen_resource_info{{orphan="true"}}))',
          "{{account}} {{project}}")], 12, 45, 12),
+    row(100, "Health and unit economics", 53),
+    panel(20, "Health score", "stat", [("infrazen_health_score", "score")], 0, 54, 6, 6, unit="none"),
+    panel(21, "Health components", "bargauge", [("infrazen_health_component", "{{component}}")], 6, 54, 9, 6, unit="percentunit"),
+    panel(22, "Health trend", "timeseries", [("infrazen_health_score", "score"), ("estate:infrazen_health_score:avg_1d", "1-day average")], 15, 54, 9, 6, unit="none"),
+    panel(23, "Cost per unit", "timeseries", [
+        (f'infrazen_unit_cost{{scope="total",{C}}}', "per {{unit}}"),
+        (f'unit_scope:infrazen_unit_cost:avg_1d{{scope="total",{C}}}', "per {{unit}}, 1-day average")], 0, 60, 12),
+    panel(24, "Tenants by margin", "table", [
+        ('sort(infrazen_tenant_margin_ratio{tenant=~"$tenant"})', "{{tenant}} margin"),
+        (f'infrazen_tenant_revenue_monthly{{tenant=~"$tenant",{C}}}', "{{tenant}} revenue")], 12, 60, 12, unit="short"),
 ])
 capacity = dashboard("infrazen-capacity", "InfraZen — capacity planning", [
     panel(1, "CPU utilisation", "gauge", [('sum(infrazen_capacity_used{dimension="cpu_cores"}) / sum(infrazen_capacity_size{dimension="cpu_cores"})', "cpu")], 0, 0, 6, 6, unit="percentunit"),

@@ -11,32 +11,42 @@ public struct ResourceChange: Sendable, Hashable {
     public var configChanged: Bool
     /// Names of the fields that differ (`cost`, `status`, `name`, `flavor`, …).
     public var changedFields: [String]
+    /// The resource before and after; nil for an unchanged one, which is counted and not
+    /// stored (a resync of 100,000 unchanged resources would hold two copies of each).
     public var previous: Resource?
     public var current: Resource?
 }
 
 /// Compares two snapshots of one source, resource by resource.
 public func detectChanges(previous: [Resource], current: [Resource]) -> [ResourceChange] {
-    let before = Dictionary(previous.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-    let after = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    // Positions and IDs, not copies: at 100,000 resources each copy is tens of megabytes.
+    let before = Dictionary(previous.indices.map { (previous[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
+    let after = Set(current.lazy.map(\.id))
     var changes: [ResourceChange] = []
+    changes.reserveCapacity(current.count)
 
     for resource in current {
-        guard let old = before[resource.id] else {
+        guard let position = before[resource.id] else {
             changes.append(ResourceChange(resourceID: resource.id, action: .created, costChanged: false, statusChanged: false,
                                           configChanged: false, changedFields: [], previous: nil, current: resource))
             continue
         }
+        let old = previous[position]
         let fields = changedFields(old, resource)
+        guard !fields.isEmpty else {
+            changes.append(ResourceChange(resourceID: resource.id, action: .unchanged, costChanged: false, statusChanged: false,
+                                          configChanged: false, changedFields: [], previous: nil, current: nil))
+            continue
+        }
         let cost = fields.contains("cost")
         let status = fields.contains("status")
         changes.append(ResourceChange(
-            resourceID: resource.id, action: fields.isEmpty ? .unchanged : .updated,
+            resourceID: resource.id, action: .updated,
             costChanged: cost, statusChanged: status, configChanged: fields.contains { $0 != "cost" && $0 != "status" },
             changedFields: fields, previous: old, current: resource
         ))
     }
-    for resource in previous where after[resource.id] == nil {
+    for resource in previous where !after.contains(resource.id) {
         changes.append(ResourceChange(resourceID: resource.id, action: .deleted, costChanged: false, statusChanged: false,
                                       configChanged: false, changedFields: [], previous: resource, current: nil))
     }

@@ -44,6 +44,9 @@ public struct ScopeHistory: Sendable, Equatable {
         for (day, scopes) in fresh where !scopes.isEmpty { days[day] = scopes }
     }
 
+    /// The newest day with a cost; nil when there is none.
+    public var lastDay: LocalDay? { days.keys.max() }
+
     /// Forgets days before `first` (they are past every window the evaluation reads).
     public mutating func drop(before first: LocalDay) {
         days = days.filter { $0.key >= first }

@@ -13,19 +13,10 @@ struct MonitoringStackTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
     static let budgetAlerts: Set<String> = ["InfrazenBudgetExceeded", "InfrazenBudgetForecastOverrun"]
 
-    /// The shipped exporter.yaml plus two hand-entered items the demo lacks (it keeps the seed's
-    /// 117,150 ₽ total): a domain renewing in 10 days without auto-renew and an AI API at 92 % of
-    /// its free tier, so the renewals panel and their alerts have something to show.
-    static func demoConfig(today: Date = Date()) throws -> String {
-        let shipped = try String(contentsOf: root.appendingPathComponent("exporter.yaml"), encoding: .utf8)
-        let renews = ISO8601DateFormatter.string(from: today.addingTimeInterval(10 * 86400), timeZone: .gmt, formatOptions: [.withFullDate])
-        return shipped + """
-
-        items:
-          - { name: example.ru, kind: domain, provider: REG.RU, cost: 1490, period: yearly, renews: \(renews), auto_renew: false }
-          - { name: gigachat, kind: ai, provider: Sber, cost: 900, period: monthly, usage: 46000, limit: 50000 }
-
-        """
+    /// The plain shipped exporter.yaml: its demo items (a domain renewing in 12 days without
+    /// auto-renew, a SaaS subscription, an AI API at 92 % of its free tier) fill the renewals panel.
+    static func demoConfig() throws -> String {
+        try String(contentsOf: root.appendingPathComponent("exporter.yaml"), encoding: .utf8)
     }
 
     /// Prometheus' config: the shipped rule files, with every alert's `for:` cut to 0s so a

@@ -153,4 +153,33 @@ struct ScaleStorageTests {
         #expect(exposition(restarted).value("infrazen_budget_spent", ["budget": "acme"]) == 1900)
         #expect(try await store.meta(SyncEngine.scopeLabelsKey) == restarted.allocationFingerprint)
     }
+
+    @Test("a first sync stores its resources without state rows; later creations, updates and deletions get one each")
+    func auditRowsFromTheSecondSync() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func line(_ id: String, _ perDay: Decimal) -> BillingLineItem {
+            BillingLineItem(provider: "selectel", resourceID: id, resourceName: id, resourceType: "server", service: "Cloud Servers",
+                            category: .compute, region: "ru-1", account: "1", rate: Rate(Money(perDay, .rub), per: .daily))
+        }
+        var first = SourceSnapshot(), second = SourceSnapshot()
+        first.billing = [line("vm-1", 100), line("vm-2", 50)]
+        second.billing = [line("vm-2", 75), line("vm-3", 10)]  // vm-1 gone, vm-2 dearer, vm-3 new
+        let store = try Store(path: path)
+        defer { try? store.close() }
+        let engine = try engine("storage: {path: \(path)}\nsources:\n  - {name: sel, type: demo}\n", store: store)
+            .replacingSource("sel", with: ScriptedSource([.succeed(first), .succeed(second)]))
+        #expect(await engine.syncAllOnce() == [])
+        #expect(try count("resource_states") == 0)
+        #expect(try count("resources") == 2)
+        #expect(await engine.syncAllOnce() == [])
+        let actions = try await DatabaseQueue(path: path).read { db in
+            try [String: String](uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT resource_id, action FROM resource_states").map { ($0[0], $0[1]) })
+        }
+        #expect(actions == ["vm-1": "deleted", "vm-2": "updated", "vm-3": "created"])
+        let deleted = try await DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT resource_id FROM resources WHERE deleted_in_snapshot IS NOT NULL")
+        }
+        #expect(deleted == ["vm-1"])
+    }
 }

@@ -46,7 +46,8 @@ struct Serve: AsyncParsableCommand {
 
         let cap = WebServer.connectionCap(configured: config.web.maxConnections, logger: logger)
         let app = Application(
-            router: Routes.router(estate: engine.estate, security: security),
+            router: Routes.router(estate: engine.estate, security: security,
+                                  reports: ReportRoute(config: config, store: store, estate: engine.estate, clock: engine.clock)),
             server: WebServer.builder(security: security, idleTimeout: config.web.idleTimeout),
             configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "zen-exporter",
                                  backlog: 1024, availableConnectionsDelegate: .maximum(cap, logger: logger)),

@@ -6,7 +6,10 @@ import Logging
 /// The daemon's entry point (`Sources/ZenExporterMain` calls it): the code lives in a library
 /// so that the fuzz targets under `Fuzz/` can link it.
 public enum ZenExporterEntry {
-    public static func main() async { await ZenExporterCommand.main() }
+    public static func main() async {
+        ReleaseFreedMemory.mapLargeBlocks()
+        await ZenExporterCommand.main()
+    }
 }
 
 struct ZenExporterCommand: AsyncParsableCommand {
@@ -14,7 +17,7 @@ struct ZenExporterCommand: AsyncParsableCommand {
         commandName: "zen-exporter",
         abstract: "Cloud spend for Prometheus: syncs providers, computes cost, serves /metrics.",
         version: "zen-exporter \(BuildInfo.current.version) (revision \(BuildInfo.current.revision), Swift \(BuildInfo.current.swiftVersion))",
-        subcommands: [Serve.self, CheckConfig.self, SyncCommand.self, Render.self, BenchRender.self],
+        subcommands: [Serve.self, CheckConfig.self, SyncCommand.self, Render.self, ReportCommand.self, BenchRender.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -84,7 +87,7 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let logger = options.logger("zen-exporter.sync")
-        let store = try Store(path: config.storage.path)
+        let store = try Store(path: config.storage.path, logger: logger)
         defer { try? store.close() }
         var engine = SyncEngine(config: config, store: store, logger: logger)
         if let at {

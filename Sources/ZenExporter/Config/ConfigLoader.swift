@@ -50,6 +50,7 @@ enum ConfigLoader {
 
     static let topLevelKeys: Set<String> = [
         "listen", "web", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations", "capacity",
+        "health", "unit_metrics", "revenue",
     ]
 
     private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
@@ -66,11 +67,12 @@ enum ConfigLoader {
             config.web.maxConnections = reader.int(fields, "max_connections", range: 16...1_000_000) ?? config.web.maxConnections
             config.web.idleTimeout = reader.duration(fields, "idle_timeout") ?? config.web.idleTimeout
         }
-        if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days", "resource_retention_days"]) {
+        if let node = top["storage"], let fields = reader.mapping(node, at: "storage", allowed: ["path", "retention_days", "resource_retention_days", "removed_source_days"]) {
             config.storage.path = reader.string(fields, "path") ?? config.storage.path
             config.storage.retentionDays = reader.int(fields, "retention_days", range: 1...36_500) ?? config.storage.retentionDays
             config.storage.resourceRetentionDays = reader.int(fields, "resource_retention_days", range: 35...36_500)
                 ?? config.storage.resourceRetentionDays
+            config.storage.removedSourceDays = reader.int(fields, "removed_source_days", range: 0...36_500) ?? config.storage.removedSourceDays
         }
         if let node = top["reporting"] { readReporting(node, reader, into: &config.reporting) }
         if let node = top["fx"] { readFX(node, reader, into: &config.fx) }
@@ -88,13 +90,18 @@ enum ConfigLoader {
             readBudget($1, at: "budgets[\($0)]", reader, defaultCurrency: config.reporting.currency)
         }
         config.items = reader.sequence(top, "items").enumerated().compactMap {
-            readItem($1, at: "items[\($0)]", reader, defaultCurrency: config.reporting.currency)
+            readItem($1, at: "items[\($0)]", reader, defaultCurrency: config.reporting.currency,
+                     today: LocalDay(Date(), in: config.reporting.timeZone))
         }
         if !config.items.isEmpty, let clash = config.sources.first(where: { $0.name == ManualItemsSource.sourceName }) {
             reader.fail(at: top["sources"], "sources", "source name \"\(clash.name)\" is reserved for the items: list; rename the source")
         }
         if let node = top["allocation"] { readAllocation(node, reader, into: &config) }
         config.capacity = reader.sequence(top, "capacity").enumerated().compactMap { readCapacity($1, at: "capacity[\($0)]", reader) }
+        if let node = top["health"] { config.health = readHealth(node, reader) }
+        config.unitMetrics = reader.sequence(top, "unit_metrics").enumerated().compactMap { readUnitMetric($1, at: "unit_metrics[\($0)]", reader) }
+        if let node = top["revenue"] { config.revenue = readRevenue(node, reader, defaultCurrency: config.reporting.currency) }
+        checkUnits(config, root, reader)
         checkReferences(config, root, reader)
         if let node = top["recommendations"] { readRecommendations(node, reader, into: &config.recommendations) }
         return config
@@ -193,7 +200,9 @@ enum ConfigLoader {
         return budget
     }
 
-    private static func readItem(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency) -> ManualItem? {
+    /// `renews` is a date, or `+Nd`: N days after `today` (the day the config is loaded), for
+    /// demos and tests that must stay "renewing soon" whenever they run.
+    private static func readItem(_ node: Node, at path: String, _ reader: ConfigReader, defaultCurrency: Currency, today: LocalDay) -> ManualItem? {
         guard let fields = reader.mapping(node, at: path, allowed: ["name", "kind", "provider", "cost", "currency", "period", "renews",
                                                                      "auto_renew", "usage", "limit", "pricing"]),
               reader.required(fields, "name") != nil, let name = reader.string(fields, "name"),
@@ -202,8 +211,14 @@ enum ConfigLoader {
         _ = reader.oneOf(fields, "pricing", ["fixed", "pay_per_use"])
         var renews: LocalDay?
         if let text = reader.string(fields, "renews") {
-            renews = LocalDay(text)
-            if renews == nil { reader.fail(at: fields["renews"], fields.path("renews"), "expected a date YYYY-MM-DD, got \"\(text)\"") }
+            if text.hasPrefix("+"), text.hasSuffix("d"), let days = Int(text.dropFirst().dropLast()), (0...36_500).contains(days) {
+                renews = today.adding(days: days)
+            } else {
+                renews = LocalDay(text)
+            }
+            if renews == nil {
+                reader.fail(at: fields["renews"], fields.path("renews"), "expected a date YYYY-MM-DD or +Nd (days from today), got \"\(text)\"")
+            }
         }
         let period = reader.oneOf(fields, "period", BillingPeriod.allCases.map(\.rawValue)).flatMap(BillingPeriod.init(rawValue:)) ?? .monthly
         return ManualItem(name: name, kind: kind, provider: reader.string(fields, "provider") ?? "manual",

@@ -187,21 +187,28 @@ final class ConfigReader {
     /// Anything else would put the token or password on the wire in clear text.
     func credentialURL(_ fields: Fields, _ key: String) -> String? {
         guard let text = string(fields, key) else { return nil }
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            fail(at: fields[key], fields.path(key), "expected an absolute URL such as https://api.example.com, got \"\(text)\"")
+        if let refusal = Self.credentialURLRefusal(text) {
+            fail(at: fields[key], fields.path(key), refusal)
             return nil
+        }
+        return text
+    }
+
+    /// Why credentials must not be sent to `text`, or nil when they may: the rule of
+    /// `credentialURL`, also applied to URLs a provider hands out (a Keystone catalog's).
+    static func credentialURLRefusal(_ text: String) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
+            return "expected an absolute URL such as https://api.example.com, got \"\(text)\""
         }
         switch scheme {
         case "https":
-            return text
-        case "http" where Self.isLoopback(host):
-            return text
+            return nil
+        case "http" where isLoopback(host):
+            return nil
         case "http":
-            fail(at: fields[key], fields.path(key), "plain http:// to \(host) would send credentials in clear text; use https:// (http:// is allowed to loopback only)")
-            return nil
+            return "plain http:// to \(host) would send credentials in clear text; use https:// (http:// is allowed to loopback only)"
         default:
-            fail(at: fields[key], fields.path(key), "unsupported scheme \(scheme):// (use https://)")
-            return nil
+            return "unsupported scheme \(scheme):// (use https://)"
         }
     }
 

@@ -23,6 +23,9 @@ struct ExporterConfig: Sendable {
     var maxTenants = 100
     var capacity: [CapacityScopeConfig] = []
     var recommendations = RecommendationsConfig()
+    var health = HealthConfig()
+    var unitMetrics: [UnitMetricConfig] = []
+    var revenue: RevenueConfig?
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -65,6 +68,9 @@ struct StorageConfig: Sendable {
     var retentionDays = 400
     /// Per-resource daily costs: what scopes are summed again from when allocation rules change.
     var resourceRetentionDays = 62
+    /// Days the data of a source removed from the config is kept after its last sync (0: it
+    /// is deleted at the next start).
+    var removedSourceDays = 30
 
     var retention: Retention { Retention(days: retentionDays, resourceDays: min(resourceRetentionDays, retentionDays)) }
 }

@@ -247,6 +247,10 @@ extension ConfigLoader {
             let node = root.mapping?["allocation"]?.mapping?["shared"]?.mapping?["drivers"]?.mapping?[category.rawValue]
             check(reference, "allocation.shared.drivers.\(category.rawValue).usage", node?.mapping?["usage"] ?? node)
         }
+        for (index, metric) in config.unitMetrics.enumerated() {
+            check(metric.from, "unit_metrics[\(index)].from", root.mapping?["unit_metrics"]?.sequence?[index].mapping?["from"])
+        }
+        check(config.revenue?.from, "revenue.from", root.mapping?["revenue"]?.mapping?["from"])
     }
 }
 

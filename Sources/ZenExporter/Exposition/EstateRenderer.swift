@@ -42,6 +42,7 @@ struct EstateRenderer: Sendable {
             writer.write(MetricCatalog.fxAge, [([], .double(max(0, evaluation.now.timeIntervalSince(fetched)).rounded()))])
         }
         writeEvaluation(evaluation, into: &writer)
+        writeOwnerFigures(evaluation.owner, into: &writer)
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
         writeSelfMetrics(sources, into: &writer)
         writeUsageHealth(usage.sorted { ($0.reference.usage, $0.reference.dimension) < ($1.reference.usage, $1.reference.dimension) }, into: &writer)

@@ -126,6 +126,27 @@ enum MetricCatalog {
         name: "resource_utilization_ratio", kind: .gauge,
         help: "Average utilisation of one resource over the statistics window (0-1).", labels: ["resource_id", "dimension"])
 
+    // For owners: health, unit economics, tenant revenue and margin
+    static let healthScore = MetricFamily(
+        name: "health_score", kind: .gauge,
+        help: "Health of the estate, 0-100: the weighted mean of the health components that have data (weights in health.weights).", labels: [])
+    static let healthComponent = MetricFamily(
+        name: "health_component", kind: .gauge,
+        help: "One health component, 0 (bad) to 1 (good): budget, waste, anomalies, allocation, freshness, runway. Reasons are on / and in the report.",
+        labels: ["component"])
+    static let unitCost = MetricFamily(
+        name: "unit_cost", kind: .gauge,
+        help: "Monthly run rate of a scope (total, provider:, service:, tenant:) divided by a unit_metrics business unit.",
+        labels: ["unit", "scope", "currency"])
+    static let tenantRevenue = MetricFamily(
+        name: "tenant_revenue_monthly", kind: .gauge,
+        help: "Monthly revenue of a tenant from revenue: (a usage query or fixed amounts), folded into tenant=\"other\" as tenant costs are.",
+        labels: ["tenant", "currency"])
+    static let tenantMargin = MetricFamily(
+        name: "tenant_margin_ratio", kind: .gauge,
+        help: "(revenue - cost) / revenue of a tenant, the cost being its tenant_cost_monthly in the revenue's currency; negative when it loses money.",
+        labels: ["tenant", "currency"])
+
     // The exporter itself
     static let buildInfo = MetricFamily(
         name: "build_info", kind: .gauge, help: "Version of the exporter; always 1.", labels: ["version", "revision", "swift_version"])
@@ -177,5 +198,6 @@ enum MetricCatalog {
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         buildInfo, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
         usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, usageBadValues, expositionSeries,
+        healthScore, healthComponent, unitCost, tenantRevenue, tenantMargin,
     ]
 }

@@ -6,7 +6,7 @@ import NIOCore
 enum Routes {
     static let textFormat = "text/plain; version=0.0.4; charset=utf-8"
 
-    static func router(estate: Estate, security: WebSecurity? = nil) -> Router<BasicRequestContext> {
+    static func router(estate: Estate, security: WebSecurity? = nil, reports: ReportRoute? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         if let security { router.add(middleware: WebSecurityMiddleware(security: security)) }
         router.get("/metrics") { request, _ -> Response in
@@ -19,9 +19,12 @@ enum Routes {
             await estate.isReady ? plain(.ok, "Ready.\n") : plain(.serviceUnavailable, "Not ready: waiting for the first sync.\n")
         }
         router.get("/") { _, _ -> Response in
-            let page = LandingPage.html(sources: await estate.all, series: estate.exposition.rendered.series)
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: page)))
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: await estate.overviewPage))
+        }
+        if let reports {
+            router.get("/report/:file") { _, context -> Response in
+                await reports.response(file: context.parameters.get("file") ?? "")
+            }
         }
         return router
     }

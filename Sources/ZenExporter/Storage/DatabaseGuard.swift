@@ -46,7 +46,7 @@ enum DatabaseGuard {
     /// refilling from the providers. Returns the store and where the bad file went, if anywhere.
     static func open(path: String, logger: Logger, now: Date = Date()) throws -> (store: Store, movedAside: String?) {
         do {
-            return (try Store(path: path), nil)
+            return (try Store(path: path, logger: logger), nil)
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
             let aside = "\(path).corrupt-\(Int(now.timeIntervalSince1970))"
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
@@ -54,7 +54,7 @@ enum DatabaseGuard {
             }
             logger.error("the database cannot be read; moved aside, starting empty and refilling from the providers",
                          metadata: ["path": "\(path)", "moved_to": "\(aside)", "error": "\(error.resultCode)"])
-            return (try Store(path: path), aside)
+            return (try Store(path: path, logger: logger), aside)
         }
     }
 }

@@ -2,6 +2,8 @@ import CostModel
 import Foundation
 import GRDB
 import GRDBSQLite
+import Logging
+import Synchronization
 
 /// The daemon's own memory: every sync as a snapshot, each resource's state in it, and the
 /// daily cost history that month-to-date and forecasts read. SQLite in WAL mode; one sync is
@@ -10,20 +12,57 @@ final class Store: Sendable {
     private let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the database file and applies migrations.
-    init(path: String) throws {
+    init(path: String, logger: Logger = Logger(label: "zen-exporter.store")) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "infrazen"
         writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.useIncrementalVacuum(writer, path: path, logger: logger)
         try Self.migrator.migrate(writer)
     }
 
     /// A private in-memory database, for `render` and tests that need no file.
     init() throws {
         writer = try DatabaseQueue()
+        try Self.useIncrementalVacuum(writer, path: ":memory:", logger: Logger(label: "zen-exporter.store"))
         try Self.migrator.migrate(writer)
+    }
+
+    /// Pages that pruning frees go back to the file system (`PRAGMA incremental_vacuum`, run
+    /// after a prune), so the file shrinks with its data. SQLite fixes the mode once the file
+    /// has a page (WAL mode writes one on open), and a VACUUM applies a new one: instant on a
+    /// new file, before the migrations run; a file made by an older version is rewritten once.
+    /// A VACUUM that fails (it needs as much free disk as the file takes) is logged, and the
+    /// file is used as it is and converted at a later start.
+    private static func useIncrementalVacuum(_ writer: any DatabaseWriter, path: String, logger: Logger) throws {
+        try writer.barrierWriteWithoutTransaction { db in
+            guard try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != Self.incrementalVacuum else { return }
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") ?? 0 > 0 {
+                logger.info("converting the database to incremental vacuum: a one-time VACUUM rewrites the file", metadata: ["path": "\(path)"])
+            }
+            do {
+                try db.execute(sql: "VACUUM")
+            } catch {
+                logger.error("the one-time VACUUM failed; the database is used as it is, and freed pages are not returned to the file system until it succeeds at a later start",
+                             metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
+    static let incrementalVacuum = 2
+
+    /// Test hook (no config key sets it): caps the database at `pages` pages, as a full disk
+    /// would (SQLite's `max_page_count` on the connection that writes; SQLite never sets it
+    /// below the file's size, so 1 means "no growth"). nil lifts the cap. Returns the cap set.
+    @discardableResult
+    func limitPages(_ pages: Int?) async throws -> Int {
+        try await writer.barrierWriteWithoutTransaction { db in
+            try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pages.map { max(1, $0) } ?? Int(Int32.max))") ?? 0
+        }
     }
 
     func close() throws {
@@ -33,54 +72,33 @@ final class Store: Sendable {
 
     // MARK: Writing
 
-    /// Commits one successful sync in one transaction: the snapshot, the resources that
-    /// changed (their state rows and the `resources` table), the per-resource daily costs of
-    /// the days the source reported and their per-scope sums (replacing those days, keeping
-    /// older history), then prunes each past its retention. Returns the snapshot's id.
+    /// Commits one successful sync in one transaction: the per-resource daily costs of the
+    /// days the source reported, the snapshot, the resources that changed (their state rows
+    /// and the `resources` table) and the per-scope sums of those days (replacing those days,
+    /// keeping older history), then prunes each past its retention. Returns the snapshot's id.
+    ///
+    /// It begins before the rest of the record exists: the per-resource costs (a second at
+    /// 3,000,000 rows) are written while the caller still reconciles, then the transaction
+    /// waits for the record. An abandoned record rolls everything back. The costs are taken
+    /// from `handed` and let go once written.
     @discardableResult
-    func commit(_ sync: SyncRecord, retention: Retention) async throws -> Int64 {
-        let extras = try JSONEncoder.store.encode(sync.extras)
-        return try await writer.write { db in
+    func commit(source: String, costs handed: Handed<DailyCostTable>, then pending: PendingRecord, retention: Retention) async throws -> Int64 {
+        try await writer.write { db in
+            if let costs = handed.take(), let range = costs.dayRange {
+                try Self.replaceResourceDaily(db, source: source, costs: costs, from: range.first, through: range.last)
+            }
+            guard let sync = pending.wait() else { throw CancellationError() }
             // Extras (balances, utilisation, capacity) are kept once until they change: a
             // snapshot whose extras equal the last stored ones stores none.
-            let text = String(decoding: extras, as: UTF8.self)
-            let stored = text == (try Self.latestExtras(db, source: sync.source)) ? nil : text
-            let snapshotID = try Self.insertSnapshot(db, sync.source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
+            let text = String(decoding: try JSONEncoder.store.encode(sync.extras), as: UTF8.self)
+            let stored = text == (try Self.latestExtras(db, source: source)) ? nil : text
+            let snapshotID = try Self.insertSnapshot(db, source, sync.provider, sync.startedAt, sync.finishedAt, counts: sync.counts,
                                                      extras: stored, fingerprint: sync.fingerprint)
-            let encoder = JSONEncoder.store
-            let insertState = try db.cachedStatement(sql: """
-                INSERT INTO resource_states (snapshot_id, resource_id, action, cost_changed, status_changed, config_changed,
-                    changed_fields, cost_per_hour, currency, previous_state, current_state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for change in sync.changes where change.action != .unchanged {
-                // The state of a created resource is its `resources` row; JSON is kept for what
-                // an audit compares: both sides of an update, and what a deleted resource was.
-                let state = try change.action == .updated ? change.current.map { String(decoding: try encoder.encode($0), as: UTF8.self) } : nil
-                let previous = try change.previous.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-                let rate = (change.current ?? change.previous)?.rate
-                try FastStatement.run(insertState, db) { sqlite in
-                    sqlite3_bind_int64(sqlite, 1, snapshotID)
-                    FastStatement.bind(sqlite, 2, change.resourceID)
-                    FastStatement.bind(sqlite, 3, change.action.rawValue)
-                    sqlite3_bind_int64(sqlite, 4, change.costChanged ? 1 : 0)
-                    sqlite3_bind_int64(sqlite, 5, change.statusChanged ? 1 : 0)
-                    sqlite3_bind_int64(sqlite, 6, change.configChanged ? 1 : 0)
-                    FastStatement.bind(sqlite, 7, change.changedFields.joined(separator: ","))
-                    if let rate {
-                        FastStatement.bind(sqlite, 8, SampleValue.perHour(rate).text)
-                        FastStatement.bind(sqlite, 9, rate.currency.code)
-                    }
-                    if let previous { FastStatement.bind(sqlite, 10, previous) }
-                    if let state { FastStatement.bind(sqlite, 11, state) }
-                }
-                try Self.saveResource(db, source: sync.source, change: change, snapshotID: snapshotID)
+            try Self.saveChanges(db, sync: sync, snapshotID: snapshotID)
+            if let range = sync.dayRange {
+                try Self.replaceScopeDaily(db, source: source, days: sync.scopeDays, from: range.first, through: range.last)
             }
-            if let range = sync.costs.dayRange {
-                try Self.replaceResourceDaily(db, source: sync.source, costs: sync.costs, from: range.first, through: range.last)
-                try Self.replaceScopeDaily(db, source: sync.source, days: sync.scopeDays, from: range.first, through: range.last)
-            }
-            try Self.prune(db, source: sync.source, now: sync.finishedAt, retention: retention)
+            try Self.prune(db, source: source, now: sync.finishedAt, retention: retention)
             return snapshotID
         }
     }
@@ -137,14 +155,18 @@ final class Store: Sendable {
         return db.lastInsertedRowID
     }
 
-    private static func saveResource(_ db: Database, source: String, change: ResourceChange, snapshotID: Int64) throws {
-        guard let resource = change.current ?? change.previous else { return }
-        if change.action == .deleted {
-            try db.execute(sql: "UPDATE resources SET deleted_in_snapshot = ? WHERE source = ? AND resource_id = ?",
-                           arguments: [snapshotID, source, resource.id])
-            return
-        }
-        let statement = try db.cachedStatement(sql: """
+    /// The resources that changed: a state row each (the audit; none for the resources of a
+    /// source's first sync) and their `resources` rows.
+    /// Statements are prepared once and bound through the C interface: a first sync of a
+    /// large estate writes every resource.
+    private static func saveChanges(_ db: Database, sync: SyncRecord, snapshotID: Int64) throws {
+        let encoder = JSONEncoder.store
+        let insertState = try db.makeStatement(sql: """
+            INSERT INTO resource_states (snapshot_id, resource_id, action, cost_changed, status_changed, config_changed,
+                changed_fields, cost_per_hour, currency, previous_state, current_state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let upsertResource = try db.makeStatement(sql: """
             INSERT INTO resources (source, resource_id, provider, name, resource_type, service, category, region, account, status,
                 flavor, tags, rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, first_seen_snapshot, last_seen_snapshot,
                 project)
@@ -157,18 +179,68 @@ final class Store: Sendable {
                 rate_period_hours = excluded.rate_period_hours, zombie = excluded.zombie, orphan = excluded.orphan, folded = excluded.folded,
                 last_seen_snapshot = excluded.last_seen_snapshot, deleted_in_snapshot = NULL
             """)
-        let texts = [source, resource.id, resource.provider, resource.name, resource.resourceType, resource.service,
-                     resource.category.rawValue, resource.region, resource.account, resource.status.value, resource.flavor,
-                     ResourceColumns.tags(resource.tags), resource.rate.amount.plainString, resource.rate.currency.code,
-                     resource.rate.periodHours.plainString]
-        try FastStatement.run(statement, db) { sqlite in
-            for (index, text) in texts.enumerated() { FastStatement.bind(sqlite, Int32(index + 1), text) }
-            sqlite3_bind_int64(sqlite, 16, resource.isZombie ? 1 : 0)
-            sqlite3_bind_int64(sqlite, 17, resource.isOrphan ? 1 : 0)
-            FastStatement.bind(sqlite, 18, resource.folded.joined(separator: ResourceColumns.separator))
-            sqlite3_bind_int64(sqlite, 19, snapshotID)
-            sqlite3_bind_int64(sqlite, 20, snapshotID)
-            FastStatement.bind(sqlite, 21, resource.project)
+        let markDeleted = try db.makeStatement(sql: "UPDATE resources SET deleted_in_snapshot = ? WHERE source = ? AND resource_id = ?")
+        func upsert(_ resource: Resource?) throws {
+            guard let resource else { return }
+            try FastStatement.run(upsertResource, db) { sqlite in
+                FastStatement.bind(sqlite, 1, sync.source)
+                FastStatement.bind(sqlite, 2, resource.id)
+                FastStatement.bind(sqlite, 3, resource.provider)
+                FastStatement.bind(sqlite, 4, resource.name)
+                FastStatement.bind(sqlite, 5, resource.resourceType)
+                FastStatement.bind(sqlite, 6, resource.service)
+                FastStatement.bind(sqlite, 7, resource.category.rawValue)
+                FastStatement.bind(sqlite, 8, resource.region)
+                FastStatement.bind(sqlite, 9, resource.account)
+                FastStatement.bind(sqlite, 10, resource.status.value)
+                FastStatement.bind(sqlite, 11, resource.flavor)
+                FastStatement.bind(sqlite, 12, resource.tags.isEmpty ? "" : ResourceColumns.tags(resource.tags))
+                FastStatement.bind(sqlite, 13, resource.rate.amount.plainString)
+                FastStatement.bind(sqlite, 14, resource.rate.currency.code)
+                FastStatement.bind(sqlite, 15, resource.rate.periodHours.plainString)
+                sqlite3_bind_int64(sqlite, 16, resource.isZombie ? 1 : 0)
+                sqlite3_bind_int64(sqlite, 17, resource.isOrphan ? 1 : 0)
+                FastStatement.bind(sqlite, 18, resource.folded.isEmpty ? "" : resource.folded.joined(separator: ResourceColumns.separator))
+                sqlite3_bind_int64(sqlite, 19, snapshotID)
+                sqlite3_bind_int64(sqlite, 20, snapshotID)
+                FastStatement.bind(sqlite, 21, resource.project)
+            }
+        }
+        for change in sync.changes where change.action != .unchanged {
+            if sync.isFirst && change.action == .created {
+                try upsert(change.current)
+                continue
+            }
+            // The state of a created resource is its `resources` row; JSON is kept for what
+            // an audit compares: both sides of an update, and what a deleted resource was.
+            let state = try change.action == .updated ? change.current.map { String(decoding: try encoder.encode($0), as: UTF8.self) } : nil
+            let previous = try change.previous.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            let rate = (change.current ?? change.previous)?.rate
+            try FastStatement.run(insertState, db) { sqlite in
+                sqlite3_bind_int64(sqlite, 1, snapshotID)
+                FastStatement.bind(sqlite, 2, change.resourceID)
+                FastStatement.bind(sqlite, 3, change.action.rawValue)
+                sqlite3_bind_int64(sqlite, 4, change.costChanged ? 1 : 0)
+                sqlite3_bind_int64(sqlite, 5, change.statusChanged ? 1 : 0)
+                sqlite3_bind_int64(sqlite, 6, change.configChanged ? 1 : 0)
+                FastStatement.bind(sqlite, 7, change.changedFields.isEmpty ? "" : change.changedFields.joined(separator: ","))
+                if let rate {
+                    FastStatement.bind(sqlite, 8, SampleValue.perHour(rate).text)
+                    FastStatement.bind(sqlite, 9, rate.currency.code)
+                }
+                if let previous { FastStatement.bind(sqlite, 10, previous) }
+                if let state { FastStatement.bind(sqlite, 11, state) }
+            }
+            guard let resource = change.current ?? change.previous else { continue }
+            if change.action == .deleted {
+                try FastStatement.run(markDeleted, db) { sqlite in
+                    sqlite3_bind_int64(sqlite, 1, snapshotID)
+                    FastStatement.bind(sqlite, 2, sync.source)
+                    FastStatement.bind(sqlite, 3, resource.id)
+                }
+                continue
+            }
+            try upsert(resource)
         }
     }
 
@@ -221,25 +293,102 @@ final class Store: Sendable {
             """)
         for (day, scopes) in days.sorted(by: { $0.key < $1.key }) where day >= first && day <= last {
             for (key, micros) in scopes {
-                try insert.execute(arguments: [source, day.ordinal, key.provider, key.account, key.service, key.category.rawValue,
-                                               key.tenant, key.team, key.currency.code, micros])
+                try FastStatement.run(insert, db) { sqlite in
+                    FastStatement.bind(sqlite, 1, source)
+                    sqlite3_bind_int64(sqlite, 2, Int64(day.ordinal))
+                    FastStatement.bind(sqlite, 3, key.provider)
+                    FastStatement.bind(sqlite, 4, key.account)
+                    FastStatement.bind(sqlite, 5, key.service)
+                    FastStatement.bind(sqlite, 6, key.category.rawValue)
+                    FastStatement.bind(sqlite, 7, key.tenant)
+                    FastStatement.bind(sqlite, 8, key.team)
+                    FastStatement.bind(sqlite, 9, key.currency.code)
+                    sqlite3_bind_int64(sqlite, 10, micros)
+                }
             }
         }
     }
 
     /// Drops per-scope history past `retention.days` and per-resource rows past
-    /// `retention.resourceDays`, and snapshots past `retention.days`, but never the newest
-    /// good snapshot of the source.
+    /// `retention.resourceDays`, resources deleted more than `retention.resourceDays` ago
+    /// with the cost lines no kept day refers to, and snapshots past `retention.days`, but
+    /// never the newest good snapshot of the source. Every age is counted back from
+    /// `PruneReference`, not from the clock alone. Freed pages go back to the file system.
     private static func prune(_ db: Database, source: String, now: Date, retention: Retention) throws {
-        let today = LocalDay(now, in: TimeZone(identifier: "UTC") ?? .current)
-        try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day < ?", arguments: [source, today.adding(days: -retention.days).ordinal])
+        let reference = try PruneReference(db, source: source, now: now)
+        try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day < ?", arguments: [source, reference.day.adding(days: -retention.days).ordinal])
         try db.execute(sql: "DELETE FROM resource_daily WHERE source = ? AND day < ?",
-                       arguments: [source, today.adding(days: -retention.resourceDays).ordinal])
+                       arguments: [source, reference.day.adding(days: -retention.resourceDays).ordinal])
+        var linesMayBeUnused = db.changesCount > 0
+        try db.execute(sql: """
+            DELETE FROM resources WHERE source = ?
+              AND deleted_in_snapshot < (SELECT MIN(id) FROM sync_snapshots WHERE source = ? AND finished_at >= ?)
+            """, arguments: [source, source, reference.time(daysBefore: retention.resourceDays)])
+        linesMayBeUnused = linesMayBeUnused || db.changesCount > 0
+        if linesMayBeUnused { try pruneUnusedCostLines(db, source: source) }
         try db.execute(sql: """
             DELETE FROM sync_snapshots WHERE source = ? AND finished_at < ?
               AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok')
               AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok' AND extras IS NOT NULL)
-            """, arguments: [source, now.addingTimeInterval(-Double(retention.days) * 86_400).timeIntervalSince1970, source, source])
+            """, arguments: [source, reference.time(daysBefore: retention.days), source, source])
+        try reclaimFreePages(db, atLeast: 0.1)
+    }
+
+    /// Cost lines that no kept per-resource day refers to (their days were pruned: resources
+    /// long gone, services no longer billed). Found by reading the packed days, which no index
+    /// sees into; run only when a prune removed days or resources. A line billed again later
+    /// is added again.
+    private static func pruneUnusedCostLines(_ db: Database, source: String) throws {
+        var used = Set<Int64>()
+        let days = try Row.fetchCursor(db, sql: "SELECT lines FROM resource_daily WHERE source = ?", arguments: [source])
+        while let row = try days.next() { used.formUnion(ResourceDay.unpack(row[0])) }
+        let delete = try db.makeStatement(sql: "DELETE FROM cost_lines WHERE id = ?")
+        for id in try Int64.fetchAll(db, sql: "SELECT id FROM cost_lines WHERE source = ?", arguments: [source]) where !used.contains(id) {
+            try delete.execute(arguments: [id])
+        }
+    }
+
+    /// Returns free pages to the file system when they are at least `fraction` of the file. A
+    /// sync that replaces days frees about as many pages as it then fills; pruning frees more.
+    private static func reclaimFreePages(_ db: Database, atLeast fraction: Double) throws {
+        let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+        let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+        if free > 0, Double(free) >= Double(pages) * fraction { try db.execute(sql: "PRAGMA incremental_vacuum") }
+    }
+
+    /// Deletes every row of the sources not in `configured` (sources removed from the config)
+    /// whose last sync finished more than `graceDays` before `PruneReference` (0: whatever
+    /// its age), then returns the freed pages to the file system. Returns the number of rows
+    /// deleted per source.
+    func pruneRemovedSources(keeping configured: Set<String>, now: Date, graceDays: Int) async throws -> [String: Int] {
+        try await writer.write { db in
+            var lastSync: [String: Double] = [:]
+            for table in ["sync_snapshots", "resources", "cost_lines", "resource_daily", "scope_daily"] {
+                for source in try String.fetchAll(db, sql: "SELECT DISTINCT source FROM \(table)") where !configured.contains(source) {
+                    lastSync[source] = -.infinity
+                }
+            }
+            guard !lastSync.isEmpty else { return [:] }
+            for row in try Row.fetchAll(db, sql: "SELECT source, MAX(finished_at) FROM sync_snapshots GROUP BY source") {
+                let source: String = row[0]
+                if lastSync[source] != nil, let finished = row[1] as Double? { lastSync[source] = finished }
+            }
+            let cutoff = try PruneReference(db, source: nil, now: now).time(daysBefore: graceDays)
+            var deleted: [String: Int] = [:]
+            for (source, finished) in lastSync where graceDays == 0 || finished < cutoff {
+                var rows = 0
+                for statement in ["DELETE FROM resource_states WHERE snapshot_id IN (SELECT id FROM sync_snapshots WHERE source = ?)",
+                                  "DELETE FROM sync_snapshots WHERE source = ?", "DELETE FROM resources WHERE source = ?",
+                                  "DELETE FROM cost_lines WHERE source = ?", "DELETE FROM resource_daily WHERE source = ?",
+                                  "DELETE FROM scope_daily WHERE source = ?"] {
+                    try db.execute(sql: statement, arguments: [source])
+                    rows += db.changesCount
+                }
+                deleted[source] = rows
+            }
+            if !deleted.isEmpty { try Self.reclaimFreePages(db, atLeast: 0) }
+            return deleted
+        }
     }
 
     // MARK: Reading
@@ -439,6 +588,20 @@ final class Store: Sendable {
         }
     }
 
+    /// A source's failed sync attempts that finished in [`from`, `to`): how many, and the last one's error.
+    func failedSyncs(source: String, from: Date, to: Date) async throws -> (count: Int, lastError: String?) {
+        try await writer.read { db in
+            let count = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM sync_snapshots WHERE source = ? AND status = 'error' AND finished_at >= ? AND finished_at < ?
+                """, arguments: [source, from.timeIntervalSince1970, to.timeIntervalSince1970]) ?? 0
+            let last = try String.fetchOne(db, sql: """
+                SELECT error FROM sync_snapshots WHERE source = ? AND status = 'error' AND finished_at >= ? AND finished_at < ?
+                ORDER BY finished_at DESC LIMIT 1
+                """, arguments: [source, from.timeIntervalSince1970, to.timeIntervalSince1970])
+            return (count, last)
+        }
+    }
+
     func snapshotCount(source: String) async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_snapshots WHERE source = ?", arguments: [source]) ?? 0 }
     }
@@ -540,6 +703,53 @@ final class Store: Sendable {
     }
 }
 
+/// What retention is counted back from: today by the clock, but never a day past the newest
+/// billed day in the database (the source's, or any source's when `source` is nil). Billed
+/// days carry the provider's dates, so a clock that jumps ahead (a bad NTP server, a virtual
+/// machine restored with a wrong time) cannot prune history that is still inside retention; a
+/// billed day far in the future (a bad export row) cannot either, since the clock bounds it.
+/// With no billed day at all, the clock alone.
+struct PruneReference {
+    var day: LocalDay
+    /// The end of `day`, or the clock if earlier.
+    var now: Date
+
+    init(_ db: Database, source: String?, now clock: Date) throws {
+        let today = LocalDay(clock, in: TimeZone(identifier: "UTC") ?? .current)
+        let newest: Int?
+        if let source {
+            newest = try Int.fetchOne(db, sql: "SELECT MAX(day) FROM scope_daily WHERE source = ?", arguments: [source])
+        } else {
+            newest = try Int.fetchOne(db, sql: "SELECT MAX(day) FROM scope_daily")
+        }
+        guard let newest, newest < today.ordinal else {
+            day = today
+            now = clock
+            return
+        }
+        day = LocalDay(ordinal: newest)
+        now = min(clock, Date(timeIntervalSince1970: Double(newest + 1) * 86_400))
+    }
+
+    /// `days` before the reference, in seconds since 1970 (as `sync_snapshots` stores times).
+    func time(daysBefore days: Int) -> Double { now.timeIntervalSince1970 - Double(days) * 86_400 }
+}
+
+extension SyncFailure {
+    /// A write the database refused, as `infrazen_sync_errors_total` counts it: endpoint
+    /// `storage`, reason `disk_full` when the disk (or the file's page cap) is full, `storage`
+    /// otherwise. Retrying cannot help either; the last good data stays served.
+    static func storage(_ error: any Error) -> SyncFailure {
+        if let database = error as? DatabaseError, database.resultCode.primaryResultCode == .SQLITE_FULL {
+            return SyncFailure(endpoint: "storage", reason: "disk_full",
+                               message: "the database is full (no space left on its disk): \(database.message ?? "\(database.resultCode)")")
+        }
+        return SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+    }
+
+    var isStorage: Bool { endpoint == "storage" }
+}
+
 /// How long history is kept, by grain.
 struct Retention: Sendable {
     /// Per-scope daily costs and snapshots (`storage.retention_days`).
@@ -557,11 +767,16 @@ struct SyncRecord: Sendable {
     var finishedAt: Date
     /// Every resource's change, unchanged ones included (they are counted, not stored).
     var changes: [ResourceChange]
-    var costs: DailyCostTable
-    /// `costs` summed per scope.
+    /// The first and last day the source reported costs for (their history is replaced).
+    var dayRange: (first: LocalDay, last: LocalDay)?
+    /// The days' costs summed per scope.
     var scopeDays: [LocalDay: ScopeHistory.Day]
     var extras: SnapshotExtras
     var fingerprint: String?
+    /// The source's first good sync (nothing restored or synced before): every resource is
+    /// created, which the snapshot's count and each resource's `first_seen_snapshot` record,
+    /// so no state row is written per resource.
+    var isFirst = false
 
     var counts: [ChangeAction: Int] {
         var counts: [ChangeAction: Int] = [:]
@@ -570,6 +785,44 @@ struct SyncRecord: Sendable {
     }
 
     func count(_ action: ChangeAction) -> Int { counts[action] ?? 0 }
+}
+
+/// A value handed to another thread once, which lets go of it when done: the last
+/// reference can then be dropped while the sender goes on.
+final class Handed<Value: Sendable>: Sendable {
+    private let value: Mutex<Value?>
+    init(_ value: Value) { self.value = Mutex(value) }
+    func take() -> Value? { value.withLock { taken in defer { taken = nil }; return taken } }
+}
+
+/// A sync record handed over to a commit that is already running (`Store.commit(source:costs:then:retention:)`):
+/// the database thread waits for it inside its transaction. Fulfilled or abandoned once; the
+/// first call wins.
+final class PendingRecord: Sendable {
+    private let handed = DispatchSemaphore(value: 0)
+    /// nil until handed over; then the record, or nil inside when abandoned.
+    private let record = Mutex<SyncRecord??>(nil)
+
+    func fulfill(_ sync: SyncRecord) { hand(sync) }
+
+    /// The sync will not land (it failed or was cancelled before its record was complete).
+    func abandon() { hand(nil) }
+
+    private func hand(_ sync: SyncRecord?) {
+        let first = record.withLock { current in
+            guard current == nil else { return false }
+            current = .some(sync)
+            return true
+        }
+        if first { handed.signal() }
+    }
+
+    /// Blocks the calling (database) thread until the record is handed over.
+    func wait() -> SyncRecord? {
+        handed.wait()
+        handed.signal()  // later waits return at once
+        return record.withLock { $0 ?? nil }
+    }
 }
 
 /// How a resource's tags and folded IDs are kept in one text column each: keys and values
@@ -740,7 +993,7 @@ struct ResourceDay {
         return zip(ids, amounts).map { ($0, $1) }
     }
 
-    private static func pack(_ values: [Int64]) -> Data {
+    static func pack(_ values: [Int64]) -> Data {
         var data = Data(count: values.count * 8)
         data.withUnsafeMutableBytes { bytes in
             for (index, value) in values.enumerated() { bytes.storeBytes(of: value.littleEndian, toByteOffset: index * 8, as: Int64.self) }
@@ -748,7 +1001,7 @@ struct ResourceDay {
         return data
     }
 
-    private static func unpack(_ data: Data) -> [Int64] {
+    static func unpack(_ data: Data) -> [Int64] {
         data.withUnsafeBytes { bytes in
             (0..<(bytes.count / 8)).map { Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
         }

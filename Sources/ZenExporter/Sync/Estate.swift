@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import NIOCore
 
 /// What the exporter knows about one source: its last good data and its sync health.
 struct SourceStatus: Sendable {
@@ -64,6 +65,8 @@ actor Estate {
     private var evaluation = EstateEvaluation()
     /// Readiness as of the exposition last published, so that /-/ready never runs ahead of /metrics.
     private var publishedReady = false
+    /// The overview page (`/`), rendered with each publish from what was published.
+    private(set) var overviewPage = ByteBuffer()
     /// Changes that await an evaluation (`publish: false`), and how many of them the current
     /// evaluation has seen. Totals come from the evaluation, so an exposition is published
     /// only when the evaluation has seen every such change: a source is never shown up with
@@ -81,6 +84,8 @@ actor Estate {
         self.renderer = renderer
         exposition = ExpositionCache()
         exposition.publish(renderer.render(Array(statuses.values), Array(self.usage.values), EstateEvaluation()))
+        overviewPage = ByteBuffer(string: LandingPage.html(sources: statuses.values.sorted { $0.name < $1.name }, evaluation: EstateEvaluation(),
+                                                           series: exposition.rendered.series, timeZone: renderer.reporting.timeZone))
     }
 
     /// Serialises evaluations: each one starts after the previous finished and reads the
@@ -91,6 +96,50 @@ actor Estate {
         evaluatedChanges = max(evaluatedChanges, seen)
         self.evaluation = evaluation
         publishNow()
+    }
+
+    /// An evaluation made ahead of the changes it includes, and how many changes the
+    /// estate had then: it may be published with them only if no other change came since.
+    struct Ahead: Sendable {
+        let evaluation: EstateEvaluation
+        let seen: Int
+    }
+
+    typealias StatusChange = @Sendable (inout SourceStatus) -> Void
+
+    /// Evaluates the statuses as they will be once `pending` lands, without changing or
+    /// publishing anything: a sync evaluates while its database write is still running, and a
+    /// restart while the per-resource series are still rendering.
+    func evaluate(ahead pending: [String: StatusChange], _ make: @Sendable ([SourceStatus], [UsageStatus]) async -> EstateEvaluation) async -> Ahead {
+        let seen = changes
+        var future = statuses
+        for (source, change) in pending {
+            guard var status = future[source] else { continue }
+            change(&status)
+            future[source] = status
+        }
+        let sorted = future.values.sorted { $0.name < $1.name }
+        return Ahead(evaluation: await make(sorted, allUsage), seen: seen)
+    }
+
+    /// Lands `pending` and publishes it with the evaluation made ahead of it, when nothing
+    /// else changed meanwhile. Otherwise lands it unpublished and returns false: the caller
+    /// evaluates again, over everything.
+    func land(_ pending: [String: StatusChange], evaluatedAhead ahead: Ahead) -> Bool {
+        for (source, change) in pending {
+            guard var status = statuses[source] else { continue }
+            change(&status)
+            statuses[source] = status
+        }
+        // Landing is a change too: an evaluation made ahead of another landing, before this
+        // one, does not include it and must not be published after it.
+        let unchangedMeanwhile = changes == ahead.seen
+        changes += 1
+        guard unchangedMeanwhile else { return false }
+        evaluation = ahead.evaluation
+        evaluatedChanges = changes
+        publishNow()
+        return true
     }
 
     /// Changes one usage query's state; `publish` false leaves re-rendering to the evaluation that follows.
@@ -122,6 +171,8 @@ actor Estate {
         guard evaluatedChanges >= changes else { return }
         exposition.publish(renderer.render(Array(statuses.values), Array(usage.values), evaluation))
         publishedReady = statuses.values.allSatisfy { $0.hasData || $0.up != nil }
+        overviewPage = ByteBuffer(string: LandingPage.html(sources: all, usage: allUsage, evaluation: evaluation, series: exposition.rendered.series,
+                                                           timeZone: renderer.reporting.timeZone, databaseRecovered: renderer.databaseRecovered))
     }
 
 

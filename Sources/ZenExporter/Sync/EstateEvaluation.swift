@@ -71,6 +71,8 @@ struct EstateEvaluation: Sendable {
     var waste: [WasteKey: Decimal] = [:]
     var capacity: [CapacityStatus] = []
     var runways: [Runway] = []
+    /// Health score, unit costs, tenant revenue and margin (`OwnerFigures`).
+    var owner = OwnerFigures()
 
     /// How long an account's prepaid balance lasts: the provider's estimate when it gives one,
     /// else balance over the daily run rate of what the account is billed for.
@@ -235,6 +237,7 @@ struct EstateEvaluation: Sendable {
                 return CapacityStatus(sample: sample, history: points)
             }
         }
+        owner = OwnerFigures(self, sources: sources, usage: usageByReference, subjects: subjects, keptTenants: kept, config: config)
     }
 
     init() {}
@@ -267,7 +270,10 @@ struct EstateEvaluation: Sendable {
 
     /// How far back the evaluation needs daily costs.
     static func historyStart(config: ExporterConfig, now: Date) -> LocalDay {
-        let today = LocalDay(now, in: config.reporting.timeZone)
+        historyStart(config: config, today: LocalDay(now, in: config.reporting.timeZone))
+    }
+
+    static func historyStart(config: ExporterConfig, today: LocalDay) -> LocalDay {
         let periodStarts = config.budgets.map { $0.period.bounds(containing: today).first }
         return ([today.adding(days: -120)] + periodStarts).min() ?? today.adding(days: -120)
     }

@@ -41,9 +41,25 @@ enum ReleaseFreedMemory {
         _ = glibcMallocTrim(0)
         #endif
     }
+
+    /// Blocks of 1 MiB and more get their own mapping, returned to the system when freed.
+    /// glibc's default threshold grows with the largest block freed (up to 32 MiB), after which
+    /// a sync's large transient arrays come from the heap and leave it fragmented: at 100,000
+    /// resources this setting took steady RSS from 246–275 MB to 151–153 MB and the peak from
+    /// 459–473 MB to 364–367 MB, first sync to ready unchanged (docs/benchmarks.md). Called
+    /// once at start, before the first large allocation.
+    static func mapLargeBlocks() {
+        #if os(Linux)
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
+        #endif
+    }
 }
 
 #if os(Linux)
+/// glibc's `int mallopt(int param, int value)` (malloc.h, not exported by the Glibc module).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
 /// glibc's `int malloc_trim(size_t pad)`, which the Glibc module does not export (malloc.h).
 @_silgen_name("malloc_trim")
 private func glibcMallocTrim(_ pad: Int) -> Int32

@@ -57,6 +57,7 @@ struct SyncEngine: Sendable {
         let labelling = allocationFingerprint
         let relabel = (try? await store.meta(Self.scopeLabelsKey)) != labelling
         var relabelled = true
+        var restored: [(source: String, resources: [Resource], dimensions: [[String: String]], utilization: [UtilizationSample])] = []
         for configured in sources {
             let name = configured.config.name
             do {
@@ -78,19 +79,17 @@ struct SyncEngine: Sendable {
                     logger.info("summed the daily history per scope again under the current allocation rules",
                                 metadata: ["source": "\(name)", "from": "\(stored.first)", "through": "\(stored.last)"])
                 }
-                let fragments = estate.renderer.fragments(source: name, resources: snapshot.resources, dimensions: dimensions,
-                                                          utilization: snapshot.extras.utilization)
                 await estate.update(name, publish: false) { status in
                     status.resources = snapshot.resources
                     status.dimensions = dimensions
                     status.history = history
-                    status.fragments = fragments
                     status.fingerprint = snapshot.fingerprint
                     status.extras = snapshot.extras
                     status.actions = snapshot.actions
                     status.lastSuccess = snapshot.finishedAt
                     status.hasData = true
                 }
+                restored.append((name, snapshot.resources, dimensions, snapshot.extras.utilization))
                 logger.info("restored last snapshot", metadata: ["source": "\(name)", "snapshot": "\(snapshot.id)",
                                                                  "resources": "\(snapshot.resources.count)"])
             } catch {
@@ -98,15 +97,60 @@ struct SyncEngine: Sendable {
                 logger.error("could not restore the last snapshot", metadata: ["source": "\(name)", "error": "\(error)"])
             }
         }
+        await pruneRemovedSources()
         if relabel && relabelled {
             do { try await store.setMeta(Self.scopeLabelsKey, labelling) } catch {
                 logger.error("could not record the allocation rules the scopes were summed under", metadata: ["error": "\(error)"])
             }
         }
-        if shouldEvaluate { await evaluate() }
+        // Each source's series render while the evaluation runs; the first exposition has both.
+        let renderer = estate.renderer
+        let rendering = restored
+        async let fragments = rendering.map { source in
+            (source.source, renderer.fragments(source: source.source, resources: source.resources, dimensions: source.dimensions,
+                                               utilization: source.utilization))
+        }
+        let ahead: Estate.Ahead? = shouldEvaluate ? await evaluate(ahead: [:]) : nil
+        var landing: [String: Estate.StatusChange] = [:]
+        for (source, rendered) in await fragments { landing[source] = { $0.fragments = rendered } }
+        if let ahead {
+            await land(landing, evaluatedAhead: ahead)
+        } else {
+            for (source, change) in landing { await estate.update(source, publish: false, change) }
+        }
     }
 
     static let scopeLabelsKey = "scope_labels"
+
+    /// The day the history kept in memory is counted back from: today, but never past the
+    /// newest billed day, as in the database (`PruneReference`): a clock that jumps ahead
+    /// must not drop days that month-to-date and forecasts read once it is back.
+    static func historyToday(_ history: ScopeHistory, now: Date, config: ExporterConfig) -> LocalDay {
+        let today = LocalDay(now, in: config.reporting.timeZone)
+        return history.lastDay.map { min(today, $0) } ?? today
+    }
+
+    /// Deletes the stored data of sources no longer in the config once their last sync is
+    /// `storage.removed_source_days` old (at start, then daily), with a log line each.
+    func pruneRemovedSources() async {
+        let days = config.storage.removedSourceDays
+        do {
+            let deleted = try await store.pruneRemovedSources(keeping: Set(sources.map(\.config.name)), now: clock(), graceDays: days)
+            for (source, rows) in deleted.sorted(by: { $0.key < $1.key }) {
+                logger.warning("deleted the stored data of a source no longer in the config",
+                               metadata: ["source": "\(source)", "rows": "\(rows)", "removed_source_days": "\(days)"])
+            }
+        } catch {
+            logger.error("could not delete the data of sources no longer in the config", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// How long to wait before the first sync after a start: what is left of the interval
+    /// since the last good sync, spread by the jitter. A last sync stamped in the future (the
+    /// clock was ahead then) counts as just now, not as a wait of years.
+    static func firstSyncDelay(lastSuccess: Date, now: Date, interval: Double, jitter: Double) -> Double {
+        max(0, interval * (1 + jitter) - max(0, now.timeIntervalSince(lastSuccess)))
+    }
 
     /// What the per-scope history depends on in the config: the tag keys and rules that
     /// name tenants and teams.
@@ -145,6 +189,17 @@ struct SyncEngine: Sendable {
         ReleaseFreedMemory.now()
     }
 
+    /// Evaluates the estate as it will be once `pending` lands (see `Estate.evaluate(ahead:)`).
+    private func evaluate(ahead pending: [String: Estate.StatusChange]) async -> Estate.Ahead {
+        await evaluationGate.run { await estate.evaluate(ahead: pending) { statuses, usage in await evaluation(of: statuses, usage: usage) } }
+    }
+
+    /// Lands `pending` with the evaluation made ahead of it, or evaluates again when another
+    /// change came meanwhile.
+    private func land(_ pending: [String: Estate.StatusChange], evaluatedAhead ahead: Estate.Ahead) async {
+        if await !estate.land(pending, evaluatedAhead: ahead) { await evaluate() } else { ReleaseFreedMemory.now() }
+    }
+
     private func evaluation(of statuses: [SourceStatus], usage: [UsageStatus]) async -> EstateEvaluation {
         let now = clock()
         var usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:]
@@ -180,13 +235,20 @@ struct SyncEngine: Sendable {
                 }
             }
             if !config.usage.isEmpty { group.addTask { await usage.runForever() } }
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: .seconds(86_400)) } catch { return }
+                    await pruneRemovedSources()
+                }
+            }
             for configured in sources {
                 group.addTask {
                     let jitter = configured.config.jitterRatio
                     // Restored data that is still fresh is not fetched again at once: the next
                     // sync is due one interval after the last good one, spread by the jitter.
                     if let last = await estate.status(of: configured.config.name)?.lastSuccess {
-                        let due = configured.config.interval.seconds * (1 + Double.random(in: 0...jitter)) - clock().timeIntervalSince(last)
+                        let due = Self.firstSyncDelay(lastSuccess: last, now: clock(), interval: configured.config.interval.seconds,
+                                                      jitter: Double.random(in: 0...jitter))
                         if due > 0 { do { try await Task.sleep(for: .seconds(due)) } catch { return } }
                     }
                     while !Task.isCancelled {
@@ -232,7 +294,8 @@ struct SyncEngine: Sendable {
             do {
                 let collectStarted = ContinuousClock.now
                 let snapshot = try await collect(configured)
-                try await commit(snapshot, of: configured, started: started, startedInstant: startedInstant,
+                // Handed over, not copied: the commit frees what it has reconciled.
+                try await commit(consume snapshot, of: configured, started: started, startedInstant: startedInstant,
                                  collectSeconds: (ContinuousClock.now - collectStarted).seconds)
                 return true
             } catch is CancellationError {
@@ -246,7 +309,7 @@ struct SyncEngine: Sendable {
             let key = SourceStatus.ErrorKey(endpoint: failure.endpoint, reason: failure.reason)
             await estate.update(name) { $0.errors[key, default: 0] += 1 }
             // The provider answered; retrying cannot fix a database that refuses the write.
-            if failure.reason == "storage" { break }
+            if failure.isStorage { break }
         }
         let finished = clock()
         let duration = (ContinuousClock.now - startedInstant).seconds
@@ -278,8 +341,9 @@ struct SyncEngine: Sendable {
 
     /// Reconciles, stores, evaluates and publishes one good snapshot. The sync's duration
     /// covers all of it, from the first request to the published exposition.
-    private func commit(_ snapshot: SourceSnapshot, of configured: Configured, started: Date, startedInstant: ContinuousClock.Instant,
+    private func commit(_ collected: consuming SourceSnapshot, of configured: Configured, started: Date, startedInstant: ContinuousClock.Instant,
                         collectSeconds: Double) async throws {
+        var snapshot = collected
         let name = configured.config.name
         let now = clock()
         if snapshot.unchanged {
@@ -287,69 +351,89 @@ struct SyncEngine: Sendable {
             return
         }
         let reconcileStarted = ContinuousClock.now
+        // The database writes the per-resource daily costs on its own thread while this one
+        // reconciles, then the rest of the record while this one renders and evaluates;
+        // nothing is published until the write is done, and a failed write publishes nothing.
+        let pending = PendingRecord()
+        let handed = Handed(snapshot.costs)
+        async let stored = store.commit(source: name, costs: handed, then: pending, retention: config.storage.retention)
+        defer { pending.abandon() }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             inventoriedScopes: snapshot.inventoriedScopes, orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
+        // Reconciled: a large estate's line items and inventory are tens of megabytes that
+        // the rest of the sync (rendering, evaluating, storing) does not need.
+        snapshot.billing = []
+        snapshot.inventory = []
         let dimensions = dimensions(source: name, resources: resources)
         let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
+        let dayRange = snapshot.costs.dayRange, dailyRows = snapshot.costs.count
+        snapshot.costs = DailyCostTable()  // summed, and with the database: tens of MB at 100k resources
         let previous = await estate.status(of: name)
         let changes = detectChanges(previous: previous?.resources ?? [], current: resources)
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
-                                changes: changes, costs: snapshot.costs, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint)
+                                changes: changes, dayRange: dayRange, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint,
+                                isFirst: previous?.hasData != true)
+        pending.fulfill(record)
         let storeStarted = ContinuousClock.now
         let reconcileSeconds = (storeStarted - reconcileStarted).seconds
-        // The database writes on its own thread while this one renders the source's series;
-        // nothing is published until both are done, and a failed write publishes nothing.
-        async let stored = store.commit(record, retention: config.storage.retention)
-        var history = previous?.history ?? ScopeHistory()
-        if let range = snapshot.costs.dayRange { history.replace(from: range.first, through: range.last, with: scopeDays) }
-        history.drop(before: EstateEvaluation.historyStart(config: config, now: now))
+        var updatedHistory = previous?.history ?? ScopeHistory()
+        if let range = dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
+        updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, today: Self.historyToday(updatedHistory, now: now, config: config)))
+        let history = updatedHistory
         let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization)
         let renderSeconds = (ContinuousClock.now - storeStarted).seconds
-        do {
-            _ = try await stored
-        } catch {
-            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+        for failure in snapshot.endpointFailures {
+            logger.warning("endpoint failed; the rest of the sync lands", metadata: [
+                "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
         }
-        let storeSeconds = (ContinuousClock.now - storeStarted).seconds
         let counts = record.counts
-        await estate.update(name, publish: false) { status in
+        let fingerprint = snapshot.fingerprint, endpointFailures = snapshot.endpointFailures
+        let landing: Estate.StatusChange = { status in
             status.resources = resources
             status.dimensions = dimensions
             status.history = history
             status.fragments = fragments
-            status.fingerprint = snapshot.fingerprint
+            status.fingerprint = fingerprint
             status.extras = extras
             status.actions = counts
             status.hasData = true
-            // Until the evaluation's publish below, the duration so far: the family is there
-            // from the first exposition that makes the daemon ready.
+            // Until the duration is set after the publish below, the duration so far: the
+            // family is there from the first exposition that makes the daemon ready.
             status.lastDuration = (ContinuousClock.now - startedInstant).seconds
             status.up = true
             status.lastSuccess = now
             status.lastAttempt = now
-            status.lastError = snapshot.endpointFailures.first?.description
-            for failure in snapshot.endpointFailures {
+            status.lastError = endpointFailures.first?.description
+            for failure in endpointFailures {
                 status.errors[.init(endpoint: failure.endpoint, reason: failure.reason), default: 0] += 1
-                logger.warning("endpoint failed; the rest of the sync lands", metadata: [
-                    "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
             }
         }
+        // The evaluation runs while the database write finishes; nothing is published until
+        // the write is done, and a failed write publishes nothing.
         let evaluateStarted = ContinuousClock.now
-        await evaluate()
+        let ahead = await evaluate(ahead: [name: landing])
+        let evaluateSeconds = (ContinuousClock.now - evaluateStarted).seconds
+        do {
+            _ = try await stored
+        } catch {
+            throw SyncFailure.storage(error)
+        }
+        let storeSeconds = (ContinuousClock.now - storeStarted).seconds
+        await land([name: landing], evaluatedAhead: ahead)
         let duration = (ContinuousClock.now - startedInstant).seconds
         await estate.update(name) { $0.lastDuration = duration }
         func seconds(_ value: Double) -> Logger.MetadataValue { "\(String(format: "%.3f", value))" }
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(counts[.created] ?? 0)",
-            "updated": "\(counts[.updated] ?? 0)", "deleted": "\(counts[.deleted] ?? 0)", "daily_rows": "\(snapshot.costs.count)",
+            "updated": "\(counts[.updated] ?? 0)", "deleted": "\(counts[.deleted] ?? 0)", "daily_rows": "\(dailyRows)",
             "seconds": seconds(duration),
             // Where the time went: reading the provider, reconciling, storing (rendering the
             // series meanwhile), evaluating and publishing.
             "collect_seconds": seconds(collectSeconds), "reconcile_seconds": seconds(reconcileSeconds),
             "store_seconds": seconds(storeSeconds), "render_seconds": seconds(renderSeconds),
-            "evaluate_seconds": seconds((ContinuousClock.now - evaluateStarted).seconds),
+            "evaluate_seconds": seconds(evaluateSeconds),
         ])
     }
 
@@ -364,7 +448,7 @@ struct SyncEngine: Sendable {
             try await store.commitUnchanged(source: name, provider: configured.source.provider, startedAt: started, finishedAt: finished,
                                             resources: count, fingerprint: snapshot.fingerprint)
         } catch {
-            throw SyncFailure(endpoint: "storage", reason: "storage", message: "\(error)")
+            throw SyncFailure.storage(error)
         }
         await estate.update(name, publish: false) { status in
             status.actions = [.unchanged: count]
@@ -394,11 +478,12 @@ actor EvaluationGate {
     private var running = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func run(_ body: @Sendable () async -> Void) async {
+    func run<Result: Sendable>(_ body: @Sendable () async -> Result) async -> Result {
         while running { await withCheckedContinuation { waiters.append($0) } }
         running = true
-        await body()
+        let result = await body()
         running = false
         if !waiters.isEmpty { waiters.removeFirst().resume() }
+        return result
     }
 }

@@ -18,6 +18,16 @@ struct DemoUsageBackend: UsageBackend {
         ("t-1010", 72, 500, 2, 8, 15_500), ("t-1011", 27, 95, 1, 2.5, 3_300), ("t-1012", 12, 40, 0, 1, 700),
     ]
 
+    /// Plans and their monthly prices in roubles: what each tenant pays (`revenue:` reads them).
+    /// A tenant's plan follows its VPS: starter up to one, pro two, business more. Priced so
+    /// that most tenants make money and the two heaviest on shared storage for their plan
+    /// (t-1004, t-1008) cost more than they pay.
+    static let plans: [(name: String, price: Decimal)] = [("starter", 4_900), ("pro", 8_900), ("business", 14_900)]
+
+    static func plan(vps: Int) -> String { vps <= 1 ? "starter" : vps == 2 ? "pro" : "business" }
+    /// Bumped when the tables change, so that a file written by an older version is rewritten.
+    static let schema = 2
+
     /// The growth reference day: storage is the base on it and 0.2 % of the base more each day since.
     static let baseDay = LocalDay(year: 2026, month: 1, day: 1)
 
@@ -35,7 +45,7 @@ struct DemoUsageBackend: UsageBackend {
     /// the old one atomically, so a reader never sees half of it.
     static func writeIfStale(path: String, day: LocalDay) throws {
         if FileManager.default.fileExists(atPath: path), let existing = try? DatabaseQueue(path: path, configuration: readOnly),
-           let written = try? existing.read({ try String.fetchOne($0, sql: "SELECT day FROM demo_meta") }), written == day.description {
+           let written = try? existing.read({ try String.fetchOne($0, sql: "SELECT day FROM demo_meta WHERE schema = ?", arguments: [schema]) }), written == day.description {
             try? existing.close()
             return
         }
@@ -46,18 +56,22 @@ struct DemoUsageBackend: UsageBackend {
         let growth = 1 + 0.002 * Double(max(0, baseDay.days(until: day)))
         try database.write { db in
             try db.execute(sql: """
-                CREATE TABLE demo_meta (day TEXT NOT NULL);
-                CREATE TABLE tenants (id TEXT PRIMARY KEY, company TEXT NOT NULL, contact_email TEXT NOT NULL, plan TEXT NOT NULL);
+                CREATE TABLE demo_meta (day TEXT NOT NULL, schema INTEGER NOT NULL);
+                CREATE TABLE plans (name TEXT PRIMARY KEY, price_monthly NUMERIC NOT NULL);
+                CREATE TABLE tenants (id TEXT PRIMARY KEY, company TEXT NOT NULL, contact_email TEXT NOT NULL, plan TEXT NOT NULL REFERENCES plans(name));
                 CREATE TABLE sites (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), domain TEXT NOT NULL,
                                     storage_used_bytes INTEGER NOT NULL, bandwidth_bytes_30d INTEGER NOT NULL, emails_sent_30d INTEGER NOT NULL);
                 CREATE TABLE vps (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), vcpus INTEGER NOT NULL, memory_mb INTEGER NOT NULL);
                 CREATE TABLE databases (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), size_bytes INTEGER NOT NULL);
                 """)
-            try db.execute(sql: "INSERT INTO demo_meta (day) VALUES (?)", arguments: [day.description])
+            try db.execute(sql: "INSERT INTO demo_meta (day, schema) VALUES (?, ?)", arguments: [day.description, schema])
+            for plan in plans {
+                try db.execute(sql: "INSERT INTO plans VALUES (?, ?)", arguments: [plan.name, plan.price.plainString])
+            }
             let gib = 1_073_741_824.0
             for (index, tenant) in tenants.enumerated() {
                 try db.execute(sql: "INSERT INTO tenants VALUES (?, ?, ?, ?)",
-                               arguments: [tenant.id, "Customer \(index + 1) LLC", "owner\(index + 1)@customer\(index + 1).example", index % 3 == 0 ? "business" : "starter"])
+                               arguments: [tenant.id, "Customer \(index + 1) LLC", "owner\(index + 1)@customer\(index + 1).example", plan(vps: tenant.vps)])
                 // Two sites each, split 3:1 (the second takes the remainder), so the query's SUM has
                 // something to add and the tenant's totals are whole numbers.
                 let totals = [Int64((tenant.storageGiB * growth * gib).rounded()), Int64((tenant.bandwidthGiB * gib).rounded()), Int64(tenant.emails)]

@@ -13,6 +13,11 @@ final class SelectelFake: Sendable {
         /// The body of `/v3/balances` instead of the fixture's; `balancesDown` answers 503.
         var balances: String?
         var balancesDown = false
+        /// The catalog lists ru-1's Gnocchi on plain http:// to 0.0.0.0 (this fake all the same,
+        /// but not a loopback name): the token must not go there.
+        var insecureMetricCatalog = false
+        /// Gnocchi's CPU means, instead of the fixture's.
+        var cpuMeasures: [Double]?
     }
 
     static let staticToken = "fixture-static-token"
@@ -68,7 +73,14 @@ final class SelectelFake: Sendable {
             let number = self.tokensIssued.withLock { count in count += 1; return count }
             var headers = HTTPFields()
             headers[HTTPFields.Element.Name("X-Subject-Token")!] = "token-\(number)"
-            return self.fixture("token.json", status: .created, headers: headers)
+            var token = self.fixture("token.json", status: .created, headers: headers)
+            if self.behaviour.withLock(\.insecureMetricCatalog) {
+                let text = ((try? String(contentsOf: Self.fixtures.appendingPathComponent("token.json"), encoding: .utf8)) ?? "")
+                    .replacingOccurrences(of: "BASE/ru-1/metric", with: self.baseURL.replacingOccurrences(of: "127.0.0.1", with: "0.0.0.0") + "/ru-1/metric")
+                    .replacingOccurrences(of: "BASE", with: self.baseURL)
+                token.body = .init(byteBuffer: ByteBuffer(string: text))
+            }
+            return token
         }
         router.get("/v3/balances") { request, _ -> Response in
             self.requests.withLock { $0.append("GET balances") }
@@ -102,7 +114,12 @@ final class SelectelFake: Sendable {
         }
         router.post("/:region/metric/v1/aggregates") { request, _ -> Response in
             let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
+            self.requests.withLock { $0.append("POST gnocchi") }
             guard self.tokenValid(request) else { return self.plain(.unauthorized, "{}") }
+            if !body.contains("memory.usage"), let means = self.behaviour.withLock(\.cpuMeasures) {
+                let points = means.map { #"["2026-11-20T08:50:00+00:00", 300.0, \#($0)]"# }.joined(separator: ", ")
+                return self.plain(.ok, #"{"measures": {"aggregated": [\#(points)]}}"#)
+            }
             return self.fixture(body.contains("memory.usage") ? "gnocchi-memory.json" : "gnocchi-cpu.json")
         }
         return router

@@ -453,49 +453,61 @@ private struct FocusIngest {
 
     /// The rows sorted by day and line, the totals as decimals.
     mutating func finish() -> FocusExport {
-        // Rows bucketed by day (a counting sort: a month is a few dozen days), then sorted by
-        // line within each day; the same line and day from two parts of a file are added.
-        var firstDay = Int32.max, lastDay = Int32.min
-        sums.forEach { key, _ in
-            let day = Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))
-            firstDay = min(firstDay, day)
-            lastDay = max(lastDay, day)
-        }
-        for pair in mergedSums {
-            let day = Int32(bitPattern: UInt32(pair.key >> 32))
-            firstDay = min(firstDay, day)
-            lastDay = max(lastDay, day)
-        }
+        // Rows ordered by day, then line, with two counting sorts (by line, then stably by
+        // day): linear in the rows, where a comparison sort per day took half a second at
+        // 3,000,000 rows. The same line and day from two parts of a file end up adjacent and
+        // are added.
         let total = sums.count + mergedSums.count
         if total > 0 {
-            let span = Int(lastDay) - Int(firstDay) + 1
-            var next = [Int](repeating: 0, count: span + 1)
-            sums.forEach { key, _ in next[Int(Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) - Int(firstDay) + 1] += 1 }
-            for pair in mergedSums { next[Int(Int32(bitPattern: UInt32(pair.key >> 32))) - Int(firstDay) + 1] += 1 }
-            for day in 0..<span { next[day + 1] += next[day] }
-            let starts = next
-            var rows = [(line: Int32, micros: Int64)](repeating: (0, 0), count: total)
+            var firstDay = Int32.max, lastDay = Int32.min, lines = 0
+            var perLine: [Int] = []
+            func countRow(line: Int32, day: Int32) {
+                firstDay = min(firstDay, day)
+                lastDay = max(lastDay, day)
+                let slot = Int(line) + 1
+                if slot >= perLine.count { perLine.append(contentsOf: repeatElement(0, count: max(slot + 1 - perLine.count, perLine.count))) }
+                perLine[slot] += 1
+                lines = max(lines, slot)
+            }
+            sums.forEach { key, _ in countRow(line: Int32(bitPattern: UInt32(key >> 32)), day: Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) }
+            for pair in mergedSums {
+                countRow(line: Int32(bitPattern: UInt32(pair.key & 0xFFFF_FFFF)), day: Int32(bitPattern: UInt32(pair.key >> 32)))
+            }
+            for line in 0..<lines { perLine[line + 1] += perLine[line] }
+            var byLine = [(day: Int32, line: Int32, micros: Int64)](repeating: (0, 0, 0), count: total)
             sums.forEach { key, micros in
-                let day = Int(Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) - Int(firstDay)
-                rows[next[day]] = (Int32(bitPattern: UInt32(key >> 32)), micros)
-                next[day] += 1
+                let line = Int32(bitPattern: UInt32(key >> 32))
+                byLine[perLine[Int(line)]] = (Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)), line, micros)
+                perLine[Int(line)] += 1
             }
             sums = PackedKeyTable()
             for pair in mergedSums {
-                let day = Int(Int32(bitPattern: UInt32(pair.key >> 32))) - Int(firstDay)
-                rows[next[day]] = (Int32(bitPattern: UInt32(pair.key & 0xFFFF_FFFF)), pair.micros)
-                next[day] += 1
+                let line = Int32(bitPattern: UInt32(pair.key & 0xFFFF_FFFF))
+                byLine[perLine[Int(line)]] = (Int32(bitPattern: UInt32(pair.key >> 32)), line, pair.micros)
+                perLine[Int(line)] += 1
             }
             mergedSums = []
+            perLine = []
+            let span = Int(lastDay) - Int(firstDay) + 1
+            var next = [Int](repeating: 0, count: span + 1)
+            for row in byLine { next[Int(row.day) - Int(firstDay) + 1] += 1 }
+            for day in 0..<span { next[day + 1] += next[day] }
+            var rows = [(line: Int32, micros: Int64)](repeating: (0, 0), count: total)
+            for row in byLine {
+                let day = Int(row.day) - Int(firstDay)
+                rows[next[day]] = (row.line, row.micros)
+                next[day] += 1
+            }
+            byLine = []
+            // `next[day]` is now where day + 1 starts.
             export.costs.reserveCapacity(total)
-            for day in 0..<span where starts[day] < starts[day + 1] {
-                rows[starts[day]..<starts[day + 1]].sort { $0.line < $1.line }
-                var index = starts[day]
-                while index < starts[day + 1] {
+            var index = 0
+            for day in 0..<span {
+                while index < next[day] {
                     let line = rows[index].line
                     var micros = rows[index].micros
                     index += 1
-                    while index < starts[day + 1], rows[index].line == line {
+                    while index < next[day], rows[index].line == line {
                         micros &+= rows[index].micros
                         index += 1
                     }

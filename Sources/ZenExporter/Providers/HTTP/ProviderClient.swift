@@ -157,8 +157,11 @@ extension SyncFailure {
     static let tooLarge = "too_large"
     /// The reason of a 3xx answer: redirects are never followed with credentials.
     static let redirect = "redirect"
-    /// The reason of an answer holding an amount that is not finite or absurd: the whole sync
-    /// fails (never only its endpoint), so that the last good data stays served.
+    /// The reason of a URL a provider handed out (a catalog's) that credentials must not go to.
+    static let insecureURL = "insecure_url"
+    /// The reason of a number that cannot be: an amount not finite or absurd fails the whole
+    /// sync (never only its endpoint), so that the last good data stays served; a measurement
+    /// that is no ratio (a utilisation of 40, NaN) is not kept, and its last good value stays.
     static let badValue = "bad_value"
     /// The reason of a source whose costs' currency the account does not report: fatal too.
     static let currency = "currency"

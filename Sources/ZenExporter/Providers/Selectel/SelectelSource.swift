@@ -253,7 +253,12 @@ struct SelectelSource: Source {
     }
 
     /// GET or POST with the project's token; a 401 re-issues that token once (it expired early).
+    /// The URL comes from the Keystone catalog (or a page's next link): the token goes only
+    /// where a configured base URL may send credentials (https://, or http:// to loopback).
     func openstack(_ url: String, project: String, endpoint: String, body: Data? = nil) async throws -> ProviderClient.Response {
+        if let refusal = ConfigReader.credentialURLRefusal(url) {
+            throw SyncFailure(endpoint: endpoint, reason: SyncFailure.insecureURL, message: "\(endpoint): the catalog's URL is refused: \(refusal)")
+        }
         guard let session = session(project) else { throw SyncFailure(endpoint: endpoint, reason: "config", message: "no service user configured") }
         for attempt in 0..<2 {
             var request = HTTPClientRequest(url: url)

@@ -84,6 +84,11 @@ extension SelectelSource {
         var failure: SyncFailure?
     }
 
+    /// The largest utilisation taken (and read as 1): a little over 1 is a measuring artefact
+    /// (rates between samples, memory beyond the flavour's by the guest's own accounting); far
+    /// over it, negative or not finite is a bad value.
+    static let maxUtilization = 1.5
+
     /// Mean CPU percent and memory MB over the last 7 days at Gnocchi's 300 s granularity.
     private func utilization(of active: ActiveServer, query: String, catalog: Catalog) async throws -> Fetched {
         let endpoint = "gnocchi/\(active.region)"
@@ -101,7 +106,11 @@ extension SelectelSource {
                 guard !values.isEmpty else { continue }
                 let mean = values.reduce(0, +) / Double(values.count)
                 let ratio = dimension == .cpu ? mean / 100 : mean / Double(max(1, active.server.flavor?.ram ?? 0))
-                samples.append(UtilizationSample(resourceID: active.server.id, dimension: dimension, ratio: min(1, max(0, ratio))))
+                guard ratio.isFinite, (0...Self.maxUtilization).contains(ratio) else {
+                    throw SyncFailure(endpoint: endpoint, reason: SyncFailure.badValue,
+                                      message: "\(endpoint): server \(active.server.id) \(dimension.rawValue) utilisation \(ratio) is not a ratio between 0 and 1; its last values are kept")
+                }
+                samples.append(UtilizationSample(resourceID: active.server.id, dimension: dimension, ratio: min(1, ratio)))
             }
             return Fetched(active: active, samples: samples, failure: nil)
         } catch let failure as SyncFailure {

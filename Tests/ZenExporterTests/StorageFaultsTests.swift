@@ -1,0 +1,296 @@
+import CostModel
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+import Testing
+@testable import ZenExporter
+
+/// Faults around the database, on real SQLite files: a full disk, a clock that jumps ahead,
+/// and a database that stays bounded as sources and resources come and go.
+@Suite("Storage faults", .serialized)
+struct StorageFaultsTests {
+    static let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
+    static let moscow = TimeZone(identifier: "Europe/Moscow")!
+    /// The demo estate's run rate, by hand from its eight resources (docs/benchmarks.md).
+    static let demoMonthly = 117_150.0
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zen-faults-\(UUID().uuidString)")
+    var path: String { directory.appendingPathComponent("infrazen.db").path }
+
+    /// A wall clock the test moves.
+    final class TestClock: Sendable {
+        private let time: Mutex<Date>
+        init(_ time: Date) { self.time = Mutex(time) }
+        func set(_ date: Date) { time.withLock { $0 = date } }
+        func now() -> Date { time.withLock { $0 } }
+    }
+
+    func engine(_ yaml: String, store: Store, clock: TestClock, replacing name: String? = nil, with source: (any Source)? = nil) throws -> SyncEngine {
+        var engine = SyncEngine(config: try ConfigLoader.parse(yaml, file: "t.yaml", environment: [:]), store: store, logger: Logger(label: "t"))
+        engine.clock = { clock.now() }
+        engine.retryBase = .milliseconds(1)
+        if let name, let source { engine = engine.replacingSource(name, with: source) }
+        return engine
+    }
+
+    func exposition(_ engine: SyncEngine) -> ParsedExposition {
+        ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+    }
+
+    func demo(at time: Date = Self.now, historyDays: Int = 90, scale: Int = 1) -> SourceSnapshot {
+        DemoEstate.snapshot(now: time, historyDays: historyDays, timeZone: Self.moscow, scale: scale)
+    }
+
+    /// Month-to-date of November 2026 summed from the source's own daily rows (not through the
+    /// store or the cost model).
+    func novemberToDate(_ snapshot: SourceSnapshot, through last: LocalDay = LocalDay(year: 2026, month: 11, day: 20)) -> Double {
+        let first = LocalDay(year: 2026, month: 11, day: 1)
+        let sum = snapshot.dailyCosts.filter { $0.day >= first && $0.day <= last }.map(\.cost.amount).reduce(0, +)
+        return NSDecimalNumber(decimal: sum).doubleValue
+    }
+
+    func scalar(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? -1 }
+    }
+
+    // MARK: Disk full
+
+    @Test("a full disk fails the sync as disk_full; the last good figures stay served; the next sync after space returns lands")
+    func diskFull() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try Store(path: path)
+        defer { try? store.close() }
+        // The second snapshot is fifty copies of the estate: far more rows than the file has room for.
+        let clock = TestClock(Self.now)
+        let engine = try engine("sources:\n  - {name: demo, type: demo, retries: 2}\n", store: store, clock: clock, replacing: "demo",
+                                with: ScriptedSource([.succeed(demo()), .succeed(demo(scale: 50))]))
+        #expect(await engine.syncAllOnce() == [])
+        let before = exposition(engine)
+        #expect(before.sum("infrazen_infrastructure_cost_monthly") == Self.demoMonthly)
+        let monthToDate = novemberToDate(demo())
+        #expect(abs(before.sum("infrazen_cost_month_to_date") - monthToDate) < 0.005)
+
+        try await store.limitPages(1)
+        clock.set(Self.now.addingTimeInterval(600))
+        #expect(await engine.syncAllOnce() == ["demo"])
+        let during = exposition(engine)
+        #expect(during.sum("infrazen_infrastructure_cost_monthly") == Self.demoMonthly)
+        #expect(abs(during.sum("infrazen_cost_month_to_date") - monthToDate) < 0.005)
+        for name in ["infrazen_resource_cost_per_hour", "infrazen_resource_info", "infrazen_cost_month_to_date"] {
+            #expect(during.values(name).count == before.values(name).count, "\(name)")
+            #expect(during.sum(name) == before.sum(name), "\(name)")
+        }
+        // One attempt: retrying cannot make room.
+        #expect(during.value("infrazen_sync_errors_total", ["source": "demo", "endpoint": "storage", "reason": "disk_full"]) == 1)
+        #expect(during.value("infrazen_source_up", ["source": "demo"]) == 0)
+        #expect(during.value("infrazen_sync_last_success_timestamp_seconds", ["source": "demo"]) == Self.now.timeIntervalSince1970)
+
+        try await store.limitPages(nil)
+        clock.set(Self.now.addingTimeInterval(1200))
+        #expect(await engine.syncAllOnce() == [])
+        let after = exposition(engine)
+        #expect(after.sum("infrazen_infrastructure_cost_monthly") == 50 * Self.demoMonthly)
+        #expect(after.value("infrazen_source_up", ["source": "demo"]) == 1)
+        #expect(after.value("infrazen_sync_errors_total", ["source": "demo", "endpoint": "storage", "reason": "disk_full"]) == 1)
+        #expect(after.value("infrazen_sync_last_success_timestamp_seconds", ["source": "demo"]) == Self.now.timeIntervalSince1970 + 1200)
+    }
+
+    // MARK: Clock
+
+    @Test("a clock two years ahead for one sync, then back: no day inside retention is pruned, from memory or from the file")
+    func forwardClockJump() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let yaml = "sources:\n  - {name: demo, type: demo}\n"
+        // A provider bills by its own dates: after the first sync it restates the last week,
+        // whatever the exporter's clock says.
+        let week = demo(historyDays: 7)
+        let clock = TestClock(Self.now)
+        let store = try Store(path: path)
+        let running = try engine(yaml, store: store, clock: clock, replacing: "demo",
+                                 with: ScriptedSource([.succeed(demo()), .succeed(week)]))
+        await running.syncAllOnce()
+        // 90 days of history and today; per resource, resource_retention_days (62) back from today.
+        let days = try scalar("SELECT COUNT(DISTINCT day) FROM scope_daily")
+        let resourceDays = try scalar("SELECT COUNT(DISTINCT day) FROM resource_daily")
+        #expect(days == 91 && resourceDays == 63)
+        let monthToDate = novemberToDate(demo())
+        #expect(abs(exposition(running).sum("infrazen_cost_month_to_date") - monthToDate) < 0.005)
+
+        clock.set(Self.now.addingTimeInterval(2 * 365 * 86_400))
+        #expect(await running.syncAllOnce() == [])
+        clock.set(Self.now.addingTimeInterval(3600))
+        #expect(await running.syncAllOnce() == [])
+        #expect(abs(exposition(running).sum("infrazen_cost_month_to_date") - monthToDate) < 0.005)
+        #expect(try scalar("SELECT COUNT(DISTINCT day) FROM scope_daily") == days)
+        #expect(try scalar("SELECT COUNT(DISTINCT day) FROM resource_daily") == resourceDays)
+        #expect(try await store.snapshotCount(source: "demo") == 3)
+        try store.close()
+
+        let reopened = try Store(path: path)
+        defer { try? reopened.close() }
+        let restarted = try engine(yaml, store: reopened, clock: clock, replacing: "demo", with: ScriptedSource([.hang]))
+        await restarted.restore()
+        #expect(abs(exposition(restarted).sum("infrazen_cost_month_to_date") - monthToDate) < 0.005)
+    }
+
+    @Test("a last sync stamped in the future (the clock was ahead) delays the first sync after a start by one interval at most")
+    func firstSyncAfterClockJump() {
+        let interval = 3600.0
+        #expect(SyncEngine.firstSyncDelay(lastSuccess: Self.now.addingTimeInterval(2 * 365 * 86_400), now: Self.now,
+                                          interval: interval, jitter: 0) == interval)
+        #expect(SyncEngine.firstSyncDelay(lastSuccess: Self.now.addingTimeInterval(-1000), now: Self.now, interval: interval, jitter: 0.5) == 4400)
+        #expect(SyncEngine.firstSyncDelay(lastSuccess: Self.now.addingTimeInterval(-7200), now: Self.now, interval: interval, jitter: 0) == 0)
+    }
+
+    // MARK: Bounded
+
+    static let tables = ["sync_snapshots", "resources", "cost_lines", "resource_daily", "scope_daily"]
+
+    func rows(_ source: String) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for table in Self.tables { counts[table] = try scalar("SELECT COUNT(*) FROM \(table) WHERE source = ?", [source]) }
+        return counts
+    }
+
+    /// Pages holding data (`page_count` − `freelist_count`), the file's pages, and the free ones.
+    func pages() throws -> (live: Int, file: Int, free: Int) {
+        let file = try scalar("PRAGMA page_count"), free = try scalar("PRAGMA freelist_count")
+        return (file - free, file, free)
+    }
+
+    @Test("a source removed from the config (removed_source_days: 0) is deleted at the next start: its rows and series go, the file shrinks, the other source is untouched")
+    func removedSourceDeleted() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock = TestClock(Self.now)
+        let first = try Store(path: path)
+        let both = try engine("""
+            sources:
+              - {name: demo, type: demo, scale: 50}
+              - {name: gone, type: demo, scale: 50}
+            """, store: first, clock: clock)
+        #expect(await both.syncAllOnce() == [])
+        let served = exposition(both)
+        try first.close()
+        let kept = try rows("demo"), removed = try rows("gone")
+        #expect(removed["resources"] == 350 && removed["scope_daily"] ?? 0 > 0)
+        let before = try pages()
+        let sizeBefore = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+
+        let second = try Store(path: path)
+        let one = try engine("""
+            storage: {removed_source_days: 0}
+            sources:
+              - {name: demo, type: demo, scale: 50}
+            """, store: second, clock: clock)
+        await one.restore()
+        let restored = exposition(one)
+        try second.close()
+
+        #expect(try rows("gone").values.allSatisfy { $0 == 0 })
+        #expect(try rows("demo") == kept)
+        let after = try pages()
+        // Two equal estates: about half the data goes. The pages go back to the file system.
+        #expect(after.live < before.live * 3 / 4, "\(before) → \(after)")
+        #expect(after.free == 0 && after.file < before.file * 3 / 4, "\(before) → \(after)")
+        let sizeAfter = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        #expect(sizeAfter < sizeBefore * 3 / 4, "\(sizeBefore) → \(sizeAfter)")
+        #expect(restored.samples.filter { $0.labels["source"] == "gone" }.isEmpty)
+        #expect(restored.sum("infrazen_infrastructure_cost_monthly") == 50 * Self.demoMonthly)
+        #expect(served.sum("infrazen_infrastructure_cost_monthly") == 100 * Self.demoMonthly)
+        #expect(abs(restored.sum("infrazen_cost_month_to_date") - novemberToDate(demo(scale: 50))) < 0.01)
+    }
+
+    @Test("a removed source's data is kept for removed_source_days (default 30) after its last sync, counted by the other sources' billed days")
+    func removedSourceKeptForGrace() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock = TestClock(Self.now)
+        let store = try Store(path: path)
+        defer { try? store.close() }
+        let both = try engine("sources:\n  - {name: demo, type: demo}\n  - {name: gone, type: demo}\n", store: store, clock: clock)
+        await both.syncAllOnce()
+        let removed = try rows("gone")
+
+        // A clock 40 days ahead with no newer bill is not 40 days of absence.
+        clock.set(Self.now.addingTimeInterval(40 * 86_400))
+        let one = try engine("sources:\n  - {name: demo, type: demo}\n", store: store, clock: clock)
+        await one.restore()
+        #expect(try rows("gone") == removed)
+
+        clock.set(Self.now.addingTimeInterval(29 * 86_400))
+        await one.syncAllOnce()
+        await one.pruneRemovedSources()
+        #expect(try rows("gone") == removed)
+
+        clock.set(Self.now.addingTimeInterval(31 * 86_400))
+        await one.syncAllOnce()
+        await one.pruneRemovedSources()
+        #expect(try rows("gone").values.allSatisfy { $0 == 0 })
+        #expect(try rows("demo")["resources"] == 7)
+    }
+
+    @Test("a resource deleted more than resource_retention_days ago loses its resources row and cost lines; current ones keep theirs")
+    func longGoneResourcePruned() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func without(_ id: String, _ snapshot: SourceSnapshot) -> SourceSnapshot {
+            var smaller = snapshot
+            smaller.billing.removeAll { $0.resourceID == id }
+            smaller.inventory.removeAll { $0.resourceID == id }
+            smaller.dailyCosts = smaller.dailyCosts.filter { $0.resourceID != id }
+            return smaller
+        }
+        let day = 86_400.0
+        let later = [1.0, 20, 40].map { Self.now.addingTimeInterval($0 * day) }
+        let clock = TestClock(Self.now)
+        let store = try Store(path: path)
+        defer { try? store.close() }
+        let running = try engine("storage: {resource_retention_days: 35}\nsources:\n  - {name: demo, type: demo}\n", store: store, clock: clock,
+                                replacing: "demo", with: ScriptedSource([.succeed(demo())] + later.map { ScriptedSource.Step.succeed(without("yc-static", demo(at: $0, historyDays: 7))) }))
+        await running.syncAllOnce()
+        let lines = try scalar("SELECT COUNT(*) FROM cost_lines WHERE source = 'demo' AND resource_id <> 'yc-static'")
+        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") > 0)
+        for time in later.dropLast() {
+            clock.set(time)
+            await running.syncAllOnce()
+        }
+        // Deleted on day 1; its last billed day is day 0. Day 20 is within 35 days of both.
+        #expect(try scalar("SELECT COUNT(*) FROM resources WHERE resource_id = 'yc-static' AND deleted_in_snapshot IS NOT NULL") == 1)
+        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") > 0)
+
+        clock.set(later[2])
+        await running.syncAllOnce()
+        #expect(try scalar("SELECT COUNT(*) FROM resources WHERE resource_id = 'yc-static'") == 0)
+        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") == 0)
+        #expect(try scalar("SELECT COUNT(*) FROM resources WHERE source = 'demo'") == 6)
+        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE source = 'demo'") == lines)
+    }
+
+    @Test("a database made before incremental vacuum is converted once at open, keeping its rows; a new one starts incremental")
+    func incrementalVacuumMigration() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let old = try DatabaseQueue(path: path)
+        try await old.write { db in
+            try db.execute(sql: "CREATE TABLE legacy_notes (note TEXT NOT NULL); INSERT INTO legacy_notes VALUES ('kept')")
+        }
+        try old.close()
+        #expect(try scalar("PRAGMA auto_vacuum") == 0)
+
+        try Store(path: path).close()
+        #expect(try scalar("PRAGMA auto_vacuum") == Store.incrementalVacuum)
+        #expect(try scalar("SELECT COUNT(*) FROM legacy_notes WHERE note = 'kept'") == 1)
+
+        let fresh = directory.appendingPathComponent("fresh.db").path
+        try Store(path: fresh).close()
+        let queue = try DatabaseQueue(path: fresh)
+        let mode = try await queue.read { try Int.fetchOne($0, sql: "PRAGMA auto_vacuum") }
+        #expect(mode == Store.incrementalVacuum)
+        try queue.close()
+    }
+}
