@@ -184,7 +184,9 @@ struct SelectelScaleTests {
             let clock = ContinuousClock()
             let started = clock.now
             let snapshot = try await source.collect(window())
-            #expect(clock.now - started < .seconds(2))
+            // Under the 5 s all of Gnocchi takes: the sync stopped asking near its 2 s timeout
+            // (not at it exactly; CI runs the suite in parallel on two cores).
+            #expect(clock.now - started < .seconds(4))
             #expect(snapshot.endpointFailures.isEmpty)
             counts.append(snapshot.utilization.count)
         }
