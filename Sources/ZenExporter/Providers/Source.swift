@@ -123,16 +123,14 @@ enum SourceRegistry {
 struct EndpointFailures {
     private(set) var all: [SyncFailure] = []
 
-    /// Runs `body`; a `SyncFailure` is kept instead of thrown. Returns whether it succeeded.
-    /// A bad value or an unknown currency fails the whole collection: an endpoint left out
-    /// would drop its last good data (a balance) from the snapshot, where a failed sync keeps
-    /// all of it.
+    /// Runs `body`; a `SyncFailure` is kept instead of thrown, unless it `failsTheSync`.
+    /// Returns whether it succeeded.
     @discardableResult
     mutating func attempt(_ body: () async throws -> Void) async throws -> Bool {
         do {
             try await body()
             return true
-        } catch let failure as SyncFailure where failure.reason != SyncFailure.badValue && failure.reason != SyncFailure.currency {
+        } catch let failure as SyncFailure where !failure.failsTheSync {
             all.append(failure)
             return false
         }

@@ -222,7 +222,7 @@ struct BegetSource: Source {
         let cost = Money(daily * Decimal(minutes) / 1440, Self.currency).rounded()
         guard Micros.from(cost.amount) != nil else {
             throw SyncFailure(endpoint: endpoint, reason: SyncFailure.badValue,
-                              message: "\(endpoint): \(id): a daily price of \(daily.plainString) is beyond what a day's cost can hold exactly")
+                              message: "\(endpoint): \(id): a daily price of \(daily.plainString) is beyond what a day's cost can hold exactly", failsTheSync: true)
         }
         return DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category, account: settings.account, cost: cost)
     }

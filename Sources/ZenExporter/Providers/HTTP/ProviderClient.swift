@@ -94,7 +94,7 @@ struct ProviderClient: Sendable {
         } catch let error as DecodingError {
             throw SyncFailure(endpoint: endpoint, reason: "bad_json", message: "\(endpoint): \(error.located)")
         } catch let bad as BadAmount {
-            throw SyncFailure(endpoint: endpoint, reason: SyncFailure.badValue, message: "\(endpoint): \(bad)")
+            throw SyncFailure(endpoint: endpoint, reason: SyncFailure.badValue, message: "\(endpoint): \(bad)", failsTheSync: true)
         }
     }
 

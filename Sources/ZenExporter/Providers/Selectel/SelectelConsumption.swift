@@ -184,7 +184,7 @@ extension SelectelSource {
                 }
             } catch let malformed as Selectel.ConsumptionReader.Malformed {
                 throw SyncFailure(endpoint: "consumption", reason: malformed.badValue ? SyncFailure.badValue : "bad_json",
-                                  message: "consumption: \(malformed)")
+                                  message: "consumption: \(malformed)", failsTheSync: malformed.badValue)
             }
             guard status == nil || status == "success" else {
                 throw SyncFailure(endpoint: "consumption", reason: "refused", message: "consumption: status \(status ?? "")")

@@ -200,11 +200,11 @@ struct SelectelSource: Source {
         let body = try http.decode(Selectel.Balances.self, from: try await get("/v3/balances", endpoint: "balances"), endpoint: "balances")
         guard let code = body.data?.settings?.currency ?? body.settings?.currency else {
             throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
-                              message: "balances: no data.settings.currency: the account names no currency to bill its costs in")
+                              message: "balances: no data.settings.currency: the account names no currency to bill its costs in", failsTheSync: true)
         }
         guard CurrencyCodes.iso4217.contains(code.uppercased()) else {
             throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
-                              message: "balances: data.settings.currency \"\(code.prefix(16))\" is not an ISO 4217 currency")
+                              message: "balances: data.settings.currency \"\(code.prefix(16))\" is not an ISO 4217 currency", failsTheSync: true)
         }
         let currency = Currency(code)
         state.currency.withLock { $0 = currency }
@@ -221,9 +221,15 @@ struct SelectelSource: Source {
     private func costCurrency(reported: Currency?, failures: [SyncFailure]) throws -> Currency {
         if let reported { return reported }
         if let known = state.currency.withLock({ $0 }) { return known }
-        let why = failures.first { $0.endpoint == "balances" }.map { " (\($0.message))" } ?? ""
+        // The balance endpoint's own failure (a 503, a redirect) names the cause better than
+        // "currency"; it now fails the whole sync.
+        if var failed = failures.first(where: { $0.endpoint == "balances" }) {
+            failed.message += "; the account's currency is unknown without it, and its costs are not committed"
+            failed.failsTheSync = true
+            throw failed
+        }
         throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
-                          message: "balances: the account's currency is unknown\(why); its costs are not committed without it")
+                          message: "balances: the account's currency is unknown; its costs are not committed without it", failsTheSync: true)
     }
 
     /// Billing object types → the service names of the Selectel taxonomy table.
