@@ -48,6 +48,15 @@ public struct Forecaster: Sendable {
         guard let fit = Statistics.linearFit(points) else { return nil }
         let lastX = Double(history.count - 1)
         let total = (1...max(1, horizonDays)).map { max(0, fit.intercept + fit.slope * (lastX + Double($0))) }.reduce(0, +)
-        return Decimal(total).rounded(scale: 2)
+        return Self.cents(total)
+    }
+
+    /// A fitted amount in whole cents, rounded once, half away from zero, from the binary
+    /// value itself (`Decimal(Double)` would first add binary noise digits and round those);
+    /// nil when it is not finite or past 2⁵³ cents, where a Double no longer holds every cent.
+    public static func cents(_ amount: Double) -> Decimal? {
+        let cents = (amount * 100).rounded(.toNearestOrAwayFromZero)
+        guard cents.isFinite, cents.magnitude < 9_007_199_254_740_992 else { return nil }
+        return Decimal(sign: cents < 0 ? .minus : .plus, exponent: -2, significand: Decimal(Int64(cents.magnitude)))
     }
 }

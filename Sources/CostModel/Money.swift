@@ -58,6 +58,15 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
         try container.encode(currency, forKey: .currency)
     }
 
+    /// The largest magnitude a provider's amount may have: beyond 10¹⁸ (a billion billion) a
+    /// number is an error on the provider's side, and is refused rather than summed.
+    public static let largestAmount = Decimal(sign: .plus, exponent: 18, significand: 1)
+
+    /// Whether `amount` is a finite number below `largestAmount` in magnitude.
+    public static func isPlausible(_ amount: Decimal) -> Bool {
+        amount.isFinite && !amount.isNaN && amount.magnitude < largestAmount
+    }
+
     /// Rounded half-up to `scale` fraction digits (2 for kopecks and cents).
     public func rounded(scale: Int = 2) -> Money { Money(amount.rounded(scale: scale), currency) }
 }
@@ -82,6 +91,79 @@ public extension Decimal {
         guard digits > 0, dots <= 1 else { return nil }
         return Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX"))
     }
+
+    /// Exact parse of a JSON number literal, exponent forms included (`-12.5`, `1e-5`,
+    /// `1.5E+16`), from its digits and never through `Double`: nil for anything JSON does not
+    /// allow, for more than 38 significant digits (more than `Decimal` holds) and for
+    /// magnitudes `Decimal` cannot hold (`1e400`).
+    static func exactJSON<Bytes: Collection>(_ bytes: Bytes) -> Decimal? where Bytes.Element == UInt8 {
+        var index = bytes.startIndex
+        func next() -> UInt8? { index < bytes.endIndex ? bytes[index] : nil }
+        func isDigit(_ byte: UInt8?) -> Bool { byte.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
+        let negative = next() == UInt8(ascii: "-")
+        if negative { index = bytes.index(after: index) }
+        var significand: Decimal = 0
+        var digits = 0            // significant digits kept, leading zeros not counted
+        var pendingZeros = 0      // zeros after the last non-zero digit, not yet multiplied in
+        var scale = 0             // digits after the point
+        func take(_ byte: UInt8, fraction: Bool) -> Bool {
+            if fraction { scale += 1 }
+            if byte == 0x30 {
+                if digits > 0 { pendingZeros += 1 }
+                return true
+            }
+            digits += pendingZeros + 1
+            guard digits <= 38 else { return false }
+            for _ in 0..<pendingZeros { significand *= 10 }
+            pendingZeros = 0
+            significand = significand * 10 + Decimal(Int(byte - 0x30))
+            return true
+        }
+        // Integer part: 0, or digits without a leading zero.
+        guard isDigit(next()) else { return nil }
+        if next() == 0x30 {
+            index = bytes.index(after: index)
+            guard !isDigit(next()) else { return nil }
+        } else {
+            while let byte = next(), isDigit(byte) {
+                guard take(byte, fraction: false) else { return nil }
+                index = bytes.index(after: index)
+            }
+        }
+        if next() == UInt8(ascii: ".") {
+            index = bytes.index(after: index)
+            guard isDigit(next()) else { return nil }
+            while let byte = next(), isDigit(byte) {
+                guard take(byte, fraction: true) else { return nil }
+                index = bytes.index(after: index)
+            }
+        }
+        var exponent = 0
+        if next() == UInt8(ascii: "e") || next() == UInt8(ascii: "E") {
+            index = bytes.index(after: index)
+            var exponentNegative = false
+            if next() == UInt8(ascii: "+") || next() == UInt8(ascii: "-") {
+                exponentNegative = next() == UInt8(ascii: "-")
+                index = bytes.index(after: index)
+            }
+            guard isDigit(next()) else { return nil }
+            while let byte = next(), isDigit(byte) {
+                // Past six digits the exponent is out of any range; keep counting to the end.
+                if exponent < 1_000_000 { exponent = exponent * 10 + Int(byte - 0x30) }
+                index = bytes.index(after: index)
+            }
+            if exponentNegative { exponent = -exponent }
+        }
+        guard index == bytes.endIndex else { return nil }
+        if digits == 0 { return 0 }
+        let power = exponent - scale + pendingZeros
+        guard power >= -128, power <= 127 else { return nil }
+        let value = Decimal(sign: negative ? .minus : .plus, exponent: power, significand: significand)
+        return value.isFinite && !value.isNaN ? value : nil
+    }
+
+    /// `exactJSON` of a string.
+    static func exactJSON(_ text: String) -> Decimal? { exactJSON(Array(text.utf8)) }
 
     func rounded(scale: Int, mode: NSDecimalNumber.RoundingMode = .plain) -> Decimal {
         var value = self

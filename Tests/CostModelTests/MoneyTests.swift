@@ -107,6 +107,63 @@ struct LocalDayTests {
     }
 }
 
+@Suite("JSON number literals, exactly")
+struct JSONNumberTests {
+    @Test("exponent forms and long fractions read digit for digit, as Decimal(string:) of their plain form reads them")
+    func exact() {
+        let cases: [(String, String)] = [
+            ("1e-5", "0.00001"), ("1.5E+16", "15000000000000000"), ("1.2345678901234567E+16", "12345678901234567"),
+            ("-2.50e-3", "-0.0025"), ("0.0000001234", "0.0000001234"), ("100", "100"), ("0", "0"), ("-0.0", "0"),
+            ("12345678901234567890.123456789012345678", "12345678901234567890.123456789012345678"), ("1E0", "1"), ("7e+2", "700"),
+        ]
+        for (literal, plain) in cases {
+            #expect(Decimal.exactJSON(literal) == Decimal(string: plain, locale: Locale(identifier: "en_US_POSIX")), "\(literal)")
+        }
+    }
+
+    @Test("not JSON, more than 38 significant digits, or beyond Decimal's range: nil")
+    func refused() {
+        for literal in ["", "-", "1.", ".5", "01", "1e", "1e+", "+1", "0x10", "1,5", "NaN", "Infinity", "1 ", "1e400", "-1e400", "1e-400",
+                        "123456789012345678901234567890123456789"] {
+            #expect(Decimal.exactJSON(literal) == nil, "\(literal)")
+        }
+    }
+
+    @Test("plausible amounts: finite and below 10^18")
+    func plausible() {
+        #expect(Money.isPlausible(Decimal(string: "999999999999999999.99")!))
+        #expect(!Money.isPlausible(Decimal(string: "1000000000000000000")!))
+        #expect(!Money.isPlausible(Decimal(string: "-1000000000000000000")!))
+        #expect(!Money.isPlausible(Decimal.nan))
+    }
+}
+
+@Suite("Horizon forecasts, rounded once")
+struct HorizonRoundingTests {
+    let last = LocalDay(year: 2026, month: 11, day: 19)
+
+    func series(_ amount: Decimal) -> DailySeries {
+        DailySeries(scope: CostScope("total"), currency: .rub,
+                    amounts: Dictionary(uniqueKeysWithValues: (0..<90).map { (last.adding(days: -$0), amount) }))
+    }
+
+    @Test("a flat 10.10 a day: 30 days are 303.00, 90 days 909.00, to the cent")
+    func flat() {
+        #expect(Forecaster().horizon(series(Decimal(string: "10.1")!), days: 30, lastFullDay: last) == Decimal(string: "303")!)
+        #expect(Forecaster().horizon(series(Decimal(string: "10.1")!), days: 90, lastFullDay: last) == Decimal(string: "909")!)
+    }
+
+    @Test("the fitted Double becomes cents half away from zero, from its binary value; not finite or past 2^53 cents, no forecast")
+    func cents() {
+        #expect(Forecaster.cents(0.125) == Decimal(string: "0.13")!)
+        #expect(Forecaster.cents(-0.125) == Decimal(string: "-0.13")!)
+        #expect(Forecaster.cents(.nan) == nil)
+        #expect(Forecaster.cents(.infinity) == nil)
+        #expect(Forecaster.cents(1e14) == nil)
+        #expect(Forecaster().horizon(series(Decimal(sign: .plus, exponent: 13, significand: 1)), days: 90, lastFullDay: last) == nil)
+    }
+}
+
 @Suite("Exchange rates")
 struct FXTests {
     let fx = FXTable(reporting: .rub, rates: [Currency("USD"): Decimal(string: "81.5")!])
@@ -124,4 +181,26 @@ struct FXTests {
         let rate = Rate(Money(24, Currency("USD")), per: .daily)
         #expect(fx.reportingOrOriginal(rate).perHour == Money(Decimal(string: "81.5")!, .rub))
     }
+
+    @Test("by day: a day takes the last rate published on or before it (Saturday and Sunday Friday's), a day before the first publication the first, an unpublished currency the fixed rate")
+    func ratesByDay() {
+        let usd = Currency("USD"), eur = Currency("EUR")
+        var history = FXHistory(reporting: .rub, fixed: [usd: 70, eur: 94])
+        history.publish([usd: 80], on: LocalDay(year: 2026, month: 11, day: 20))  // Friday
+        history.publish([usd: 82], on: LocalDay(year: 2026, month: 11, day: 24))  // Tuesday (Monday a holiday)
+        history.publish([usd: 81], on: LocalDay(year: 2026, month: 11, day: 24))  // republished: replaces
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 11, day: 22)) == 80)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 11, day: 23)) == 80)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 11, day: 24)) == 81)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 12, day: 31)) == 81)
+        #expect(history.rate(usd, on: LocalDay(year: 2026, month: 10, day: 1)) == 80)
+        #expect(history.rate(eur, on: LocalDay(year: 2026, month: 11, day: 22)) == 94)
+        #expect(history.rate(.rub, on: LocalDay(year: 2026, month: 11, day: 22)) == 1)
+        #expect(history.rate(Currency("KZT"), on: LocalDay(year: 2026, month: 11, day: 22)) == nil)
+        // 12.345678 USD on the Sunday at 80: 987.65424 RUB; on the Tuesday at 81: 999.999918.
+        #expect(history.toReporting(micros: 12_345_678, usd, on: LocalDay(year: 2026, month: 11, day: 22)) == 987_654_240)
+        #expect(history.toReporting(micros: 12_345_678, usd, on: LocalDay(year: 2026, month: 11, day: 24)) == 999_999_918)
+        #expect(history.table(on: LocalDay(year: 2026, month: 11, day: 23)).rates == [usd: 80, eur: 94])
+    }
 }
+

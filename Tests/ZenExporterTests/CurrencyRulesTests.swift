@@ -29,10 +29,27 @@ struct CurrencyRulesTests {
                                        flavors: ["cloud": flavors])
         var config = ExporterConfig()
         config.reporting.hoursPerMonth = 720
-        let evaluation = EstateEvaluation(sources: [status], config: config, fx: FXTable(reporting: .rub, rates: [usd: 90]), now: Date())
+        let evaluation = EstateEvaluation(sources: [status], config: config, fx: FXHistory(reporting: .rub, fixed: [usd: 90]), now: Date())
         let rightsize = try #require(evaluation.recommendations.first { $0.recommendation.kind == .rightsize })
         // s-4 → s-2: 720 − 360 = 360 USD a month.
         #expect(rightsize.recommendation.savingsMonthly == Money(360, usd))
+    }
+
+    @Test("a USD account's runway is its USD balance over its USD spend: 1000 / (300 / 30) = 100 days, with or without a USD rate")
+    func runwayInTheAccountsOwnCurrency() {
+        let usd = Currency("USD")
+        var status = SourceStatus(name: "cloud", provider: "cloud")
+        // 300 USD a month of 720 hours is 10 USD a day; a RUB resource on the same account does
+        // not count against a USD balance.
+        status.resources = [Self.resource("vm", 300, usd), Self.resource("disk", 9000, .rub, type: "volume")]
+        status.dimensions = [[:], [:]]
+        status.extras = SnapshotExtras(accounts: [AccountBalance(provider: "cloud", account: "a", balance: Money(1000, usd))])
+        var config = ExporterConfig()
+        config.reporting.hoursPerMonth = 720
+        for fx in [FXHistory(reporting: .rub, fixed: [usd: 90]), FXHistory(reporting: .rub, fixed: [:])] {
+            let evaluation = EstateEvaluation(sources: [status], config: config, fx: fx, now: Date())
+            #expect(evaluation.runways.map(\.days) == [100])
+        }
     }
 
     @Test("the direct share is measured in the reporting currency: 100 of 400 RUB, the USD without a rate left out")

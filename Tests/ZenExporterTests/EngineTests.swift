@@ -82,8 +82,8 @@ struct EngineTests {
         let started = ContinuousClock.now
         #expect(await engine.syncAllOnce() == ["other"])
         // Three 200 ms attempts and ~3 s of backoff at most, beside the demo's own sync; a hang
-        // would never return. The margin is for a loaded CI machine (5 s was seen exceeded).
-        #expect(ContinuousClock.now - started < .seconds(15))
+        // would never return. The margin is for a loaded CI machine (17 s was seen).
+        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(exposition(engine).value("infrazen_sync_errors_total", ["source": "other", "reason": "timeout"]) == 3)
     }
 

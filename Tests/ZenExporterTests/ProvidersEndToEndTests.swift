@@ -29,9 +29,9 @@ struct ProvidersEndToEndTests {
         storage: {path: ./data/infrazen.db}
         sources:
           - {name: sel, type: selectel, token_env: SEL_TOKEN, username_env: SEL_USER, password_env: SEL_PASSWORD, account_id: "200001",
-             project_id: 7f1c2a9be0d34c21a8b6f0e2d4c5b6a7, base_url: "\(selectel.baseURL)", interval: 2s, jitter: 0, retries: 0, timeout: 5s}
+             project_id: 7f1c2a9be0d34c21a8b6f0e2d4c5b6a7, base_url: "\(selectel.baseURL)", interval: 2s, jitter: 0, retries: 0, timeout: 20s}
           - {name: beget, type: beget, login_env: BEGET_LOGIN, password_env: BEGET_PASSWORD, base_url: "\(beget.baseURL)",
-             interval: 1h, retries: 0, timeout: 5s}
+             interval: 1h, retries: 0, timeout: 20s}
         """)
         try daemon.start(environment: ["SEL_TOKEN": SelectelFake.staticToken, "SEL_USER": "finops-exporter",
                                        "SEL_PASSWORD": SelectelFake.servicePassword,

@@ -55,7 +55,7 @@ enum MetricCatalog {
         name: "item_usage_ratio", kind: .gauge, help: "Usage of a manual item over its plan or free-tier limit.", labels: ["item"])
 
     static let fxRate = MetricFamily(
-        name: "fx_rate", kind: .gauge, help: "Units of the reporting currency per unit of a currency, as used for the totals.",
+        name: "fx_rate", kind: .gauge, help: "Units of the reporting currency per unit of a currency in force today (run rates; each billed day is valued at its own day's rate).",
         labels: ["currency", "reporting_currency"])
     static let fxFetched = MetricFamily(
         name: "fx_rates_fetched_timestamp_seconds", kind: .gauge, help: "When the exchange rates in use were fetched from the bank.", labels: [])

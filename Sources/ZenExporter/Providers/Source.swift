@@ -128,13 +128,14 @@ enum SourceRegistry {
 struct EndpointFailures {
     private(set) var all: [SyncFailure] = []
 
-    /// Runs `body`; a `SyncFailure` is kept instead of thrown. Returns whether it succeeded.
+    /// Runs `body`; a `SyncFailure` is kept instead of thrown, unless it `failsTheSync`.
+    /// Returns whether it succeeded.
     @discardableResult
     mutating func attempt(_ body: () async throws -> Void) async throws -> Bool {
         do {
             try await body()
             return true
-        } catch let failure as SyncFailure {
+        } catch let failure as SyncFailure where !failure.failsTheSync {
             all.append(failure)
             return false
         }

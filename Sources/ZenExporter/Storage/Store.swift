@@ -495,16 +495,27 @@ final class Store: Sendable {
         try await resourceCosts(source: source, from: first).rows
     }
 
-    func saveFXRates(_ rates: [Currency: Decimal], fetchedAt: Date) async throws {
+    /// Records the bank's rates published for `day` (replacing that day's) and when they were
+    /// fetched; publications before `keepFrom` go, except each currency's last one before it,
+    /// which is still in force on `keepFrom`.
+    func saveFXRates(_ rates: [Currency: Decimal], day: LocalDay, fetchedAt: Date, keepFrom: LocalDay) async throws {
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM fx_rates")
+            try db.execute(sql: "DELETE FROM fx_daily WHERE day = ?", arguments: [day.ordinal])
             for (currency, rate) in rates {
                 try db.execute(sql: "INSERT INTO fx_rates (currency, rate, fetched_at) VALUES (?, ?, ?)",
                                arguments: [currency.code, rate.plainString, fetchedAt.timeIntervalSince1970])
+                try db.execute(sql: "INSERT INTO fx_daily (day, currency, rate) VALUES (?, ?, ?)",
+                               arguments: [day.ordinal, currency.code, rate.plainString])
             }
+            try db.execute(sql: """
+                DELETE FROM fx_daily WHERE day < ?
+                  AND day < (SELECT MAX(older.day) FROM fx_daily AS older WHERE older.currency = fx_daily.currency AND older.day < ?)
+                """, arguments: [keepFrom.ordinal, keepFrom.ordinal])
         }
     }
 
+    /// The latest fetched rates and when they were fetched.
     func fxRates() async throws -> (rates: [Currency: Decimal], fetchedAt: Date)? {
         try await writer.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT currency, rate, fetched_at FROM fx_rates")
@@ -512,6 +523,19 @@ final class Store: Sendable {
             var rates: [Currency: Decimal] = [:]
             for row in rows { if let rate = Decimal.exact(row[1] as String) { rates[Currency(row[0] as String)] = rate } }
             return (rates, Date(timeIntervalSince1970: first[2]))
+        }
+    }
+
+    /// Every stored publication: the rates the bank set for each day.
+    func fxPublications() async throws -> [LocalDay: [Currency: Decimal]] {
+        try await writer.read { db in
+            var result: [LocalDay: [Currency: Decimal]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT day, currency, rate FROM fx_daily") {
+                guard let ordinal = row[0] as Int?, let code = row[1] as String?, let text = row[2] as String?,
+                      let rate = Decimal.exact(text), rate > 0 else { continue }
+                result[LocalDay(ordinal: ordinal), default: [:]][Currency(code)] = rate
+            }
+            return result
         }
     }
 
@@ -666,6 +690,14 @@ final class Store: Sendable {
         }
         migrator.registerMigration("v5: the project of a resource (Selectel cloud projects)") { db in
             try db.execute(sql: "ALTER TABLE resources ADD COLUMN project TEXT NOT NULL DEFAULT ''")
+        }
+        migrator.registerMigration("v6: exchange rates per day they are published for") { db in
+            // The rates an older version kept are the only ones known: they become the
+            // publication of the (UTC) day they were fetched on.
+            try db.execute(sql: """
+                CREATE TABLE fx_daily (day INTEGER NOT NULL, currency TEXT NOT NULL, rate TEXT NOT NULL, PRIMARY KEY (day, currency));
+                INSERT INTO fx_daily (day, currency, rate) SELECT CAST(fetched_at / 86400 AS INTEGER), currency, rate FROM fx_rates;
+                """)
         }
         return migrator
     }

@@ -93,7 +93,8 @@ struct EstateEvaluation: Sendable {
         var currency: Currency
     }
 
-    /// The exchange rates the totals were converted with, and when the bank's were fetched.
+    /// The exchange rates in force today (run rates are converted with them; each day of the
+    /// billed history with its own day's, `FXHistory`), and when the bank's were fetched.
     var fx = FXTable(reporting: .rub, rates: [:])
     var fxFetchedAt: Date?
     var now = Date(timeIntervalSince1970: 0)
@@ -102,20 +103,26 @@ struct EstateEvaluation: Sendable {
     /// (run rates), their allocation dimensions and their per-scope daily history (spend);
     /// the renderer only formats what this holds.
     init(sources: [SourceStatus], usage: [UsageStatus] = [], usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:],
-         config: ExporterConfig, fx: FXTable, fxFetchedAt: Date? = nil, now: Date) {
+         config: ExporterConfig, fx history: FXHistory, fxFetchedAt: Date? = nil, now: Date) {
         let reporting = config.reporting
         let hoursPerMonth = reporting.hoursPerMonth
-        // Totals are in the reporting currency wherever a rate is known (per-resource series keep theirs).
+        let today = LocalDay(now, in: reporting.timeZone)
+        // Totals are in the reporting currency wherever a rate is known (per-resource series
+        // keep theirs): run rates at today's rate, each billed day at its own day's.
+        let fx = history.table(on: today)
         self.fx = fx
         self.fxFetchedAt = fxFetchedAt
         self.now = now
-        let today = LocalDay(now, in: reporting.timeZone)
         lastDay = today.adding(days: -1)
         let start = Self.historyStart(config: config, now: now)
         let attributed = sources.flatMap { source in
             source.history.attributed(source: source.name, from: start).map { item in
                 var item = item
-                if item.cost.currency != fx.reporting, fx.rates[item.cost.currency] != nil { item.cost.cost = fx.reportingOrOriginal(item.cost.cost) }
+                if item.cost.currency != fx.reporting,
+                   let converted = history.toReporting(micros: item.cost.micros, item.cost.currency, on: item.cost.day) {
+                    item.cost.micros = converted
+                    item.cost.currency = fx.reporting
+                }
                 return item
             }
         }

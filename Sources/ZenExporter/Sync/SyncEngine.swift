@@ -28,7 +28,7 @@ struct SyncEngine: Sendable {
         self.config = config
         self.store = store
         self.logger = logger
-        fxRates = FXRates(config: config.fx, reporting: config.reporting.currency, store: store)
+        fxRates = FXRates(config: config.fx, reporting: config.reporting.currency, store: store, retentionDays: config.storage.retentionDays)
         var configured = config.sources
         if !config.items.isEmpty { configured.append(ManualItemsSource.config(config.items, hoursPerMonth: config.reporting.hoursPerMonth)) }
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
@@ -211,7 +211,7 @@ struct SyncEngine: Sendable {
             }
         }
         return EstateEvaluation(sources: statuses, usage: usage, usageHistory: usageHistory, config: config,
-                                fx: await fxRates.table, fxFetchedAt: await fxRates.fetchedAt, now: now)
+                                fx: await fxRates.history, fxFetchedAt: await fxRates.fetchedAt, now: now)
     }
 
     /// Fetches exchange rates when they come from the bank; a failure keeps the last good ones.
@@ -470,6 +470,11 @@ struct SyncFailure: Error, CustomStringConvertible {
     var endpoint: String
     var reason: String
     var message: String
+    /// Fails the whole collection even where its endpoint may fail alone: an amount that cannot
+    /// be, or costs in a currency the account does not report. Leaving the endpoint out would
+    /// drop its last good data (a balance, a day's costs) from the snapshot, where a failed sync
+    /// keeps all of it.
+    var failsTheSync = false
     var description: String { "\(endpoint): \(reason): \(message)" }
 }
 

@@ -11,6 +11,8 @@ final class BegetFake: Sendable {
         var rateLimitVPSOnce = false
         var malformedCloud = false
         var failCloud500 = false
+        /// The `result` of `user/getAccountInfo` instead of the fixture's.
+        var accountInfo: String?
     }
 
     static let login = "fixture-user"
@@ -53,7 +55,11 @@ final class BegetFake: Sendable {
                 return self.json(#"{"status": "error", "error_code": "AUTH_ERROR", "error_text": "Authorization failed"}"#)
             }
             switch path {
-            case "user/getAccountInfo": return self.fixture("account-info.json")
+            case "user/getAccountInfo":
+                if let result = self.behaviour.withLock(\.accountInfo) {
+                    return self.json(#"{"status": "success", "answer": {"status": "success", "result": "# + result + "}}")
+                }
+                return self.fixture("account-info.json")
             case "domain/getList": return self.fixture(self.behaviour.withLock(\.refuseDomains) ? "domains-refused.json" : "domains.json")
             default: return self.json(#"{"status": "error", "error_text": "No such method"}"#)
             }

@@ -10,6 +10,9 @@ final class SelectelFake: Sendable {
         /// The first token issued is refused by Nova once, as an expired one would be.
         var expireFirstToken = false
         var failRegion9Nova = true
+        /// The body of `/v3/balances` instead of the fixture's; `balancesDown` answers 503.
+        var balances: String?
+        var balancesDown = false
         /// The catalog lists ru-1's Gnocchi on plain http:// to 0.0.0.0 (this fake all the same,
         /// but not a loopback name): the token must not go there.
         var insecureMetricCatalog = false
@@ -82,6 +85,9 @@ final class SelectelFake: Sendable {
         router.get("/v3/balances") { request, _ -> Response in
             self.requests.withLock { $0.append("GET balances") }
             guard request.headers[HTTPFields.Element.Name("X-Token")!] == Self.staticToken else { return self.plain(.unauthorized, "{}") }
+            let behaviour = self.behaviour.withLock { $0 }
+            if behaviour.balancesDown { return self.plain(.serviceUnavailable, "{}") }
+            if let body = behaviour.balances { return self.plain(.ok, body) }
             return self.fixture("balances.json")
         }
         router.get("/v1/cloud_billing/statistic/consumption") { request, _ -> Response in

@@ -34,7 +34,7 @@ struct SelectelProjectsTests {
         \(projects)
             base_url: "\(fake.baseURL)"
             retries: 0
-            timeout: 10s
+            timeout: 30s
         \(extra)
         """
     }

@@ -51,6 +51,62 @@ struct SelectelSourceTests {
         #expect(metrics.value("infrazen_account_balance", ["provider": "selectel", "account": "200001", "currency": "RUB"]) == 15234)
     }
 
+    static func balances(currency: String?) -> String {
+        let settings = currency.map { #""settings": {"mode": "prepay", "currency": "\#($0)"}, "# } ?? ""
+        return #"{"status": "success", "data": {"# + settings + #""billings": [{"billing_type": "primary", "final_sum": 500000}]}}"#
+    }
+
+    @Test("an account that reports tenge: its costs (hundredths of it) and its balance are in KZT")
+    func costsInTheAccountsCurrency() async throws {
+        let fake = try SelectelFake(.init(balances: Self.balances(currency: "kzt")))
+        try await fake.start()
+        let (_, metrics) = try await run(fake)
+        await fake.stop()
+        #expect(metrics.value("infrazen_resource_cost_per_hour", ["resource_id": Self.web, "currency": "KZT"]) == 2.64)
+        // Every billed resource (inventory without a bill has a zero rate in the reporting currency).
+        #expect(metrics.values("infrazen_resource_cost_per_hour").filter { $0.value > 0 }.allSatisfy { $0.labels["currency"] == "KZT" })
+        #expect(metrics.value("infrazen_account_balance", ["account": "200001", "currency": "KZT"]) == 5000)
+        #expect(metrics.values("infrazen_cost_month_to_date").allSatisfy { $0.labels["currency"] == "KZT" })
+    }
+
+    @Test("an account that reports no currency, or no ISO one, fails the sync loudly (balances, reason currency); the last good data stays")
+    func unreportedCurrency() async throws {
+        let fake = try SelectelFake()
+        try await fake.start()
+        let (engine, _) = try await run(fake)
+        for (body, count) in [(Self.balances(currency: nil), 1), (Self.balances(currency: "roubles"), 2)] {
+            fake.behaviour.withLock { $0.balances = body }
+            #expect(await engine.syncAllOnce() == ["sel"])
+            let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+            #expect(metrics.value("infrazen_source_up", ["source": "sel"]) == 0)
+            #expect(metrics.value("infrazen_sync_errors_total", ["source": "sel", "endpoint": "balances", "reason": "currency"]) == Double(count))
+            #expect(metrics.value("infrazen_resource_cost_per_hour", ["resource_id": Self.web, "currency": "RUB"]) == 2.64)
+            #expect(metrics.value("infrazen_account_balance", ["account": "200001", "currency": "RUB"]) == 15234)
+        }
+        let status = await engine.estate.status(of: "sel")
+        #expect(status?.lastError?.contains("roubles") == true, "\(status?.lastError ?? "")")
+        await fake.stop()
+    }
+
+    @Test("the balance endpoint down: costs keep the currency the account reported earlier; never reported, the sync fails")
+    func balanceDownKeepsTheCurrency() async throws {
+        let fake = try SelectelFake(.init(balances: Self.balances(currency: "kzt")))
+        try await fake.start()
+        let (engine, _) = try await run(fake)
+        fake.behaviour.withLock { $0.balancesDown = true }
+        #expect(await engine.syncAllOnce() == [])
+        let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        #expect(metrics.value("infrazen_resource_cost_per_hour", ["resource_id": Self.web, "currency": "KZT"]) == 2.64)
+
+        var fresh = SyncEngine(config: try config(fake), store: try Store(), logger: Logger(label: "test"))
+        fresh.retryBase = .milliseconds(10)
+        fresh.clock = { Self.now }
+        #expect(await fresh.syncAllOnce() == ["sel"])
+        let status = await fresh.estate.status(of: "sel")
+        #expect(status?.lastError?.contains("currency is unknown") == true, "\(status?.lastError ?? "")")
+        await fake.stop()
+    }
+
     @Test("zombie, orphan and folded volume; no zombie where a region's inventory failed")
     func reconciliation() async throws {
         let fake = try SelectelFake()

@@ -8,6 +8,8 @@ struct ParsedExposition {
         var name: String
         var labels: [String: String]
         var value: Double
+        /// The value as written, for exact comparisons.
+        var text: String
     }
 
     var samples: [Sample] = []
@@ -58,7 +60,8 @@ struct ParsedExposition {
             name = String(parts[0])
             rest = line.dropFirst(parts[0].count)
         }
-        return Sample(name: name, labels: labels, value: Double(rest.trimmingCharacters(in: .whitespaces)) ?? .nan)
+        let text = rest.trimmingCharacters(in: .whitespaces)
+        return Sample(name: name, labels: labels, value: Double(text) ?? .nan, text: text)
     }
 
     func values(_ name: String) -> [Sample] { samples.filter { $0.name == name } }

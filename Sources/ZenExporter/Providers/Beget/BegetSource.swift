@@ -40,6 +40,10 @@ struct BegetSource: Source {
     /// Utilisation window for rightsizing, per the statistics API's `period`.
     static let statisticsPeriod = "WEEK"
     var pageSize = 100
+    /// The currency of every Beget amount. Neither API names one in any answer (balance,
+    /// plan rate, VPS and cloud prices); Beget documents them all in roubles. One constant for
+    /// the balance and the costs, so that they cannot disagree.
+    static let currency = Currency.rub
 
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         var snapshot = SourceSnapshot()
@@ -55,11 +59,11 @@ struct BegetSource: Source {
             var vpsList: [BegetModern.VPS] = []
             if try await failures.attempt({
                 vpsList = try await pages("/v1/vps/server/list", token: token, endpoint: "vps/server/list", as: BegetModern.VPSList.self) { $0.vps }
-                add(vpsList, to: &snapshot, window: window)
+                try add(vpsList, to: &snapshot, window: window)
             }) { pricedEndpointsRead += 1 }
             if try await failures.attempt({
                 let services = try await pages("/v1/cloud", token: token, endpoint: "cloud", as: BegetModern.ServiceList.self) { $0.service }
-                add(services, to: &snapshot, window: window)
+                try add(services, to: &snapshot, window: window)
             }) { pricedEndpointsRead += 1 }
             for vps in vpsList where vps.status == "RUNNING" {
                 try await failures.attempt { try await utilization(of: vps, token: token, into: &snapshot) }
@@ -96,7 +100,7 @@ struct BegetSource: Source {
     private func accountInfo(into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
         let info = try await legacy("user/getAccountInfo", BegetLegacy.AccountInfo.self)
         if let balance = info.user_balance?.value {
-            snapshot.accounts.append(AccountBalance(provider: provider, account: settings.account, balance: Money(balance, .rub),
+            snapshot.accounts.append(AccountBalance(provider: provider, account: settings.account, balance: Money(balance, Self.currency),
                                                     daysUntilDepleted: info.user_days_to_block?.value))
         }
         if let daily = info.user_rate_current?.value, daily > 0 {
@@ -104,8 +108,8 @@ struct BegetSource: Source {
             snapshot.billing.append(BillingLineItem(
                 provider: provider, resourceID: id, resourceName: info.plan_name.map { "hosting (\($0))" } ?? "hosting",
                 resourceType: "subscription", service: "Hosting", category: Taxonomy.classify(provider: provider, service: "hosting").category,
-                region: "", account: settings.account, rate: Rate(Money(daily, .rub), per: .daily)))
-            snapshot.dailyCosts.append(today(id, service: "Hosting", daily: daily, window: window))
+                region: "", account: settings.account, rate: Rate(Money(daily, Self.currency), per: .daily)))
+            snapshot.dailyCosts.append(try today(id, service: "Hosting", daily: daily, window: window, endpoint: "user/getAccountInfo"))
         }
     }
 
@@ -158,14 +162,14 @@ struct BegetSource: Source {
         }
     }
 
-    private func add(_ servers: [BegetModern.VPS], to snapshot: inout SourceSnapshot, window: CollectionWindow) {
+    private func add(_ servers: [BegetModern.VPS], to snapshot: inout SourceSnapshot, window: CollectionWindow) throws {
         for vps in servers {
             let name = vps.display_name ?? vps.slug ?? vps.id
             if let daily = vps.configuration?.price_day?.value {
                 snapshot.billing.append(BillingLineItem(
                     provider: provider, resourceID: vps.id, resourceName: name, resourceType: "server", service: "VPS",
-                    category: .compute, region: vps.region ?? "", account: settings.account, rate: Rate(Money(daily, .rub), per: .daily)))
-                snapshot.dailyCosts.append(today(vps.id, service: "VPS", daily: daily, window: window))
+                    category: .compute, region: vps.region ?? "", account: settings.account, rate: Rate(Money(daily, Self.currency), per: .daily)))
+                snapshot.dailyCosts.append(try today(vps.id, service: "VPS", daily: daily, window: window, endpoint: "vps/server/list"))
             }
             snapshot.inventory.append(InventoryItem(
                 provider: provider, resourceID: vps.id, name: name, resourceType: "server", region: vps.region ?? "",
@@ -173,7 +177,7 @@ struct BegetSource: Source {
         }
     }
 
-    private func add(_ services: [BegetModern.Service], to snapshot: inout SourceSnapshot, window: CollectionWindow) {
+    private func add(_ services: [BegetModern.Service], to snapshot: inout SourceSnapshot, window: CollectionWindow) throws {
         for service in services {
             let (type, serviceName) = service.type.hasPrefix("S_3") ? ("bucket", "S3")
                 : service.type == "CDN" ? ("cdn", "CDN") : ("database", service.type.hasPrefix("MYSQL") ? "MySQL" : "PostgreSQL")
@@ -184,8 +188,9 @@ struct BegetSource: Source {
                 snapshot.billing.append(BillingLineItem(
                     provider: provider, resourceID: service.id, resourceName: name, resourceType: entry?.resourceType ?? type,
                     service: serviceName, category: entry?.category ?? .other, region: service.region ?? "", account: settings.account,
-                    rate: Rate(Money(daily, .rub), per: .daily)))
-                snapshot.dailyCosts.append(today(service.id, service: serviceName, daily: daily, window: window, category: entry?.category ?? .other))
+                    rate: Rate(Money(daily, Self.currency), per: .daily)))
+                snapshot.dailyCosts.append(try today(service.id, service: serviceName, daily: daily, window: window,
+                                                     category: entry?.category ?? .other, endpoint: "cloud"))
             }
             snapshot.inventory.append(InventoryItem(
                 provider: provider, resourceID: service.id, name: name, resourceType: entry?.resourceType ?? type, region: service.region ?? "",
@@ -208,12 +213,18 @@ struct BegetSource: Source {
 
     // MARK: Helpers
 
-    /// Beget has no billing history: today's cost so far is the daily price pro rata.
-    private func today(_ id: String, service: String, daily: Decimal, window: CollectionWindow, category: CostCategory = .compute) -> DailyCost {
+    /// Beget has no billing history: today's cost so far is the daily price pro rata. A price
+    /// whose day does not fit the micro-units daily costs are summed in is a bad value.
+    private func today(_ id: String, service: String, daily: Decimal, window: CollectionWindow, category: CostCategory = .compute,
+                       endpoint: String) throws -> DailyCost {
         let day = LocalDay(window.now, in: window.reporting.timeZone)
         let minutes = Int(window.now.timeIntervalSince(day.start(in: window.reporting.timeZone)) / 60)
-        return DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category, account: settings.account,
-                         cost: Money(daily * Decimal(minutes) / 1440, .rub).rounded())
+        let cost = Money(daily * Decimal(minutes) / 1440, Self.currency).rounded()
+        guard Micros.from(cost.amount) != nil else {
+            throw SyncFailure(endpoint: endpoint, reason: SyncFailure.badValue,
+                              message: "\(endpoint): \(id): a daily price of \(daily.plainString) is beyond what a day's cost can hold exactly", failsTheSync: true)
+        }
+        return DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category, account: settings.account, cost: cost)
     }
 
     /// `2025-09-01 10:11:12`, Moscow time (Beget does not say; its panel shows MSK).

@@ -93,6 +93,8 @@ struct ProviderClient: Sendable {
             return try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
         } catch let error as DecodingError {
             throw SyncFailure(endpoint: endpoint, reason: "bad_json", message: "\(endpoint): \(error.located)")
+        } catch let bad as BadAmount {
+            throw SyncFailure(endpoint: endpoint, reason: SyncFailure.badValue, message: "\(endpoint): \(bad)", failsTheSync: true)
         }
     }
 
@@ -157,34 +159,59 @@ extension SyncFailure {
     static let redirect = "redirect"
     /// The reason of a URL a provider handed out (a catalog's) that credentials must not go to.
     static let insecureURL = "insecure_url"
-    /// The reason of a number no measurement can give (a utilisation ratio of 40, NaN): it is
-    /// not kept, and the last good value stays.
+    /// The reason of a number that cannot be: an amount not finite or absurd fails the whole
+    /// sync (never only its endpoint), so that the last good data stays served; a measurement
+    /// that is no ratio (a utilisation of 40, NaN) is not kept, and its last good value stays.
     static let badValue = "bad_value"
+    /// The reason of a source whose costs' currency the account does not report: fatal too.
+    static let currency = "currency"
 
     var isBodyTooLarge: Bool { reason == Self.tooLarge }
 }
 
-/// A number that providers send as a number or as a numeric string ("12.66"), read exactly.
+/// A number that providers send as a number or as a numeric string ("12.66"), read exactly
+/// from its JSON text (never through `Double`: `1e-5` and `1.5E+16` arrive as written).
+/// A value that is not finite, does not fit a `Decimal` (`1e400`, `"NaN"`, `"Infinity"`) or
+/// is absurd (`Money.isPlausible`) is refused with `BadAmount`: a `bad_value` sync failure.
 struct FlexibleDecimal: Decodable, Sendable, Hashable {
     let value: Decimal
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        let value: Decimal
         if let text = try? container.decode(String.self) {
-            guard let value = Decimal.exact(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a number: \"\(text)\"")
+            if let parsed = Decimal.exact(text) ?? Decimal.exactJSON(text.trimmingCharacters(in: .whitespaces)) {
+                value = parsed
+            } else if Double(text.trimmingCharacters(in: .whitespaces)) != nil {
+                // A number in words Double knows ("NaN", "Infinity", "1e400"): a bad value, not
+                // malformed JSON. Only classified by Double, never read through it.
+                throw BadAmount(codingPath: decoder.codingPath, text: "\"\(text.prefix(40))\"")
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a number: \"\(text.prefix(40))\"")
             }
-            self.value = value
-        } else if let int = try? container.decode(Int64.self) {
-            value = Decimal(int)
         } else {
-            // JSON numbers with a fraction pass through Double here; re-read its shortest form
-            // so that 22.1 stays 22.1 and not 22.100000000000001.
-            let double = try container.decode(Double.self)
-            guard double.isFinite else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a finite number")
+            do {
+                // Foundation reads a `Decimal` from the number's own digits.
+                value = try container.decode(Decimal.self)
+            } catch let error as DecodingError {
+                throw error
+            } catch {
+                // A number Foundation cannot represent: its error carries the literal.
+                throw BadAmount(codingPath: decoder.codingPath, text: "\(error)")
             }
-            value = Decimal.exact("\(double)") ?? Decimal(double)
         }
+        guard Money.isPlausible(value) else { throw BadAmount(codingPath: decoder.codingPath, text: value.plainString) }
+        self.value = value
+    }
+}
+
+/// An amount a provider sent that the exporter refuses to hold (see `FlexibleDecimal`).
+struct BadAmount: Error, CustomStringConvertible {
+    var codingPath: [any CodingKey]
+    var text: String
+    var description: String {
+        let keys = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        let path = keys.isEmpty ? "the top level" : String(keys.drop { $0 == "." })
+        return "at \(path): \(text) is not a finite amount below 10^18"
     }
 }

@@ -47,6 +47,8 @@ extension Selectel {
         struct Malformed: Error, CustomStringConvertible {
             var offset: Int
             var problem: String
+            /// A well-formed number that is not a finite, plausible amount (`1e400`, `"NaN"`).
+            var badValue = false
             var description: String { "at byte \(offset): \(problem)" }
         }
 
@@ -159,6 +161,9 @@ extension Selectel.ConsumptionReader {
         private static let openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D, openBracket: UInt8 = 0x5B, closeBracket: UInt8 = 0x5D
 
         func fail(_ problem: String) -> Malformed { Malformed(offset: index, problem: problem) }
+        func badValue(_ path: String, _ text: String) -> Malformed {
+            Malformed(offset: index, problem: "\(path): \(text.prefix(40)) is not a finite amount below 10^18", badValue: true)
+        }
 
         mutating func skipWhitespace() {
             while index < end {
@@ -267,7 +272,9 @@ extension Selectel.ConsumptionReader {
             try null() ? nil : try string(path)
         }
 
-        /// A number, or a string holding one, with the value `FlexibleDecimal` reads.
+        /// A number, or a string holding one, with the value `FlexibleDecimal` reads: exactly
+        /// from its digits, exponent forms included; a value that is not finite or absurd is a
+        /// `badValue`.
         mutating func amountOrNull(_ path: String) throws -> Amount? {
             switch try peek() {
             case 0x6E:  // n
@@ -275,17 +282,19 @@ extension Selectel.ConsumptionReader {
                 return nil
             case Self.quote:
                 let text = try string(path)
-                guard let value = Decimal.exact(text) else { throw fail("\(path): not a number: \"\(text)\"") }
+                guard let value = Decimal.exact(text) ?? Decimal.exactJSON(text), Money.isPlausible(value) else {
+                    throw badValue(path, "\"\(text)\"")
+                }
                 return .decimal(value)
             default:
                 let start = index
                 try skipNumber()
                 if let whole = wholeNumber(start..<index) { return .whole(whole) }
-                let text = String(decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
-                // "1e400" reads as +Inf, which no Decimal can hold.
-                guard let double = Double(text), double.isFinite else { throw fail("\(path): expected a finite number, got \(text.prefix(40))") }
-                // FlexibleDecimal: a number with a fraction passes through Double and its shortest form.
-                return .decimal(Decimal.exact("\(double)") ?? Decimal(double))
+                let bytes = UnsafeBufferPointer(start: base + start, count: index - start)
+                guard let value = Decimal.exactJSON(bytes), Money.isPlausible(value) else {
+                    throw badValue(path, String(decoding: bytes, as: UTF8.self))
+                }
+                return .decimal(value)
             }
         }
 

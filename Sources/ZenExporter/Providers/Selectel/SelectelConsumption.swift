@@ -76,7 +76,7 @@ extension SelectelSource {
 
     /// Hourly rows from yesterday's start give the run rate (the latest billed hour) and the
     /// last two days' costs; daily rows before that give the history.
-    func consumption(into snapshot: inout SourceSnapshot, window: CollectionWindow) async throws {
+    func consumption(into snapshot: inout SourceSnapshot, window: CollectionWindow, currency: Currency) async throws {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = Self.moscow
         let today = calendar.startOfDay(for: window.now)
@@ -104,7 +104,7 @@ extension SelectelSource {
 
         snapshot.dailyCosts = tally.days.map { key, day in
             DailyCost(day: key.day, provider: provider, resourceID: key.resourceID, service: day.service, category: day.category,
-                      account: settings.accountID, cost: Money(day.kopecks.decimal / 100, .rub))
+                      account: settings.accountID, cost: Money(day.kopecks.decimal / 100, currency))
         }.sorted { ($0.day, $0.resourceID) < ($1.day, $1.resourceID) }
         for (id, hour) in tally.latest.sorted(by: { $0.key < $1.key }) {
             let row = hour.row
@@ -115,7 +115,7 @@ extension SelectelSource {
             snapshot.billing.append(BillingLineItem(
                 provider: provider, resourceID: id, resourceName: row.objectName ?? id, resourceType: entry?.resourceType ?? "other",
                 service: service, category: entry?.category ?? .other, region: Self.region(ofZone: row.metricRegion ?? ""),
-                account: settings.accountID, rate: Rate(Money(hour.kopecks.decimal / 100, .rub), per: .hourly), parentID: parent,
+                account: settings.accountID, rate: Rate(Money(hour.kopecks.decimal / 100, currency), per: .hourly), parentID: parent,
                 project: row.projectID ?? ""))
         }
     }
@@ -183,7 +183,8 @@ extension SelectelSource {
                     try Selectel.ConsumptionReader.read(bytes, isCancelled: isCancelled) { row in tally.add(row, hourly: hourly) }
                 }
             } catch let malformed as Selectel.ConsumptionReader.Malformed {
-                throw SyncFailure(endpoint: "consumption", reason: "bad_json", message: "consumption: \(malformed)")
+                throw SyncFailure(endpoint: "consumption", reason: malformed.badValue ? SyncFailure.badValue : "bad_json",
+                                  message: "consumption: \(malformed)", failsTheSync: malformed.badValue)
             }
             guard status == nil || status == "success" else {
                 throw SyncFailure(endpoint: "consumption", reason: "refused", message: "consumption: status \(status ?? "")")

@@ -119,9 +119,10 @@ struct SelectelSource: Source {
         let started = ContinuousClock.now
         var snapshot = SourceSnapshot()
         var failures = EndpointFailures()
-        try await failures.attempt { try await balance(into: &snapshot) }
+        var reported: Currency?
+        try await failures.attempt { reported = try await balance(into: &snapshot) }
         // Billing is the truth: without it nothing is committed and the last good data stays.
-        try await consumption(into: &snapshot, window: window)
+        try await consumption(into: &snapshot, window: window, currency: try costCurrency(reported: reported, failures: failures.all))
         if settings.username != nil, settings.password != nil {
             try await inventory(into: &snapshot, window: window, started: started, failures: &failures)
         }
@@ -159,13 +160,42 @@ struct SelectelSource: Source {
         return try await http.send(request, endpoint: endpoint)
     }
 
-    private func balance(into snapshot: inout SourceSnapshot) async throws {
+    /// The balance, and the account's currency: the one its costs are billed in (consumption
+    /// rows name none; their `value` is in hundredths of it).
+    private func balance(into snapshot: inout SourceSnapshot) async throws -> Currency {
         let body = try http.decode(Selectel.Balances.self, from: try await get("/v3/balances", endpoint: "balances"), endpoint: "balances")
+        guard let code = body.data?.settings?.currency ?? body.settings?.currency else {
+            throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
+                              message: "balances: no data.settings.currency: the account names no currency to bill its costs in", failsTheSync: true)
+        }
+        guard CurrencyCodes.iso4217.contains(code.uppercased()) else {
+            throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
+                              message: "balances: data.settings.currency \"\(code.prefix(16))\" is not an ISO 4217 currency", failsTheSync: true)
+        }
+        let currency = Currency(code)
+        state.currency.withLock { $0 = currency }
         guard let kopecks = body.data?.billings?.first?.final_sum?.value else {
             throw SyncFailure(endpoint: "balances", reason: "bad_json", message: "balances: no data.billings[0].final_sum")
         }
-        let currency = Currency((body.data?.settings?.currency ?? body.settings?.currency ?? "rub").uppercased())
         snapshot.accounts.append(AccountBalance(provider: provider, account: settings.accountID, balance: Money(kopecks / 100, currency)))
+        return currency
+    }
+
+    /// The currency this sync's costs are in: the one the account reported now, else the one
+    /// it reported at an earlier sync of this run (the balance endpoint failed alone). Never
+    /// assumed: without either, the sync fails and the last good data stays.
+    private func costCurrency(reported: Currency?, failures: [SyncFailure]) throws -> Currency {
+        if let reported { return reported }
+        if let known = state.currency.withLock({ $0 }) { return known }
+        // The balance endpoint's own failure (a 503, a redirect) names the cause better than
+        // "currency"; it now fails the whole sync.
+        if var failed = failures.first(where: { $0.endpoint == "balances" }) {
+            failed.message += "; the account's currency is unknown without it, and its costs are not committed"
+            failed.failsTheSync = true
+            throw failed
+        }
+        throw SyncFailure(endpoint: "balances", reason: SyncFailure.currency,
+                          message: "balances: the account's currency is unknown; its costs are not committed without it", failsTheSync: true)
     }
 
     /// Billing object types → the service names of the Selectel taxonomy table.
@@ -200,8 +230,10 @@ struct SelectelSource: Source {
 }
 
 /// What a Selectel source keeps between syncs: the statistics window sizes that last fitted
-/// the body limit, and its OpenStack inventory's sessions and utilisation.
+/// the body limit, its OpenStack inventory's sessions and utilisation, and the account's currency.
 final class SelectelState: Sendable {
     let spans = Mutex(SelectelSource.StatisticsSpans())
     let openstack = OpenStackState()
+    /// The currency the account last reported (`/v3/balances`), for a sync whose balance fails.
+    let currency = Mutex<Currency?>(nil)
 }
