@@ -93,7 +93,9 @@ struct MonitoringStackTests {
         // Every panel query, as Grafana sends it for "All" and RUB, returns at least one series.
         // Rates and recorded series need a few scrapes and evaluations: poll, bounded.
         let dashboards = DashboardTests()
-        var pending = try dashboards.queries()
+        // The unpriced-resources table shows a `type: openstack` price list's missing keys; the
+        // demo estate has no price list, so that panel is empty by design.
+        var pending = try dashboards.queries().filter { !$0.expr.contains("infrazen_unpriced_resources") }
         #expect(pending.count >= 25)
         let deadline = Date().addingTimeInterval(90)
         while !pending.isEmpty && Date() < deadline {
