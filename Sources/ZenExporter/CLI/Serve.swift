@@ -7,6 +7,7 @@ import ServiceLifecycle
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the exporter (the default).")
     @OptionGroup var options: ConfigOption
+    @OptionGroup var sharding: ShardOption
     @Option(name: .long, help: "HOST:PORT to listen on; overrides `listen` in the config.")
     var listen: String?
     @Option(name: .customLong("web.config.file"),
@@ -15,6 +16,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var config = try options.load()
+        try sharding.apply(to: &config)
         if let listen {
             guard let address = ListenAddress(listen) else { throw ValidationError("--listen: expected HOST:PORT, got \"\(listen)\"") }
             config.listen = address
@@ -41,6 +43,7 @@ struct Serve: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["path": "\(config.storage.path)", "error": "\(error)"])
             throw ExitCode(1)
         }
+        ShardOption.logOwnership(config, logger: logger)
         let engine = SyncEngine(config: config, store: store, logger: logger, databaseMovedAside: movedAside != nil)
         await engine.restore()
 
@@ -56,7 +59,7 @@ struct Serve: AsyncParsableCommand {
         let sync = SyncService(engine: engine)
         let group = ServiceGroup(services: [app, sync], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         logger.info("starting", metadata: ["listen": "\(config.listen)", "tls": "\(security?.servesTLS ?? false)",
-                                           "web_config": "\(config.web.configFile ?? "none")", "max_connections": "\(cap)", "sources": "\(config.sources.count)", "usage": "\(config.usage.count)", "database": "\(config.storage.path)"])
+                                           "web_config": "\(config.web.configFile ?? "none")", "max_connections": "\(cap)", "shard": "\(config.shard)", "sources": "\(engine.sources.count)", "usage": "\(engine.config.usage.count)", "database": "\(config.storage.path)"])
         try await group.run()
         try store.close()
         logger.info("stopped; database closed")

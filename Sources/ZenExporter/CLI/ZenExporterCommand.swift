@@ -79,14 +79,17 @@ struct CheckConfig: AsyncParsableCommand {
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sync", abstract: "Sync every source once into the database and exit (1 if any source failed).")
     @OptionGroup var options: ConfigOption
+    @OptionGroup var sharding: ShardOption
     @Flag(name: .long, help: "Sync once and exit (the only mode of this command).")
     var once = false
     @Option(name: .long, help: "Pretend it is this ISO 8601 time (replaying a day of hourly syncs, e.g. in benchmarks).")
     var at: String?
 
     func run() async throws {
-        let config = try options.load()
+        var config = try options.load()
+        try sharding.apply(to: &config)
         let logger = options.logger("zen-exporter.sync")
+        ShardOption.logOwnership(config, logger: logger)
         let store = try Store(path: config.storage.path, logger: logger)
         defer { try? store.close() }
         var engine = SyncEngine(config: config, store: store, logger: logger)
@@ -108,11 +111,13 @@ struct SyncCommand: AsyncParsableCommand {
 struct Render: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Sync once in memory, print the exposition and exit; the database is not touched.")
     @OptionGroup var options: ConfigOption
+    @OptionGroup var sharding: ShardOption
     @Option(name: .long, help: "Pretend it is this ISO 8601 time (reproducible output, e.g. for golden files).")
     var at: String?
 
     func run() async throws {
-        let config = try options.load()
+        var config = try options.load()
+        try sharding.apply(to: &config)
         var instant = Date()
         if let at {
             guard let parsed = ISO8601DateFormatter().date(from: at) else {

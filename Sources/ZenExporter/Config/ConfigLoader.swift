@@ -50,7 +50,7 @@ enum ConfigLoader {
 
     static let topLevelKeys: Set<String> = [
         "listen", "web", "storage", "reporting", "fx", "metrics", "sources", "usage", "budgets", "items", "allocation", "recommendations", "capacity",
-        "health", "unit_metrics", "revenue",
+        "health", "unit_metrics", "revenue", "shard",
     ]
 
     private static func read(_ root: Node, _ reader: ConfigReader) -> ExporterConfig {
@@ -74,6 +74,7 @@ enum ConfigLoader {
                 ?? config.storage.resourceRetentionDays
             config.storage.removedSourceDays = reader.int(fields, "removed_source_days", range: 0...36_500) ?? config.storage.removedSourceDays
         }
+        config.shard = reader.shard(top, "shard") ?? config.shard
         if let node = top["reporting"] { readReporting(node, reader, into: &config.reporting) }
         if let node = top["fx"] { readFX(node, reader, into: &config.fx) }
         if let node = top["metrics"], let fields = reader.mapping(node, at: "metrics", allowed: ["namespace", "per_resource"]) {

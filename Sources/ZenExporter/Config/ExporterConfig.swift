@@ -26,6 +26,8 @@ struct ExporterConfig: Sendable {
     var health = HealthConfig()
     var unitMetrics: [UnitMetricConfig] = []
     var revenue: RevenueConfig?
+    /// Which of several exporters this is (`shard:`, `--shard`); the engine runs `ownedByShard`.
+    var shard = Shard.whole
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {

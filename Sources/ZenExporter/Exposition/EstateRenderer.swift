@@ -10,6 +10,9 @@ struct EstateRenderer: Sendable {
     /// The database could not be read at start and was moved aside.
     var databaseRecovered = false
     var items: [ManualItem] = []
+    /// Every shard serves its own sources' figures; only the one that owns estate figures
+    /// serves those that combine sources (see `Shard.ownsEstateFigures`).
+    var shard = Shard.whole
 
     func render(_ sources: [SourceStatus], _ usage: [UsageStatus] = [], _ evaluation: EstateEvaluation) -> ExpositionWriter {
         // Fragments are joined by reference: the writer's own text is the small part.
@@ -34,15 +37,17 @@ struct EstateRenderer: Sendable {
             ([$0.source, $0.provider, $0.account], .decimal(($0.days * 86_400).rounded(scale: 0)))
         })
         writeItems(into: &writer)
-        writer.write(MetricCatalog.fxRate, evaluation.fx.rates.sorted { $0.key < $1.key }.map {
-            ([$0.key.code, evaluation.fx.reporting.code], .decimal($0.value.rounded(scale: 6)))
-        })
-        if let fetched = evaluation.fxFetchedAt {
-            writer.write(MetricCatalog.fxFetched, [([], .double(fetched.timeIntervalSince1970.rounded(.down)))])
-            writer.write(MetricCatalog.fxAge, [([], .double(max(0, evaluation.now.timeIntervalSince(fetched)).rounded()))])
+        if shard.ownsEstateFigures {
+            writer.write(MetricCatalog.fxRate, evaluation.fx.rates.sorted { $0.key < $1.key }.map {
+                ([$0.key.code, evaluation.fx.reporting.code], .decimal($0.value.rounded(scale: 6)))
+            })
+            if let fetched = evaluation.fxFetchedAt {
+                writer.write(MetricCatalog.fxFetched, [([], .double(fetched.timeIntervalSince1970.rounded(.down)))])
+                writer.write(MetricCatalog.fxAge, [([], .double(max(0, evaluation.now.timeIntervalSince(fetched)).rounded()))])
+            }
         }
         writeEvaluation(evaluation, into: &writer)
-        writeOwnerFigures(evaluation.owner, into: &writer)
+        if shard.ownsEstateFigures { writeOwnerFigures(evaluation.owner, into: &writer) }
         writer.write(MetricCatalog.unclassifiedLineItems, sources.filter(\.hasData).map { ([$0.name], .int($0.extras.unclassifiedLineItems)) })
         writer.write(MetricCatalog.unpricedResources, sources.filter(\.hasData).flatMap { source in
             source.extras.unpriced.map { ([source.name, $0.resourceType, $0.priceKey], .int($0.count)) }
@@ -87,7 +92,49 @@ struct EstateRenderer: Sendable {
     }
 
 
+    /// Budgets (each on the shard its config gave it), recommendations and waste are sums per
+    /// source and served by every shard; the rest combines sources and is served by one.
     private func writeEvaluation(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
+        if shard.ownsEstateFigures { writeCapacityAndAllocation(evaluation, into: &writer) }
+        let budgets = evaluation.budgets
+        writer.write(MetricCatalog.budgetAmount, budgets.map { ([$0.budget.name, $0.budget.period.rawValue, $0.budget.amount.currency.code], .decimal($0.budget.amount.amount)) })
+        writer.write(MetricCatalog.budgetSpent, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.spent.rounded(scale: 2))) })
+        writer.write(MetricCatalog.budgetForecast, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.forecast)) })
+        writer.write(MetricCatalog.budgetUtilization, budgets.map { ([$0.budget.name], .double(($0.utilization * 1e6).rounded() / 1e6)) })
+        writer.write(MetricCatalog.budgetThresholdReached, budgets.flatMap { status in
+            status.crossed.map { ([status.budget.name, $0.threshold.plainString], .int($0.reached ? 1 : 0)) }
+        })
+
+        if shard.ownsEstateFigures {
+            writer.write(MetricCatalog.costForecast, evaluation.forecasts.map { ([$0.scope.name, $0.horizon, $0.currency.code], .decimal($0.amount)) })
+            writer.write(MetricCatalog.costAnomalyScore, evaluation.anomalies.map { ([$0.scope.name], .double(($0.score * 1000).rounded() / 1000)) })
+            writer.write(MetricCatalog.costDaily, Self.dailyScopes(evaluation.lastFullDay, on: evaluation.lastDay))
+        }
+
+        let recommendations = evaluation.recommendations.sorted {
+            ($0.recommendation.kind.rawValue, $0.source, $0.recommendation.resourceID) < ($1.recommendation.kind.rawValue, $1.source, $1.recommendation.resourceID)
+        }
+        writer.write(MetricCatalog.recommendationSavings, recommendations.map {
+            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source, $0.recommendation.savingsMonthly.currency.code],
+             .decimal($0.recommendation.savingsMonthly.amount))
+        })
+        writer.write(MetricCatalog.recommendationConfidence, recommendations.map {
+            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source], .double($0.recommendation.confidence))
+        })
+        // Each saving is in its resource's currency; the sum per kind is a total, converted
+        // to the reporting currency where a rate is known, as the other totals are.
+        let converted = recommendations.map { (kind: $0.recommendation.kind.rawValue, saving: evaluation.fx.reportingOrOriginal($0.recommendation.savingsMonthly)) }
+        let potential = sum(converted, by: { [$0.kind, $0.saving.currency.code] }, amount: { $0.saving.amount })
+        writer.write(MetricCatalog.potentialSavings, potential.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            .map { ($0.key, .decimal($0.value.rounded(scale: 2))) })
+        writer.write(MetricCatalog.wasteCostMonthly, evaluation.waste
+            .map { ([$0.key.kind.rawValue, $0.key.provider, $0.key.currency.code], $0.value) }
+            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
+            .map { ($0.0, .decimal($0.1.rounded(scale: 2))) })
+    }
+
+    /// Capacity, tenant usage and allocation: figures over the whole estate.
+    private func writeCapacityAndAllocation(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
         let capacity = evaluation.capacity
         writer.write(MetricCatalog.capacityUsed, capacity.map { ([$0.scope, $0.dimension], .double($0.used)) })
         writer.write(MetricCatalog.capacitySize, capacity.map { ([$0.scope, $0.dimension], .double($0.total)) })
@@ -114,40 +161,6 @@ struct EstateRenderer: Sendable {
         if allocation.subjects > 0 {
             writer.write(MetricCatalog.allocationCoverage, [([], .double((allocation.directlyAllocatedRatio * 1e6).rounded() / 1e6))])
         }
-
-        let budgets = evaluation.budgets
-        writer.write(MetricCatalog.budgetAmount, budgets.map { ([$0.budget.name, $0.budget.period.rawValue, $0.budget.amount.currency.code], .decimal($0.budget.amount.amount)) })
-        writer.write(MetricCatalog.budgetSpent, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.spent.rounded(scale: 2))) })
-        writer.write(MetricCatalog.budgetForecast, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.forecast)) })
-        writer.write(MetricCatalog.budgetUtilization, budgets.map { ([$0.budget.name], .double(($0.utilization * 1e6).rounded() / 1e6)) })
-        writer.write(MetricCatalog.budgetThresholdReached, budgets.flatMap { status in
-            status.crossed.map { ([status.budget.name, $0.threshold.plainString], .int($0.reached ? 1 : 0)) }
-        })
-
-        writer.write(MetricCatalog.costForecast, evaluation.forecasts.map { ([$0.scope.name, $0.horizon, $0.currency.code], .decimal($0.amount)) })
-        writer.write(MetricCatalog.costAnomalyScore, evaluation.anomalies.map { ([$0.scope.name], .double(($0.score * 1000).rounded() / 1000)) })
-        writer.write(MetricCatalog.costDaily, Self.dailyScopes(evaluation.lastFullDay, on: evaluation.lastDay))
-
-        let recommendations = evaluation.recommendations.sorted {
-            ($0.recommendation.kind.rawValue, $0.source, $0.recommendation.resourceID) < ($1.recommendation.kind.rawValue, $1.source, $1.recommendation.resourceID)
-        }
-        writer.write(MetricCatalog.recommendationSavings, recommendations.map {
-            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source, $0.recommendation.savingsMonthly.currency.code],
-             .decimal($0.recommendation.savingsMonthly.amount))
-        })
-        writer.write(MetricCatalog.recommendationConfidence, recommendations.map {
-            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source], .double($0.recommendation.confidence))
-        })
-        // Each saving is in its resource's currency; the sum per kind is a total, converted
-        // to the reporting currency where a rate is known, as the other totals are.
-        let converted = recommendations.map { (kind: $0.recommendation.kind.rawValue, saving: evaluation.fx.reportingOrOriginal($0.recommendation.savingsMonthly)) }
-        let potential = sum(converted, by: { [$0.kind, $0.saving.currency.code] }, amount: { $0.saving.amount })
-        writer.write(MetricCatalog.potentialSavings, potential.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            .map { ($0.key, .decimal($0.value.rounded(scale: 2))) })
-        writer.write(MetricCatalog.wasteCostMonthly, evaluation.waste
-            .map { ([$0.key.kind.rawValue, $0.key.provider, $0.key.currency.code], $0.value) }
-            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
-            .map { ($0.0, .decimal($0.1.rounded(scale: 2))) })
     }
 
     private func writeItems(into writer: inout ExpositionWriter) {
@@ -203,6 +216,9 @@ struct EstateRenderer: Sendable {
 
     private func writeSelfMetrics(_ sources: [SourceStatus], into writer: inout ExpositionWriter) {
         writer.write(MetricCatalog.buildInfo, [([build.version, build.revision, build.swiftVersion], .int(1))])
+        // Every shard serves both, so that a missing shard shows as fewer shard_info series than `shards`.
+        writer.write(MetricCatalog.shardInfo, [([String(shard.index), String(shard.count)], .int(1))])
+        writer.write(MetricCatalog.shards, [([], .int(shard.count))])
         writer.write(MetricCatalog.databaseRecovered, [([], .int(databaseRecovered ? 1 : 0))])
         writer.write(MetricCatalog.sourceUp, sources.map { ([$0.name, $0.provider], .int($0.up == true ? 1 : 0)) })
         writer.write(MetricCatalog.syncLastSuccess, sources.compactMap { source in

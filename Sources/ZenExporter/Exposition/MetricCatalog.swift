@@ -154,6 +154,14 @@ enum MetricCatalog {
     // The exporter itself
     static let buildInfo = MetricFamily(
         name: "build_info", kind: .gauge, help: "Version of the exporter; always 1.", labels: ["version", "revision", "swift_version"])
+    static let shardInfo = MetricFamily(
+        name: "shard_info", kind: .gauge,
+        help: "Which shard this exporter is (shard of shards, --shard INDEX/COUNT); always 1. 0 of 1 when not sharded.",
+        labels: ["shard", "shards"])
+    static let shards = MetricFamily(
+        name: "shards", kind: .gauge,
+        help: "How many shards the sources are split over (COUNT of --shard): fewer shard_info series than this means a shard is missing.",
+        labels: [])
     static let databaseRecovered = MetricFamily(
         name: "database_recovered", kind: .gauge,
         help: "1 if the database could not be read at start and was moved aside (the log names where); the daemon then started empty.", labels: [])
@@ -200,7 +208,7 @@ enum MetricCatalog {
         tenantCostMonthly, unallocatedCostMonthly,
         allocationCoverage, unclassifiedLineItems, unpricedResources, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
-        buildInfo, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
+        buildInfo, shardInfo, shards, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
         usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, usageBadValues, expositionSeries,
         healthScore, healthComponent, unitCost, tenantRevenue, tenantMargin,
     ]

@@ -24,7 +24,9 @@ struct SyncEngine: Sendable {
 
     /// `databaseMovedAside`: the database could not be read at start and was moved aside
     /// (`DatabaseGuard.open`), exported as `infrazen_database_recovered`.
-    init(config: ExporterConfig, store: Store, logger: Logger, databaseMovedAside: Bool = false) {
+    /// A sharded config (`shard`) runs only what its shard owns (`ownedByShard`).
+    init(config whole: ExporterConfig, store: Store, logger: Logger, databaseMovedAside: Bool = false) {
+        let config = whole.ownedByShard
         self.config = config
         self.store = store
         self.logger = logger
@@ -34,6 +36,7 @@ struct SyncEngine: Sendable {
         sources = configured.map { Configured(config: $0, source: $0.makeSource()) }
         var renderer = EstateRenderer(metrics: config.metrics, reporting: config.reporting, build: .current, items: config.items)
         renderer.databaseRecovered = databaseMovedAside
+        renderer.shard = config.shard
         estate = Estate(sources: sources.map { ($0.config.name, $0.source.provider, $0.config.interval.seconds) },
                         usage: UsageCollector.references(config), renderer: renderer)
     }

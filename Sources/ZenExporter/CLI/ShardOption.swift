@@ -1,0 +1,31 @@
+import ArgumentParser
+import Logging
+
+/// `--shard INDEX/COUNT`: which of COUNT exporters this is; overrides `shard:` in the config.
+struct ShardOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Run only the sources of shard INDEX of COUNT (e.g. 0/2); overrides `shard` in the config.",
+                                             valueName: "INDEX/COUNT"))
+    var shard: String?
+
+    /// The config with the flag's shard in place of the key's.
+    func apply(to config: inout ExporterConfig) throws {
+        guard let shard else { return }
+        do {
+            config.shard = try Shard(parsing: shard)
+        } catch {
+            throw ValidationError("--shard: \(error)")
+        }
+    }
+
+    /// Says at start which sources this shard owns, so that an operator can see the split.
+    static func logOwnership(_ config: ExporterConfig, logger: Logger) {
+        guard config.shard.count > 1 else { return }
+        logger.info("shard owns these sources", metadata: [
+            "shard": "\(config.shard)", "sources": "\(config.shardSourceNames.joined(separator: ","))",
+            "estate_figures": "\(config.shard.ownsEstateFigures)",
+        ])
+        if config.shard.ownsEstateFigures {
+            logger.notice("this shard serves the figures that combine sources (budgets without a source scope, tenants, forecasts, anomalies, capacity, usage, health) over the sources it owns only (docs/scaling.md)")
+        }
+    }
+}
