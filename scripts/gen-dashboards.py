@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes deploy/grafana/cost-analysis.json and capacity-planning.json. Panels are listed here
 once, readably; run this after changing them and commit both the script and the JSON."""
-import json, os
+import json, os, re
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -19,11 +19,19 @@ def variables():
             q("tenant", "Tenant", "label_values(infrazen_tenant_cost_monthly, tenant)"),
             q("currency", "Currency", "label_values(infrazen_infrastructure_cost_monthly, currency)", multi=False, include_all=False)]
 
+# Every exporter series, before it is summed or shown: an HA pair's two replicas serve the same
+# series (told apart by instance and replica), counted once; shards keep their `shard` target
+# label and add up (deploy/prometheus/ha-pair.yml, shards.yml). Recorded series (a:b:c) already are.
+SELECTOR = re.compile(r'(?<![\w:])(infrazen_[a-z_]+(?:\{[^}]*\})?)')
+
+def once_per_replica(expr):
+    return SELECTOR.sub(r'max without (instance, replica) (\1)', expr)
+
 def panel(pid, title, kind, exprs, x, y, w=8, h=8, unit="currencyRUB", legend="{{__name__}}"):
     targets = []
     for i, e in enumerate(exprs):
         expr, fmt = (e if isinstance(e, tuple) else (e, legend))
-        targets.append({"refId": chr(65 + i), "expr": expr, "legendFormat": fmt,
+        targets.append({"refId": chr(65 + i), "expr": once_per_replica(expr), "legendFormat": fmt,
                         "datasource": {"type": "prometheus", "uid": "${datasource}"}})
     return {"id": pid, "title": title, "type": kind, "gridPos": {"x": x, "y": y, "w": w, "h": h},
             "datasource": {"type": "prometheus", "uid": "${datasource}"}, "targets": targets,

@@ -19,9 +19,10 @@ struct AlertRulesTests {
         #expect(result.output.contains("SUCCESS"))
     }
 
-    @Test("promtool check config accepts the example prometheus.yml with its rule files")
-    func prometheusConfig() throws {
-        let result = try runTool("promtool", ["check", "config", Self.root.appendingPathComponent("deploy/prometheus/prometheus.yml").path])
+    @Test("promtool check config accepts the example configs (one exporter, two shards, an HA pair) with their rule files",
+          arguments: ["prometheus.yml", "shards.yml", "ha-pair.yml"])
+    func prometheusConfig(example: String) throws {
+        let result = try runTool("promtool", ["check", "config", Self.root.appendingPathComponent("deploy/prometheus/\(example)").path])
         #expect(result.status == 0, "\(result.output)")
     }
 
