@@ -66,13 +66,19 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate the config; print every problem and exit 2 if any.")
     @OptionGroup var options: ConfigOption
+    @OptionGroup var sharding: ShardOption
 
     func run() async throws {
-        let config = try options.load()
+        var config = try options.load()
+        try sharding.apply(to: &config)
         if let web = try options.loadWebSecurity(config.web, logger: Logger(label: "zen-exporter.check-config")) {
             print("\(web.path): OK (\(web.servesTLS ? "TLS" : "plain HTTP"))")
         }
         print("\(options.config): OK (\(config.sources.count) source(s): \(config.sources.map { "\($0.name) [\($0.type)]" }.joined(separator: ", ")))")
+        // Previews the split before the shards are started: `check-config --shard 1/3`.
+        if config.shard.count > 1 {
+            print("shard \(config.shard) owns: \(config.shardSourceNames.joined(separator: ", "))")
+        }
     }
 }
 

@@ -156,6 +156,28 @@ struct ShardTests {
         #expect(!zero.samples.contains { $0.name == "infrazen_item_cost_monthly" })
     }
 
+    @Test("on the command line: check-config previews the split, sync --once syncs the shard's sources only, bad values stop it")
+    func commandLine() throws {
+        let daemon = try Daemon(config: Self.estate)
+        let preview = try daemon.run(["check-config", "--shard", "1/2"])
+        #expect(preview.status == 0, "\(preview.output)")
+        #expect(preview.output.contains("shard 1/2 owns: demo-b, demo-d, items"), "\(preview.output)")
+        let synced = try daemon.run(["sync", "--once", "--shard", "0/2"])
+        #expect(synced.status == 0, "\(synced.output)")
+        // 7 resources per copy of the demo (its volume folds into its VM): demo-a 1 copy, demo-c 3.
+        #expect(synced.output.split(separator: "\n").filter { $0.hasPrefix("demo-") || $0.hasPrefix("items") }
+            == ["demo-a: ok, 7 resources", "demo-c: ok, 21 resources"], "\(synced.output)")
+        #expect(synced.output.contains("sources=demo-a,demo-c"))
+        let flag = try daemon.run(["sync", "--once", "--shard", "2/2"])
+        #expect(flag.status != 0)
+        #expect(flag.output.contains("--shard: INDEX must be between 0 and COUNT-1 (0…1), got 2"), "\(flag.output)")
+
+        let badKey = try Daemon(config: "shard: 0/0\n" + Self.demoSources)
+        let checked = try badKey.run(["check-config"])
+        #expect(checked.status == 2)
+        #expect(checked.output.contains("./exporter.yaml:1:8: shard: COUNT must be between 1 and 1024, got 0"), "\(checked.output)")
+    }
+
     @Test("unsharded, the exporter says it is shard 0 of 1")
     func unsharded() async throws {
         let metrics = try await Self.render(shard: .whole)
