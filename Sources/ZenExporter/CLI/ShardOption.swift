@@ -20,6 +20,11 @@ struct ShardOption: ParsableArguments {
     /// Says at start which sources this shard owns, so that an operator can see the split.
     static func logOwnership(_ config: ExporterConfig, logger: Logger) {
         guard config.shard.count > 1 else { return }
+        if config.shardSourceNames.isEmpty {
+            // Not an error: a COUNT chosen ahead of the sources, or a small estate over many shards.
+            logger.warning("this shard owns no source: it serves only its own health until sources hash to it",
+                           metadata: ["shard": "\(config.shard)"])
+        }
         logger.info("shard owns these sources", metadata: [
             "shard": "\(config.shard)", "sources": "\(config.shardSourceNames.joined(separator: ","))",
             "estate_figures": "\(config.shard.ownsEstateFigures)",

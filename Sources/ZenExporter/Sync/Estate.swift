@@ -84,6 +84,8 @@ actor Estate {
         self.renderer = renderer
         exposition = ExpositionCache()
         exposition.publish(renderer.render(Array(statuses.values), Array(self.usage.values), EstateEvaluation()))
+        // A shard that owns no source has nothing to wait for: what it serves is all there is.
+        publishedReady = statuses.isEmpty
         overviewPage = ByteBuffer(string: LandingPage.html(sources: statuses.values.sorted { $0.name < $1.name }, evaluation: EstateEvaluation(),
                                                            series: exposition.rendered.series, timeZone: renderer.reporting.timeZone))
     }

@@ -178,6 +178,20 @@ struct ShardTests {
         #expect(checked.output.contains("./exporter.yaml:1:8: shard: COUNT must be between 1 and 1024, got 0"), "\(checked.output)")
     }
 
+    /// demo-a is shard 1's of 3 (Python: 0xe030d966aa3c81e0 mod 3 = 1): shard 0 of 3 owns nothing.
+    @Test("a shard that owns no source is ready at once and serves only its own health")
+    func emptyShard() async throws {
+        var config = try ConfigLoader.parse("sources:\n  - { name: demo-a, type: demo }\n", file: "t", environment: [:])
+        config.shard = try Shard(index: 0, count: 3)
+        #expect(config.shardSourceNames.isEmpty)
+        let engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
+        #expect(await engine.syncAllOnce().isEmpty)
+        #expect(await engine.estate.isReady)
+        let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        #expect(metrics.samples.filter { $0.name == "infrazen_shard_info" }.map(\.labels) == [["shard": "0", "shards": "3"]])
+        #expect(!metrics.samples.contains { $0.name == "infrazen_source_up" || $0.name == "infrazen_infrastructure_cost_monthly" })
+    }
+
     @Test("unsharded, the exporter says it is shard 0 of 1")
     func unsharded() async throws {
         let metrics = try await Self.render(shard: .whole)
