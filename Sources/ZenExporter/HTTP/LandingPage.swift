@@ -11,13 +11,15 @@ enum LandingPage {
     static let tenantsShown = 10
 
     static func html(sources: [SourceStatus], usage: [UsageStatus] = [], evaluation: EstateEvaluation, series: Int,
-                     timeZone: TimeZone, databaseRecovered: Bool = false) -> String {
+                     timeZone: TimeZone, databaseRecovered: Bool = false, shard: Shard = .whole) -> String {
+        // The health score and tenants combine sources: another shard's overview shows where they are.
+        let ownsEstate = shard.ownsEstateFigures
         let sections = [
-            health(evaluation.owner.health),
-            totals(evaluation),
+            ownsEstate ? health(evaluation.owner.health) : servedByShardZero("Health"),
+            shardNote(shard) + totals(evaluation),
             budgets(evaluation.budgets),
             recommendations(evaluation),
-            tenants(evaluation),
+            ownsEstate ? tenants(evaluation) : servedByShardZero("Tenants by cost"),
             reports(now: evaluation.now, timeZone: timeZone),
             exporterState(sources: sources, usage: usage, series: series, databaseRecovered: databaseRecovered),
         ]
@@ -37,6 +39,15 @@ enum LandingPage {
         </body></html>
 
         """
+    }
+
+    static func servedByShardZero(_ title: String) -> String {
+        "<h2>\(title)</h2><p><em>served by shard 0, which evaluates the figures that combine sources (docs/scaling.md)</em></p>"
+    }
+
+    static func shardNote(_ shard: Shard) -> String {
+        guard shard.count > 1 else { return "" }
+        return "<p class=\"shard\">Shard \(shard.index) of \(shard.count): the totals below are this shard's sources only.</p>\n"
     }
 
     static func health(_ health: HealthAssessment?) -> String {

@@ -87,7 +87,8 @@ actor Estate {
         // A shard that owns no source has nothing to wait for: what it serves is all there is.
         publishedReady = statuses.isEmpty
         overviewPage = ByteBuffer(string: LandingPage.html(sources: statuses.values.sorted { $0.name < $1.name }, evaluation: EstateEvaluation(),
-                                                           series: exposition.rendered.series, timeZone: renderer.reporting.timeZone))
+                                                           series: exposition.rendered.series, timeZone: renderer.reporting.timeZone,
+                                                           shard: renderer.shard))
     }
 
     /// Serialises evaluations: each one starts after the previous finished and reads the
@@ -174,7 +175,8 @@ actor Estate {
         exposition.publish(renderer.render(Array(statuses.values), Array(usage.values), evaluation))
         publishedReady = statuses.values.allSatisfy { $0.hasData || $0.up != nil }
         overviewPage = ByteBuffer(string: LandingPage.html(sources: all, usage: allUsage, evaluation: evaluation, series: exposition.rendered.series,
-                                                           timeZone: renderer.reporting.timeZone, databaseRecovered: renderer.databaseRecovered))
+                                                           timeZone: renderer.reporting.timeZone, databaseRecovered: renderer.databaseRecovered,
+                                                           shard: renderer.shard))
     }
 
 

@@ -115,13 +115,30 @@ struct ShardTests {
 
     static let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
 
-    static func render(shard: Shard) async throws -> ParsedExposition {
+    /// `estate` synced at `now` by the given shard, in memory.
+    static func synced(shard: Shard) async throws -> SyncEngine {
         var config = try ConfigLoader.parse(estate, file: "t", environment: [:])
         config.shard = shard
         var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
         engine.clock = { now }
         await engine.syncAllOnce()
-        return ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        return engine
+    }
+
+    static func render(shard: Shard) async throws -> ParsedExposition {
+        ParsedExposition(String(buffer: try await synced(shard: shard).estate.exposition.rendered.body))
+    }
+
+    @Test("the overview of shard 1 says which shard it is and leaves health and tenants to shard 0")
+    func overview() async throws {
+        let one = String(buffer: try await Self.synced(shard: try Shard(index: 1, count: 2)).estate.overviewPage)
+        #expect(one.contains("Shard 1 of 2: the totals below are this shard's sources only."))
+        #expect(!one.contains("id=\"health-score\""))
+        #expect(one.components(separatedBy: "served by shard 0").count == 3)
+        let zero = String(buffer: try await Self.synced(shard: try Shard(index: 0, count: 2)).estate.overviewPage)
+        #expect(zero.contains("Shard 0 of 2"))
+        #expect(zero.contains("id=\"health-score\""))
+        #expect(!zero.contains("served by shard 0"))
     }
 
     /// The demo estate is 3905.00 ₽ a day, 117,150 ₽ a 720-hour month; demo-a..d are 1, 2, 3
