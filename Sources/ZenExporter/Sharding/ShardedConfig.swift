@@ -28,7 +28,8 @@ extension ExporterConfig {
 
     /// The names of the sources this shard owns, `items` included when it has items: logged at start.
     var shardSourceNames: [String] {
-        ownedByShard.sources.map(\.name) + (ownedByShard.items.isEmpty ? [] : [ManualItemsSource.sourceName])
+        let owned = ownedByShard
+        return owned.sources.map(\.name) + (owned.items.isEmpty ? [] : [ManualItemsSource.sourceName])
     }
 }
 
