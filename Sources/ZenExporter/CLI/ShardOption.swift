@@ -30,7 +30,10 @@ struct ShardOption: ParsableArguments {
             "estate_figures": "\(config.shard.ownsEstateFigures)",
         ])
         if config.shard.ownsEstateFigures {
-            logger.notice("this shard serves the figures that combine sources (budgets without a source scope, tenants, forecasts, anomalies, capacity, usage, health) over the sources it owns only (docs/scaling.md)")
+            // A budget over several sources that sees half of them is under-reported, and its alert late: said by name.
+            let partial = config.budgets.filter { $0.scope["source"] == nil }.map(\.name)
+            logger.notice("this shard serves the figures that combine sources (budgets without a source scope, tenants, forecasts, anomalies, capacity, usage, health) over the sources it owns only (docs/scaling.md)",
+                          metadata: partial.isEmpty ? nil : ["budgets_over_this_shard_only": "\(partial.joined(separator: ","))"])
         }
     }
 }

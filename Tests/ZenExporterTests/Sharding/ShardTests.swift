@@ -185,6 +185,8 @@ struct ShardTests {
         #expect(synced.output.split(separator: "\n").filter { $0.hasPrefix("demo-") || $0.hasPrefix("items") }
             == ["demo-a: ok, 7 resources", "demo-c: ok, 21 resources"], "\(synced.output)")
         #expect(synced.output.contains("sources=demo-a,demo-c"))
+        // The budget `all` has no source scope: shard 0 says it sees only its own sources.
+        #expect(synced.output.contains("budgets_over_this_shard_only=all"), "\(synced.output)")
         let flag = try daemon.run(["sync", "--once", "--shard", "2/2"])
         #expect(flag.status != 0)
         #expect(flag.output.contains("--shard: INDEX must be between 0 and COUNT-1 (0…1), got 2"), "\(flag.output)")
