@@ -60,6 +60,49 @@ struct CSVReaderTests {
         }
     }
 
+    @Test("records read in place (whole in a large chunk) equal Python's csv module and the byte-by-byte read (chunks of one byte)")
+    func inPlaceAgreesWithByteByByte() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let csv = directory.appendingPathComponent("long.csv").path
+        let json = directory.appendingPathComponent("long.json").path
+        // Fields of 0–40 characters, so that the eight-byte scan meets separators at every
+        // offset of a word; JSON tags with doubled quotes; now and then a line break or a
+        // stray CR inside a field, which sends that record down the byte-by-byte path.
+        let script = """
+        import csv, json, random
+        random.seed(5)
+        plain = 'abcdefghij-_.:0123456789é₽ '
+        def field():
+            r = random.random()
+            if r < 0.1:
+                return json.dumps({'tenant': 't%d' % random.randint(1, 99), 'env': random.choice(['prod', 'dev'])})
+            if r < 0.13:
+                return random.choice(['a,b', 'x\\ny', 'say "hi"', ''])
+            return ''.join(random.choice(plain) for _ in range(random.randint(0, 40)))
+        rows = [[field() for _ in range(random.randint(1, 18))] for _ in range(3000)]
+        with open('\(csv)', 'w', newline='', encoding='utf-8') as f:
+            csv.writer(f, lineterminator=random.choice(['\\n', '\\r\\n'])).writerows(rows)
+        with open('\(csv)', newline='', encoding='utf-8') as f:
+            json.dump(list(csv.reader(f)), open('\(json)', 'w'))
+        """
+        let result = try runTool("python3", ["-c", script])
+        #expect(result.status == 0, "\(result.output)")
+        let expected = try JSONDecoder().decode([[String]].self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: csv)))
+        var readings: [Int: [(line: Int, fields: [String])]] = [:]
+        for chunk in [1, 97, 1 << 20] {
+            var reader = CSVReader(MemoryChunks(bytes: bytes, size: chunk))
+            var got: [(line: Int, fields: [String])] = []
+            while let record = try reader.next() { got.append(record) }
+            readings[chunk] = got
+            #expect(got.map(\.fields) == expected, "chunk size \(chunk)")
+        }
+        #expect(readings[1]?.map(\.line) == readings[1 << 20]?.map(\.line))
+        #expect(readings[97]?.map(\.line) == readings[1 << 20]?.map(\.line))
+    }
+
     @Test("gzip files, including concatenated members, inflate to the same records")
     func gzip() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID().uuidString)")

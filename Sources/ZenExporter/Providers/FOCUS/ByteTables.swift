@@ -154,22 +154,139 @@ struct ByteInterner {
         }
     }
 
+    /// Whether `id` was interned from exactly `bytes`.
+    @inline(__always)
+    func holds(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard id >= 0, Int(id) < count else { return false }
+        let start = offsets[Int(id)], end = offsets[Int(id) + 1]
+        guard end - start == bytes.count else { return false }
+        return arena.withUnsafeBufferPointer { arena in
+            guard let stored = arena.baseAddress, let looked = bytes.baseAddress else { return bytes.isEmpty }
+            return memcmp(stored + start, looked, bytes.count) == 0
+        }
+    }
+
     mutating func intern(_ text: String) -> Int32 {
         var text = text
         return text.withUTF8 { intern($0) }
     }
 
-    private var lastBytes: [UInt8] = []
     private var lastID: Int32 = -1
 
     /// `intern`, first comparing with the previous call's bytes: for columns whose
     /// consecutive rows mostly repeat (period starts, currencies), no hashing at all.
     mutating func internRepeated(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-        if lastID >= 0, bytes.elementsEqual(lastBytes) { return lastID }
-        lastBytes = Array(bytes)
+        if lastID >= 0, holds(lastID, bytes) { return lastID }
         lastID = intern(bytes)
         return lastID
     }
 
     func string(_ id: Int32) -> String { strings[Int(id)] }
+}
+
+/// Micro-unit sums per line (resource × service × currency) and day, as a FOCUS read adds
+/// them: one dense column per day, indexed by line, with a bit per cell for "a row was
+/// read". Exports list every resource day after day, so a row lands next to the previous
+/// one, and the sums come out ordered by day and line without sorting. When the columns
+/// would hold over four cells per sum (resources that each live a day or two: CI runners,
+/// spot instances), the sums move to a hash table and are sorted once at the end.
+struct LineDaySums {
+    private var columnDays: [Int32] = []
+    private var columns: [[Int64]] = []
+    private var present: [[UInt64]] = []
+    private var columnOfDay: [Int32: Int] = [:]
+    private var lastDay = Int32.min
+    private var lastColumn = 0
+    private var cells = 0
+    private var denseCount = 0
+    /// (line, day) packed → micro-units, once the columns would waste memory.
+    private var hashed: PackedKeyTable?
+
+    /// How many (line, day) pairs have a sum.
+    var count: Int { hashed?.count ?? denseCount }
+
+    mutating func add(line: Int32, day: Int32, _ micros: Int64) {
+        if hashed != nil {
+            hashed?.add(Self.key(line: line, day: day), micros)
+            return
+        }
+        if day != lastDay {
+            lastColumn = column(of: day)
+            lastDay = day
+        }
+        let index = Int(line)
+        if index >= columns[lastColumn].count {
+            grow(lastColumn, toHold: index)
+            if hashed != nil {
+                hashed?.add(Self.key(line: line, day: day), micros)
+                return
+            }
+        }
+        columns[lastColumn][index] &+= micros
+        let word = index >> 6, bit = UInt64(1) << UInt64(index & 63)
+        if present[lastColumn][word] & bit == 0 {
+            present[lastColumn][word] |= bit
+            denseCount += 1
+        }
+    }
+
+    /// Every sum, ordered by day, then line.
+    func forEachByDayThenLine(_ body: (_ day: Int32, _ line: Int32, _ micros: Int64) throws -> Void) rethrows {
+        if let hashed {
+            var all: [(key: UInt64, micros: Int64)] = []
+            all.reserveCapacity(hashed.count)
+            hashed.forEach { key, micros in all.append((key, micros)) }
+            all.sort { $0.key < $1.key }
+            for entry in all { try body(Int32(bitPattern: UInt32(entry.key >> 32)), Int32(bitPattern: UInt32(truncatingIfNeeded: entry.key)), entry.micros) }
+            return
+        }
+        for column in columnDays.indices.sorted(by: { columnDays[$0] < columnDays[$1] }) {
+            let day = columnDays[column]
+            for (word, bits) in present[column].enumerated() where bits != 0 {
+                var remaining = bits
+                while remaining != 0 {
+                    let index = word << 6 | remaining.trailingZeroBitCount
+                    remaining &= remaining - 1
+                    try body(day, Int32(index), columns[column][index])
+                }
+            }
+        }
+    }
+
+    /// Day first, so that the hashed sums sort by day, then line.
+    private static func key(line: Int32, day: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: day)) << 32 | UInt64(UInt32(bitPattern: line))
+    }
+
+    private mutating func column(of day: Int32) -> Int {
+        if let known = columnOfDay[day] { return known }
+        columnOfDay[day] = columns.count
+        columnDays.append(day)
+        columns.append([])
+        present.append([])
+        return columns.count - 1
+    }
+
+    private mutating func grow(_ column: Int, toHold index: Int) {
+        let old = columns[column].count
+        // Whole words of the bitmap; doubling keeps appends amortised.
+        let size = (max(index + 1, old * 2, 1024) + 63) & ~63
+        cells += size - old
+        guard cells <= 4 * denseCount + (1 << 20) else {
+            moveToHashTable()
+            return
+        }
+        columns[column].append(contentsOf: repeatElement(0, count: size - old))
+        present[column].append(contentsOf: repeatElement(0, count: size / 64 - present[column].count))
+    }
+
+    private mutating func moveToHashTable() {
+        var table = PackedKeyTable(minimumCapacity: max(16, denseCount * 2))
+        forEachByDayThenLine { day, line, micros in table.add(Self.key(line: line, day: day), micros) }
+        hashed = table
+        columns = []
+        present = []
+        columnDays = []
+        columnOfDay = [:]
+    }
 }

@@ -171,9 +171,13 @@ struct CSVError: Error, CustomStringConvertible {
 /// line breaks inside quoted fields; CRLF or LF line ends; blank lines skipped; a leading
 /// UTF-8 BOM dropped. Reports each record with the physical line it starts on.
 ///
-/// `nextRecord()` unquotes a record's fields back to back into one reused buffer and hands
-/// out byte ranges, so a billing export of millions of rows is read without a `String` per
-/// field; `next()` gives the fields as strings for readers that want them.
+/// `nextRecord()` hands out byte ranges instead of a `String` per field, so a billing export
+/// of millions of rows is read without allocating per field. A record that lies whole in the
+/// current chunk is read in place: its fields are ranges of the chunk, found eight bytes at a
+/// time, and only a quoted field with doubled quotes is unquoted into a side buffer. Anything
+/// else (a record across chunks, a line break inside quotes, a blank line, a stray quote or
+/// carriage return) is read byte by byte into the side buffer, with the same result.
+/// `next()` gives the fields as strings for readers that want them.
 struct CSVReader<Source: ByteChunks> {
     private var source: Source
     private var chunk: [UInt8] = []
@@ -182,10 +186,13 @@ struct CSVReader<Source: ByteChunks> {
     private var started = false
     private var line = 1
 
-    /// The current record's fields, unquoted, back to back: field `i` is
-    /// `bytes[(i == 0 ? 0 : ends[i - 1]) ..< ends[i]]`.
-    private(set) var bytes: [UInt8] = []
-    private(set) var ends: [Int] = []
+    /// Unquoted fields that could not be read in place, back to back.
+    private var bytes: [UInt8] = []
+    /// The current record's fields: field `i` is `starts[i] ..< ends[i]` of `bytes` when
+    /// `copied[i]`, of `chunk` otherwise.
+    private var starts: [Int] = []
+    private var ends: [Int] = []
+    private var copied: [Bool] = []
 
     /// The file name errors are reported against.
     let file: String
@@ -201,7 +208,9 @@ struct CSVReader<Source: ByteChunks> {
         self.file = file
         self.started = !dropsByteOrderMark
         bytes.reserveCapacity(4096)
+        starts.reserveCapacity(64)
         ends.reserveCapacity(64)
+        copied.reserveCapacity(64)
     }
 
     var fieldCount: Int { ends.count }
@@ -209,12 +218,15 @@ struct CSVReader<Source: ByteChunks> {
     /// The line the next record would start on.
     var nextLine: Int { line }
 
-    func range(of field: Int) -> Range<Int> { (field == 0 ? 0 : ends[field - 1])..<ends[field] }
+    func range(of field: Int) -> Range<Int> { starts[field]..<ends[field] }
 
     /// Field `field`'s bytes, for parsing without a `String`.
     func withField<Result>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
-        let range = range(of: field)
-        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+        let range = starts[field]..<ends[field]
+        if copied[field] {
+            return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+        }
+        return try chunk.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
     }
 
     func string(_ field: Int) -> String {
@@ -259,12 +271,135 @@ struct CSVReader<Source: ByteChunks> {
         return true
     }
 
-    /// Reads the next record into `bytes` and `ends`; returns the line it starts on, nil at
-    /// the end. A loop, not recursion, over blank lines: a file of a million blank lines
-    /// must not exhaust the stack.
-    mutating func nextRecord() throws -> Int? {
+    private mutating func clearRecord() {
         bytes.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
+        copied.removeAll(keepingCapacity: true)
+    }
+
+    /// Reads the next record; returns the line it starts on, nil at the end.
+    mutating func nextRecord() throws -> Int? {
+        clearRecord()
+        if position < chunk.count, let end = recordInPlace() {
+            position = end
+            line += 1
+            return line - 1
+        }
+        clearRecord()
+        return try nextRecordByteByByte()
+    }
+
+    /// Reads the record at `position` in place when it ends within the chunk and holds no
+    /// line break inside quotes, no stray quote or carriage return, and is not blank: returns
+    /// the position after its line break. nil leaves the record to `nextRecordByteByByte`.
+    private mutating func recordInPlace() -> Int? {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
+        let current = chunk  // shares the storage; `self` stays free to mutate
+        let count = current.count
+        let start = position
+        return current.withUnsafeBufferPointer { buffer -> Int? in
+            guard let base = buffer.baseAddress else { return nil }
+            var index = start
+            if base[index] == newline || base[index] == carriageReturn { return nil }  // a blank line
+            while true {
+                guard ends.count < maxFields, index < count else { return nil }
+                if base[index] == quote {
+                    guard let after = quotedInPlace(base, from: index + 1, count: count) else { return nil }
+                    index = after
+                } else {
+                    let end = Self.plainRun(base, from: index, count: count)
+                    guard end < count, base[end] != quote else { return nil }
+                    starts.append(index)
+                    ends.append(end)
+                    copied.append(false)
+                    index = end
+                }
+                // After a field: a comma, or the line break that ends the record.
+                guard index < count else { return nil }
+                switch base[index] {
+                case comma:
+                    index += 1
+                case newline:
+                    return index + 1
+                case carriageReturn where index + 1 < count && base[index + 1] == newline:
+                    return index + 2
+                default:
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// The quoted field whose content begins at `from`: appends its range (in place, or
+    /// unquoted into `bytes` when it holds doubled quotes) and returns the position after the
+    /// closing quote; nil when it does not close within the chunk or holds a line break.
+    private mutating func quotedInPlace(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int? {
+        let quote = UInt8(ascii: "\""), newline = UInt8(ascii: "\n")
+        var runStart = from
+        var unquoted = false
+        let copyStart = bytes.count
+        while true {
+            guard runStart <= count, let found = memchr(base + runStart, Int32(quote), count - runStart) else { return nil }
+            let close = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            if memchr(base + runStart, Int32(newline), close - runStart) != nil { return nil }
+            if close + 1 < count, base[close + 1] == quote {
+                // A doubled quote: the field is unquoted into `bytes`, one quote kept.
+                unquoted = true
+                bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: close + 1 - runStart))
+                runStart = close + 2
+                continue
+            }
+            guard close + 1 < count else { return nil }  // the next chunk decides
+            if unquoted {
+                bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: close - runStart))
+                starts.append(copyStart)
+                ends.append(bytes.count)
+                copied.append(true)
+            } else {
+                starts.append(from)
+                ends.append(close)
+                copied.append(false)
+            }
+            return close + 1
+        }
+    }
+
+    /// The first comma, quote, line feed or carriage return at or after `from`, or `count`:
+    /// eight bytes at a time (a byte equal to the target makes a zero byte, and the lowest
+    /// byte flagged by the borrow trick is always a true one).
+    @inline(__always) private static func plainRun(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int {
+        @inline(__always) func flags(_ word: UInt64, _ byte: UInt64) -> UInt64 {
+            let x = word ^ (0x0101_0101_0101_0101 &* byte)
+            return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+        }
+        var index = from
+        let raw = UnsafeRawPointer(base)
+        while index + 8 <= count {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let found = flags(word, 0x2C) | flags(word, 0x22) | flags(word, 0x0A) | flags(word, 0x0D)
+            if found != 0 { return index + found.trailingZeroBitCount >> 3 }
+            index += 8
+        }
+        while index < count {
+            let byte = base[index]
+            if byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D { return index }
+            index += 1
+        }
+        return count
+    }
+
+    /// Ends a field of the byte-by-byte path: it runs from the previous one's end to here.
+    private mutating func endCopiedField() {
+        starts.append(ends.last ?? 0)
+        ends.append(bytes.count)
+        copied.append(true)
+    }
+
+    /// Reads the next record into `bytes`, byte by byte across chunks; returns the line it
+    /// starts on, nil at the end. A loop, not recursion, over blank lines: a file of a
+    /// million blank lines must not exhaust the stack.
+    private mutating func nextRecordByteByByte() throws -> Int? {
         var startLine = line
         var quoted = false
         /// Inside quotes, a quote was the last byte of the previous chunk: the next byte decides.
@@ -275,7 +410,7 @@ struct CSVReader<Source: ByteChunks> {
             guard try refill() else {
                 if quoted && !pendingQuote { throw CSVError(file: file, line: startLine, message: "quoted field not closed before the end of the file") }
                 if ends.isEmpty && bytes.isEmpty && !fieldStarted { return nil }
-                ends.append(bytes.count)
+                endCopiedField()
                 return startLine
             }
             let current = chunk
@@ -329,7 +464,7 @@ struct CSVReader<Source: ByteChunks> {
                     index += 1
                     switch byte {
                     case comma:
-                        ends.append(bytes.count)
+                        endCopiedField()
                         fieldStarted = true
                     case quote where bytes.count == (ends.last ?? 0):
                         quoted = true
@@ -344,7 +479,7 @@ struct CSVReader<Source: ByteChunks> {
                             startLine = line  // a blank line
                             continue
                         }
-                        ends.append(bytes.count)
+                        endCopiedField()
                         finished = true
                         return
                     }

@@ -174,10 +174,16 @@ private struct FocusIngest {
     var resourceNames: [String] = []
     /// (resource, service, currency) packed → line index.
     var lineIndex = PackedKeyTable()
-    /// (line, day) packed → micro-units.
-    var sums = PackedKeyTable(minimumCapacity: 1 << 16)
-    /// Sums of parts read separately and merged: (day, line) packed, micro-units.
-    var mergedSums: [(key: UInt64, micros: Int64)] = []
+    /// Per line: its interned resource ID, service and currency (-1 for a line merged from
+    /// another part, which is never predicted), and the line that followed its last row.
+    var lineResource: [Int32] = []
+    var lineService: [Int32] = []
+    var lineCurrency: [Int32] = []
+    var successor: [Int32] = []
+    /// The line of the previous row, -1 before the first.
+    var previousLine: Int32 = -1
+    /// Micro-units per line and day.
+    var sums = LineDaySums()
     /// Per interned currency × charge category, micro-units while reading.
     var totals: [[Int64]] = []
     /// Per interned currency: its code, upper-case.
@@ -298,7 +304,7 @@ private struct FocusIngest {
 
     /// Adds the state of a later part of the same file, read separately: as if its rows had
     /// followed this state's. Its lines are re-interned here (the first seen resource entry
-    /// wins, as when reading in order), its sums kept as pairs for `finish`.
+    /// wins, as when reading in order), and its sums added to this state's.
     private mutating func merge(_ later: FocusIngest, lineOffset: Int) {
         export.rows += later.export.rows
         export.badRowCount += later.export.badRowCount
@@ -322,10 +328,7 @@ private struct FocusIngest {
             let mine = export.costs.intern(DailyCostTable.Line(
                 resourceID: line.resourceID, service: line.service, currency: line.currency, provider: entry?.provider ?? line.provider,
                 account: entry?.account ?? line.account, category: entry?.category ?? line.category))
-            if Int(mine) == export.lastUsageDay.count {
-                export.lastUsageDay.append(Int32.min)
-                export.lastUsage.append(0)
-            }
+            if Int(mine) == export.lastUsageDay.count { appendLine(resource: -1, service: -1, currency: -1) }
             lineMap.append(mine)
             let day = later.export.lastUsageDay[index], usage = later.export.lastUsage[index]
             if day > export.lastUsageDay[Int(mine)] {
@@ -335,14 +338,8 @@ private struct FocusIngest {
                 export.lastUsage[Int(mine)] &+= usage
             }
         }
-        mergedSums.reserveCapacity(mergedSums.count + later.sums.count)
-        later.sums.forEach { key, micros in
-            mergedSums.append((Self.dayFirst(line: lineMap[Int(key >> 32)], day: UInt32(key & 0xFFFF_FFFF)), micros))
-        }
+        later.sums.forEachByDayThenLine { day, line, micros in sums.add(line: lineMap[Int(line)], day: day, micros) }
     }
-
-    /// A (day, line) key that sorts by day, then line.
-    private static func dayFirst(line: Int32, day: UInt32) -> UInt64 { UInt64(day) << 32 | UInt64(UInt32(bitPattern: line)) }
 
     /// Column positions of the fields read; -1 when the file lacks the column.
     struct Columns {
@@ -396,12 +393,42 @@ private struct FocusIngest {
             bad(file, line, "ChargeCategory \"\(reader.string(columns.chargeCategory))\" is not one of Usage, Purchase, Tax, Credit, Adjustment")
             return
         }
-        let chargeCategory = FocusExport.chargeCategories[category]
-        let currencyCode = currencyCodes[Int(currency)]
         totals[Int(currency)][category] &+= micros
 
+        let lineID = predictedLine(reader, columns, currency: currency) ?? internLine(reader, columns, currency: currency, category: category)
+        if previousLine >= 0 { successor[Int(previousLine)] = lineID }
+        previousLine = lineID
+        sums.add(line: lineID, day: day, micros)
+        if category == 0 {  // Usage
+            let index = Int(lineID)
+            if day > export.lastUsageDay[index] {
+                export.lastUsageDay[index] = day
+                export.lastUsage[index] = micros
+            } else if day == export.lastUsageDay[index] {
+                export.lastUsage[index] &+= micros
+            }
+        }
+    }
+
+    /// The line of this row when it is the one that followed the previous row's line last
+    /// time: exports list the same resources in the same order day after day, so this
+    /// mostly holds and saves hashing the resource ID and service. nil when it does not
+    /// hold (or cannot be checked cheaply).
+    @inline(__always)
+    private func predictedLine<S>(_ reader: CSVReader<S>, _ columns: Columns, currency: Int32) -> Int32? {
+        guard previousLine >= 0, columns.resourceID >= 0, columns.service >= 0 else { return nil }
+        let line = successor[Int(previousLine)]
+        guard line >= 0, lineCurrency[Int(line)] == currency,
+              !isEmpty(reader, columns.resourceID), !isEmpty(reader, columns.service),
+              reader.withField(columns.resourceID, { resourceIDs.holds(lineResource[Int(line)], $0) }),
+              reader.withField(columns.service, { services.holds(lineService[Int(line)], $0) }) else { return nil }
+        return line
+    }
+
+    /// The line of this row by its resource, service and currency, added when new.
+    private mutating func internLine<S>(_ reader: CSVReader<S>, _ columns: Columns, currency: Int32, category: Int) -> Int32 {
         let service = isEmpty(reader, columns.service)
-            ? services.intern(chargeCategory) : reader.withField(columns.service) { services.intern($0) }
+            ? services.intern(FocusExport.chargeCategories[category]) : reader.withField(columns.service) { services.intern($0) }
         let resource: Int32
         if isEmpty(reader, columns.resourceID) {
             resource = resourceIDs.intern("\(services.string(service))|\(text(reader, columns.account))")
@@ -424,97 +451,35 @@ private struct FocusIngest {
             }
         }
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
-        let lineID: Int32
-        if let known = lineIndex[key], currency < 0xFF {
-            lineID = Int32(truncatingIfNeeded: known)
-        } else {
-            let id = resourceNames[Int(resource)]
-            let entry = export.resources[id]
-            lineID = export.costs.intern(DailyCostTable.Line(
-                resourceID: id, service: services.string(service), currency: Currency(currencyCode), provider: entry?.provider ?? "focus",
-                account: entry?.account ?? "", category: entry?.category ?? .other))
-            if currency < 0xFF { lineIndex.set(key, Int64(lineID)) }
-            if Int(lineID) == export.lastUsageDay.count {
-                export.lastUsageDay.append(Int32.min)
-                export.lastUsage.append(0)
-            }
-        }
-        sums.add(UInt64(UInt32(bitPattern: lineID)) << 32 | UInt64(UInt32(bitPattern: day)), micros)
-        if category == 0 {  // Usage
-            let index = Int(lineID)
-            if day > export.lastUsageDay[index] {
-                export.lastUsageDay[index] = day
-                export.lastUsage[index] = micros
-            } else if day == export.lastUsageDay[index] {
-                export.lastUsage[index] &+= micros
-            }
-        }
+        if let known = lineIndex[key], currency < 0xFF { return Int32(truncatingIfNeeded: known) }
+        let id = resourceNames[Int(resource)]
+        let entry = export.resources[id]
+        let lineID = export.costs.intern(DailyCostTable.Line(
+            resourceID: id, service: services.string(service), currency: Currency(currencyCodes[Int(currency)]), provider: entry?.provider ?? "focus",
+            account: entry?.account ?? "", category: entry?.category ?? .other))
+        if currency < 0xFF { lineIndex.set(key, Int64(lineID)) }
+        if Int(lineID) == export.lastUsageDay.count { appendLine(resource: resource, service: service, currency: currency) }
+        return lineID
+    }
+
+    private mutating func appendLine(resource: Int32, service: Int32, currency: Int32) {
+        export.lastUsageDay.append(Int32.min)
+        export.lastUsage.append(0)
+        lineResource.append(resource)
+        lineService.append(service)
+        lineCurrency.append(currency)
+        successor.append(-1)
     }
 
     /// The rows sorted by day and line, the totals as decimals.
     mutating func finish() -> FocusExport {
-        // Rows ordered by day, then line, with two counting sorts (by line, then stably by
-        // day): linear in the rows, where a comparison sort per day took half a second at
-        // 3,000,000 rows. The same line and day from two parts of a file end up adjacent and
-        // are added.
-        let total = sums.count + mergedSums.count
-        if total > 0 {
-            var firstDay = Int32.max, lastDay = Int32.min, lines = 0
-            var perLine: [Int] = []
-            func countRow(line: Int32, day: Int32) {
-                firstDay = min(firstDay, day)
-                lastDay = max(lastDay, day)
-                let slot = Int(line) + 1
-                if slot >= perLine.count { perLine.append(contentsOf: repeatElement(0, count: max(slot + 1 - perLine.count, perLine.count))) }
-                perLine[slot] += 1
-                lines = max(lines, slot)
-            }
-            sums.forEach { key, _ in countRow(line: Int32(bitPattern: UInt32(key >> 32)), day: Int32(bitPattern: UInt32(key & 0xFFFF_FFFF))) }
-            for pair in mergedSums {
-                countRow(line: Int32(bitPattern: UInt32(pair.key & 0xFFFF_FFFF)), day: Int32(bitPattern: UInt32(pair.key >> 32)))
-            }
-            for line in 0..<lines { perLine[line + 1] += perLine[line] }
-            var byLine = [(day: Int32, line: Int32, micros: Int64)](repeating: (0, 0, 0), count: total)
-            sums.forEach { key, micros in
-                let line = Int32(bitPattern: UInt32(key >> 32))
-                byLine[perLine[Int(line)]] = (Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)), line, micros)
-                perLine[Int(line)] += 1
-            }
-            sums = PackedKeyTable()
-            for pair in mergedSums {
-                let line = Int32(bitPattern: UInt32(pair.key & 0xFFFF_FFFF))
-                byLine[perLine[Int(line)]] = (Int32(bitPattern: UInt32(pair.key >> 32)), line, pair.micros)
-                perLine[Int(line)] += 1
-            }
-            mergedSums = []
-            perLine = []
-            let span = Int(lastDay) - Int(firstDay) + 1
-            var next = [Int](repeating: 0, count: span + 1)
-            for row in byLine { next[Int(row.day) - Int(firstDay) + 1] += 1 }
-            for day in 0..<span { next[day + 1] += next[day] }
-            var rows = [(line: Int32, micros: Int64)](repeating: (0, 0), count: total)
-            for row in byLine {
-                let day = Int(row.day) - Int(firstDay)
-                rows[next[day]] = (row.line, row.micros)
-                next[day] += 1
-            }
-            byLine = []
-            // `next[day]` is now where day + 1 starts.
-            export.costs.reserveCapacity(total)
-            var index = 0
-            for day in 0..<span {
-                while index < next[day] {
-                    let line = rows[index].line
-                    var micros = rows[index].micros
-                    index += 1
-                    while index < next[day], rows[index].line == line {
-                        micros &+= rows[index].micros
-                        index += 1
-                    }
-                    export.costs.append(day: firstDay + Int32(day), line: line, micros: micros)
-                }
-            }
-        }
+        let sums = self.sums
+        self.sums = LineDaySums()
+        var costs = export.costs
+        export.costs = DailyCostTable()
+        costs.reserveCapacity(sums.count)
+        sums.forEachByDayThenLine { day, line, micros in costs.append(day: day, line: line, micros: micros) }
+        export.costs = costs
         for (currency, sums) in totals.enumerated() {
             for (category, micros) in sums.enumerated() where micros != 0 {
                 export.totals["\(currencyCodes[currency])|\(FocusExport.chargeCategories[category])", default: 0] += Micros.decimal(micros)
