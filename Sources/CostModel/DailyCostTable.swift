@@ -109,16 +109,31 @@ public struct DailyCostTable: Sendable, Equatable {
             return index
         }
         let scopes = scopeIndex.sorted { $0.value < $1.value }.map(\.key)
-        var sums: [Int32: [Int64]] = [:]
+        // One array of sums per day; rows mostly come day by day, so the day's slot is
+        // looked up only when the day changes.
+        var slotOfDay: [Int32: Int] = [:]
+        var days: [Int32] = []
+        var sums: [[Int64]] = []
+        var lastDay = Int32.min, slot = 0
         for row in 0..<count {
             let day = dayOrdinals[row]
-            if sums[day] == nil { sums[day] = [Int64](repeating: 0, count: scopes.count) }
-            sums[day]?[lineScope[Int(lineOfRow[row])]] &+= micros[row]
+            if day != lastDay {
+                if let known = slotOfDay[day] {
+                    slot = known
+                } else {
+                    slot = sums.count
+                    slotOfDay[day] = slot
+                    days.append(day)
+                    sums.append([Int64](repeating: 0, count: scopes.count))
+                }
+                lastDay = day
+            }
+            sums[slot][lineScope[Int(lineOfRow[row])]] &+= micros[row]
         }
         var result: [LocalDay: ScopeHistory.Day] = [:]
-        for (day, amounts) in sums {
+        for (slot, day) in days.enumerated() {
             var scoped: ScopeHistory.Day = [:]
-            for (index, amount) in amounts.enumerated() where amount != 0 { scoped[scopes[index]] = amount }
+            for (index, amount) in sums[slot].enumerated() where amount != 0 { scoped[scopes[index]] = amount }
             result[LocalDay(ordinal: Int(day))] = scoped
         }
         return result

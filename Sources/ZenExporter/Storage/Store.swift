@@ -254,27 +254,33 @@ final class Store: Sendable {
         let insert = try db.makeStatement(sql: """
             INSERT INTO cost_lines (source, resource_id, service, currency, provider, account, category) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
-        return try costs.lines.map { line in
-            if let id = known[ResourceColumns.lineKey(line.resourceID, line.service, line.currency.code)] { return id }
-            try FastStatement.run(insert, db) { sqlite in
-                for (index, text) in [source, line.resourceID, line.service, line.currency.code, line.provider, line.account,
-                                      line.category.rawValue].enumerated() {
-                    FastStatement.bind(sqlite, Int32(index + 1), text)
-                }
+        var ids: [Int64] = []
+        ids.reserveCapacity(costs.lines.count)
+        for line in costs.lines {
+            // A source's first sync knows no line: no key to build for each of its lines.
+            if !known.isEmpty, let id = known[ResourceColumns.lineKey(line.resourceID, line.service, line.currency.code)] {
+                ids.append(id)
+                continue
             }
-            return db.lastInsertedRowID
+            try FastStatement.run(insert, db) { sqlite in
+                FastStatement.bind(sqlite, 1, source)
+                FastStatement.bind(sqlite, 2, line.resourceID)
+                FastStatement.bind(sqlite, 3, line.service)
+                FastStatement.bind(sqlite, 4, line.currency.code)
+                FastStatement.bind(sqlite, 5, line.provider)
+                FastStatement.bind(sqlite, 6, line.account)
+                FastStatement.bind(sqlite, 7, line.category.rawValue)
+            }
+            ids.append(db.lastInsertedRowID)
         }
+        return ids
     }
 
     private static func replaceResourceDaily(_ db: Database, source: String, costs: DailyCostTable, from first: LocalDay, through last: LocalDay) throws {
         try db.execute(sql: "DELETE FROM resource_daily WHERE source = ? AND day BETWEEN ? AND ?", arguments: [source, first.ordinal, last.ordinal])
         let ids = try lineIDs(db, source: source, costs: costs)
-        var byDay: [Int32: [(line: Int64, micros: Int64)]] = [:]
-        for row in 0..<costs.count {
-            byDay[costs.dayOrdinals[row], default: []].append((ids[Int(costs.lineOfRow[row])], costs.micros[row]))
-        }
         let insert = try db.makeStatement(sql: "INSERT INTO resource_daily (source, day, lines, micros) VALUES (?, ?, ?, ?)")
-        for (day, rows) in byDay.sorted(by: { $0.key < $1.key }) {
+        try forEachDay(of: costs, lineIDs: ids) { day, rows in
             let packed = ResourceDay(rows)
             try FastStatement.run(insert, db) { statement in
                 FastStatement.bind(statement, 1, source)
@@ -282,6 +288,31 @@ final class Store: Sendable {
                 FastStatement.bind(statement, 3, packed.lines)
                 FastStatement.bind(statement, 4, packed.micros)
             }
+        }
+    }
+
+    /// The rows of each day, in day order, with stored line IDs. A table already ordered by
+    /// day (a FOCUS read is) is cut into runs; any other is grouped first.
+    private static func forEachDay(of costs: DailyCostTable, lineIDs ids: [Int64],
+                                   _ body: (Int32, [(line: Int64, micros: Int64)]) throws -> Void) throws {
+        let days = costs.dayOrdinals, lines = costs.lineOfRow, amounts = costs.micros
+        guard zip(days, days.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+            var byDay: [Int32: [(line: Int64, micros: Int64)]] = [:]
+            for row in days.indices { byDay[days[row], default: []].append((ids[Int(lines[row])], amounts[row])) }
+            for (day, rows) in byDay.sorted(by: { $0.key < $1.key }) { try body(day, rows) }
+            return
+        }
+        var rows: [(line: Int64, micros: Int64)] = []
+        var start = 0
+        while start < days.count {
+            var end = start
+            rows.removeAll(keepingCapacity: true)
+            while end < days.count, days[end] == days[start] {
+                rows.append((ids[Int(lines[end])], amounts[end]))
+                end += 1
+            }
+            try body(days[start], rows)
+            start = end
         }
     }
 
@@ -975,17 +1006,22 @@ struct ResourceDay {
     /// Rows of one day; the same line twice adds up (a provider may bill one resource in
     /// several rows a day).
     init(_ rows: [(line: Int64, micros: Int64)]) {
-        var merged: [(line: Int64, micros: Int64)] = []
-        merged.reserveCapacity(rows.count)
-        for row in rows.sorted(by: { $0.line < $1.line }) {
-            if let last = merged.last, last.line == row.line {
-                merged[merged.count - 1].micros &+= row.micros
+        // Stored line IDs mostly follow the rows' order already (they are given out in it).
+        let ordered = zip(rows, rows.dropFirst()).allSatisfy { $0.line <= $1.line }
+        let sorted = ordered ? rows : rows.sorted { $0.line < $1.line }
+        var lineIDs: [Int64] = [], amounts: [Int64] = []
+        lineIDs.reserveCapacity(sorted.count)
+        amounts.reserveCapacity(sorted.count)
+        for row in sorted {
+            if let last = lineIDs.last, last == row.line {
+                amounts[amounts.count - 1] &+= row.micros
             } else {
-                merged.append(row)
+                lineIDs.append(row.line)
+                amounts.append(row.micros)
             }
         }
-        lines = Self.pack(merged.map(\.line))
-        micros = Self.pack(merged.map(\.micros))
+        lines = Self.pack(lineIDs)
+        micros = Self.pack(amounts)
     }
 
     init(lines: Data, micros: Data) {
