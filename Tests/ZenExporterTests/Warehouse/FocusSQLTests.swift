@@ -328,4 +328,24 @@ struct FocusSQLConfigTests {
             """, environment: ["PW": "s3cret"])
         #expect(loads.isEmpty)
     }
+
+    @Test("the examples of docs/providers/focus-sql.md and the README load")
+    func documentedExamples() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../..")
+        let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("zen-ch-\(UUID().uuidString)").path
+        try "secret\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: passwordFile)
+        defer { try? FileManager.default.removeItem(atPath: passwordFile) }
+        var loaded: [String] = []
+        for page in ["docs/providers/focus-sql.md", "README.md"] {
+            let text = try String(contentsOf: root.appendingPathComponent(page), encoding: .utf8)
+            for block in text.components(separatedBy: "```yaml\n").dropFirst().compactMap({ $0.components(separatedBy: "```").first })
+            where block.contains("type: focus_sql") {
+                let yaml = block.replacingOccurrences(of: "/etc/zen-exporter/clickhouse-password", with: passwordFile)
+                let config = try ConfigLoader.parse(yaml, file: page, environment: ["FINOPS_PG_PASSWORD": "pw"])
+                loaded += config.sources.map(\.name)
+            }
+        }
+        #expect(loaded == ["warehouse", "warehouse-pg", "warehouse"])
+    }
 }

@@ -48,11 +48,19 @@ struct ClickHouseEngine: WarehouseEngine {
             let body = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
             throw Self.failure(status: Int(response.status.code), body: body, endpoint: query.endpoint)
         }
+        // An exception after the first rows (the query's time running out mid-stream) comes
+        // as a last line of the 200 body, not as a status.
+        func checked(_ fields: [String]) throws {
+            if fields.count == 1, fields[0].hasPrefix("Code: ") {
+                throw Self.failure(status: 200, body: fields[0], endpoint: query.endpoint)
+            }
+            try row(fields)
+        }
         var lines = TabSeparatedLines()
         for try await chunk in response.body {
-            try lines.feed(chunk, row)
+            try lines.feed(chunk, checked)
         }
-        try lines.finish(row)
+        try lines.finish(checked)
     }
 
     /// ClickHouse answers an exception with `Code: N, e.displayText() = …`: the code names the

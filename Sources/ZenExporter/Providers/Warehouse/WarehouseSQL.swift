@@ -76,11 +76,12 @@ struct WarehouseDialect: Sendable {
         }
     }
 
-    /// An exact decimal of the cost: 9 decimals in ClickHouse (micro-units and three more, so
-    /// that the sum is rounded once, by the parser), `numeric` in PostgreSQL.
+    /// An exact decimal of the cost: 12 decimals in ClickHouse (exports carry up to 10, and a
+    /// smaller scale would truncate each row before the sum; the sum is rounded once, to
+    /// micro-units, by the parser), `numeric` in PostgreSQL.
     func decimal(_ column: String) -> String {
         switch engine {
-        case .clickhouse: "toDecimal128(\(quote(column)), 9)"
+        case .clickhouse: "toDecimal128(\(quote(column)), 12)"
         case .postgres: "(\(quote(column)))::numeric"
         }
     }
