@@ -78,12 +78,32 @@ enum HandTable {
         #expect(snapshot.inventory.first { $0.resourceID == "vm-1" }?.tags == ["tenant": "acme"])
         #expect(snapshot.endpointFailures.isEmpty)
 
-        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
-        engine.clock = { now }
+        let (engine, _) = try recordingEngine(config)
         #expect(await engine.syncAllOnce() == [])
         let monthToDate = await engine.estate.currentEvaluation.monthToDate.filter { $0.key.source == "wh" }
         #expect(monthToDate.values.reduce(0, +) == Self.monthToDate)
         #expect(monthToDate.filter { $0.key.service == "Managed PostgreSQL" }.values.reduce(0, +) == Decimal(string: "740.00")!)
+    }
+}
+
+extension HandTable {
+    /// A daemon at `now` on `config` whose log lines are kept, to look for credentials in them.
+    static func recordingEngine(_ config: ExporterConfig) throws -> (SyncEngine, LogRecorder) {
+        let recorder = LogRecorder()
+        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test") { _ in recorder })
+        engine.clock = { now }
+        return (engine, recorder)
+    }
+
+    /// After a sync that ran out of time: a timeout failure, in time, and the hand month-to-date kept.
+    static func expectTimedOutKeepingData(_ engine: SyncEngine, within limit: Duration) async throws {
+        let started = ContinuousClock.now
+        #expect(await engine.syncAllOnce() == ["wh"])
+        #expect(ContinuousClock.now - started < limit)
+        let status = try #require(await engine.estate.status(of: "wh"))
+        #expect(status.errors.keys.map(\.reason) == ["timeout"] && status.up == false)
+        let monthToDate = await engine.estate.currentEvaluation.monthToDate.filter { $0.key.source == "wh" }
+        #expect(monthToDate.values.reduce(0, +) == HandTable.monthToDate)
     }
 }
 
@@ -177,10 +197,8 @@ struct FocusSQLClickHouseTests {
     func wrongColumn() async throws {
         let table = TestClickHouse.tableName()
         try await TestClickHouse.createHandTable(table)
-        let recorder = LogRecorder()
-        let config = try TestClickHouse.config(try TestClickHouse.yaml(table, columns: "ProviderName: ServiceProviderName, ResourceName: NoSuchColumn"))
-        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test") { _ in recorder })
-        engine.clock = { HandTable.now }
+        let (engine, recorder) = try HandTable.recordingEngine(
+            try TestClickHouse.config(try TestClickHouse.yaml(table, columns: "ProviderName: ServiceProviderName, ResourceName: NoSuchColumn")))
         #expect(await engine.syncAllOnce() == ["wh"])
         let status = try #require(await engine.estate.status(of: "wh"))
         #expect(status.errors == [.init(endpoint: "resources", reason: "query"): 1])
@@ -195,21 +213,12 @@ struct FocusSQLClickHouseTests {
     func timeoutKeepsData() async throws {
         let table = TestClickHouse.tableName()
         try await TestClickHouse.createHandTable(table)
-        let recorder = LogRecorder()
-        var engine = SyncEngine(config: try TestClickHouse.config(try TestClickHouse.yaml(table, timeout: "1s")), store: try Store(),
-                                logger: Logger(label: "test") { _ in recorder })
-        engine.clock = { HandTable.now }
+        let (engine, recorder) = try HandTable.recordingEngine(try TestClickHouse.config(try TestClickHouse.yaml(table, timeout: "1s")))
         #expect(await engine.syncAllOnce() == [])
         // The table becomes a view that sleeps 0.2 s a row: 2.6 s for its 13 rows.
         try await TestClickHouse.execute("RENAME TABLE default.\(table) TO default.\(table)_rows",
                                          "CREATE VIEW default.\(table) AS SELECT * FROM default.\(table)_rows WHERE sleepEachRow(0.2) = 0")
-        let started = ContinuousClock.now
-        #expect(await engine.syncAllOnce() == ["wh"])
-        #expect(ContinuousClock.now - started < .seconds(10))
-        let status = try #require(await engine.estate.status(of: "wh"))
-        #expect(status.errors.keys.map(\.reason) == ["timeout"] && status.up == false)
-        let monthToDate = await engine.estate.currentEvaluation.monthToDate.filter { $0.key.source == "wh" }
-        #expect(monthToDate.values.reduce(0, +) == HandTable.monthToDate)
+        try await HandTable.expectTimedOutKeepingData(engine, within: .seconds(10))
         #expect(!recorder.text.contains(try TestClickHouse.password()))
         try await TestClickHouse.execute("DROP TABLE default.\(table)", "DROP TABLE default.\(table)_rows")
     }
@@ -258,23 +267,15 @@ struct FocusSQLPostgresTests {
     func timeoutKeepsData() async throws {
         let schema = PostgresUsageTests.schemaName()
         try await Self.createHandTable(schema)
-        let recorder = LogRecorder()
-        var engine = SyncEngine(config: try Self.config(Self.yaml(schema, timeout: "1s")), store: try Store(),
-                                logger: Logger(label: "test") { _ in recorder })
-        engine.clock = { HandTable.now }
+        let (engine, recorder) = try HandTable.recordingEngine(try Self.config(Self.yaml(schema, timeout: "1s")))
         #expect(await engine.syncAllOnce() == [])
         try await PostgresUsageTests.execute(
             "ALTER TABLE \(schema).focus RENAME TO focus_rows",
             "CREATE VIEW \(schema).focus AS SELECT focus_rows.* FROM \(schema).focus_rows, (SELECT pg_sleep(60)) pause")
-        let started = ContinuousClock.now
-        #expect(await engine.syncAllOnce() == ["wh"])
-        #expect(ContinuousClock.now - started < .seconds(15))
-        let status = try #require(await engine.estate.status(of: "wh"))
-        #expect(status.errors.keys.map(\.reason) == ["timeout"] && status.up == false)
-        let monthToDate = await engine.estate.currentEvaluation.monthToDate.filter { $0.key.source == "wh" }
-        #expect(monthToDate.values.reduce(0, +) == HandTable.monthToDate)
+        try await HandTable.expectTimedOutKeepingData(engine, within: .seconds(15))
         let password = try #require(PostgresUsageTests.dsn.flatMap(PostgresDSN.init)?.password)
-        #expect(!recorder.text.contains(password) && status.lastError?.contains(password) == false)
+        let lastError = await engine.estate.status(of: "wh")?.lastError
+        #expect(!recorder.text.contains(password) && lastError?.contains(password) == false)
         try await PostgresUsageTests.execute("DROP SCHEMA \(schema) CASCADE")
     }
 }
