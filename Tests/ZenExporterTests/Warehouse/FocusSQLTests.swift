@@ -263,6 +263,20 @@ struct FocusSQLPostgresTests {
         try await PostgresUsageTests.execute("DROP SCHEMA \(schema) CASCADE")
     }
 
+    @Test("a column that does not exist is a named query failure naming it")
+    func wrongColumn() async throws {
+        let schema = PostgresUsageTests.schemaName()
+        try await Self.createHandTable(schema)
+        let yaml = Self.yaml(schema).replacingOccurrences(of: "{ProviderName: ServiceProviderName}",
+                                                          with: "{ProviderName: ServiceProviderName, ResourceName: NoSuchColumn}")
+        let (engine, _) = try HandTable.recordingEngine(try Self.config(yaml))
+        #expect(await engine.syncAllOnce() == ["wh"])
+        let status = try #require(await engine.estate.status(of: "wh"))
+        #expect(status.errors == [.init(endpoint: "resources", reason: "query"): 1])
+        #expect(status.lastError?.contains("NoSuchColumn") == true, "\(status.lastError ?? "")")
+        try await PostgresUsageTests.execute("DROP SCHEMA \(schema) CASCADE")
+    }
+
     @Test("pg_sleep past statement_timeout is a timeout failure; the last good data stays; the password shows nowhere")
     func timeoutKeepsData() async throws {
         let schema = PostgresUsageTests.schemaName()
@@ -348,5 +362,24 @@ struct FocusSQLConfigTests {
             }
         }
         #expect(loaded == ["warehouse", "warehouse-pg", "warehouse"])
+    }
+}
+
+@Suite("focus_sql TabSeparated stream")
+struct TabSeparatedLinesTests {
+    @Test("rows split across chunks at every byte, with escaped tab, line feed and backslash, read back whole")
+    func chunkBoundaries() throws {
+        // ClickHouse's TabSeparated: a tag value holding a tab, a line break and a backslash.
+        let body = "2026-11-20\tvm-1\t{\"note\":\"a\\tb\\nc\\\\d\"}\t100.10005\n2026-11-20\tTax|acct-1\t\t20.000000000000\n"
+        let expected = [["2026-11-20", "vm-1", "{\"note\":\"a\tb\nc\\d\"}", "100.10005"], ["2026-11-20", "Tax|acct-1", "", "20.000000000000"]]
+        let bytes = Array(body.utf8)
+        for split in 0...bytes.count {
+            var lines = TabSeparatedLines()
+            var rows: [[String]] = []
+            try lines.feed(ByteBuffer(bytes: bytes[..<split]), { rows.append($0) })
+            try lines.feed(ByteBuffer(bytes: bytes[split...]), { rows.append($0) })
+            try lines.finish { rows.append($0) }
+            #expect(rows == expected, "split at \(split)")
+        }
     }
 }

@@ -88,8 +88,9 @@ struct WarehouseDialect: Sendable {
 
     func sumText(_ expression: String, where condition: String? = nil) -> String {
         switch (engine, condition) {
-        case (.clickhouse, nil): "toString(sum(\(expression)))"
-        case let (.clickhouse, condition?): "toString(sumIf(\(expression), \(condition)))"
+        // A Nullable column whose values in a group are all NULL sums to NULL: 0, as in PostgreSQL.
+        case (.clickhouse, nil): "toString(ifNull(sum(\(expression)), 0))"
+        case let (.clickhouse, condition?): "toString(ifNull(sumIf(\(expression), \(condition)), 0))"
         case (.postgres, nil): "coalesce(sum(\(expression)), 0)::text"
         case let (.postgres, condition?): "coalesce(sum(\(expression)) FILTER (WHERE \(condition)), 0)::text"
         }
