@@ -344,6 +344,18 @@ struct FocusSQLConfigTests {
         #expect(loads.isEmpty)
     }
 
+    @Test("docs/providers/focus-sql.md prints the fingerprint query as it is sent, for its example window")
+    func documentedQuery() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../..")
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/providers/focus-sql.md"), encoding: .utf8)
+        let queries = WarehouseQueries(dialect: WarehouseDialect(engine: .clickhouse), table: ["billing", "focus_v1"], columns: WarehouseColumns())
+        // 2026-08-24 and 2026-11-22 at 00:00 in Moscow: the 90 days up to 2026-11-21.
+        let sql = queries.fingerprint(from: Date(timeIntervalSince1970: 1_787_518_800), to: Date(timeIntervalSince1970: 1_795_294_800)).sql
+        #expect(doc.contains(sql), "\(sql)")
+        #expect(queries.daily(from: Date(), to: Date(), timeZone: "Europe/Moscow").sql.contains(
+            "toString(ifNull(sumIf(toDecimal128(`BilledCost`, 12), ifNull(toString(`ChargeCategory`), '') IN ('Usage', '')), 0))"))
+    }
+
     @Test("the examples of docs/providers/focus-sql.md and the README load")
     func documentedExamples() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../..")
