@@ -95,6 +95,19 @@ extension HandTable {
         return (engine, recorder)
     }
 
+    /// The same table twice is `unchanged` by its fingerprint; after `change`, it is read again.
+    static func expectFingerprint(_ config: ExporterConfig, change: () async throws -> Void) async throws {
+        let source = try #require(config.sources.first).makeSource()
+        var window = CollectionWindow(now: now, historyDays: 7, reporting: config.reporting)
+        let first = try await source.collect(window)
+        window.previousFingerprint = first.fingerprint
+        #expect(first.fingerprint != nil && !first.unchanged && !first.dailyCosts.isEmpty)
+        #expect(try await source.collect(window).unchanged)
+        try await change()
+        let changed = try await source.collect(window)
+        #expect(!changed.unchanged && changed.fingerprint != first.fingerprint && !changed.dailyCosts.isEmpty)
+    }
+
     /// After a sync that ran out of time: a timeout failure, in time, and the hand month-to-date kept.
     static func expectTimedOutKeepingData(_ engine: SyncEngine, within limit: Duration) async throws {
         let started = ContinuousClock.now
@@ -179,17 +192,10 @@ struct FocusSQLClickHouseTests {
     func fingerprint() async throws {
         let table = TestClickHouse.tableName()
         try await TestClickHouse.createHandTable(table)
-        let config = try TestClickHouse.config(try TestClickHouse.yaml(table))
-        let source = try #require(config.sources.first).makeSource()
-        var window = CollectionWindow(now: HandTable.now, historyDays: 7, reporting: config.reporting)
-        let first = try await source.collect(window)
-        window.previousFingerprint = first.fingerprint
-        #expect(first.fingerprint != nil && !first.unchanged)
-        #expect(try await source.collect(window).unchanged)
-        try await TestClickHouse.execute("INSERT INTO default.\(table) (\(HandTable.columnList)) VALUES "
-            + "(0.01, 'RUB', toDateTime('2026-11-20 05:00:00', 'UTC'), 'Usage', 'Compute', 'x', 'y', 'a', 'vm-9', '', '', '', '')")
-        let changed = try await source.collect(window)
-        #expect(!changed.unchanged && changed.fingerprint != first.fingerprint)
+        try await HandTable.expectFingerprint(try TestClickHouse.config(try TestClickHouse.yaml(table))) {
+            try await TestClickHouse.execute("INSERT INTO default.\(table) (\(HandTable.columnList)) VALUES "
+                + "(0.01, 'RUB', toDateTime('2026-11-20 05:00:00', 'UTC'), 'Usage', 'Compute', 'x', 'y', 'a', 'vm-9', '', '', '', '')")
+        }
         try await TestClickHouse.execute("DROP TABLE default.\(table)")
     }
 
@@ -260,6 +266,16 @@ struct FocusSQLPostgresTests {
         let schema = PostgresUsageTests.schemaName()
         try await Self.createHandTable(schema)
         try await HandTable.expectHandSums(config: try Self.config(Self.yaml(schema)))
+        try await PostgresUsageTests.execute("DROP SCHEMA \(schema) CASCADE")
+    }
+
+    @Test("an unchanged table is unchanged by its fingerprint; a restated amount changes it")
+    func fingerprint() async throws {
+        let schema = PostgresUsageTests.schemaName()
+        try await Self.createHandTable(schema)
+        try await HandTable.expectFingerprint(try Self.config(Self.yaml(schema))) {
+            try await PostgresUsageTests.execute("UPDATE \(schema).focus SET \"BilledCost\" = 12.346 WHERE \"BilledCost\" = 12.345")
+        }
         try await PostgresUsageTests.execute("DROP SCHEMA \(schema) CASCADE")
     }
 

@@ -56,21 +56,28 @@ struct FocusSQLSource: Source {
         let range = WarehouseWindow(from: first.start(in: zone), to: today.adding(days: 1).start(in: zone), timeZone: zoneName)
 
         var fingerprint: String?
-        try await engine.run(queries.fingerprint(from: range.from, to: range.to), window: range, timeout: timeout) { fields in
-            fingerprint = "focus_sql-v1|\(zoneName)|\(first)|\(today)|" + fields.joined(separator: "|")
+        var unchanged = false
+        var assembly = WarehouseAssembly()
+        try await engine.withSession(timeout: timeout) { session in
+            try await session.run(queries.fingerprint(from: range.from, to: range.to), window: range) { fields in
+                fingerprint = "focus_sql-v1|\(zoneName)|\(first)|\(today)|" + fields.joined(separator: "|")
+            }
+            if let fingerprint, fingerprint == window.previousFingerprint {
+                unchanged = true
+                return
+            }
+            try await session.run(queries.resources(from: range.from, to: range.to), window: range) { fields in
+                try assembly.resource(fields)
+            }
+            try await session.run(queries.daily(from: range.from, to: range.to, timeZone: zoneName), window: range) { fields in
+                try assembly.daily(fields)
+            }
         }
-        if let fingerprint, fingerprint == window.previousFingerprint {
+        if unchanged {
             var snapshot = SourceSnapshot()
             snapshot.unchanged = true
             snapshot.fingerprint = fingerprint
             return snapshot
-        }
-        var assembly = WarehouseAssembly()
-        try await engine.run(queries.resources(from: range.from, to: range.to), window: range, timeout: timeout) { fields in
-            try assembly.resource(fields)
-        }
-        try await engine.run(queries.daily(from: range.from, to: range.to, timeZone: zoneName), window: range, timeout: timeout) { fields in
-            try assembly.daily(fields)
         }
         var snapshot = assembly.finish().snapshot()
         snapshot.endpointFailures += assembly.failures

@@ -15,19 +15,32 @@ struct WarehouseWindow: Sendable {
 /// An engine that runs the grouped queries of a `focus_sql` source and hands each result row
 /// to `row` as text fields, streaming: a month of grouped rows is never held as one body.
 protocol WarehouseEngine: Sendable {
-    func run(_ query: WarehouseQuery, window: WarehouseWindow, timeout: Duration, row: ([String]) throws -> Void) async throws
+    /// Runs `body`, whose queries see one snapshot of the table where the engine has them.
+    func withSession(timeout: Duration, _ body: (any WarehouseSession) async throws -> Void) async throws
+}
+
+protocol WarehouseSession {
+    func run(_ query: WarehouseQuery, window: WarehouseWindow, row: ([String]) throws -> Void) async throws
 }
 
 /// ClickHouse over its HTTP interface. The user and password travel in the
 /// `X-ClickHouse-User`/`X-ClickHouse-Key` headers, never in the URL, which failures show;
 /// `max_execution_time` makes the server stop the query when the sync's timeout passes.
-struct ClickHouseEngine: WarehouseEngine {
+/// ClickHouse has no snapshot across statements: each query reads the table as it is then.
+struct ClickHouseEngine: WarehouseEngine, WarehouseSession {
     var url: String
     var user: String
     var password: Secret?
     var client: HTTPClient = ProviderClient.shared
+    var timeout: Duration = .seconds(60)
 
-    func run(_ query: WarehouseQuery, window: WarehouseWindow, timeout: Duration, row: ([String]) throws -> Void) async throws {
+    func withSession(timeout: Duration, _ body: (any WarehouseSession) async throws -> Void) async throws {
+        var session = self
+        session.timeout = timeout
+        try await body(session)
+    }
+
+    func run(_ query: WarehouseQuery, window: WarehouseWindow, row: ([String]) throws -> Void) async throws {
         let seconds = max(1, Int(timeout.seconds.rounded(.up)))
         var request = HTTPClientRequest(url: "\(url)/?max_execution_time=\(seconds)")
         request.method = .POST
@@ -143,33 +156,54 @@ struct TabSeparatedLines {
 
 /// PostgreSQL through postgres-nio, connected as the `usage:` PostgreSQL backend connects
 /// (`PostgresDSN.connect`): one connection per sync, `statement_timeout` set to the source's
-/// timeout, the session's zone UTC (a `timestamp` without zone is FOCUS's UTC), the window
-/// and the reporting time zone bound as $1, $2, $3.
+/// timeout, the session's zone UTC (a `timestamp` without zone is FOCUS's UTC). The three
+/// queries run in one read-only repeatable-read transaction, so that a load landing between
+/// them cannot give resources without their days or a fingerprint of other data.
 struct PostgresEngine: WarehouseEngine {
     var dsn: PostgresDSN?
-    private static let logger = Logger(label: "zen-exporter.focus_sql.postgres")
+    static let logger = Logger(label: "zen-exporter.focus_sql.postgres")
 
-    func run(_ query: WarehouseQuery, window: WarehouseWindow, timeout: Duration, row: ([String]) throws -> Void) async throws {
-        guard let dsn else { throw SyncFailure(endpoint: query.endpoint, reason: "config", message: "no valid postgres DSN") }
-        let connection = try await dsn.connect(timeout: timeout, endpoint: query.endpoint, logger: Self.logger, sessionTimeZone: "UTC")
+    func withSession(timeout: Duration, _ body: (any WarehouseSession) async throws -> Void) async throws {
+        guard let dsn else { throw SyncFailure(endpoint: "connect", reason: "config", message: "no valid postgres DSN") }
+        let connection = try await dsn.connect(timeout: timeout, endpoint: "connect", logger: Self.logger, sessionTimeZone: "UTC")
         do {
-            var bindings = PostgresBindings()
-            bindings.append(window.from)
-            bindings.append(window.to)
-            if query.bindsTimeZone { bindings.append(window.timeZone) }
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: query.sql, binds: bindings), logger: Self.logger)
+            try await PostgresSession.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", on: connection, endpoint: "connect")
+            try await body(PostgresSession(connection: connection))
+            try await PostgresSession.execute("COMMIT", on: connection, endpoint: "connect")
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+}
+
+/// One connection's queries: the window bound as $1 and $2, the reporting time zone as $3.
+struct PostgresSession: WarehouseSession {
+    let connection: PostgresConnection
+
+    func run(_ query: WarehouseQuery, window: WarehouseWindow, row: ([String]) throws -> Void) async throws {
+        var bindings = PostgresBindings()
+        bindings.append(window.from)
+        bindings.append(window.to)
+        if query.bindsTimeZone { bindings.append(window.timeZone) }
+        do {
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: query.sql, binds: bindings), logger: PostgresEngine.logger)
             for try await cells in rows {
                 var fields: [String] = []
                 for cell in cells { fields.append(try cell.decode(String?.self) ?? "") }
                 try row(fields)
             }
-            try? await connection.close()
         } catch let error as PSQLError {
-            try? await connection.close()
             throw PostgresDSN.failure(error, endpoint: query.endpoint)
-        } catch {
-            try? await connection.close()
-            throw error
+        }
+    }
+
+    static func execute(_ statement: String, on connection: PostgresConnection, endpoint: String) async throws {
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: PostgresEngine.logger)
+        } catch let error as PSQLError {
+            throw PostgresDSN.failure(error, endpoint: endpoint)
         }
     }
 }
