@@ -310,7 +310,7 @@ struct ConfigTests {
         let issue = try single("sources:\n  - name: x\n    type: digitalocean\n    token_env: DO\n")
         #expect(issue.key == "sources[0].type")
         #expect((issue.line, issue.column) == (3, 11))
-        #expect(issue.message.contains("known: beget, cloudru, demo, focus, openstack, selectel, yandex"))
+        #expect(issue.message.contains("known: beget, cloudru, demo, focus, focus_sql, openstack, selectel, yandex"))
     }
 
     @Test("every problem in a file is reported at once, in file order")

@@ -120,6 +120,7 @@ enum SourceRegistry {
         "yandex": YandexSource.kind,
         "openstack": OpenStackSource.kind,
         "cloudru": CloudRuSource.kind,
+        "focus_sql": FocusSQLSource.kind,
     ]
 }
 

@@ -40,7 +40,7 @@ struct PostgresUsageBackend: UsageBackend {
 
     func run(_ query: UsageSourceConfig.Query, timeout: Duration) async throws -> [UsageRow] {
         guard let dsn else { throw SyncFailure(endpoint: query.dimension, reason: "config", message: "no valid postgres DSN") }
-        let connection = try await connect(dsn, timeout: timeout, endpoint: query.dimension)
+        let connection = try await dsn.connect(timeout: timeout, endpoint: query.dimension, logger: Self.logger)
         do {
             let rows = try await withDeadline(timeout, endpoint: query.dimension, onTimeout: { try? await connection.close() }) {
                 try await Self.fetch(query, on: connection)
@@ -50,31 +50,6 @@ struct PostgresUsageBackend: UsageBackend {
         } catch {
             try? await connection.close()
             throw error
-        }
-    }
-
-    private func connect(_ dsn: PostgresDSN, timeout: Duration, endpoint: String) async throws -> PostgresConnection {
-        let tls: PostgresConnection.Configuration.TLS
-        do {
-            switch dsn.sslMode {
-            case .disable: tls = .disable
-            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            }
-        } catch {
-            throw SyncFailure(endpoint: endpoint, reason: "connect", message: "TLS setup failed for \(dsn)")
-        }
-        var configuration = PostgresConnection.Configuration(host: dsn.host, port: dsn.port, username: dsn.user, password: dsn.password,
-                                                            database: dsn.database, tls: tls)
-        configuration.options.connectTimeout = .milliseconds(Int64(timeout.seconds * 1000))
-        let milliseconds = max(1, Int(timeout.seconds * 1000))
-        configuration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)"), ("application_name", "zen-exporter")]
-        do {
-            return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Self.logger)
-        } catch let error as PSQLError {
-            throw SyncFailure(endpoint: endpoint, reason: "connect", message: "\(dsn): \(Self.describe(error))")
-        } catch {
-            throw SyncFailure(endpoint: endpoint, reason: "connect", message: "\(dsn): \(type(of: error))")
         }
     }
 
@@ -88,10 +63,7 @@ struct PostgresUsageBackend: UsageBackend {
             }
             return rows
         } catch let error as PSQLError {
-            if error.serverInfo?[.sqlState] == "57014" {  // query_canceled: statement_timeout
-                throw SyncFailure(endpoint: query.dimension, reason: "timeout", message: "cancelled by statement_timeout")
-            }
-            throw SyncFailure(endpoint: query.dimension, reason: "query", message: describe(error))
+            throw PostgresDSN.failure(error, endpoint: query.dimension)
         }
     }
 
@@ -133,6 +105,46 @@ struct PostgresUsageBackend: UsageBackend {
             throw SyncFailure(endpoint: dimension, reason: "bad_row", message: "column \(tenantCell.columnName) (tenant) is \(tenantCell.dataType), not text or an integer")
         }
         return UsageRow(tenant: tenant, value: value)
+    }
+
+}
+
+/// Connecting and failing, shared by `usage:` PostgreSQL and `type: focus_sql` on PostgreSQL.
+extension PostgresDSN {
+    /// A connection whose statements the server stops after `timeout` (`statement_timeout`);
+    /// `sessionTimeZone` sets the session's `TimeZone` when given.
+    func connect(timeout: Duration, endpoint: String, logger: Logger, sessionTimeZone: String? = nil) async throws -> PostgresConnection {
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch sslMode {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        } catch {
+            throw SyncFailure(endpoint: endpoint, reason: "connect", message: "TLS setup failed for \(self)")
+        }
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password,
+                                                            database: database, tls: tls)
+        configuration.options.connectTimeout = .milliseconds(Int64(timeout.seconds * 1000))
+        let milliseconds = max(1, Int(timeout.seconds * 1000))
+        configuration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)"), ("application_name", "zen-exporter")]
+        if let sessionTimeZone { configuration.options.additionalStartupParameters.append(("TimeZone", sessionTimeZone)) }
+        do {
+            return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        } catch let error as PSQLError {
+            throw SyncFailure(endpoint: endpoint, reason: "connect", message: "\(self): \(Self.describe(error))")
+        } catch {
+            throw SyncFailure(endpoint: endpoint, reason: "connect", message: "\(self): \(type(of: error))")
+        }
+    }
+
+    /// A query's error as a failure: `timeout` when statement_timeout cancelled it.
+    static func failure(_ error: PSQLError, endpoint: String) -> SyncFailure {
+        if error.serverInfo?[.sqlState] == "57014" {  // query_canceled: statement_timeout
+            return SyncFailure(endpoint: endpoint, reason: "timeout", message: "cancelled by statement_timeout")
+        }
+        return SyncFailure(endpoint: endpoint, reason: "query", message: describe(error))
     }
 
     /// The server's message and SQLSTATE; PSQLError's own description is generic on purpose.
