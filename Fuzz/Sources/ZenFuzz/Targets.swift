@@ -41,9 +41,31 @@ enum FuzzTargets {
         }
     }
 
+    /// Every record with its line, and the error that ended the read (nil at the end).
+    static func records<Source: ByteChunks>(_ reader: inout CSVReader<Source>) -> (records: [[String]], error: String?) {
+        var all: [[String]] = []
+        while true {
+            do {
+                guard let line = try reader.nextRecord() else { return (all, nil) }
+                all.append(["\(line)"] + (0..<reader.fieldCount).map { reader.string($0) })
+            } catch {
+                return (all, "\(error)")
+            }
+        }
+    }
+
+    /// Differential: the chosen chunk size, one byte at a time (every record read byte by
+    /// byte) and the input as one chunk (every record that can be read in place is) give the
+    /// same records, lines and error.
     static func csv(_ input: UnsafeRawBufferPointer) {
-        var reader = CSVReader(chunks(input), file: "fuzz.csv")
-        readAll(&reader)
+        var chosen = CSVReader(chunks(input), file: "fuzz.csv")
+        let bytes = Array(input.dropFirst())
+        var byteByByte = CSVReader(MemoryChunks(bytes: bytes, size: 1), file: "fuzz.csv")
+        var whole = CSVReader(MemoryChunks(bytes: bytes, size: max(1, bytes.count)), file: "fuzz.csv")
+        let reference = records(&byteByByte)
+        guard records(&chosen) == reference, records(&whole) == reference else {
+            fatalError("CSV records differ between chunk sizes")
+        }
     }
 
     static func gzip(_ input: UnsafeRawBufferPointer) {

@@ -281,7 +281,8 @@ struct CSVReader<Source: ByteChunks> {
     /// Reads the next record; returns the line it starts on, nil at the end.
     mutating func nextRecord() throws -> Int? {
         clearRecord()
-        if position < chunk.count, let end = recordInPlace() {
+        // A record over the size limit is left to the byte-by-byte read, which reports it.
+        if position < chunk.count, let end = recordInPlace(), end - position <= maxRecordBytes {
             position = end
             line += 1
             return line - 1
