@@ -455,6 +455,9 @@ struct SyncEngine: Sendable {
         }
         await estate.update(name, publish: false) { status in
             status.actions = [.unchanged: count]
+            // The duration so far, until it is set after the publish below: the exposition
+            // with this sync's success never shows the previous sync's duration.
+            status.lastDuration = (ContinuousClock.now - startedInstant).seconds
             status.up = true
             status.lastSuccess = finished
             status.lastAttempt = finished
