@@ -11,6 +11,29 @@ struct CSVReaderTests {
         return all
     }
 
+    /// A file Python's csv module writes from the `rows` (and `terminator`) that `generator`
+    /// defines, and the records the same module reads back from it: the oracle.
+    func pythonCSV(_ generator: String) throws -> (bytes: [UInt8], expected: [[String]]) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let csv = directory.appendingPathComponent("oracle.csv").path
+        let json = directory.appendingPathComponent("oracle.json").path
+        let script = """
+        import csv, json, random
+        terminator = '\\r\\n'
+        \(generator)
+        with open('\(csv)', 'w', newline='', encoding='utf-8') as f:
+            csv.writer(f, lineterminator=terminator).writerows(rows)
+        with open('\(csv)', newline='', encoding='utf-8') as f:
+            json.dump(list(csv.reader(f)), open('\(json)', 'w'))
+        """
+        let result = try runTool("python3", ["-c", script])
+        #expect(result.status == 0, "\(result.output)")
+        let expected = try JSONDecoder().decode([[String]].self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        return (try [UInt8](Data(contentsOf: URL(fileURLWithPath: csv))), expected)
+    }
+
     @Test("commas, doubled quotes and line breaks inside quotes; CRLF; the line each record starts on")
     func quoting() throws {
         let parsed = try records("a,b,c\r\n\"x,1\",\"say \"\"hi\"\"\",\"two\nlines\"\r\nlast,,\n")
@@ -32,25 +55,11 @@ struct CSVReaderTests {
 
     @Test("agrees with Python's csv module on a generated file with every hard case, any chunk size")
     func pythonOracle() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let csv = directory.appendingPathComponent("oracle.csv").path
-        let json = directory.appendingPathComponent("oracle.json").path
-        let script = """
-        import csv, json, random
+        let (bytes, expected) = try pythonCSV("""
         random.seed(11)
         alphabet = ['a', 'b', ',', '"', '\\n', ' ', 'é', '₽', '1', '\\r\\n']
         rows = [[''.join(random.choice(alphabet) for _ in range(random.randint(0, 6))) for _ in range(5)] for _ in range(300)]
-        with open('\(csv)', 'w', newline='', encoding='utf-8') as f:
-            csv.writer(f).writerows(rows)
-        with open('\(csv)', newline='', encoding='utf-8') as f:
-            json.dump(list(csv.reader(f)), open('\(json)', 'w'))
-        """
-        let result = try runTool("python3", ["-c", script])
-        #expect(result.status == 0, "\(result.output)")
-        let expected = try JSONDecoder().decode([[String]].self, from: Data(contentsOf: URL(fileURLWithPath: json)))
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: csv)))
+        """)
         for chunk in [1, 7, 4096] {
             var reader = CSVReader(MemoryChunks(bytes: bytes, size: chunk))
             var got: [[String]] = []
@@ -62,16 +71,10 @@ struct CSVReaderTests {
 
     @Test("records read in place (whole in a large chunk) equal Python's csv module and the byte-by-byte read (chunks of one byte)")
     func inPlaceAgreesWithByteByByte() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let csv = directory.appendingPathComponent("long.csv").path
-        let json = directory.appendingPathComponent("long.json").path
         // Fields of 0–40 characters, so that the eight-byte scan meets separators at every
         // offset of a word; JSON tags with doubled quotes; now and then a line break or a
         // stray CR inside a field, which sends that record down the byte-by-byte path.
-        let script = """
-        import csv, json, random
+        let (bytes, expected) = try pythonCSV("""
         random.seed(5)
         plain = 'abcdefghij-_.:0123456789é₽ '
         def field():
@@ -82,15 +85,8 @@ struct CSVReaderTests {
                 return random.choice(['a,b', 'x\\ny', 'say "hi"', ''])
             return ''.join(random.choice(plain) for _ in range(random.randint(0, 40)))
         rows = [[field() for _ in range(random.randint(1, 18))] for _ in range(3000)]
-        with open('\(csv)', 'w', newline='', encoding='utf-8') as f:
-            csv.writer(f, lineterminator=random.choice(['\\n', '\\r\\n'])).writerows(rows)
-        with open('\(csv)', newline='', encoding='utf-8') as f:
-            json.dump(list(csv.reader(f)), open('\(json)', 'w'))
-        """
-        let result = try runTool("python3", ["-c", script])
-        #expect(result.status == 0, "\(result.output)")
-        let expected = try JSONDecoder().decode([[String]].self, from: Data(contentsOf: URL(fileURLWithPath: json)))
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: csv)))
+        terminator = random.choice(['\\n', '\\r\\n'])
+        """)
         var readings: [Int: [(line: Int, fields: [String])]] = [:]
         for chunk in [1, 97, 1 << 20] {
             var reader = CSVReader(MemoryChunks(bytes: bytes, size: chunk))
