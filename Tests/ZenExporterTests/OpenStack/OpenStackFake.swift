@@ -29,6 +29,8 @@ final class OpenStackFake: Sendable {
         /// The catalog lists Octavia and Manila in RegionOne: one load balancer (lb-web, created
         /// 2026-10-15) and one 100 GB share of type `default` (share-1, created 2026-10-15).
         var octaviaAndManila = false
+        /// Nova's first page links its next page on this base URL instead of its own.
+        var nextPageBase: String?
     }
 
     static let project = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -142,7 +144,10 @@ final class OpenStackFake: Sendable {
                                                                     : self.json(#"{"servers": []}"#)
             }
             if self.behaviour.withLock(\.failRegionOneNova) { return self.json(#"{"computeFault": {"code": 500}}"#, status: .internalServerError) }
-            if request.uri.queryParameters.get("marker") == nil { return self.json(Self.page1) }
+            if request.uri.queryParameters.get("marker") == nil {
+                guard let elsewhere = self.behaviour.withLock(\.nextPageBase) else { return self.json(Self.page1) }
+                return self.json(Self.page1.replacingOccurrences(of: "BASE/r1/compute/v2.1/servers/detail", with: "\(elsewhere)/r1/compute/v2.1/servers/detail"))
+            }
             return self.behaviour.withLock(\.deleteNewVM) ? self.json(#"{"servers": []}"#) : self.json(Self.page2)
         }
         router.get("/:region/volume/v3/:project/volumes/detail") { request, context -> Response in

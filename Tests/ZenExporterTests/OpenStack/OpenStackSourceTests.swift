@@ -165,6 +165,25 @@ struct OpenStackSourceTests {
         #expect(total(snapshot.dailyCosts, "vm-app") == 90)
     }
 
+    @Test("a next-page link to another origin is refused as insecure_url; that origin gets no request and no token")
+    func nextLinkToAnotherOrigin() async throws {
+        let stranger = try OpenStackFake()  // another port on loopback: another origin
+        try await stranger.start()
+        let fake = try OpenStackFake(.init(nextPageBase: stranger.baseURL))
+        try await fake.start()
+        let snapshot = try await source(fake).collect(window())
+        await fake.stop()
+        await stranger.stop()
+        #expect(stranger.requests.withLock { $0.isEmpty })
+        let failure = try #require(snapshot.endpointFailures.first { $0.reason == SyncFailure.insecureURL })
+        #expect(failure.message.contains(stranger.baseURL.replacingOccurrences(of: "http://", with: "")))
+        // The listing is dropped whole (page 1 included): no server of RegionOne is billed
+        // from a half-read list, and the volumes, listed apart, still are.
+        #expect(total(snapshot.dailyCosts, "vm-new") == 0)
+        #expect(total(snapshot.dailyCosts, "vm-app") == 0)
+        #expect(total(snapshot.dailyCosts, "vol-orphan") == 7.2)
+    }
+
     @Test("an application credential authenticates without a user or project")
     func applicationCredential() async throws {
         let fake = try OpenStackFake(.init(failRegionTwoNova: false))

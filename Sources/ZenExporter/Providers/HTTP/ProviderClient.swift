@@ -103,16 +103,19 @@ struct ProviderClient: Sendable {
     func redirectRefused(_ request: HTTPClientRequest, endpoint: String, status: Int, location: String?) -> SyncFailure {
         let from = URL(string: request.url)
         let target = location.flatMap { URL(string: $0, relativeTo: from)?.absoluteURL }
-        func origin(_ url: URL?) -> String? {
-            guard let url, let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
-            let port = url.port ?? (scheme == "https" ? 443 : 80)
-            return "\(scheme)://\(host):\(port)"
-        }
-        let targetOrigin = origin(target) ?? "(no usable Location)"
-        let sameOrigin = origin(target) != nil && origin(target) == origin(from)
+        let targetOrigin = Self.origin(target) ?? "(no usable Location)"
+        let sameOrigin = Self.origin(target) != nil && Self.origin(target) == Self.origin(from)
         let what = sameOrigin ? "redirect within the same origin not followed (credentials are never re-sent)" : "redirect to other origin refused"
         return SyncFailure(endpoint: endpoint, reason: SyncFailure.redirect,
                            message: "\(what): \(source.isEmpty ? "" : "\(source) ")\(endpoint) \(describe(request)) answered \(status) to \(targetOrigin)")
+    }
+
+    /// `scheme://host:port` of a URL (the port spelled out), nil without a scheme or host: what
+    /// credentials may be sent to once they were sent to one URL of it.
+    static func origin(_ url: URL?) -> String? {
+        guard let url, let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(host):\(port)"
     }
 
     /// Method, scheme, host and path only: the query of a legacy API can carry a password.

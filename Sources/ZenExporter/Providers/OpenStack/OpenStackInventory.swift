@@ -209,6 +209,8 @@ struct OpenStackInventory: Sendable {
     }
 
     /// Every page of a listing, following the `<kind>_links` `next` href (at most 1,000 pages).
+    /// A next link to another origin than the listing's first page is refused: the token
+    /// would go with it.
     private func pages<Page: Decodable, Record>(_ first: String, _ scope: InventoryScope, endpoint: String, as type: Page.Type,
                                                 headers: [(String, String)] = [],
                                                 records: (Page) -> [Record], next: (Page) -> [OpenStack.Link]?) async throws -> [Record] {
@@ -221,6 +223,12 @@ struct OpenStackInventory: Sendable {
             let found = records(body)
             all += found
             url = found.isEmpty ? nil : next(body)?.first { $0.rel == "next" }?.href
+            if let link = url, ProviderClient.origin(URL(string: link)) != ProviderClient.origin(URL(string: first)) {
+                throw SyncFailure(endpoint: endpoint, reason: SyncFailure.insecureURL, message: """
+                    \(endpoint): the next page's link leaves \(ProviderClient.origin(URL(string: first)) ?? first) for \
+                    \(ProviderClient.origin(URL(string: link)) ?? "a link without a host"); not followed with the token
+                    """)
+            }
             count += 1
         }
         return all
