@@ -588,6 +588,41 @@ final class Store: Sendable {
         }
     }
 
+    /// Deletes the values and daily totals of usage queries no longer in the config once their
+    /// last poll is `graceDays` old (counted as `pruneRemovedSources` counts; 0: at once).
+    /// Returns the rows deleted per query.
+    func pruneRemovedUsage(keeping configured: Set<UsageReference>, now: Date, graceDays: Int) async throws -> [UsageReference: Int] {
+        try await writer.write { db in
+            var lastPoll: [UsageReference: Double] = [:]
+            for table in ["usage_values", "usage_daily"] {
+                for row in try Row.fetchAll(db, sql: "SELECT DISTINCT source, dimension FROM \(table)") {
+                    guard let usage = String.fromDatabaseValue(row[0] as DatabaseValue),
+                          let dimension = String.fromDatabaseValue(row[1] as DatabaseValue) else { continue }
+                    let reference = UsageReference(usage: usage, dimension: dimension)
+                    if !configured.contains(reference) { lastPoll[reference] = -.infinity }
+                }
+            }
+            guard !lastPoll.isEmpty else { return [:] }
+            for row in try Row.fetchAll(db, sql: "SELECT source, dimension, MAX(fetched_at) FROM usage_values GROUP BY source, dimension") {
+                guard let usage = String.fromDatabaseValue(row[0] as DatabaseValue), let dimension = String.fromDatabaseValue(row[1] as DatabaseValue),
+                      let fetched = Double.fromDatabaseValue(row[2] as DatabaseValue) else { continue }
+                let reference = UsageReference(usage: usage, dimension: dimension)
+                if lastPoll[reference] != nil { lastPoll[reference] = fetched }
+            }
+            let cutoff = try PruneReference(db, source: nil, now: now).time(daysBefore: graceDays)
+            var deleted: [UsageReference: Int] = [:]
+            for (reference, fetched) in lastPoll where graceDays == 0 || fetched < cutoff {
+                var rows = 0
+                for table in ["usage_values", "usage_daily"] {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE source = ? AND dimension = ?", arguments: [reference.usage, reference.dimension])
+                    rows += db.changesCount
+                }
+                deleted[reference] = rows
+            }
+            return deleted
+        }
+    }
+
     /// Each usage query's last good values and when they were fetched.
     func usageValues() async throws -> [UsageReference: (values: [String: Double], fetchedAt: Date)] {
         try await writer.read { db in

@@ -133,8 +133,9 @@ struct SyncEngine: Sendable {
         return history.lastDay.map { min(today, $0) } ?? today
     }
 
-    /// Deletes the stored data of sources no longer in the config once their last sync is
-    /// `storage.removed_source_days` old (at start, then daily), with a log line each.
+    /// Deletes the stored data of sources and usage queries no longer in the config once their
+    /// last sync or poll is `storage.removed_source_days` old (at start, then daily), with a
+    /// log line each.
     func pruneRemovedSources() async {
         let days = config.storage.removedSourceDays
         do {
@@ -145,6 +146,15 @@ struct SyncEngine: Sendable {
             }
         } catch {
             logger.error("could not delete the data of sources no longer in the config", metadata: ["error": "\(error)"])
+        }
+        do {
+            let deleted = try await store.pruneRemovedUsage(keeping: Set(UsageCollector.references(config)), now: clock(), graceDays: days)
+            for (reference, rows) in deleted.sorted(by: { $0.key.description < $1.key.description }) {
+                logger.warning("deleted the stored values of a usage query no longer in the config",
+                               metadata: ["usage": "\(reference)", "rows": "\(rows)", "removed_source_days": "\(days)"])
+            }
+        } catch {
+            logger.error("could not delete the values of usage queries no longer in the config", metadata: ["error": "\(error)"])
         }
     }
 
