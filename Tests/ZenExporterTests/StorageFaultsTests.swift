@@ -262,6 +262,34 @@ struct StorageFaultsTests {
         #expect(try [rows("sites"), rows("orders"), rows("users")] == [0, 0, 3])
     }
 
+    @Test("a usage poll under a clock jumped a year ahead keeps the daily totals still within retention of the newest billed day")
+    func usageHistorySurvivesClockJump() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try Store(path: path)
+        defer { try? store.close() }
+        let utc = TimeZone(identifier: "UTC") ?? .current
+        let today = LocalDay(Self.now, in: utc)
+        // Billing up to today; usage polled on each of the last 10 days.
+        let key = ScopeKey(provider: "demo", account: "a", service: "s", category: .compute, tenant: "", team: "", currency: .rub)
+        try await store.replaceScopeHistory(source: "demo", days: [today: [key: 1_000_000]], from: today, through: today)
+        for back in 0..<10 {
+            let day = today.adding(days: -back)
+            try await store.saveUsage(["t-1": Double(back)], source: "app", dimension: "sites",
+                                      fetchedAt: day.start(in: utc).addingTimeInterval(3600), day: day, retentionDays: 90)
+        }
+        func days() throws -> Int {
+            let result = try runTool("sqlite3", [path, "SELECT COUNT(*) FROM usage_daily WHERE source = 'app' AND dimension = 'sites'"])
+            return Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        #expect(try days() == 10)
+        // 400 days ahead: counted from the clock, all ten days would be past 90 days of retention.
+        let jumped = Self.now.addingTimeInterval(400 * 86_400)
+        try await store.saveUsage(["t-1": 1], source: "app", dimension: "sites", fetchedAt: jumped,
+                                  day: LocalDay(jumped, in: utc), retentionDays: 90)
+        #expect(try days() == 11)
+    }
+
     @Test("a resource deleted more than resource_retention_days ago loses its resources row and cost lines; current ones keep theirs")
     func longGoneResourcePruned() async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

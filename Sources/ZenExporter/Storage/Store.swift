@@ -573,7 +573,8 @@ final class Store: Sendable {
     // MARK: Usage
 
     /// Replaces one usage query's values with a successful poll's and records the day's
-    /// total (the history capacity forecasts fit), pruning days past the retention.
+    /// total (the history capacity forecasts fit), pruning days past the retention (counted
+    /// like billing's, `PruneReference`).
     func saveUsage(_ values: [String: Double], source: String, dimension: String, fetchedAt: Date, day: LocalDay, retentionDays: Int) async throws {
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM usage_values WHERE source = ? AND dimension = ?", arguments: [source, dimension])
@@ -583,8 +584,11 @@ final class Store: Sendable {
             }
             try db.execute(sql: "INSERT OR REPLACE INTO usage_daily (source, dimension, day, value) VALUES (?, ?, ?, ?)",
                            arguments: [source, dimension, day.description, values.values.reduce(0, +)])
+            // Counted back from the newest billed day when the clock is past it (a clock that
+            // jumped ahead must not prune the history forecasts still fit), as billing is.
+            let newest = min(day, try PruneReference(db, source: nil, now: fetchedAt).day)
             try db.execute(sql: "DELETE FROM usage_daily WHERE source = ? AND dimension = ? AND day < ?",
-                           arguments: [source, dimension, day.adding(days: -retentionDays).description])
+                           arguments: [source, dimension, newest.adding(days: -retentionDays).description])
         }
     }
 
