@@ -199,17 +199,19 @@ struct LineDaySums {
     private var lastColumn = 0
     private var cells = 0
     private var denseCount = 0
-    /// (line, day) packed → micro-units, once the columns would waste memory.
+    /// (day, line) packed → micro-units, once the columns would waste memory.
     private var hashed: PackedKeyTable?
 
     /// How many (line, day) pairs have a sum.
     var count: Int { hashed?.count ?? denseCount }
 
     mutating func add(line: Int32, day: Int32, _ micros: Int64) {
-        if hashed != nil {
-            hashed?.add(Self.key(line: line, day: day), micros)
-            return
-        }
+        if hashed == nil, addDense(line: line, day: day, micros) { return }
+        hashed?.add(Self.key(line: line, day: day), micros)
+    }
+
+    /// Adds to the day's column; false when the columns moved to the hash table instead.
+    private mutating func addDense(line: Int32, day: Int32, _ micros: Int64) -> Bool {
         if day != lastDay {
             lastColumn = column(of: day)
             lastDay = day
@@ -217,10 +219,7 @@ struct LineDaySums {
         let index = Int(line)
         if index >= columns[lastColumn].count {
             grow(lastColumn, toHold: index)
-            if hashed != nil {
-                hashed?.add(Self.key(line: line, day: day), micros)
-                return
-            }
+            if hashed != nil { return false }
         }
         columns[lastColumn][index] &+= micros
         let word = index >> 6, bit = UInt64(1) << UInt64(index & 63)
@@ -228,6 +227,7 @@ struct LineDaySums {
             present[lastColumn][word] |= bit
             denseCount += 1
         }
+        return true
     }
 
     /// Every sum, ordered by day, then line.

@@ -188,16 +188,7 @@ private struct FocusIngest {
     var totals: [[Int64]] = []
     /// Per interned currency: its code, upper-case.
     var currencyCodes: [String] = []
-    /// Tags by their JSON text: resources with the same tags share one dictionary (a
-    /// hundred thousand resources carry a few hundred distinct tag sets).
-    var tagSets: [String: [String: String]] = [:]
-
-    mutating func tags(_ json: String) -> [String: String] {
-        if let known = tagSets[json] { return known }
-        let parsed = FocusTags.parse(json)
-        if tagSets.count < 100_000 { tagSets[json] = parsed }
-        return parsed
-    }
+    var tagSets = FocusTags.Cache()
 
     init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
         self.timeZone = timeZone
@@ -447,7 +438,7 @@ private struct FocusIngest {
                     provider: provider.isEmpty ? "focus" : provider, name: name.isEmpty ? id : name,
                     type: type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased(), category: entry?.category ?? .other,
                     region: text(reader, columns.region), account: text(reader, columns.account),
-                    tags: tags(text(reader, columns.tags)))
+                    tags: tagSets.tags(text(reader, columns.tags)))
             }
         }
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
@@ -511,6 +502,19 @@ enum FocusTime {
 /// The `Tags` column: a JSON object; values that are not strings are kept as their text, and
 /// keys that name a credential are dropped (`CredentialKeys`).
 enum FocusTags {
+    /// Tags by their JSON text: resources with the same tags share one dictionary (a hundred
+    /// thousand resources carry a few hundred distinct tag sets). At most 100,000 are kept.
+    struct Cache {
+        private var parsed: [String: [String: String]] = [:]
+
+        mutating func tags(_ json: String) -> [String: String] {
+            if let known = parsed[json] { return known }
+            let tags = FocusTags.parse(json)
+            if parsed.count < 100_000 { parsed[json] = tags }
+            return tags
+        }
+    }
+
     static func parse(_ json: String) -> [String: String] {
         if json.isEmpty { return [:] }
         if let flat = flatStrings(json) { return CredentialKeys.dropCredentials(flat) }

@@ -215,6 +215,7 @@ struct OpenStackInventory: Sendable {
                                                 headers: [(String, String)] = [],
                                                 records: (Page) -> [Record], next: (Page) -> [OpenStack.Link]?) async throws -> [Record] {
         var url: String? = first
+        let origin = ProviderClient.origin(URL(string: first))
         var all: [Record] = []
         var count = 0
         while let page = url, count < 1000 {
@@ -223,9 +224,9 @@ struct OpenStackInventory: Sendable {
             let found = records(body)
             all += found
             url = found.isEmpty ? nil : next(body)?.first { $0.rel == "next" }?.href
-            if let link = url, ProviderClient.origin(URL(string: link)) != ProviderClient.origin(URL(string: first)) {
+            if let link = url, ProviderClient.origin(URL(string: link)) != origin {
                 throw SyncFailure(endpoint: endpoint, reason: SyncFailure.insecureURL, message: """
-                    \(endpoint): the next page's link leaves \(ProviderClient.origin(URL(string: first)) ?? first) for \
+                    \(endpoint): the next page's link leaves \(origin ?? first) for \
                     \(ProviderClient.origin(URL(string: link)) ?? "a link without a host"); not followed with the token
                     """)
             }

@@ -48,7 +48,8 @@ struct FocusSQLSource: Source {
     func collect(_ window: CollectionWindow) async throws -> SourceSnapshot {
         let zone = window.reporting.timeZone
         guard let zoneName = WarehouseQueries.timeZoneName(zone) else {
-            throw SyncFailure(endpoint: "config", reason: "config", message: "time zone \(zone.identifier) is not an IANA name")
+            throw SyncFailure(endpoint: "config", reason: "config",
+                              message: "reporting.timezone \(zone.identifier) is not an IANA name (letters, digits, /, _, -, +), which the query needs")
         }
         // The history window in whole local days, today included, as `type: focus` would bill it.
         let today = LocalDay(window.now, in: zone)
@@ -92,9 +93,8 @@ struct WarehouseAssembly {
     private(set) var export = FocusExport()
     private(set) var failures: [SyncFailure] = []
     private var dayOrdinals: [String: Int32] = [:]
-    private var tagSets: [String: [String: String]] = [:]
-    /// (day, line) packed so that they sort by day, then line; micro-units.
-    private var rows: [(key: UInt64, micros: Int64)] = []
+    private var tagSets = FocusTags.Cache()
+    private var sums = LineDaySums()
 
     /// resource, provider, name, type, region, account, service category, tags.
     mutating func resource(_ fields: [String]) throws {
@@ -102,13 +102,7 @@ struct WarehouseAssembly {
         let id = fields[0]
         let entry = Taxonomy.lookup(provider: "focus", service: fields[6])
         let provider = fields[1].lowercased()
-        let tags: [String: String]
-        if let known = tagSets[fields[7]] {
-            tags = known
-        } else {
-            tags = FocusTags.parse(fields[7])
-            tagSets[fields[7]] = tags
-        }
+        let tags = tagSets.tags(fields[7])
         export.resources[id] = FocusExport.Resource(
             provider: provider.isEmpty ? "focus" : provider, name: fields[2].isEmpty ? id : fields[2],
             type: fields[3].isEmpty ? (entry?.resourceType ?? "other") : fields[3].lowercased(), category: entry?.category ?? .other,
@@ -119,8 +113,10 @@ struct WarehouseAssembly {
     mutating func daily(_ fields: [String]) throws {
         guard fields.count == 7 else { throw Self.shape("daily", fields.count, 7) }
         guard let micros = Micros.parse(fields[4]), let usage = Micros.parse(fields[5]), let usageRows = Int(fields[6]) else {
-            throw SyncFailure(endpoint: "daily", reason: SyncFailure.badValue,
-                              message: "the engine summed \"\(fields[4].prefix(40))\", not a decimal", failsTheSync: true)
+            throw SyncFailure(endpoint: "daily", reason: SyncFailure.badValue, message: """
+                the engine summed "\(fields[4].prefix(40))" (usage "\(fields[5].prefix(40))", \(fields[6].prefix(20)) usage rows), \
+                not decimals, for \(fields[1].prefix(80)) on \(fields[0].prefix(20))
+                """, failsTheSync: true)
         }
         guard let day = dayOrdinal(fields[0]) else {
             throw SyncFailure(endpoint: "daily", reason: "bad_row", message: "the engine's day \"\(fields[0].prefix(40))\" is not YYYY-MM-DD")
@@ -147,18 +143,15 @@ struct WarehouseAssembly {
             export.lastUsageDay[Int(line)] = day
             export.lastUsage[Int(line)] = usage
         }
-        rows.append((UInt64(UInt32(bitPattern: day)) << 32 | UInt64(UInt32(bitPattern: line)), micros))
+        sums.add(line: line, day: day, micros)
+        export.rows += 1
     }
 
     /// Rows sorted by day and line, as `FocusExport.costs` holds them.
     mutating func finish() -> FocusExport {
-        rows.sort { $0.key < $1.key }
-        export.costs.reserveCapacity(rows.count)
-        for row in rows {
-            export.costs.append(day: Int32(bitPattern: UInt32(row.key >> 32)), line: Int32(bitPattern: UInt32(row.key & 0xFFFF_FFFF)), micros: row.micros)
-        }
-        export.rows = rows.count
-        rows = []
+        export.costs.reserveCapacity(sums.count)
+        sums.forEachByDayThenLine { day, line, micros in export.costs.append(day: day, line: line, micros: micros) }
+        sums = LineDaySums()
         return export
     }
 
