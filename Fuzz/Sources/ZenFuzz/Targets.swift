@@ -22,6 +22,7 @@ enum FuzzTargets {
         "cbr-xml": cbrXML,
         "price-list": priceList,
         "cloudru-json": cloudruJSON,
+        "clickhouse-tsv": clickhouseTSV,
     ]
 
     /// The first byte picks the chunk size (1…256 bytes), so records and quotes straddle chunks.
@@ -121,6 +122,7 @@ enum FuzzTargets {
         _ = try? decoder.decode(Selectel.Volumes.self, from: data)
         _ = try? decoder.decode(Selectel.Ports.self, from: data)
         _ = try? decoder.decode(Selectel.Aggregates.self, from: data)
+        _ = try? decoder.decode(Selectel.Projects.self, from: data)
         // The hand-written consumption scanner, and the tally its rows go into.
         var tally = ConsumptionTally()
         _ = try? Selectel.ConsumptionReader.read(input) { row in tally.add(row, hourly: true) }
@@ -185,6 +187,35 @@ enum FuzzTargets {
         withTemporaryFile(input, suffix: ".csv") { path in
             _ = try? YandexExportFile.read(path: path, timeZone: TimeZone(identifier: "UTC") ?? .current)
         }
+    }
+
+    /// A `focus_sql` ClickHouse answer (TabSeparated): differential, the first byte picks the
+    /// chunk size as for csv, and the rows must equal those of the whole body in one chunk.
+    static func clickhouseTSV(_ input: UnsafeRawBufferPointer) {
+        func rows(chunk: Int) -> (rows: [[String]], refused: Bool) {
+            var lines = TabSeparatedLines()
+            lines.maxLineBytes = 4096
+            var all: [[String]] = []
+            let bytes = Array(input.dropFirst())
+            do {
+                var start = 0
+                while start < bytes.count {
+                    let end = min(bytes.count, start + chunk)
+                    try lines.feed(Array(bytes[start..<end]), { all.append($0) })
+                    start = end
+                }
+                try lines.finish { all.append($0) }
+                return (all, false)
+            } catch {
+                return (all, true)
+            }
+        }
+        guard let first = input.first else { return }
+        let chunked = rows(chunk: Int(first) + 1)
+        let whole = rows(chunk: max(1, input.count))
+        // The cap counts a line's bytes however they arrive, so even a refusal comes after the
+        // same rows.
+        if chunked.rows != whole.rows || chunked.refused != whole.refused { fatalError("TabSeparated rows depend on chunking") }
     }
 
     static func cbrXML(_ input: UnsafeRawBufferPointer) {

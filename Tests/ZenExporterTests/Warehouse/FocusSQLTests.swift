@@ -410,4 +410,25 @@ struct TabSeparatedLinesTests {
             #expect(rows == expected, "split at \(split)")
         }
     }
+
+    @Test("a line longer than the cap is refused with its row number, in whatever chunks it comes")
+    func overlongLineRefused() throws {
+        var lines = TabSeparatedLines()
+        lines.maxLineBytes = 16
+        var rows: [[String]] = []
+        try lines.feed(Array("a\tb\n".utf8), { rows.append($0) })       // 4 bytes: kept
+        #expect(rows == [["a", "b"]])
+        // 20 bytes without a newline, fed 5 at a time: refused before it is all held.
+        var refused: TabSeparatedLines.LineTooLong?
+        for _ in 0..<4 {
+            do { try lines.feed(Array("xxxxx".utf8), { rows.append($0) }) } catch let error as TabSeparatedLines.LineTooLong { refused = error; break }
+        }
+        #expect(refused?.line == 2)
+        #expect(refused.map { "\($0)" } == "a line over 0 MiB at row 2")
+        // Exactly the cap, newline included in the same chunk, passes.
+        var exact = TabSeparatedLines()
+        exact.maxLineBytes = 16
+        try exact.feed(Array("0123456789abcdef\n".utf8), { rows.append($0) })
+        #expect(rows.last == ["0123456789abcdef"])
+    }
 }

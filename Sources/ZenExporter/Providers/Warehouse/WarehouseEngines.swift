@@ -70,10 +70,14 @@ struct ClickHouseEngine: WarehouseEngine, WarehouseSession {
             try row(fields)
         }
         var lines = TabSeparatedLines()
-        for try await chunk in response.body {
-            try lines.feed(chunk, checked)
+        do {
+            for try await chunk in response.body {
+                try lines.feed(chunk, checked)
+            }
+            try lines.finish(checked)
+        } catch let error as TabSeparatedLines.LineTooLong {
+            throw SyncFailure(endpoint: query.endpoint, reason: "bad_row", message: "ClickHouse at \(url) sent \(error)")
         }
-        try lines.finish(checked)
     }
 
     /// ClickHouse answers an exception with `Code: N, e.displayText() = …`: the code names the
@@ -94,9 +98,19 @@ struct ClickHouseEngine: WarehouseEngine, WarehouseSession {
     }
 }
 
-/// Splits a streamed TabSeparated body into rows of unescaped fields.
+/// Splits a streamed TabSeparated body into rows of unescaped fields. A line is held whole
+/// until its newline arrives, so a line longer than `maxLineBytes` (an answer that never ends
+/// a line) is refused instead of growing without bound.
 struct TabSeparatedLines {
+    struct LineTooLong: Error, CustomStringConvertible {
+        var line: Int
+        var limit: Int
+        var description: String { "a line over \(limit / 1024 / 1024) MiB at row \(line)" }
+    }
+
+    var maxLineBytes = 4 * 1024 * 1024
     private var carry: [UInt8] = []
+    private var lineNumber = 1
 
     mutating func feed(_ chunk: ByteBuffer, _ row: ([String]) throws -> Void) throws {
         try chunk.withUnsafeReadableBytes { raw in try feed(raw.bindMemory(to: UInt8.self), row) }
@@ -105,6 +119,7 @@ struct TabSeparatedLines {
     private mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, _ row: ([String]) throws -> Void) throws {
         var start = 0
         for index in 0..<bytes.count where bytes[index] == 0x0A {
+            guard carry.count + index - start <= maxLineBytes else { throw LineTooLong(line: lineNumber, limit: maxLineBytes) }
             if carry.isEmpty {
                 try row(Self.fields(UnsafeBufferPointer(rebasing: bytes[start..<index])))
             } else {
@@ -113,8 +128,15 @@ struct TabSeparatedLines {
                 carry.removeAll(keepingCapacity: true)
             }
             start = index + 1
+            lineNumber += 1
         }
+        guard carry.count + bytes.count - start <= maxLineBytes else { throw LineTooLong(line: lineNumber, limit: maxLineBytes) }
         carry.append(contentsOf: bytes[start..<bytes.count])
+    }
+
+    /// For tests and the fuzz target: bytes not in a ByteBuffer.
+    mutating func feed(_ bytes: [UInt8], _ row: ([String]) throws -> Void) throws {
+        try bytes.withUnsafeBufferPointer { try feed($0, row) }
     }
 
     mutating func finish(_ row: ([String]) throws -> Void) throws {
