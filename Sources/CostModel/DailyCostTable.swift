@@ -33,7 +33,11 @@ public struct DailyCostTable: Sendable, Equatable {
     }
 
     public private(set) var lines: [Line] = []
+    /// Lines by key, built on the first `intern` after `appendLine`: a reader that already
+    /// knows its lines are new (the FOCUS reader keys them by interned bytes) never pays for
+    /// hashing their strings.
     private var lineIndex: [LineKey: Int32] = [:]
+    private var indexedLines = 0
     /// Row columns: day (`LocalDay.ordinal`), index into `lines`, amount in micro-units.
     public private(set) var dayOrdinals: [Int32] = []
     public private(set) var lineOfRow: [Int32] = []
@@ -51,12 +55,36 @@ public struct DailyCostTable: Sendable, Equatable {
 
     /// The index of `line`, adding it when new.
     public mutating func intern(_ line: Line) -> Int32 {
+        indexAppendedLines()
         let key = LineKey(resourceID: line.resourceID, service: line.service, currency: line.currency)
         if let index = lineIndex[key] { return index }
         let index = Int32(lines.count)
         lines.append(line)
         lineIndex[key] = index
+        indexedLines = lines.count
         return index
+    }
+
+    /// Adds `line`, which the caller knows is not here yet (no line has its resource, service
+    /// and currency), and returns its index.
+    public mutating func appendLine(_ line: Line) -> Int32 {
+        lines.append(line)
+        return Int32(lines.count - 1)
+    }
+
+    private mutating func indexAppendedLines() {
+        guard indexedLines < lines.count else { return }
+        for index in indexedLines..<lines.count {
+            let line = lines[index]
+            let key = LineKey(resourceID: line.resourceID, service: line.service, currency: line.currency)
+            if lineIndex[key] == nil { lineIndex[key] = Int32(index) }
+        }
+        indexedLines = lines.count
+    }
+
+    /// Equal content: the same lines and rows, however the lines were added.
+    public static func == (left: DailyCostTable, right: DailyCostTable) -> Bool {
+        left.lines == right.lines && left.dayOrdinals == right.dayOrdinals && left.lineOfRow == right.lineOfRow && left.micros == right.micros
     }
 
     public mutating func append(day: Int32, line: Int32, micros amount: Int64) {

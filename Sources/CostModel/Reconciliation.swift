@@ -33,27 +33,26 @@ public struct Reconciliation: Sendable {
 
     /// Resources sorted by ID. `currency` prices inventory that no line item bills.
     public func reconcile(billing: [BillingLineItem], inventory: [InventoryItem], currency: Currency) -> [Resource] {
-        let inventoryByID = Dictionary(inventory.map { ($0.resourceID, $0) }, uniquingKeysWith: { first, _ in first })
-        var resources: [String: Resource] = [:]
-        resources.reserveCapacity(max(billing.count, inventory.count))
+        var inventoryByID: [String: InventoryItem] = [:]
+        inventoryByID.reserveCapacity(inventory.count)
+        for item in inventory where inventoryByID[item.resourceID] == nil { inventoryByID[item.resourceID] = item }
+        var resources = Resources(capacity: max(billing.count, inventory.count))
 
         for var item in billing {
-            if var existing = resources[item.resourceID] {
-                if existing.rate.currency == item.rate.currency {
-                    existing.rate = existing.rate.adding(item.rate)
-                    resources[item.resourceID] = existing
+            if let existing = resources.index(of: item.resourceID) {
+                if resources.list[existing].rate.currency == item.rate.currency {
+                    resources.list[existing].rate = resources.list[existing].rate.adding(item.rate)
                     continue
                 }
                 // Billed in a second currency: its own series, never summed across currencies.
                 item.resourceID += "|\(item.rate.currency.code)"
-                if var other = resources[item.resourceID] {
-                    other.rate = other.rate.adding(item.rate)
-                    resources[item.resourceID] = other
+                if let other = resources.index(of: item.resourceID) {
+                    resources.list[other].rate = resources.list[other].rate.adding(item.rate)
                     continue
                 }
             }
             let known = inventoryByID[item.resourceID] ?? inventoryByID[String(item.resourceID.prefix { $0 != "|" })]
-            resources[item.resourceID] = Resource(
+            resources.append(Resource(
                 provider: item.provider,
                 id: item.resourceID,
                 name: known?.name ?? item.resourceName,
@@ -70,24 +69,66 @@ public struct Reconciliation: Sendable {
                 isOrphan: false,
                 folded: [],
                 project: item.project.isEmpty ? known?.project ?? "" : item.project
-            )
+            ))
         }
-        for item in inventory where resources[item.resourceID] == nil {
-            resources[item.resourceID] = Resource(
+        for item in inventory where resources.index(of: item.resourceID) == nil {
+            resources.append(Resource(
                 provider: item.provider,
                 id: item.resourceID, name: item.name, resourceType: item.resourceType, service: "",
                 category: Self.category(ofType: item.resourceType), region: item.region, account: "",
                 status: ResourceStatus(provider: item.status), flavor: item.flavor, tags: item.tags,
                 rate: Rate(amount: 0, currency: currency, periodHours: 1),
                 isZombie: false, isOrphan: false, folded: [], project: item.project
-            )
+            ))
         }
 
         foldBilledChildren(into: &resources, billing: billing)
         foldVolumes(into: &resources, inventory: inventoryByID)
         markOrphans(&resources, inventory: inventoryByID)
-        // Sorting the IDs, not the values: a resource is a few hundred bytes to move.
-        return resources.keys.sorted().compactMap { resources[$0] }
+        return resources.sortedByID()
+    }
+
+    /// The resources being reconciled, in the order they were added, with an index by ID; a
+    /// resource folded into another is marked removed rather than moved out, so that a
+    /// resource (a few hundred bytes) is never moved while its ID is looked up.
+    private struct Resources {
+        var list: [Resource] = []
+        private var indexByID: [String: Int] = [:]
+        private var removed: [Bool] = []
+
+        init(capacity: Int) {
+            list.reserveCapacity(capacity)
+            indexByID.reserveCapacity(capacity)
+            removed.reserveCapacity(capacity)
+        }
+
+        /// The index of the resource with `id`, nil when there is none or it was folded away.
+        func index(of id: String) -> Int? {
+            guard let index = indexByID[id], !removed[index] else { return nil }
+            return index
+        }
+
+        mutating func append(_ resource: Resource) {
+            indexByID[resource.id] = list.count
+            list.append(resource)
+            removed.append(false)
+        }
+
+        mutating func remove(at index: Int) { removed[index] = true }
+
+        func indices(where body: (Resource) -> Bool) -> [Int] {
+            list.indices.filter { !removed[$0] && body(list[$0]) }
+        }
+
+        /// What is left, sorted by ID. Sources that hand their line items over sorted (FOCUS)
+        /// need no sort here: checking the order is one pass.
+        func sortedByID() -> [Resource] {
+            var order = list.indices.filter { !removed[$0] }
+            if !zip(order, order.dropFirst()).allSatisfy({ list[$0].id < list[$1].id }) {
+                order.sort { list[$0].id < list[$1].id }
+            }
+            return order.map { list[$0] }
+        }
     }
 
     /// Whether an inventory that answered could have listed `item`: only then does its absence
@@ -98,43 +139,44 @@ public struct Reconciliation: Sendable {
         return inventoriedScopes.contains(InventoryScope(project: item.project, region: item.region))
     }
 
-    private func foldVolumes(into resources: inout [String: Resource], inventory: [String: InventoryItem]) {
-        let volumes = resources.values.filter { $0.resourceType == Self.volumeType }.sorted { $0.id < $1.id }
+    private func foldVolumes(into resources: inout Resources, inventory: [String: InventoryItem]) {
+        let volumes = resources.indices { $0.resourceType == Self.volumeType }.sorted { resources.list[$0].id < resources.list[$1].id }
         // Servers by name only when a volume is named after one (`disk-for-<server>`).
-        let serverIDByName = !volumes.contains(where: { $0.name.hasPrefix("disk-for-") }) ? [:] : Dictionary(
-            resources.values.filter { $0.resourceType == Self.serverType }.map { ($0.name, $0.id) },
+        let serverIDByName = !volumes.contains(where: { resources.list[$0].name.hasPrefix("disk-for-") }) ? [:] : Dictionary(
+            resources.indices { $0.resourceType == Self.serverType }.map { (resources.list[$0].name, resources.list[$0].id) },
             uniquingKeysWith: { first, _ in first }
         )
-        for volume in volumes {
-            let byAttachment = inventory[volume.id]?.attachedTo.flatMap { resources[$0] != nil ? $0 : nil }
-            let byName = volume.name.hasPrefix("disk-for-") ? serverIDByName[String(volume.name.dropFirst("disk-for-".count))] : nil
-            guard let serverID = byAttachment ?? byName, var server = resources[serverID],
-                  server.rate.currency == volume.rate.currency else { continue }
-            server.rate = server.rate.adding(volume.rate)
-            server.folded.append(volume.id)
-            resources[serverID] = server
-            resources[volume.id] = nil
+        for volumeIndex in volumes {
+            let volume = resources.list[volumeIndex]
+            let byAttachment = inventory[volume.id]?.attachedTo.flatMap { resources.index(of: $0) }
+            let byName = volume.name.hasPrefix("disk-for-")
+                ? serverIDByName[String(volume.name.dropFirst("disk-for-".count))].flatMap { resources.index(of: $0) } : nil
+            guard let server = byAttachment ?? byName, server != volumeIndex,
+                  resources.list[server].rate.currency == volume.rate.currency else { continue }
+            resources.list[server].rate = resources.list[server].rate.adding(volume.rate)
+            resources.list[server].folded.append(volume.id)
+            resources.remove(at: volumeIndex)
         }
     }
 
     /// Billing is the truth: whatever the bill puts under a parent resource is part of its cost.
-    private func foldBilledChildren(into resources: inout [String: Resource], billing: [BillingLineItem]) {
+    private func foldBilledChildren(into resources: inout Resources, billing: [BillingLineItem]) {
         let parents = Dictionary(billing.compactMap { item in item.parentID.flatMap { $0.isEmpty ? nil : (item.resourceID, $0) } },
                                  uniquingKeysWith: { first, _ in first })
         for (childID, parentID) in parents.sorted(by: { $0.key < $1.key }) where childID != parentID {
-            guard let child = resources[childID], var parent = resources[parentID], parent.rate.currency == child.rate.currency else { continue }
-            parent.rate = parent.rate.adding(child.rate)
-            parent.folded.append(childID)
-            resources[parentID] = parent
-            resources[childID] = nil
+            guard let child = resources.index(of: childID), let parent = resources.index(of: parentID),
+                  resources.list[parent].rate.currency == resources.list[child].rate.currency else { continue }
+            resources.list[parent].rate = resources.list[parent].rate.adding(resources.list[child].rate)
+            resources.list[parent].folded.append(childID)
+            resources.remove(at: child)
         }
     }
 
-    private func markOrphans(_ resources: inout [String: Resource], inventory: [String: InventoryItem]) {
-        for (id, resource) in resources where resource.resourceType == Self.volumeType {
-            guard let known = inventory[id], known.attachedTo == nil,
+    private func markOrphans(_ resources: inout Resources, inventory: [String: InventoryItem]) {
+        for index in resources.indices(where: { $0.resourceType == Self.volumeType }) {
+            guard let known = inventory[resources.list[index].id], known.attachedTo == nil,
                   now.timeIntervalSince(known.createdAt) >= orphanMinAge else { continue }
-            resources[id]?.isOrphan = true
+            resources.list[index].isOrphan = true
         }
     }
 

@@ -63,6 +63,21 @@ struct ReconciliationTests {
         #expect(resources[0].folded == ["vol-1"])
     }
 
+    @Test("hostile attachments lose no money: a volume attached to itself stays, one attached to a volume reaches the server with it")
+    func attachmentsThatAreNotServers() throws {
+        // vol-a → vol-b → vm-1: 24 + 48 + 240 = 312 a day on vm-1. vol-self names itself: kept at 12.
+        let resources = reconciliation.reconcile(
+            billing: [bill("vm-1", "server", daily: 240), bill("vol-a", "volume", daily: 24), bill("vol-b", "volume", daily: 48),
+                      bill("vol-self", "volume", daily: 12)],
+            inventory: [inventory("vm-1", "server"), inventory("vol-a", "volume", attachedTo: "vol-b"),
+                        inventory("vol-b", "volume", attachedTo: "vm-1"), inventory("vol-self", "volume", attachedTo: "vol-self")],
+            currency: .rub)
+        #expect(resources.map(\.id) == ["vm-1", "vol-self"])
+        #expect(resources.first?.rate.perHour.amount == 13)
+        #expect(resources.first?.folded == ["vol-b"])
+        #expect(resources.last?.rate.perHour.amount == Decimal(string: "0.5"))
+    }
+
     @Test("a line item billed under a parent folds into it, even with no inventory")
     func foldByBilledParent() throws {
         var disk = bill("disk-1", "volume", daily: 24)

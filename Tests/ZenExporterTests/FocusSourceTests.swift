@@ -183,6 +183,34 @@ struct FocusSourceTests {
         #expect(file.totals["RUB|Usage"] == Decimal(expectedHalvesSums(badIndex: 1000).values.reduce(0, +)) / 1_000_000)
     }
 
+    @Test("usd and USD are one currency: one line per resource and service, whole or in halves, and line items sorted by ID")
+    func currencyCaseIsOneLine() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // 400 rows: resources z9, z8, …, z0 (listed against ID order), each 1.00 a day on days
+        // 1-4 with its odd rows in lower case "usd" and every tenth row in "Usd".
+        var text = "BilledCost,BillingCurrency,ChargePeriodStart,ChargeCategory,ServiceName,SubAccountId,ResourceId\n"
+        for index in 0..<400 {
+            let currency = index % 10 == 0 ? "Usd" : index % 2 == 1 ? "usd" : "USD"
+            text += "1.00,\(currency),2026-11-0\(1 + index / 100)T00:00:00Z,Usage,Compute,acct,z\(9 - index % 10)\n"
+        }
+        let path = directory.appendingPathComponent("currency-case.csv").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        for threads in [1, 2] {
+            let file = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: threads, halvesMinimumSize: 0)
+            // Ten resources, one line each; each 10 rows a day × 1.00 = 10.00 a day, 40.00 in all.
+            #expect(file.costs.lines.count == 10, "threads \(threads)")
+            #expect(Set(file.costs.lines.map(\.currency.code)) == ["USD"])
+            #expect(sumsByResourceAndDay(file) == Dictionary(uniqueKeysWithValues: (0..<10).flatMap { resource in
+                (1...4).map { day in ("z\(resource)|\(day)", Int64(10_000_000)) }
+            }), "threads \(threads)")
+            #expect(file.totals == ["USD|Usage": 400])
+            let billing = file.snapshot().billing
+            #expect(billing.map(\.resourceID) == (0..<10).map { "z\($0)" })
+            #expect(billing.allSatisfy { $0.rate.amount == 10 }, "run rate: day 4's 10 rows")
+        }
+    }
+
     @Test("when the middle of a file falls inside a quoted value with line breaks, the file is read whole")
     func cutInsideQuotes() throws {
         defer { try? FileManager.default.removeItem(at: directory) }

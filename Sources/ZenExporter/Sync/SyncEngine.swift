@@ -186,6 +186,7 @@ struct SyncEngine: Sendable {
     /// into another (a VM's disk) is its parent's.
     static func labels(_ resources: [Resource], _ dimensions: [[String: String]]) -> (String) -> (tenant: String, team: String) {
         var byID: [String: (tenant: String, team: String)] = [:]
+        byID.reserveCapacity(resources.count)
         for (resource, dims) in zip(resources, dimensions) {
             let placed = (tenant: dims["tenant"] ?? "", team: dims["team"] ?? "")
             guard !placed.tenant.isEmpty || !placed.team.isEmpty else { continue }

@@ -84,7 +84,10 @@ struct FocusExport: Sendable {
     /// Per line: the latest day with usage and the usage that day.
     var lastUsageDay: [Int32] = []
     var lastUsage: [Int64] = []
-    var resources: [String: Resource] = [:]
+    /// Each resource once, as its first row describes it; per line, its resource's index
+    /// here (-1 when no row describes it).
+    var entries: [Resource] = []
+    var lineEntry: [Int32] = []
     /// "<currency>|<ChargeCategory>" → sum of BilledCost.
     var totals: [String: Decimal] = [:]
     var badRows: [BadRow] = []
@@ -130,18 +133,27 @@ struct FocusExport: Sendable {
         snapshot.costs = costs
         let utc = TimeZone(identifier: "UTC") ?? .current
         if let latest = lastUsageDay.max(), latest > Int32.min {
-            let lastDay = LocalDay(ordinal: Int(latest))
-            for (index, line) in costs.lines.enumerated() where lastUsageDay[index] == latest {
-                guard let resource = resources[line.resourceID] else { continue }
+            let lastDayStart = LocalDay(ordinal: Int(latest)).start(in: utc)
+            // Line items sorted by resource ID: the lines' order, sorted only when it is not
+            // already (an export that lists resources in ID order needs no sort).
+            let lines = costs.lines
+            var order = lines.indices.filter { lastUsageDay[$0] == latest && lineEntry[$0] >= 0 }
+            if !zip(order, order.dropFirst()).allSatisfy({ lines[$0].resourceID <= lines[$1].resourceID }) {
+                order.sort { lines[$0].resourceID != lines[$1].resourceID ? lines[$0].resourceID < lines[$1].resourceID : $0 < $1 }
+            }
+            snapshot.billing.reserveCapacity(order.count)
+            snapshot.inventory.reserveCapacity(order.count)
+            for index in order {
+                let line = lines[index]
+                let resource = entries[Int(lineEntry[index])]
                 snapshot.billing.append(BillingLineItem(
                     provider: resource.provider, resourceID: line.resourceID, resourceName: resource.name, resourceType: resource.type,
                     service: line.service, category: resource.category, region: resource.region, account: resource.account,
                     rate: Rate(Money(Micros.decimal(lastUsage[index]), line.currency), per: .daily)))
                 snapshot.inventory.append(InventoryItem(
                     provider: resource.provider, resourceID: line.resourceID, name: resource.name, resourceType: resource.type,
-                    region: resource.region, status: "ACTIVE", createdAt: lastDay.start(in: utc), tags: resource.tags))
+                    region: resource.region, status: "ACTIVE", createdAt: lastDayStart, tags: resource.tags))
             }
-            snapshot.billing.sort { $0.resourceID < $1.resourceID }
         }
         snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
         snapshot.endpointFailures = badRows.map { SyncFailure(endpoint: $0.file, reason: "bad_row", message: $0.description) }
@@ -174,8 +186,8 @@ private struct FocusIngest {
     var resourceNames: [String] = []
     /// (resource, service, currency) packed → line index.
     var lineIndex = PackedKeyTable()
-    /// Per line: its interned resource ID, service and currency (-1 for a line merged from
-    /// another part, which is never predicted), and the line that followed its last row.
+    /// Per line: its interned resource ID, service and canonical currency, and the line that
+    /// followed its last row.
     var lineResource: [Int32] = []
     var lineService: [Int32] = []
     var lineCurrency: [Int32] = []
@@ -186,8 +198,12 @@ private struct FocusIngest {
     var sums = LineDaySums()
     /// Per interned currency × charge category, micro-units while reading.
     var totals: [[Int64]] = []
-    /// Per interned currency: its code, upper-case.
+    /// Per interned currency: its code, upper-case, and the first interned currency with
+    /// that code (`usd` and `USD` are one currency, and their rows one line).
     var currencyCodes: [String] = []
+    var canonicalCurrency: [Int32] = []
+    /// Per interned resource ID: the resource as its first row describes it.
+    var entries: [FocusExport.Resource] = []
     var tagSets = FocusTags.Cache()
 
     init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
@@ -303,23 +319,29 @@ private struct FocusIngest {
             row.line += lineOffset
             export.badRows.append(row)
         }
+        // The later part's interned currencies, resources and services, as interned here.
+        var currencyMap: [Int32] = []
         for (index, code) in later.currencyCodes.enumerated() {
-            let currency = currencies.intern(later.currencies.string(Int32(index)))
-            if Int(currency) == currencyCodes.count {
-                currencyCodes.append(code)
-                totals.append([Int64](repeating: 0, count: FocusExport.chargeCategories.count))
-            }
+            let currency = internedCurrency(later.currencies.string(Int32(index)), code: code)
             for category in 0..<FocusExport.chargeCategories.count { totals[Int(currency)][category] &+= later.totals[index][category] }
+            currencyMap.append(canonicalCurrency[Int(currency)])
         }
-        for (id, resource) in later.export.resources where export.resources[id] == nil { export.resources[id] = resource }
+        var resourceMap: [Int32] = []
+        resourceMap.reserveCapacity(later.resourceNames.count)
+        for (index, id) in later.resourceNames.enumerated() {
+            let resource = resourceIDs.intern(id)
+            if Int(resource) == resourceNames.count {
+                resourceNames.append(id)
+                entries.append(later.entries[index])
+            }
+            resourceMap.append(resource)
+        }
+        let serviceMap = (0..<later.services.count).map { services.intern(later.services.string(Int32($0))) }
         var lineMap: [Int32] = []
         lineMap.reserveCapacity(later.export.costs.lines.count)
-        for (index, line) in later.export.costs.lines.enumerated() {
-            let entry = export.resources[line.resourceID]
-            let mine = export.costs.intern(DailyCostTable.Line(
-                resourceID: line.resourceID, service: line.service, currency: line.currency, provider: entry?.provider ?? line.provider,
-                account: entry?.account ?? line.account, category: entry?.category ?? line.category))
-            if Int(mine) == export.lastUsageDay.count { appendLine(resource: -1, service: -1, currency: -1) }
+        for index in 0..<later.export.costs.lines.count {
+            let mine = line(resource: resourceMap[Int(later.lineResource[index])], service: serviceMap[Int(later.lineService[index])],
+                            currency: currencyMap[Int(later.lineCurrency[index])])
             lineMap.append(mine)
             let day = later.export.lastUsageDay[index], usage = later.export.lastUsage[index]
             if day > export.lastUsageDay[Int(mine)] {
@@ -330,6 +352,19 @@ private struct FocusIngest {
             }
         }
         later.sums.forEachByDayThenLine { day, line, micros in sums.add(line: lineMap[Int(line)], day: day, micros) }
+    }
+
+    /// The interned index of a currency as read (`text`), adding it with its upper-case `code`.
+    private mutating func internedCurrency(_ text: String, code: String) -> Int32 {
+        let currency = currencies.intern(text)
+        if Int(currency) == currencyCodes.count { addCurrency(code: code) }
+        return currency
+    }
+
+    private mutating func addCurrency(code: String) {
+        canonicalCurrency.append(currencyCodes.firstIndex(of: code).map { Int32($0) } ?? Int32(currencyCodes.count))
+        currencyCodes.append(code)
+        totals.append([Int64](repeating: 0, count: FocusExport.chargeCategories.count))
     }
 
     /// Column positions of the fields read; -1 when the file lacks the column.
@@ -360,10 +395,7 @@ private struct FocusIngest {
             return
         }
         let currency = reader.withField(columns.currency) { currencies.internRepeated($0) }
-        if Int(currency) == currencyCodes.count {
-            currencyCodes.append(currencies.string(currency).uppercased())
-            totals.append([Int64](repeating: 0, count: FocusExport.chargeCategories.count))
-        }
+        if Int(currency) == currencyCodes.count { addCurrency(code: currencies.string(currency).uppercased()) }
         let start = reader.withField(columns.start) { periodStarts.internRepeated($0) }
         if Int(start) == startDays.count {
             let startText = reader.string(columns.start)
@@ -386,7 +418,8 @@ private struct FocusIngest {
         }
         totals[Int(currency)][category] &+= micros
 
-        let lineID = predictedLine(reader, columns, currency: currency) ?? internLine(reader, columns, currency: currency, category: category)
+        let canonical = canonicalCurrency[Int(currency)]
+        let lineID = predictedLine(reader, columns, currency: canonical) ?? internLine(reader, columns, currency: canonical, category: category)
         if previousLine >= 0 { successor[Int(previousLine)] = lineID }
         previousLine = lineID
         sums.add(line: lineID, day: day, micros)
@@ -416,7 +449,7 @@ private struct FocusIngest {
         return line
     }
 
-    /// The line of this row by its resource, service and currency, added when new.
+    /// The line of this row by its resource, service and (canonical) currency, added when new.
     private mutating func internLine<S>(_ reader: CSVReader<S>, _ columns: Columns, currency: Int32, category: Int) -> Int32 {
         let service = isEmpty(reader, columns.service)
             ? services.intern(FocusExport.chargeCategories[category]) : reader.withField(columns.service) { services.intern($0) }
@@ -429,26 +462,37 @@ private struct FocusIngest {
         if Int(resource) == resourceNames.count {
             let id = resourceIDs.string(resource)
             resourceNames.append(id)
-            if export.resources[id] == nil {
-                let entry = Taxonomy.lookup(provider: "focus", service: text(reader, columns.serviceCategory))
-                let provider = text(reader, columns.provider).lowercased()
-                let type = text(reader, columns.resourceType)
-                let name = text(reader, columns.resourceName)
-                export.resources[id] = FocusExport.Resource(
-                    provider: provider.isEmpty ? "focus" : provider, name: name.isEmpty ? id : name,
-                    type: type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased(), category: entry?.category ?? .other,
-                    region: text(reader, columns.region), account: text(reader, columns.account),
-                    tags: tagSets.tags(text(reader, columns.tags)))
-            }
+            let entry = Taxonomy.lookup(provider: "focus", service: text(reader, columns.serviceCategory))
+            let provider = text(reader, columns.provider).lowercased()
+            let type = text(reader, columns.resourceType)
+            let name = text(reader, columns.resourceName)
+            entries.append(FocusExport.Resource(
+                provider: provider.isEmpty ? "focus" : provider, name: name.isEmpty ? id : name,
+                type: type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased(), category: entry?.category ?? .other,
+                region: text(reader, columns.region), account: text(reader, columns.account),
+                tags: tagSets.tags(text(reader, columns.tags))))
         }
+        return line(resource: resource, service: service, currency: currency)
+    }
+
+    /// The line of an interned resource, service and canonical currency, added when new.
+    /// Keys are the interned numbers, so a new line is known to be new without hashing its
+    /// strings; past 255 currencies the key cannot hold the currency and the table's own
+    /// index decides.
+    private mutating func line(resource: Int32, service: Int32, currency: Int32) -> Int32 {
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
-        if let known = lineIndex[key], currency < 0xFF { return Int32(truncatingIfNeeded: known) }
-        let id = resourceNames[Int(resource)]
-        let entry = export.resources[id]
-        let lineID = export.costs.intern(DailyCostTable.Line(
-            resourceID: id, service: services.string(service), currency: Currency(currencyCodes[Int(currency)]), provider: entry?.provider ?? "focus",
-            account: entry?.account ?? "", category: entry?.category ?? .other))
-        if currency < 0xFF { lineIndex.set(key, Int64(lineID)) }
+        if currency < 0xFF, let known = lineIndex[key] { return Int32(truncatingIfNeeded: known) }
+        let entry = entries[Int(resource)]
+        let line = DailyCostTable.Line(resourceID: resourceNames[Int(resource)], service: services.string(service),
+                                       currency: Currency(currencyCodes[Int(currency)]), provider: entry.provider,
+                                       account: entry.account, category: entry.category)
+        let lineID: Int32
+        if currency < 0xFF {
+            lineID = export.costs.appendLine(line)
+            lineIndex.set(key, Int64(lineID))
+        } else {
+            lineID = export.costs.intern(line)
+        }
         if Int(lineID) == export.lastUsageDay.count { appendLine(resource: resource, service: service, currency: currency) }
         return lineID
     }
@@ -471,6 +515,8 @@ private struct FocusIngest {
         costs.reserveCapacity(sums.count)
         sums.forEachByDayThenLine { day, line, micros in costs.append(day: day, line: line, micros: micros) }
         export.costs = costs
+        export.entries = entries
+        export.lineEntry = lineResource
         for (currency, sums) in totals.enumerated() {
             for (category, micros) in sums.enumerated() where micros != 0 {
                 export.totals["\(currencyCodes[currency])|\(FocusExport.chargeCategories[category])", default: 0] += Micros.decimal(micros)

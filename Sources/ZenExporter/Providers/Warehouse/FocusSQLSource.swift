@@ -93,6 +93,7 @@ struct WarehouseAssembly {
     private(set) var export = FocusExport()
     private(set) var failures: [SyncFailure] = []
     private var dayOrdinals: [String: Int32] = [:]
+    private var entryOfResource: [String: Int32] = [:]
     private var tagSets = FocusTags.Cache()
     private var sums = LineDaySums()
 
@@ -103,10 +104,16 @@ struct WarehouseAssembly {
         let entry = Taxonomy.lookup(provider: "focus", service: fields[6])
         let provider = fields[1].lowercased()
         let tags = tagSets.tags(fields[7])
-        export.resources[id] = FocusExport.Resource(
+        let resource = FocusExport.Resource(
             provider: provider.isEmpty ? "focus" : provider, name: fields[2].isEmpty ? id : fields[2],
             type: fields[3].isEmpty ? (entry?.resourceType ?? "other") : fields[3].lowercased(), category: entry?.category ?? .other,
             region: fields[4], account: fields[5], tags: tags)
+        if let known = entryOfResource[id] {
+            export.entries[Int(known)] = resource
+        } else {
+            entryOfResource[id] = Int32(export.entries.count)
+            export.entries.append(resource)
+        }
     }
 
     /// day, resource, service, currency, cost, usage cost, usage rows.
@@ -131,13 +138,15 @@ struct WarehouseAssembly {
             return
         }
         let id = fields[1]
-        let resource = export.resources[id]
+        let entry = entryOfResource[id]
+        let resource = entry.map { export.entries[Int($0)] }
         let line = export.costs.intern(DailyCostTable.Line(
             resourceID: id, service: fields[2], currency: Currency(currency), provider: resource?.provider ?? "focus",
             account: resource?.account ?? "", category: resource?.category ?? .other))
         if Int(line) == export.lastUsageDay.count {
             export.lastUsageDay.append(Int32.min)
             export.lastUsage.append(0)
+            export.lineEntry.append(entry ?? -1)
         }
         if usageRows > 0, day > export.lastUsageDay[Int(line)] {
             export.lastUsageDay[Int(line)] = day
