@@ -83,7 +83,9 @@ final class Store: Sendable {
     /// from `handed` and let go once written.
     @discardableResult
     func commit(source: String, costs handed: Handed<DailyCostTable>, then pending: PendingRecord, retention: Retention) async throws -> Int64 {
-        try await writer.write { db in
+        defer { narrowPageCache() }
+        return try await writer.write { db in
+            try db.execute(sql: "PRAGMA cache_size = -\(Self.commitPageCacheKiB)")
             if let costs = handed.take(), let range = costs.dayRange {
                 try Self.replaceResourceDaily(db, source: source, costs: costs, from: range.first, through: range.last)
             }
@@ -101,6 +103,18 @@ final class Store: Sendable {
             try Self.prune(db, source: source, now: sync.finishedAt, retention: retention)
             return snapshotID
         }
+    }
+
+    /// A large sync writes tens of megabytes in one transaction (100k cost lines, resources and
+    /// a month of day rows). With SQLite's default 2 MB page cache its B-tree inserts spill
+    /// pages to the WAL and read them back; 16 MB took the store's part of a 100k × 30 first
+    /// sync from 1.19 s to 1.06 s (64 MB gained nothing more). The cache is widened for the
+    /// commit only and narrowed after it, so that its pages are not held between syncs.
+    static let commitPageCacheKiB = 16 * 1024
+    static let idlePageCacheKiB = 2000
+
+    private func narrowPageCache() {
+        writer.asyncWriteWithoutTransaction { db in try? db.execute(sql: "PRAGMA cache_size = -\(Self.idlePageCacheKiB)") }
     }
 
     /// Records a good sync that found its source unchanged (same files, same fingerprint):
