@@ -42,6 +42,11 @@ struct MicrosTests {
         #expect(Micros.plainString(1_086_500_000) == "1086.5")
         #expect(Micros.plainString(-5) == "-0.000005")
         #expect(Micros.plainString(0) == "0")
+        #expect(Micros.plainString(1_000_000) == "1")
+        #expect(Micros.plainString(-10_000_000) == "-10")
+        #expect(Micros.plainString(100_010) == "0.10001")
+        #expect(Micros.plainString(Int64.max) == "9223372036854.775807")
+        #expect(Micros.plainString(Int64.min) == "-9223372036854.775808")
     }
 
     @Test("rates over whole hours give what Decimal division gives, with and without the integer path")

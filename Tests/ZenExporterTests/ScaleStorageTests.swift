@@ -183,3 +183,16 @@ struct ScaleStorageTests {
         #expect(deleted == ["vm-1"])
     }
 }
+
+@Suite("Stored resource columns")
+struct ResourceColumnsTests {
+    @Test("tags are stored sorted by key, pairs split by 0x1E and key from value by 0x1F; a separator inside becomes a space")
+    func tagsEncoding() {
+        let tags = ["team": "b\u{1E}e", "env": "prod", "k\u{1F}y": "v", "empty": "", "город": "Москва"]
+        // By hand, keys in order: empty, env, k y, team, город (Cyrillic sorts after Latin).
+        let expected = "empty\u{1F}\u{1E}env\u{1F}prod\u{1E}k y\u{1F}v\u{1E}team\u{1F}b e\u{1E}город\u{1F}Москва"
+        #expect(ResourceColumns.tags(tags) == expected)
+        #expect(ResourceColumns.tags(ResourceColumns.tags(tags)) == ["empty": "", "env": "prod", "k y": "v", "team": "b e", "город": "Москва"])
+        #expect(ResourceColumns.tags([:]) == "")
+    }
+}

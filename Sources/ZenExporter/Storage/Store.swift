@@ -916,12 +916,21 @@ enum ResourceColumns {
     static let separator = "\u{1E}"
     static let pairSeparator = "\u{1F}"
 
+    /// Sorted by key, into one byte buffer. A separator inside a key or value becomes a space
+    /// (both are ASCII controls, so replacing the byte replaces the character).
     static func tags(_ tags: [String: String]) -> String {
-        func clean(_ text: String) -> String {
-            text.contains(where: { $0 == "\u{1E}" || $0 == "\u{1F}" })
-                ? String(text.map { $0 == "\u{1E}" || $0 == "\u{1F}" ? " " : $0 }) : text
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(tags.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 })
+        func append(_ text: String) {
+            for byte in text.utf8 { bytes.append(byte == 0x1E || byte == 0x1F ? 0x20 : byte) }
         }
-        return tags.sorted { $0.key < $1.key }.map { "\(clean($0.key))\(pairSeparator)\(clean($0.value))" }.joined(separator: separator)
+        for (index, pair) in tags.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { bytes.append(0x1E) }
+            append(pair.key)
+            bytes.append(0x1F)
+            append(pair.value)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func tags(_ text: String) -> [String: String] {
