@@ -51,6 +51,48 @@ struct DaemonTests {
         _ = daemon.stop()
     }
 
+    @Test("a large estate is served plain right after its sync and gzipped once its series are deflated; both decode to the same text")
+    func gzipAfterLargeSync() async throws {
+        // 20,000 resources × 1 day: the cost series alone are about 6 MB, past the 1 MiB from
+        // which a sync publishes before deflating.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("zen-gzip-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let csv = scratch.appendingPathComponent("focus.csv").path
+        let generator = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/gen-focus.py").standardizedFileURL.path
+        let generated = try runTool("python3", [generator, "20000", "1", csv, "--start", "2026-11-20"])
+        #expect(generated.status == 0, "\(generated.output)")
+        let daemon = try Daemon(config: """
+            storage: {path: ./data/infrazen.db}
+            metrics: {per_resource: true}
+            sources:
+              - {name: focus, type: focus, path: "\(csv)", interval: 1h}
+            """)
+        try daemon.start()
+        try await daemon.waitUntilReady(timeout: 60)
+        let plain = try await daemon.metrics()
+        // Past the 1 MiB from which the series are deflated after the publish, not before.
+        let costLines = plain.split(separator: "\n").filter { $0.hasPrefix("infrazen_resource_cost_per_hour{") }
+        #expect(costLines.reduce(0) { $0 + $1.utf8.count } > 1 << 20)  // ExpositionWriter.deflateLaterFrom
+        // Whichever form a scrape gets, it is whole; within 30 s it is gzip.
+        var encoding = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let headers = try runTool("sh", ["-c", "curl -sf -o /dev/null -D - -H 'Accept-Encoding: gzip' http://127.0.0.1:\(daemon.port)/metrics"])
+            encoding = headers.output.lowercased().contains("content-encoding: gzip") ? "gzip" : "identity"
+            if encoding == "gzip" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(encoding == "gzip")
+        let compressed = try runTool("sh", ["-c", "curl -sf -H 'Accept-Encoding: gzip' http://127.0.0.1:\(daemon.port)/metrics | gunzip -t && echo intact"])
+        #expect(compressed.output.contains("intact"), "\(compressed.output)")
+        let decoded = try runTool("curl", ["-sf", "--compressed", "http://127.0.0.1:\(daemon.port)/metrics"])
+        let strip = { (text: String) in text.split(separator: "\n").filter { !$0.hasPrefix("process_") && !$0.contains("sync_duration") }.joined(separator: "\n") }
+        #expect(strip(decoded.output) == strip(try await daemon.metrics()))
+        #expect(strip(decoded.output) == strip(plain))
+        _ = daemon.stop()
+    }
+
     @Test("the landing page and the health endpoints answer")
     func landingAndHealth() async throws {
         let daemon = try Daemon(config: Self.demoConfig)

@@ -168,7 +168,7 @@ struct BenchRender: AsyncParsableCommand {
             // The text the peers produce: resource_cost_per_hour for every resource (its
             // resource_info sibling is rendered too, as in a sync, and not counted in bytes).
             let start = ContinuousClock.now
-            let fragments = renderer.fragments(source: "aws", resources: synthetic, dimensions: dimensions, utilization: [], deflate: false)
+            let fragments = renderer.fragments(source: "aws", resources: synthetic, dimensions: dimensions, utilization: [], deflate: .never)
             var writer = ExpositionWriter(namespace: "infrazen", capacity: 1024)
             writer.write(MetricCatalog.resourceCostPerHour, fragments: [fragments.cost])
             best = min(best, (ContinuousClock.now - start).seconds)

@@ -63,7 +63,7 @@ struct EstateRenderer: Sendable {
     /// another source synced would be most of the work of a publish. `dimensions` are the
     /// allocation's (tags, then rules), the same that `tenant_cost_monthly` sums.
     func fragments(source: String, resources: [Resource], dimensions: [[String: String]], utilization: [UtilizationSample],
-                   deflate: Bool = true) -> ResourceFragments {
+                   deflate: FragmentDeflate = .now) -> ResourceFragments {
         var cost = ExpositionWriter(namespace: metrics.namespace, capacity: resources.count * 320)
         var info = ExpositionWriter(namespace: metrics.namespace, capacity: resources.count * 160)
         let costName = cost.qualifiedName(MetricCatalog.resourceCostPerHour)
@@ -269,6 +269,14 @@ struct ResourceFragments: Sendable {
     var cost = SampleFragment.empty
     var info = SampleFragment.empty
     var utilization = SampleFragment.empty
+
+    /// Whether a fragment still waits for its deflated form.
+    var deflateLater: Bool { cost.deflateLater || info.deflateLater || utilization.deflateLater }
+
+    /// These fragments with their deflated forms made.
+    func withDeflatedForms() -> ResourceFragments {
+        ResourceFragments(cost: cost.withDeflatedForm(), info: info.withDeflatedForm(), utilization: utilization.withDeflatedForm())
+    }
 }
 
 struct BuildInfo: Sendable {

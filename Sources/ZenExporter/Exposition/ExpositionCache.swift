@@ -24,10 +24,11 @@ final class ExpositionCache: Sendable {
     }
 
     /// Swaps in a new exposition; compresses it here, once, not per scrape (and only the
-    /// parts that were not deflated when they were rendered).
+    /// parts that were not deflated when they were rendered). While a fragment's deflated
+    /// form is still being made, the exposition has no gzip form: scrapes get it plain.
     func publish(_ writer: ExpositionWriter) {
         let parts = writer.allParts
-        let pieces = parts.compactMap { part in part.deflated ?? DeflatedPiece(part.bytes) }
+        let pieces = parts.compactMap { part in part.deflated ?? (part.deflateLater ? nil : DeflatedPiece(part.bytes)) }
         let rendered = Rendered(parts: parts.map(\.bytes), gzip: pieces.count == parts.count ? GzipPrefix(pieces: pieces) : nil,
                                 series: writer.seriesCount)
         current.withLock { $0 = rendered }

@@ -8,13 +8,21 @@ struct ExpositionWriter {
     private(set) var current: ByteBuffer
     /// Finished parts in order: text written here, and fragments (shared, not copied) with
     /// their deflated form when they have one.
-    private(set) var parts: [(bytes: ByteBuffer, deflated: DeflatedPiece?)] = []
+    private(set) var parts: [Part] = []
     private(set) var seriesCount = 0
     let namespace: String
 
+    /// One part of the exposition. `deflateLater`: a fragment whose deflated form is still
+    /// being made (see `SampleFragment.deflateLater`); publishing does not make it instead.
+    struct Part {
+        var bytes: ByteBuffer
+        var deflated: DeflatedPiece?
+        var deflateLater = false
+    }
+
     /// Everything written, in order, without copying.
-    var allParts: [(bytes: ByteBuffer, deflated: DeflatedPiece?)] {
-        current.readableBytes > 0 ? parts + [(current, nil)] : parts
+    var allParts: [Part] {
+        current.readableBytes > 0 ? parts + [Part(bytes: current)] : parts
     }
 
     init(namespace: String, capacity: Int = 64 * 1024) {
@@ -40,10 +48,10 @@ struct ExpositionWriter {
     mutating func write(_ family: MetricFamily, fragments: [SampleFragment]) {
         guard fragments.contains(where: { $0.count > 0 }) else { return }
         writeHeader(family)
-        parts.append((current, nil))
+        parts.append(Part(bytes: current))
         current = ByteBufferAllocator().buffer(capacity: 64 * 1024)
         for fragment in fragments where fragment.count > 0 {
-            parts.append((fragment.bytes, fragment.deflated))
+            parts.append(Part(bytes: fragment.bytes, deflated: fragment.deflated, deflateLater: fragment.deflateLater))
             seriesCount += fragment.count
         }
     }
@@ -58,10 +66,20 @@ struct ExpositionWriter {
     }
 
     /// What was written, as a fragment to be joined into a later exposition; `deflate` does
-    /// its gzip part once here rather than on every publish.
-    func fragment(deflate: Bool = true) -> SampleFragment {
-        SampleFragment(bytes: current, count: seriesCount, deflated: deflate && current.readableBytes > 0 ? DeflatedPiece(current, level: 1) : nil)
+    /// its gzip part once here rather than on every publish, `.later` leaves it to
+    /// `SampleFragment.withDeflatedForm()`.
+    func fragment(deflate: FragmentDeflate = .now) -> SampleFragment {
+        switch deflate {
+        case .later where current.readableBytes >= Self.deflateLaterFrom:
+            SampleFragment(bytes: current, count: seriesCount, deflated: nil, deflateLater: true)
+        case .now, .later: SampleFragment(bytes: current, count: seriesCount, deflated: current.readableBytes > 0 ? DeflatedPiece(current, level: 1) : nil)
+        case .never: SampleFragment(bytes: current, count: seriesCount, deflated: nil)
+        }
     }
+
+    /// A fragment smaller than this is deflated as it is rendered even when `.later` is
+    /// asked: it takes under a few milliseconds, and the exposition keeps its gzip form.
+    static let deflateLaterFrom = 1 << 20
 
     /// Each label's `{name="` or `,name="`, for `writeSample(prefixes:…)`.
     static func labelPrefixes(_ family: MetricFamily) -> [[UInt8]] {
@@ -110,12 +128,27 @@ struct ExpositionWriter {
     }
 }
 
+/// When a fragment's gzip part is made: as it is rendered, after it is first published
+/// (`SampleFragment.withDeflatedForm()`), or never (a publish then deflates it with the rest).
+enum FragmentDeflate: Sendable {
+    case now, later, never
+}
+
 /// Sample lines of one family rendered ahead of time, and how many.
 struct SampleFragment: Sendable {
     var bytes: ByteBuffer
     var count: Int
     var deflated: DeflatedPiece?
+    /// Published before its deflated form is made: until then the exposition is served
+    /// without gzip rather than deflating 40 MB inside a publish.
+    var deflateLater = false
     static let empty = SampleFragment(bytes: ByteBuffer(), count: 0, deflated: nil)
+
+    /// This fragment with its deflated form made.
+    func withDeflatedForm() -> SampleFragment {
+        guard deflateLater else { return self }
+        return SampleFragment(bytes: bytes, count: count, deflated: DeflatedPiece(bytes, level: 1))
+    }
 }
 
 /// A sample value: exact decimals for money, doubles for ratios and self-metrics.

@@ -396,7 +396,10 @@ struct SyncEngine: Sendable {
         if let range = dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
         updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, today: Self.historyToday(updatedHistory, now: now, config: config)))
         let history = updatedHistory
-        let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization)
+        // Deflated after the publish (below): the new figures are served without waiting for
+        // the gzip form of tens of megabytes of per-resource series.
+        let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization,
+                                                  deflate: .later)
         let renderSeconds = (ContinuousClock.now - storeStarted).seconds
         for failure in snapshot.endpointFailures {
             logger.warning("endpoint failed; the rest of the sync lands", metadata: [
@@ -437,7 +440,12 @@ struct SyncEngine: Sendable {
         let storeSeconds = (ContinuousClock.now - storeStarted).seconds
         await land([name: landing], evaluatedAhead: ahead)
         let duration = (ContinuousClock.now - startedInstant).seconds
-        await estate.update(name) { $0.lastDuration = duration }
+        let deflated = fragments.withDeflatedForms()
+        await estate.update(name) { status in
+            status.lastDuration = duration
+            // The fragments just published, unless something replaced them meanwhile.
+            if status.lastSuccess == now, status.fragments.deflateLater { status.fragments = deflated }
+        }
         func seconds(_ value: Double) -> Logger.MetadataValue { "\(String(format: "%.3f", value))" }
         logger.info("sync committed", metadata: [
             "source": "\(name)", "resources": "\(resources.count)", "created": "\(counts[.created] ?? 0)",
