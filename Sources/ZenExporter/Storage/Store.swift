@@ -82,7 +82,8 @@ final class Store: Sendable {
     /// waits for the record. An abandoned record rolls everything back. The costs are taken
     /// from `handed` and let go once written.
     @discardableResult
-    func commit(source: String, costs handed: Handed<DailyCostTable>, then pending: PendingRecord, retention: Retention) async throws -> Int64 {
+    func commit(source: String, costs handed: Handed<DailyCostTable>, then pending: Pending<SyncRecord>,
+                scopes pendingScopes: Pending<[LocalDay: ScopeHistory.Day]>, retention: Retention) async throws -> Int64 {
         defer { narrowPageCache() }
         return try await writer.write { db in
             try db.execute(sql: "PRAGMA cache_size = -\(Self.commitPageCacheKiB)")
@@ -98,7 +99,9 @@ final class Store: Sendable {
                                                      extras: stored, fingerprint: sync.fingerprint)
             try Self.saveChanges(db, sync: sync, snapshotID: snapshotID)
             if let range = sync.dayRange {
-                try Self.replaceScopeDaily(db, source: source, days: sync.scopeDays, from: range.first, through: range.last)
+                // Summed per scope while the resources above were written.
+                guard let scopeDays = pendingScopes.wait() else { throw CancellationError() }
+                try Self.replaceScopeDaily(db, source: source, days: scopeDays, from: range.first, through: range.last)
             }
             try Self.prune(db, source: source, now: sync.finishedAt, retention: retention)
             return snapshotID
@@ -851,10 +854,9 @@ struct SyncRecord: Sendable {
     var finishedAt: Date
     /// Every resource's change, unchanged ones included (they are counted, not stored).
     var changes: [ResourceChange]
-    /// The first and last day the source reported costs for (their history is replaced).
+    /// The first and last day the source reported costs for (their history is replaced; the
+    /// days summed per scope are handed over after this record).
     var dayRange: (first: LocalDay, last: LocalDay)?
-    /// The days' costs summed per scope.
-    var scopeDays: [LocalDay: ScopeHistory.Day]
     var extras: SnapshotExtras
     var fingerprint: String?
     /// The source's first good sync (nothing restored or synced before): every resource is
@@ -882,27 +884,27 @@ final class Handed<Value: Sendable>: Sendable {
 /// A sync record handed over to a commit that is already running (`Store.commit(source:costs:then:retention:)`):
 /// the database thread waits for it inside its transaction. Fulfilled or abandoned once; the
 /// first call wins.
-final class PendingRecord: Sendable {
+final class Pending<Value: Sendable>: Sendable {
     private let handed = DispatchSemaphore(value: 0)
-    /// nil until handed over; then the record, or nil inside when abandoned.
-    private let record = Mutex<SyncRecord??>(nil)
+    /// nil until handed over; then the value, or nil inside when abandoned.
+    private let record = Mutex<Value??>(nil)
 
-    func fulfill(_ sync: SyncRecord) { hand(sync) }
+    func fulfill(_ value: Value) { hand(value) }
 
     /// The sync will not land (it failed or was cancelled before its record was complete).
     func abandon() { hand(nil) }
 
-    private func hand(_ sync: SyncRecord?) {
+    private func hand(_ value: Value?) {
         let first = record.withLock { current in
             guard current == nil else { return false }
-            current = .some(sync)
+            current = .some(value)
             return true
         }
         if first { handed.signal() }
     }
 
-    /// Blocks the calling (database) thread until the record is handed over.
-    func wait() -> SyncRecord? {
+    /// Blocks the calling (database) thread until the value is handed over.
+    func wait() -> Value? {
         handed.wait()
         handed.signal()  // later waits return at once
         return record.withLock { $0 ?? nil }

@@ -368,10 +368,13 @@ struct SyncEngine: Sendable {
         // The database writes the per-resource daily costs on its own thread while this one
         // reconciles, then the rest of the record while this one renders and evaluates;
         // nothing is published until the write is done, and a failed write publishes nothing.
-        let pending = PendingRecord()
+        let pending = Pending<SyncRecord>(), pendingScopes = Pending<[LocalDay: ScopeHistory.Day]>()
         let handed = Handed(snapshot.costs)
-        async let stored = store.commit(source: name, costs: handed, then: pending, retention: config.storage.retention)
-        defer { pending.abandon() }
+        async let stored = store.commit(source: name, costs: handed, then: pending, scopes: pendingScopes, retention: config.storage.retention)
+        defer {
+            pending.abandon()
+            pendingScopes.abandon()
+        }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             inventoriedScopes: snapshot.inventoriedScopes, orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
         let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
@@ -379,17 +382,20 @@ struct SyncEngine: Sendable {
         // the rest of the sync (rendering, evaluating, storing) does not need.
         snapshot.billing = []
         snapshot.inventory = []
-        let dimensions = dimensions(source: name, resources: resources)
-        let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
+        // The record first, so that the database writes the resources while this thread
+        // gives them their tenants and sums the days per scope, handed over after.
         let dayRange = snapshot.costs.dayRange, dailyRows = snapshot.costs.count
-        snapshot.costs = DailyCostTable()  // summed, and with the database: tens of MB at 100k resources
         let previous = await estate.status(of: name)
         let changes = detectChanges(previous: previous?.resources ?? [], current: resources)
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
-                                changes: changes, dayRange: dayRange, scopeDays: scopeDays, extras: extras, fingerprint: snapshot.fingerprint,
+                                changes: changes, dayRange: dayRange, extras: extras, fingerprint: snapshot.fingerprint,
                                 isFirst: previous?.hasData != true)
         pending.fulfill(record)
+        let dimensions = dimensions(source: name, resources: resources)
+        let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
+        snapshot.costs = DailyCostTable()  // summed, and with the database: tens of MB at 100k resources
+        pendingScopes.fulfill(scopeDays)
         let storeStarted = ContinuousClock.now
         let reconcileSeconds = (storeStarted - reconcileStarted).seconds
         var updatedHistory = previous?.history ?? ScopeHistory()
