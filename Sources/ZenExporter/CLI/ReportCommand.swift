@@ -26,7 +26,7 @@ struct ReportCommand: AsyncParsableCommand {
         }
         var now = Date()
         if let at {
-            guard let instant = ISO8601DateFormatter().date(from: at) else {
+            guard let instant = DateText.ascii(at).flatMap({ ISO8601DateFormatter().date(from: $0) }) else {
                 throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
             }
             now = instant

@@ -100,7 +100,7 @@ struct SyncCommand: AsyncParsableCommand {
         defer { try? store.close() }
         var engine = SyncEngine(config: config, store: store, logger: logger)
         if let at {
-            guard let instant = ISO8601DateFormatter().date(from: at) else {
+            guard let instant = DateText.ascii(at).flatMap({ ISO8601DateFormatter().date(from: $0) }) else {
                 throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
             }
             engine.clock = { instant }
@@ -126,7 +126,7 @@ struct Render: AsyncParsableCommand {
         try sharding.apply(to: &config)
         var instant = Date()
         if let at {
-            guard let parsed = ISO8601DateFormatter().date(from: at) else {
+            guard let parsed = DateText.ascii(at).flatMap({ ISO8601DateFormatter().date(from: $0) }) else {
                 throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
             }
             instant = parsed

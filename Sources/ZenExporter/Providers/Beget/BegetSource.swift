@@ -229,7 +229,7 @@ struct BegetSource: Source {
 
     /// `2025-09-01 10:11:12`, Moscow time (Beget does not say; its panel shows MSK).
     static func date(_ text: String?) -> Date? {
-        guard let text else { return nil }
+        guard let text = text.flatMap(DateText.ascii) else { return nil }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "Europe/Moscow")

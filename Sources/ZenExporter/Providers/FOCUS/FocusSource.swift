@@ -530,6 +530,7 @@ private struct FocusIngest {
 /// FOCUS requires), or a plain date.
 enum FocusTime {
     static func parse(_ text: String) -> Date? {
+        guard let text = DateText.ascii(text) else { return nil }
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

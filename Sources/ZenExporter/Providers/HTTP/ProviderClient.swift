@@ -126,7 +126,7 @@ struct ProviderClient: Sendable {
 
     /// `Retry-After` as seconds or an HTTP date.
     static func retryAfter(_ headers: HTTPHeaders, now: Date) -> Duration? {
-        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        guard let header = headers.first(name: "Retry-After"), let value = DateText.ascii(header.trimmingCharacters(in: .whitespaces)) else { return nil }
         if let seconds = Int(value) { return .seconds(max(0, seconds)) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -114,5 +114,8 @@ final class ISO8601Dates {
         whole.formatOptions = [.withInternetDateTime]
     }
 
-    func date(_ text: String) -> Date? { fractional.date(from: text) ?? whole.date(from: text) }
+    func date(_ text: String) -> Date? {
+        guard let text = DateText.ascii(text) else { return nil }
+        return fractional.date(from: text) ?? whole.date(from: text)
+    }
 }

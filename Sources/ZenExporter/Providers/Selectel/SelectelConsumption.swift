@@ -287,7 +287,7 @@ struct ConsumptionTally: Sendable {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = SelectelSource.moscow
         formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        let day = formatter.date(from: String(period.prefix(19))).map { LocalDay($0, in: reporting) }
+        let day = DateText.ascii(String(period.prefix(19))).flatMap { formatter.date(from: $0) }.map { LocalDay($0, in: reporting) }
         dayOfPeriod[period] = day
         return day
     }
