@@ -79,8 +79,9 @@ final class Store: Sendable {
     ///
     /// It begins before the rest of the record exists: the per-resource costs (a second at
     /// 3,000,000 rows) are written while the caller still reconciles, then the transaction
-    /// waits for the record. An abandoned record rolls everything back. The costs are taken
-    /// from `handed` and let go once written.
+    /// waits for the record, writes the resources, and waits for the per-scope sums. An
+    /// abandoned record or sums roll everything back. The costs are taken from `handed` and
+    /// let go once written.
     @discardableResult
     func commit(source: String, costs handed: Handed<DailyCostTable>, then pending: Pending<SyncRecord>,
                 scopes pendingScopes: Pending<[LocalDay: ScopeHistory.Day]>, retention: Retention) async throws -> Int64 {
@@ -881,9 +882,9 @@ final class Handed<Value: Sendable>: Sendable {
     func take() -> Value? { value.withLock { taken in defer { taken = nil }; return taken } }
 }
 
-/// A sync record handed over to a commit that is already running (`Store.commit(source:costs:then:retention:)`):
-/// the database thread waits for it inside its transaction. Fulfilled or abandoned once; the
-/// first call wins.
+/// Part of a sync (its record, its per-scope sums) handed over to a commit that is already
+/// running (`Store.commit(source:costs:then:scopes:retention:)`): the database thread waits
+/// for it inside its transaction. Fulfilled or abandoned once; the first call wins.
 final class Pending<Value: Sendable>: Sendable {
     private let handed = DispatchSemaphore(value: 0)
     /// nil until handed over; then the value, or nil inside when abandoned.
