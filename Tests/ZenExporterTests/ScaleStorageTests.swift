@@ -182,6 +182,31 @@ struct ScaleStorageTests {
         }
         #expect(deleted == ["vm-1"])
     }
+
+    @Test("a commit's 16 MB page cache is narrowed back to SQLite's 2,000 KiB after it, also after a failed one")
+    func pageCacheNarrowedAfterCommit() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func snapshot(servers: Int) -> SourceSnapshot {
+            var snapshot = SourceSnapshot()
+            snapshot.billing = (0..<servers).map { index in
+                BillingLineItem(provider: "selectel", resourceID: "vm-\(index)", resourceName: "vm-\(index)", resourceType: "server",
+                                service: "Cloud Servers", category: .compute, region: "ru-1", account: "1", rate: Rate(Money(24, .rub), per: .daily))
+            }
+            return snapshot
+        }
+        let store = try Store(path: path)
+        defer { try? store.close() }
+        #expect(try await store.writerPageCacheKiB() == 2000)  // SQLite's default, -2000
+        let engine = try engine("storage: {path: \(path)}\nsources:\n  - {name: sel, type: demo}\n", store: store)
+            .replacingSource("sel", with: ScriptedSource([.succeed(snapshot(servers: 1)), .succeed(snapshot(servers: 5000))]))
+        #expect(await engine.syncAllOnce() == [])
+        #expect(try await store.writerPageCacheKiB() == 2000)
+        // A commit that fails (5,000 resources in a file that may not grow) narrows it too.
+        try await store.limitPages(1)
+        #expect(await engine.syncAllOnce() == ["sel"])
+        #expect(try await store.writerPageCacheKiB() == 2000)
+    }
 }
 
 @Suite("Stored resource columns")

@@ -121,6 +121,11 @@ final class Store: Sendable {
         writer.asyncWriteWithoutTransaction { db in try? db.execute(sql: "PRAGMA cache_size = -\(Self.idlePageCacheKiB)") }
     }
 
+    /// The writing connection's page cache limit in KiB, once the writes queued before are done.
+    func writerPageCacheKiB() async throws -> Int {
+        try await writer.writeWithoutTransaction { db in -(try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? 0) }
+    }
+
     /// Records a good sync that found its source unchanged (same files, same fingerprint):
     /// one small row, so that a resync that changes nothing does not grow the database.
     func commitUnchanged(source: String, provider: String, startedAt: Date, finishedAt: Date, resources: Int, fingerprint: String?) async throws {
