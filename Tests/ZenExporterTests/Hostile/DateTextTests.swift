@@ -22,4 +22,22 @@ struct DateTextTests {
         #expect(ISO8601Dates().date(Self.hostile + "Z") == nil)
         #expect(ISO8601Dates().date("2026-11-20T00:00:00.5Z") == Date(timeIntervalSince1970: 1_795_132_800.5))
     }
+
+    @Test("a Selectel consumption row billed for a period that is no time fails its window as bad_value, naming the object and period")
+    func selectelPeriodIsNamed() throws {
+        var tally = ConsumptionTally()
+        let body = #"{"status": "success", "data": [{"object": {"id": "vm-1"}, "period": "2026-11-19T10:00:00", "value": 12.5},"#
+            + #"{"object": {"id": "vm-2"}, "period": "2026-11-2\#u{36B}:00:00", "value": 3}]}"#
+        var bytes = body
+        _ = try bytes.withUTF8 { try Selectel.ConsumptionReader.read(UnsafeRawBufferPointer($0)) { tally.add($0, hourly: true) } }
+        let failure = try #require(tally.unreadPeriodFailure)
+        #expect(failure.reason == "bad_value" && failure.endpoint == "consumption" && failure.failsTheSync)
+        #expect(failure.message == "consumption: object vm-2: period \"2026-11-2\u{36B}:00:00\" is not a Moscow time yyyy-MM-ddTHH:mm:ss")
+        // A tally of good rows has none.
+        var good = ConsumptionTally()
+        var clean = #"{"status": "success", "data": [{"object": {"id": "vm-1"}, "period": "2026-11-19T10:00:00", "value": 12.5}]}"#
+        _ = try clean.withUTF8 { try Selectel.ConsumptionReader.read(UnsafeRawBufferPointer($0)) { good.add($0, hourly: true) } }
+        #expect(good.unreadPeriodFailure == nil)
+        #expect(good.days.count == 1)
+    }
 }

@@ -189,6 +189,7 @@ extension SelectelSource {
             guard status == nil || status == "success" else {
                 throw SyncFailure(endpoint: "consumption", reason: "refused", message: "consumption: status \(status ?? "")")
             }
+            if let failure = tally.unreadPeriodFailure { throw failure }
             return tally
         }
         return FetchedWindow(window: window, tally: tally, bytes: body.readableBytes)
@@ -244,18 +245,25 @@ struct ConsumptionTally: Sendable {
     private(set) var lastPeriod = ""
     private(set) var latest: [String: Latest] = [:]
     private var dayOfPeriod: [String: LocalDay?] = [:]
+    /// The first billed row whose `period` is no time (its object and period): its cost has
+    /// no day, so the window cannot be tallied whole.
+    private(set) var unreadPeriod: (object: String, period: String)?
 
     init(reporting: TimeZone = TimeZone(identifier: "UTC") ?? .current) {
         self.reporting = reporting
     }
 
     mutating func add(_ row: Selectel.ConsumptionReader.Row, hourly: Bool) {
-        guard let period = row.period else { return }
+        let period = row.period ?? ""
         if hourly && period > lastPeriod {
             lastPeriod = period
             latest = [:]
         }
-        guard row.hasObject, let id = row.objectID, !id.isEmpty, let value = row.value, let day = day(of: period) else { return }
+        guard row.hasObject, let id = row.objectID, !id.isEmpty, let value = row.value else { return }
+        guard let day = day(of: period) else {
+            if unreadPeriod == nil { unreadPeriod = (id, period) }
+            return
+        }
         days[Key(day: day, resourceID: id), default: Self.day(of: row)].kopecks.add(value)
         if hourly && period == lastPeriod {
             latest[id, default: Latest(row: row)].kopecks.add(value)
@@ -263,6 +271,16 @@ struct ConsumptionTally: Sendable {
     }
 
     /// Adds a later window's tally (rows in the order they were billed).
+    /// The failure of a window with a billed row whose period is no time: the sync fails
+    /// rather than land without that row's cost (as a bad amount does).
+    var unreadPeriodFailure: SyncFailure? {
+        unreadPeriod.map { unread in
+            SyncFailure(endpoint: "consumption", reason: SyncFailure.badValue,
+                        message: "consumption: object \(unread.object.prefix(80)): period \"\(unread.period.prefix(40))\" is not a Moscow time yyyy-MM-ddTHH:mm:ss",
+                        failsTheSync: true)
+        }
+    }
+
     mutating func merge(_ other: ConsumptionTally) {
         for (key, day) in other.days {
             days[key, default: Day(service: day.service, category: day.category)].kopecks.add(day.kopecks)
