@@ -27,6 +27,7 @@ struct LineDaySumsTests {
         var sums = LineDaySums()
         for row in rows { sums.add(line: row.line, day: row.day, row.micros) }
         #expect(sums.count == 9001)
+        #expect(!sums.isHashed)
         #expect(read(sums) == expected(rows))
         // Line 5 on day 20,401: 5 × 10 + 20,401 mod 7 (3), then 1,000,000 more.
         #expect(read(sums).contains([20_401, 5, 1_000_053]))
@@ -42,6 +43,7 @@ struct LineDaySumsTests {
         var sums = LineDaySums()
         for row in rows { sums.add(line: row.line, day: row.day, row.micros) }
         #expect(sums.count == 400_002)
+        #expect(sums.isHashed)
         #expect(read(sums) == expected(rows))
     }
 }

@@ -26,9 +26,7 @@ struct ReportCommand: AsyncParsableCommand {
         }
         var now = Date()
         if let at {
-            guard let instant = DateText.ascii(at).flatMap({ ISO8601DateFormatter().date(from: $0) }) else {
-                throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
-            }
+            let instant = try AtOption.instant(at)
             now = instant
         }
         let config = try options.load()

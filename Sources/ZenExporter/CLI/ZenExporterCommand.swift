@@ -100,9 +100,7 @@ struct SyncCommand: AsyncParsableCommand {
         defer { try? store.close() }
         var engine = SyncEngine(config: config, store: store, logger: logger)
         if let at {
-            guard let instant = DateText.ascii(at).flatMap({ ISO8601DateFormatter().date(from: $0) }) else {
-                throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
-            }
+            let instant = try AtOption.instant(at)
             engine.clock = { instant }
         }
         await engine.restore(evaluate: false)
@@ -126,9 +124,7 @@ struct Render: AsyncParsableCommand {
         try sharding.apply(to: &config)
         var instant = Date()
         if let at {
-            guard let parsed = DateText.ascii(at).flatMap({ ISO8601DateFormatter().date(from: $0) }) else {
-                throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
-            }
+            let parsed = try AtOption.instant(at)
             instant = parsed
         }
         let store = try Store()
@@ -182,5 +178,15 @@ struct BenchRender: AsyncParsableCommand {
         print("zen_exporter_render_seconds=\(String(format: "%.4f", best))")
         print("zen_exporter_deflate_seconds=\(String(format: "%.4f", bestDeflate))")
         print("bytes=\(bytes)")
+    }
+}
+
+/// `--at`: the instant a one-shot command takes as now.
+enum AtOption {
+    static func instant(_ at: String) throws -> Date {
+        guard let instant = ISO8601Dates().date(at) else {
+            throw ValidationError("--at: \"\(at)\" is not an ISO 8601 time such as 2026-11-20T12:00:00Z")
+        }
+        return instant
     }
 }

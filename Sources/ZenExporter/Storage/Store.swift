@@ -893,15 +893,15 @@ final class Handed<Value: Sendable>: Sendable {
 final class Pending<Value: Sendable>: Sendable {
     private let handed = DispatchSemaphore(value: 0)
     /// nil until handed over; then the value, or nil inside when abandoned.
-    private let record = Mutex<Value??>(nil)
+    private let slot = Mutex<Value??>(nil)
 
     func fulfill(_ value: Value) { hand(value) }
 
-    /// The sync will not land (it failed or was cancelled before its record was complete).
+    /// The sync will not land (it failed or was cancelled before this part was complete).
     func abandon() { hand(nil) }
 
     private func hand(_ value: Value?) {
-        let first = record.withLock { current in
+        let first = slot.withLock { current in
             guard current == nil else { return false }
             current = .some(value)
             return true
@@ -913,7 +913,7 @@ final class Pending<Value: Sendable>: Sendable {
     func wait() -> Value? {
         handed.wait()
         handed.signal()  // later waits return at once
-        return record.withLock { $0 ?? nil }
+        return slot.withLock { $0 ?? nil }
     }
 }
 

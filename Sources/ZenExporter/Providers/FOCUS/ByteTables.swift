@@ -1,3 +1,4 @@
+import CostModel
 import Foundation
 
 /// The two hash tables a FOCUS read does millions of lookups in, per row: packed integer
@@ -204,6 +205,8 @@ struct LineDaySums {
 
     /// How many (line, day) pairs have a sum.
     var count: Int { hashed?.count ?? denseCount }
+    /// Whether the sums moved to the hash table (resources too short-lived for day columns).
+    var isHashed: Bool { hashed != nil }
 
     mutating func add(line: Int32, day: Int32, _ micros: Int64) {
         if hashed == nil, addDense(line: line, day: day, micros) { return }
@@ -228,6 +231,15 @@ struct LineDaySums {
             denseCount += 1
         }
         return true
+    }
+
+    /// Appends every sum to `costs` as its rows, by day, then line, and empties this table
+    /// (its columns are let go before the next reader needs the memory).
+    mutating func moveRows(into costs: inout DailyCostTable) {
+        let sums = self
+        self = LineDaySums()
+        costs.reserveCapacity(costs.count + sums.count)
+        sums.forEachByDayThenLine { day, line, micros in costs.append(day: day, line: line, micros: micros) }
     }
 
     /// Every sum, ordered by day, then line.

@@ -218,7 +218,8 @@ struct CSVReader<Source: ByteChunks> {
     /// The line the next record would start on.
     var nextLine: Int { line }
 
-    func range(of field: Int) -> Range<Int> { starts[field]..<ends[field] }
+    /// Field `field`'s length in bytes (its bytes are in the chunk or in the copy: `withField`).
+    func length(of field: Int) -> Int { ends[field] - starts[field] }
 
     /// Field `field`'s bytes, for parsing without a `String`.
     func withField<Result>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {

@@ -70,6 +70,22 @@ struct FocusExport: Sendable {
         var region: String
         var account: String
         var tags: [String: String]
+
+        /// A resource as a FOCUS row (or a warehouse's row of the same columns) describes it:
+        /// the provider in lower case, "focus" without one; the ID for a missing name; the
+        /// type and category from `ServiceCategory` when `ResourceType` is empty.
+        init(id: String, provider: String, name: String, type: String, serviceCategory: String, region: String, account: String,
+             tags: [String: String]) {
+            let entry = Taxonomy.lookup(provider: "focus", service: serviceCategory)
+            let provider = provider.lowercased()
+            self.provider = provider.isEmpty ? "focus" : provider
+            self.name = name.isEmpty ? id : name
+            self.type = type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased()
+            category = entry?.category ?? .other
+            self.region = region
+            self.account = account
+            self.tags = tags
+        }
     }
 
     struct BadRow: Sendable, Equatable, CustomStringConvertible {
@@ -186,9 +202,9 @@ private struct FocusIngest {
     var resourceNames: [String] = []
     /// (resource, service, currency) packed → line index.
     var lineIndex = PackedKeyTable()
-    /// Per line: its interned resource ID, service and canonical currency, and the line that
-    /// followed its last row.
-    var lineResource: [Int32] = []
+    /// Per line: its interned service and canonical currency, and the line that followed its
+    /// last row (its interned resource ID is `export.lineEntry`: interned IDs number
+    /// `export.entries`).
     var lineService: [Int32] = []
     var lineCurrency: [Int32] = []
     var successor: [Int32] = []
@@ -202,8 +218,6 @@ private struct FocusIngest {
     /// that code (`usd` and `USD` are one currency, and their rows one line).
     var currencyCodes: [String] = []
     var canonicalCurrency: [Int32] = []
-    /// Per interned resource ID: the resource as its first row describes it.
-    var entries: [FocusExport.Resource] = []
     var tagSets = FocusTags.Cache()
 
     init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
@@ -332,7 +346,7 @@ private struct FocusIngest {
             let resource = resourceIDs.intern(id)
             if Int(resource) == resourceNames.count {
                 resourceNames.append(id)
-                entries.append(later.entries[index])
+                export.entries.append(later.export.entries[index])
             }
             resourceMap.append(resource)
         }
@@ -340,7 +354,7 @@ private struct FocusIngest {
         var lineMap: [Int32] = []
         lineMap.reserveCapacity(later.export.costs.lines.count)
         for index in 0..<later.export.costs.lines.count {
-            let mine = line(resource: resourceMap[Int(later.lineResource[index])], service: serviceMap[Int(later.lineService[index])],
+            let mine = line(resource: resourceMap[Int(later.export.lineEntry[index])], service: serviceMap[Int(later.lineService[index])],
                             currency: currencyMap[Int(later.lineCurrency[index])])
             lineMap.append(mine)
             let day = later.export.lastUsageDay[index], usage = later.export.lastUsage[index]
@@ -383,14 +397,14 @@ private struct FocusIngest {
     }
 
     private func text<S>(_ reader: CSVReader<S>, _ column: Int) -> String { column < 0 ? "" : reader.string(column) }
-    private func isEmpty<S>(_ reader: CSVReader<S>, _ column: Int) -> Bool { column < 0 || reader.range(of: column).isEmpty }
+    private func isEmpty<S>(_ reader: CSVReader<S>, _ column: Int) -> Bool { column < 0 || reader.length(of: column) == 0 }
 
     private mutating func row<S>(_ reader: inout CSVReader<S>, _ columns: Columns, file: String, line: Int) throws {
         guard let micros = reader.withField(columns.cost, { Micros.parse($0) }) else {
             bad(file, line, "BilledCost \"\(reader.string(columns.cost))\" is not a number")
             return
         }
-        guard reader.range(of: columns.currency).count == 3 else {
+        guard reader.length(of: columns.currency) == 3 else {
             bad(file, line, "BillingCurrency \"\(reader.string(columns.currency).uppercased())\" is not a currency code")
             return
         }
@@ -444,7 +458,7 @@ private struct FocusIngest {
         let line = successor[Int(previousLine)]
         guard line >= 0, lineCurrency[Int(line)] == currency,
               !isEmpty(reader, columns.resourceID), !isEmpty(reader, columns.service),
-              reader.withField(columns.resourceID, { resourceIDs.holds(lineResource[Int(line)], $0) }),
+              reader.withField(columns.resourceID, { resourceIDs.holds(export.lineEntry[Int(line)], $0) }),
               reader.withField(columns.service, { services.holds(lineService[Int(line)], $0) }) else { return nil }
         return line
     }
@@ -462,15 +476,10 @@ private struct FocusIngest {
         if Int(resource) == resourceNames.count {
             let id = resourceIDs.string(resource)
             resourceNames.append(id)
-            let entry = Taxonomy.lookup(provider: "focus", service: text(reader, columns.serviceCategory))
-            let provider = text(reader, columns.provider).lowercased()
-            let type = text(reader, columns.resourceType)
-            let name = text(reader, columns.resourceName)
-            entries.append(FocusExport.Resource(
-                provider: provider.isEmpty ? "focus" : provider, name: name.isEmpty ? id : name,
-                type: type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased(), category: entry?.category ?? .other,
-                region: text(reader, columns.region), account: text(reader, columns.account),
-                tags: tagSets.tags(text(reader, columns.tags))))
+            export.entries.append(FocusExport.Resource(
+                id: id, provider: text(reader, columns.provider), name: text(reader, columns.resourceName),
+                type: text(reader, columns.resourceType), serviceCategory: text(reader, columns.serviceCategory),
+                region: text(reader, columns.region), account: text(reader, columns.account), tags: tagSets.tags(text(reader, columns.tags))))
         }
         return line(resource: resource, service: service, currency: currency)
     }
@@ -482,7 +491,7 @@ private struct FocusIngest {
     private mutating func line(resource: Int32, service: Int32, currency: Int32) -> Int32 {
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
         if currency < 0xFF, let known = lineIndex[key] { return Int32(truncatingIfNeeded: known) }
-        let entry = entries[Int(resource)]
+        let entry = export.entries[Int(resource)]
         let line = DailyCostTable.Line(resourceID: resourceNames[Int(resource)], service: services.string(service),
                                        currency: Currency(currencyCodes[Int(currency)]), provider: entry.provider,
                                        account: entry.account, category: entry.category)
@@ -500,7 +509,7 @@ private struct FocusIngest {
     private mutating func appendLine(resource: Int32, service: Int32, currency: Int32) {
         export.lastUsageDay.append(Int32.min)
         export.lastUsage.append(0)
-        lineResource.append(resource)
+        export.lineEntry.append(resource)
         lineService.append(service)
         lineCurrency.append(currency)
         successor.append(-1)
@@ -508,15 +517,7 @@ private struct FocusIngest {
 
     /// The rows sorted by day and line, the totals as decimals.
     mutating func finish() -> FocusExport {
-        let sums = self.sums
-        self.sums = LineDaySums()
-        var costs = export.costs
-        export.costs = DailyCostTable()
-        costs.reserveCapacity(sums.count)
-        sums.forEachByDayThenLine { day, line, micros in costs.append(day: day, line: line, micros: micros) }
-        export.costs = costs
-        export.entries = entries
-        export.lineEntry = lineResource
+        sums.moveRows(into: &export.costs)
         for (currency, sums) in totals.enumerated() {
             for (category, micros) in sums.enumerated() where micros != 0 {
                 export.totals["\(currencyCodes[currency])|\(FocusExport.chargeCategories[category])", default: 0] += Micros.decimal(micros)

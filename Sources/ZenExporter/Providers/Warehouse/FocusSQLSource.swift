@@ -100,20 +100,12 @@ struct WarehouseAssembly {
     /// resource, provider, name, type, region, account, service category, tags.
     mutating func resource(_ fields: [String]) throws {
         guard fields.count == 8 else { throw Self.shape("resources", fields.count, 8) }
+        // The query groups by resource: each comes once (the first would win, as in a file).
         let id = fields[0]
-        let entry = Taxonomy.lookup(provider: "focus", service: fields[6])
-        let provider = fields[1].lowercased()
-        let tags = tagSets.tags(fields[7])
-        let resource = FocusExport.Resource(
-            provider: provider.isEmpty ? "focus" : provider, name: fields[2].isEmpty ? id : fields[2],
-            type: fields[3].isEmpty ? (entry?.resourceType ?? "other") : fields[3].lowercased(), category: entry?.category ?? .other,
-            region: fields[4], account: fields[5], tags: tags)
-        if let known = entryOfResource[id] {
-            export.entries[Int(known)] = resource
-        } else {
-            entryOfResource[id] = Int32(export.entries.count)
-            export.entries.append(resource)
-        }
+        guard entryOfResource[id] == nil else { return }
+        entryOfResource[id] = Int32(export.entries.count)
+        export.entries.append(FocusExport.Resource(id: id, provider: fields[1], name: fields[2], type: fields[3], serviceCategory: fields[6],
+                                                   region: fields[4], account: fields[5], tags: tagSets.tags(fields[7])))
     }
 
     /// day, resource, service, currency, cost, usage cost, usage rows.
@@ -158,9 +150,7 @@ struct WarehouseAssembly {
 
     /// Rows sorted by day and line, as `FocusExport.costs` holds them.
     mutating func finish() -> FocusExport {
-        export.costs.reserveCapacity(sums.count)
-        sums.forEachByDayThenLine { day, line, micros in export.costs.append(day: day, line: line, micros: micros) }
-        sums = LineDaySums()
+        sums.moveRows(into: &export.costs)
         return export
     }
 

@@ -59,13 +59,13 @@ struct ClickHouseEngine: WarehouseEngine, WarehouseSession {
         }
         guard response.status == .ok else {
             let body = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
-            throw Self.failure(status: Int(response.status.code), body: body, endpoint: query.endpoint)
+            throw Self.failure(status: Int(response.status.code), body: body, server: url, endpoint: query.endpoint)
         }
         // An exception after the first rows (the query's time running out mid-stream) comes
         // as a last line of the 200 body, not as a status.
         func checked(_ fields: [String]) throws {
             if fields.count == 1, fields[0].hasPrefix("Code: ") {
-                throw Self.failure(status: 200, body: fields[0], endpoint: query.endpoint)
+                throw Self.failure(status: 200, body: fields[0], server: url, endpoint: query.endpoint)
             }
             try row(fields)
         }
@@ -82,19 +82,19 @@ struct ClickHouseEngine: WarehouseEngine, WarehouseSession {
 
     /// ClickHouse answers an exception with `Code: N, e.displayText() = …`: the code names the
     /// reason (159 is its timeout), the text goes to the log without the query.
-    static func failure(status: Int, body: String, endpoint: String) -> SyncFailure {
+    static func failure(status: Int, body: String, server: String, endpoint: String) -> SyncFailure {
         let text = body.split(separator: "\n").first.map(String.init) ?? ""
         let shown = String(text.replacingOccurrences(of: ", e.what() = DB::Exception", with: "").prefix(400))
         if status == 401 || status == 403 || text.hasPrefix("Code: 516") || text.hasPrefix("Code: 192") || text.hasPrefix("Code: 193") {
-            return SyncFailure(endpoint: endpoint, reason: "auth", message: "ClickHouse refused the user: \(shown)")
+            return SyncFailure(endpoint: endpoint, reason: "auth", message: "ClickHouse at \(server) refused the user: \(shown)")
         }
         if text.hasPrefix("Code: 159,") {
-            return SyncFailure(endpoint: endpoint, reason: "timeout", message: "ClickHouse stopped the query: \(shown)")
+            return SyncFailure(endpoint: endpoint, reason: "timeout", message: "ClickHouse at \(server) stopped the query: \(shown)")
         }
         if text.hasPrefix("Code: ") {
-            return SyncFailure(endpoint: endpoint, reason: "query", message: "ClickHouse: \(shown)")
+            return SyncFailure(endpoint: endpoint, reason: "query", message: "ClickHouse at \(server): \(shown)")
         }
-        return SyncFailure(endpoint: endpoint, reason: "http_\(status)", message: "ClickHouse answered \(status)")
+        return SyncFailure(endpoint: endpoint, reason: "http_\(status)", message: "ClickHouse at \(server) answered \(status)")
     }
 }
 
@@ -105,7 +105,9 @@ struct TabSeparatedLines {
     struct LineTooLong: Error, CustomStringConvertible {
         var line: Int
         var limit: Int
-        var description: String { "a line over \(limit / 1024 / 1024) MiB at row \(line)" }
+        var description: String {
+            "a line over \(limit % (1 << 20) == 0 ? "\(limit >> 20) MiB" : "\(limit) bytes") at row \(line)"
+        }
     }
 
     var maxLineBytes = 4 * 1024 * 1024
