@@ -55,6 +55,14 @@ struct StorageFaultsTests {
         return try queue.read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? -1 }
     }
 
+    /// How many resources the source's stored set holds (0 without one).
+    func storedResources(_ source: String) throws -> Int {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        let packed = try queue.read { try Data.fetchOne($0, sql: "SELECT resources FROM resource_sets WHERE source = ?", arguments: [source]) }
+        return try packed.map(ResourceSet.unpack)?.count ?? 0
+    }
+
     // MARK: Disk full
 
     @Test("a full disk fails the sync as disk_full; the last good figures stay served; the next sync after space returns lands")
@@ -148,7 +156,7 @@ struct StorageFaultsTests {
 
     // MARK: Bounded
 
-    static let tables = ["sync_snapshots", "resources", "cost_lines", "resource_daily", "scope_daily"]
+    static let tables = ["sync_snapshots", "resource_sets", "cost_lines", "resource_daily", "scope_daily"]
 
     func rows(_ source: String) throws -> [String: Int] {
         var counts: [String: Int] = [:]
@@ -177,7 +185,7 @@ struct StorageFaultsTests {
         let served = exposition(both)
         try first.close()
         let kept = try rows("demo"), removed = try rows("gone")
-        #expect(removed["resources"] == 350 && removed["scope_daily"] ?? 0 > 0)
+        #expect(try storedResources("gone") == 350 && removed["resource_sets"] == 1 && removed["scope_daily"] ?? 0 > 0)
         let before = try pages()
         let sizeBefore = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
 
@@ -231,7 +239,7 @@ struct StorageFaultsTests {
         await one.syncAllOnce()
         await one.pruneRemovedSources()
         #expect(try rows("gone").values.allSatisfy { $0 == 0 })
-        #expect(try rows("demo")["resources"] == 7)
+        #expect(try storedResources("demo") == 7 && storedResources("gone") == 0)
     }
 
     @Test("a usage query removed from the config loses its values and daily totals once its last poll is removed_source_days old")
@@ -290,7 +298,7 @@ struct StorageFaultsTests {
         #expect(try days() == 11)
     }
 
-    @Test("a resource deleted more than resource_retention_days ago loses its resources row and cost lines; current ones keep theirs")
+    @Test("a deleted resource leaves the stored set at once, and its cost lines once its days are past resource_retention_days; current ones keep theirs")
     func longGoneResourcePruned() async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -316,14 +324,15 @@ struct StorageFaultsTests {
             await running.syncAllOnce()
         }
         // Deleted on day 1; its last billed day is day 0. Day 20 is within 35 days of both.
-        #expect(try scalar("SELECT COUNT(*) FROM resources WHERE resource_id = 'yc-static' AND deleted_in_snapshot IS NOT NULL") == 1)
+        let stored = try #require(try await store.latestSnapshot(source: "demo")).resources.map(\.id)
+        #expect(!stored.contains("yc-static") && stored.count == 6)
+        #expect(try scalar("SELECT COUNT(*) FROM resource_states WHERE resource_id = 'yc-static' AND action = 'deleted'") == 1)
         #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") > 0)
 
         clock.set(later[2])
         await running.syncAllOnce()
-        #expect(try scalar("SELECT COUNT(*) FROM resources WHERE resource_id = 'yc-static'") == 0)
         #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") == 0)
-        #expect(try scalar("SELECT COUNT(*) FROM resources WHERE source = 'demo'") == 6)
+        #expect(try await store.latestSnapshot(source: "demo")?.resources.count == 6)
         #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE source = 'demo'") == lines)
     }
 

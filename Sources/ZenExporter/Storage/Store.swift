@@ -178,10 +178,10 @@ final class Store: Sendable {
         return db.lastInsertedRowID
     }
 
-    /// The resources that changed: a state row each (the audit; none for the resources of a
-    /// source's first sync) and their `resources` rows.
-    /// Statements are prepared once and bound through the C interface: a first sync of a
-    /// large estate writes every resource.
+    /// The resources that changed, a state row each (the audit; none for the resources of a
+    /// source's first sync, which its snapshot counts as created), and the source's current
+    /// resources, packed in one row (`ResourceSet`). State rows are bound through the C
+    /// interface: a sync of a large estate may change every resource.
     private static func saveChanges(_ db: Database, sync: SyncRecord, snapshotID: Int64) throws {
         let encoder = JSONEncoder.store
         let insertState = try db.makeStatement(sql: """
@@ -189,53 +189,9 @@ final class Store: Sendable {
                 changed_fields, cost_per_hour, currency, previous_state, current_state)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        let upsertResource = try db.makeStatement(sql: """
-            INSERT INTO resources (source, resource_id, provider, name, resource_type, service, category, region, account, status,
-                flavor, tags, rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, first_seen_snapshot, last_seen_snapshot,
-                project)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (source, resource_id) DO UPDATE SET
-                provider = excluded.provider, name = excluded.name, resource_type = excluded.resource_type, service = excluded.service,
-                category = excluded.category, region = excluded.region, account = excluded.account, project = excluded.project,
-                status = excluded.status,
-                flavor = excluded.flavor, tags = excluded.tags, rate_amount = excluded.rate_amount, rate_currency = excluded.rate_currency,
-                rate_period_hours = excluded.rate_period_hours, zombie = excluded.zombie, orphan = excluded.orphan, folded = excluded.folded,
-                last_seen_snapshot = excluded.last_seen_snapshot, deleted_in_snapshot = NULL
-            """)
-        let markDeleted = try db.makeStatement(sql: "UPDATE resources SET deleted_in_snapshot = ? WHERE source = ? AND resource_id = ?")
-        func upsert(_ resource: Resource?) throws {
-            guard let resource else { return }
-            try FastStatement.run(upsertResource, db) { sqlite in
-                FastStatement.bind(sqlite, 1, sync.source)
-                FastStatement.bind(sqlite, 2, resource.id)
-                FastStatement.bind(sqlite, 3, resource.provider)
-                FastStatement.bind(sqlite, 4, resource.name)
-                FastStatement.bind(sqlite, 5, resource.resourceType)
-                FastStatement.bind(sqlite, 6, resource.service)
-                FastStatement.bind(sqlite, 7, resource.category.rawValue)
-                FastStatement.bind(sqlite, 8, resource.region)
-                FastStatement.bind(sqlite, 9, resource.account)
-                FastStatement.bind(sqlite, 10, resource.status.value)
-                FastStatement.bind(sqlite, 11, resource.flavor)
-                FastStatement.bind(sqlite, 12, resource.tags.isEmpty ? "" : ResourceColumns.tags(resource.tags))
-                FastStatement.bind(sqlite, 13, resource.rate.amount.plainString)
-                FastStatement.bind(sqlite, 14, resource.rate.currency.code)
-                FastStatement.bind(sqlite, 15, resource.rate.periodHours.plainString)
-                sqlite3_bind_int64(sqlite, 16, resource.isZombie ? 1 : 0)
-                sqlite3_bind_int64(sqlite, 17, resource.isOrphan ? 1 : 0)
-                FastStatement.bind(sqlite, 18, resource.folded.isEmpty ? "" : resource.folded.joined(separator: ResourceColumns.separator))
-                sqlite3_bind_int64(sqlite, 19, snapshotID)
-                sqlite3_bind_int64(sqlite, 20, snapshotID)
-                FastStatement.bind(sqlite, 21, resource.project)
-            }
-        }
-        for change in sync.changes where change.action != .unchanged {
-            if sync.isFirst && change.action == .created {
-                try upsert(change.current)
-                continue
-            }
-            // The state of a created resource is its `resources` row; JSON is kept for what
-            // an audit compares: both sides of an update, and what a deleted resource was.
+        for change in sync.changes where change.action != .unchanged && !(sync.isFirst && change.action == .created) {
+            // The state of a created resource is in the packed set; JSON is kept for what an
+            // audit compares: both sides of an update, and what a deleted resource was.
             let state = try change.action == .updated ? change.current.map { String(decoding: try encoder.encode($0), as: UTF8.self) } : nil
             let previous = try change.previous.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
             let rate = (change.current ?? change.previous)?.rate
@@ -254,17 +210,9 @@ final class Store: Sendable {
                 if let previous { FastStatement.bind(sqlite, 10, previous) }
                 if let state { FastStatement.bind(sqlite, 11, state) }
             }
-            guard let resource = change.current ?? change.previous else { continue }
-            if change.action == .deleted {
-                try FastStatement.run(markDeleted, db) { sqlite in
-                    sqlite3_bind_int64(sqlite, 1, snapshotID)
-                    FastStatement.bind(sqlite, 2, sync.source)
-                    FastStatement.bind(sqlite, 3, resource.id)
-                }
-                continue
-            }
-            try upsert(resource)
         }
+        try db.execute(sql: "INSERT OR REPLACE INTO resource_sets (source, resources) VALUES (?, ?)",
+                       arguments: [sync.source, ResourceSet.pack(sync.resources)])
     }
 
     /// The source's lines (resource × service × currency) by key, adding those `costs` brings.
@@ -363,9 +311,9 @@ final class Store: Sendable {
         }
     }
 
-    /// Drops per-scope history past `retention.days` and per-resource rows past
-    /// `retention.resourceDays`, resources deleted more than `retention.resourceDays` ago
-    /// with the cost lines no kept day refers to, and snapshots past `retention.days`, but
+    /// Drops per-scope history past `retention.days`, per-resource rows past
+    /// `retention.resourceDays` with the cost lines no kept day refers to, and snapshots past
+    /// `retention.days` (with their `resource_states`), but
     /// never the newest good snapshot of the source. Every age is counted back from
     /// `PruneReference`, not from the clock alone. Freed pages go back to the file system.
     private static func prune(_ db: Database, source: String, now: Date, retention: Retention) throws {
@@ -373,13 +321,7 @@ final class Store: Sendable {
         try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day < ?", arguments: [source, reference.day.adding(days: -retention.days).ordinal])
         try db.execute(sql: "DELETE FROM resource_daily WHERE source = ? AND day < ?",
                        arguments: [source, reference.day.adding(days: -retention.resourceDays).ordinal])
-        var linesMayBeUnused = db.changesCount > 0
-        try db.execute(sql: """
-            DELETE FROM resources WHERE source = ?
-              AND deleted_in_snapshot < (SELECT MIN(id) FROM sync_snapshots WHERE source = ? AND finished_at >= ?)
-            """, arguments: [source, source, reference.time(daysBefore: retention.resourceDays)])
-        linesMayBeUnused = linesMayBeUnused || db.changesCount > 0
-        if linesMayBeUnused { try pruneUnusedCostLines(db, source: source) }
+        if db.changesCount > 0 { try pruneUnusedCostLines(db, source: source) }
         try db.execute(sql: """
             DELETE FROM sync_snapshots WHERE source = ? AND finished_at < ?
               AND id <> (SELECT MAX(id) FROM sync_snapshots WHERE source = ? AND status = 'ok')
@@ -417,7 +359,7 @@ final class Store: Sendable {
     func pruneRemovedSources(keeping configured: Set<String>, now: Date, graceDays: Int) async throws -> [String: Int] {
         try await writer.write { db in
             var lastSync: [String: Double] = [:]
-            for table in ["sync_snapshots", "resources", "cost_lines", "resource_daily", "scope_daily"] {
+            for table in ["sync_snapshots", "resource_sets", "cost_lines", "resource_daily", "scope_daily"] {
                 for source in try String.fetchAll(db, sql: "SELECT DISTINCT source FROM \(table)") where !configured.contains(source) {
                     lastSync[source] = -.infinity
                 }
@@ -432,7 +374,7 @@ final class Store: Sendable {
             for (source, finished) in lastSync where graceDays == 0 || finished < cutoff {
                 var rows = 0
                 for statement in ["DELETE FROM resource_states WHERE snapshot_id IN (SELECT id FROM sync_snapshots WHERE source = ?)",
-                                  "DELETE FROM sync_snapshots WHERE source = ?", "DELETE FROM resources WHERE source = ?",
+                                  "DELETE FROM sync_snapshots WHERE source = ?", "DELETE FROM resource_sets WHERE source = ?",
                                   "DELETE FROM cost_lines WHERE source = ?", "DELETE FROM resource_daily WHERE source = ?",
                                   "DELETE FROM scope_daily WHERE source = ?"] {
                     try db.execute(sql: statement, arguments: [source])
@@ -456,24 +398,8 @@ final class Store: Sendable {
                 WHERE source = ? AND status = 'ok' ORDER BY id DESC LIMIT 1
                 """, arguments: [source]) else { return nil }
             let id: Int64 = row[0]
-            var resources: [Resource] = []
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT resource_id, provider, name, resource_type, service, category, region, account, status, flavor, tags,
-                       rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, project
-                FROM resources WHERE source = ? AND deleted_in_snapshot IS NULL ORDER BY resource_id
-                """, arguments: [source])
-            while let row = try cursor.next() {
-                // By position: a name lookup per column and row costs more than the rest of the read.
-                guard let amount = ResourceColumns.decimal(row[11]), let period = ResourceColumns.decimal(row[13]) else { continue }
-                let folded: String = row[16]
-                resources.append(Resource(
-                    provider: row[1], id: row[0], name: row[2], resourceType: row[3], service: row[4],
-                    category: CostCategory(rawValue: row[5]) ?? .other, region: row[6], account: row[7],
-                    status: ResourceStatus(provider: row[8]), flavor: row[9], tags: ResourceColumns.tags(row[10] as String),
-                    rate: Rate(amount: amount, currency: Currency(row[12] as String), periodHours: period),
-                    isZombie: row[14], isOrphan: row[15],
-                    folded: folded.isEmpty ? [] : folded.components(separatedBy: ResourceColumns.separator), project: row[17]))
-            }
+            let packed = try Data.fetchOne(db, sql: "SELECT resources FROM resource_sets WHERE source = ?", arguments: [source])
+            let resources = try packed.map(ResourceSet.unpack) ?? []
             let extrasText: String? = try row[2] as String? ?? Self.latestExtras(db, source: source)
             let extras = try extrasText.map { try JSONDecoder().decode(SnapshotExtras.self, from: Data($0.utf8)) } ?? SnapshotExtras()
             var actions: [ChangeAction: Int] = [:]
@@ -792,6 +718,9 @@ final class Store: Sendable {
                 INSERT INTO fx_daily (day, currency, rate) SELECT CAST(fetched_at / 86400 AS INTEGER), currency, rate FROM fx_rates;
                 """)
         }
+        migrator.registerMigration("v7: each source's resources packed in one row; cost lines found by source") { db in
+            try StoreMigrationV7.migrate(db)
+        }
         return migrator
     }
 }
@@ -860,14 +789,15 @@ struct SyncRecord: Sendable {
     var finishedAt: Date
     /// Every resource's change, unchanged ones included (they are counted, not stored).
     var changes: [ResourceChange]
+    /// The source's resources after this sync, stored whole (`ResourceSet`).
+    var resources: [Resource]
     /// The first and last day the source reported costs for (their history is replaced; the
     /// days summed per scope are handed over after this record).
     var dayRange: (first: LocalDay, last: LocalDay)?
     var extras: SnapshotExtras
     var fingerprint: String?
     /// The source's first good sync (nothing restored or synced before): every resource is
-    /// created, which the snapshot's count and each resource's `first_seen_snapshot` record,
-    /// so no state row is written per resource.
+    /// created, which the snapshot's count records, so no state row is written per resource.
     var isFirst = false
 
     var counts: [ChangeAction: Int] {

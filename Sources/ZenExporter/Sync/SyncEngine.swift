@@ -389,10 +389,21 @@ struct SyncEngine: Sendable {
         let changes = detectChanges(previous: previous?.resources ?? [], current: resources)
         let extras = SnapshotExtras(snapshot)
         let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
-                                changes: changes, dayRange: dayRange, extras: extras, fingerprint: snapshot.fingerprint,
+                                changes: changes, resources: resources, dayRange: dayRange, extras: extras, fingerprint: snapshot.fingerprint,
                                 isFirst: previous?.hasData != true)
         pending.fulfill(record)
         let dimensions = dimensions(source: name, resources: resources)
+        // The per-resource series render on a thread of their own while this one sums the
+        // days per scope and evaluates: on 2 cores the two halves of the work overlap.
+        // Deflated after the publish (below): the new figures are served without waiting for
+        // the gzip form of tens of megabytes of per-resource series.
+        let renderer = estate.renderer, utilization = extras.utilization
+        async let rendered = offCooperativePool { _ in
+            let started = ContinuousClock.now
+            let fragments = renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: utilization,
+                                               deflate: .later)
+            return (fragments, (ContinuousClock.now - started).seconds)
+        }
         let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
         snapshot.costs = DailyCostTable()  // summed, and with the database: tens of MB at 100k resources
         pendingScopes.fulfill(scopeDays)
@@ -402,11 +413,6 @@ struct SyncEngine: Sendable {
         if let range = dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
         updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, today: Self.historyToday(updatedHistory, now: now, config: config)))
         let history = updatedHistory
-        // Deflated after the publish (below): the new figures are served without waiting for
-        // the gzip form of tens of megabytes of per-resource series.
-        let fragments = estate.renderer.fragments(source: name, resources: resources, dimensions: dimensions, utilization: extras.utilization,
-                                                  deflate: .later)
-        let renderSeconds = (ContinuousClock.now - storeStarted).seconds
         for failure in snapshot.endpointFailures {
             logger.warning("endpoint failed; the rest of the sync lands", metadata: [
                 "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
@@ -417,7 +423,6 @@ struct SyncEngine: Sendable {
             status.resources = resources
             status.dimensions = dimensions
             status.history = history
-            status.fragments = fragments
             status.fingerprint = fingerprint
             status.extras = extras
             status.actions = counts
@@ -436,15 +441,20 @@ struct SyncEngine: Sendable {
         // The evaluation runs while the database write finishes; nothing is published until
         // the write is done, and a failed write publishes nothing.
         let evaluateStarted = ContinuousClock.now
+        // Evaluated without the series, which the evaluation does not read.
         let ahead = await evaluate(ahead: [name: landing])
         let evaluateSeconds = (ContinuousClock.now - evaluateStarted).seconds
+        let (fragments, renderSeconds) = try await rendered
         do {
             _ = try await stored
         } catch {
             throw SyncFailure.storage(error)
         }
         let storeSeconds = (ContinuousClock.now - storeStarted).seconds
-        await land([name: landing], evaluatedAhead: ahead)
+        await land([name: { status in
+            landing(&status)
+            status.fragments = fragments
+        }], evaluatedAhead: ahead)
         let duration = (ContinuousClock.now - startedInstant).seconds
         let deflated = fragments.withDeflatedForms()
         await estate.update(name) { status in
