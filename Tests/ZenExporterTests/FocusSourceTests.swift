@@ -5,6 +5,19 @@ import Testing
 
 @Suite("FOCUS exports", .serialized)
 struct FocusSourceTests {
+    @Test("line items are sorted by resource ID as a plain string sort would: past a shared prefix, beyond eight bytes, short IDs and repeats in line order")
+    func lineOrderByResourceID() {
+        let ids = ["arn:aws:ec2:i-0b", "arn:aws:ec2:i-0a", "arn:aws:ec2:i-0abcdefgh2", "arn:aws:ec2:i-0abcdefgh1", "arn:aws:ec2:",
+                   "arn:aws:ec2:i-0a", "arn:aws:s3:::b", "arn:aws:ec2:i-0abcdefgh1x", "arn:aws:ec2:i-0abcdefgh"]
+        let lines = ids.map { DailyCostTable.Line(resourceID: $0, service: "s", currency: .rub, provider: "p", account: "a", category: .compute) }
+        let order = Array(ids.indices)
+        // The oracle: the standard library's sort of (ID, index) pairs.
+        let expected = order.sorted { (ids[$0], $0) < (ids[$1], $1) }
+        #expect(FocusExport.sortedByResourceID(order, lines: lines) == expected)
+        #expect(FocusExport.sortedByResourceID(Array(order.reversed()), lines: lines).map { ids[$0] } == expected.map { ids[$0] })
+        #expect(FocusExport.sortedByResourceID([], lines: lines) == [])
+    }
+
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("focus-\(UUID().uuidString)")
 
     /// Writes a FOCUS 1.1 CSV with Python's csv module (quotes, commas and line breaks in

@@ -25,6 +25,31 @@ func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable (_ isCancelled:
     }
 }
 
+/// Synchronous work started on a thread of its own, for a caller that does the other half of
+/// a job meanwhile and then waits for this half (`result()`, once). For CPU-bound parts of
+/// one sync on a 2-core machine, where the cooperative pool must not be held.
+final class SecondThread<Value: Sendable>: @unchecked Sendable {
+    // Written by the thread before `done` is signalled, read after `result()` waited on it.
+    private var value: Value?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ body: @escaping @Sendable () -> Value) {
+        let thread = Thread { [self] in
+            value = body()
+            done.signal()
+        }
+        thread.name = "zen-exporter.second-half"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    func result() -> Value {
+        done.wait()
+        guard let value else { preconditionFailure("SecondThread: the body returned no value") }
+        return value
+    }
+}
+
 final class CancellationFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     func set() { flag.store(true, ordering: .relaxed) }
