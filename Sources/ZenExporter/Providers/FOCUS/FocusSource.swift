@@ -44,12 +44,7 @@ final class FocusSource: Source {
         }
         // Parsing a month of a large estate takes seconds of CPU: off the cooperative pool.
         var snapshot = try await offCooperativePool { isCancelled in
-            FileHandle.standardError.write("TRACE start \(Date().timeIntervalSince1970)\n".data(using: .utf8)!)
-            let e = try FocusExport.read(paths: paths, timeZone: timeZone, isCancelled: isCancelled)
-            FileHandle.standardError.write("TRACE finished \(Date().timeIntervalSince1970)\n".data(using: .utf8)!)
-            let s = e.snapshot()
-            FileHandle.standardError.write("TRACE snapshot \(Date().timeIntervalSince1970)\n".data(using: .utf8)!)
-            return s
+            try FocusExport.read(paths: paths, timeZone: timeZone, isCancelled: isCancelled).snapshot()
         }
         snapshot.fingerprint = fingerprint
         return snapshot
@@ -323,7 +318,6 @@ private struct FocusIngest {
                 var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled)
                 var reader = CSVReader(try FileChunks(path: path, range: middle..<UInt64.max), file: name, dropsByteOrderMark: false)
                 _ = try ingest.rows(&reader, columns, name: name, endsAtCut: false)
-                FileHandle.standardError.write("TRACE second half done \(Date().timeIntervalSince1970)\n".data(using: .utf8)!)
                 return ingest
             }
             second.done.signal()
@@ -335,7 +329,6 @@ private struct FocusIngest {
         let aligned: Bool
         do {
             aligned = try rows(&first, columns, name: name, endsAtCut: true)
-            FileHandle.standardError.write("TRACE first half done \(Date().timeIntervalSince1970)\n".data(using: .utf8)!)
         } catch {
             second.done.wait()
             throw error
@@ -349,7 +342,6 @@ private struct FocusIngest {
         }
         guard let result = second.result else { return }
         merge(try result.get(), lineOffset: first.nextLine - 1)
-        FileHandle.standardError.write("TRACE merged \(Date().timeIntervalSince1970)\n".data(using: .utf8)!)
     }
 
     /// The second half's state, handed from its thread; `done` orders the hand-over.
