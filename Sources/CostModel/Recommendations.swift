@@ -74,7 +74,8 @@ public extension RecommendationPolicy {
 
     private func recommendations(for subject: RecommendationSubject) -> [Recommendation] {
         let resource = subject.resource
-        let monthly = resource.rate.monthly(hoursPerMonth: hoursPerMonth)
+        // Computed where a recommendation needs it: most resources get none.
+        var monthly: Money { resource.rate.monthly(hoursPerMonth: hoursPerMonth) }
         func make(_ kind: Recommendation.Kind, _ savings: Money, _ confidence: Double, _ detail: String) -> Recommendation {
             Recommendation(kind: kind, resourceID: resource.id, resourceName: resource.name, provider: resource.provider,
                            savingsMonthly: savings.rounded(), confidence: confidence, detail: detail)

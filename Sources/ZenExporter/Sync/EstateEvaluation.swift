@@ -138,8 +138,10 @@ struct EstateEvaluation: Sendable {
         var dimensions: [[String: String]] = []
         for source in sources {
             for resource in source.resources {
+                // Set only when converted: a resource is one shared box, copied when changed.
                 var converted = resource
-                converted.rate = fx.reportingOrOriginal(resource.rate)
+                let rate = fx.reportingOrOriginal(resource.rate)
+                if rate != resource.rate { converted.rate = rate }
                 subjects.append(AllocationSubject(source: source.name, resource: converted))
             }
             dimensions += source.dimensions.count == source.resources.count
@@ -209,9 +211,13 @@ struct EstateEvaluation: Sendable {
                 .mapValues { Dictionary($0.map { ($0.dimension, $0.ratio) }, uniquingKeysWith: { first, _ in first }) }
             // Recommendations are in each resource's own currency, as the provider's flavour
             // prices they compare with are: the unconverted resources.
+            // Looked up only where there is something to find: most estates report no
+            // utilisation or flavours for most of their resources.
+            let flavors = source.extras.flavors
             let recommendationSubjects = zip(source.resources, sourceDimensions).map { resource, dims in
-                RecommendationSubject(resource: resource, environment: dims["environment"] ?? "",
-                                      utilization: utilization[resource.id] ?? [:], flavors: source.extras.flavors[resource.provider] ?? [])
+                RecommendationSubject(resource: resource, environment: dims.isEmpty ? "" : dims["environment"] ?? "",
+                                      utilization: utilization.isEmpty ? [:] : utilization[resource.id] ?? [:],
+                                      flavors: flavors.isEmpty ? [] : flavors[resource.provider] ?? [])
             }
             recommendations += policy.recommend(recommendationSubjects).map { SourcedRecommendation(source: source.name, recommendation: $0) }
             var dailyByAccount: [String: [Currency: ExactSum]] = [:]
