@@ -27,7 +27,7 @@ PHASES = [
     ("render", r"EstateRenderer"),
     ("evaluate", r"EstateEvaluation"),
     ("store: day rows", r"replaceResourceDaily"),
-    ("store: resources", r"saveChanges"),
+    ("store: resources", r"saveChanges|ResourceSet"),
     ("store: per-scope rows", r"replaceScopeDaily"),
     ("store: prune", r"StoreC.*prune"),
     ("store: other", r"StoreC6commit"),
