@@ -69,6 +69,11 @@ struct ScaleStorageTests {
                 #"{"account":"1","category":"compute","flavor":"SL1","folded":[],"id":"vm-1","isOrphan":false,"isZombie":false,"name":"acme-web-01","#
                 + #""provider":"selectel","rate":{"amount":"1086.5","currency":"RUB","period_hours":"24"},"region":"ru-1","resourceType":"server","#
                 + #""service":"Cloud Servers","status":"RUNNING","tags":{"tenant":"acme"}}"#])
+            // A second source: each source's resources are packed into a row of its own.
+            try db.execute(sql: "INSERT INTO resources VALUES ('yc', 'b-1', 'yandex', 'bucket', 'bucket', 1, 1, NULL, ?)", arguments: [
+                #"{"account":"c","category":"storage","flavor":"","folded":[],"id":"b-1","isOrphan":false,"isZombie":false,"name":"bucket","#
+                + #""provider":"yandex","rate":{"amount":"2","currency":"RUB","period_hours":"24"},"region":"ru-central1","resourceType":"bucket","#
+                + #""service":"Object Storage","status":"ACTIVE","tags":{}}"#])
             // Deleted in the snapshot: what it was is the state rows' to keep, not the current set's.
             try db.execute(sql: "INSERT INTO resources VALUES ('sel', 'vm-0', 'selectel', 'old', 'server', 1, 1, 1, ?)", arguments: [
                 #"{"account":"1","category":"compute","flavor":"SL1","folded":[],"id":"vm-0","isOrphan":false,"isZombie":false,"name":"old","#
@@ -80,6 +85,12 @@ struct ScaleStorageTests {
         let store = try Store(path: path)
         defer { try? store.close() }
         #expect(try await store.latestSnapshot(source: "sel")?.resources.map(\.id) == ["vm-1"])
+        let sets = try await DatabaseQueue(path: path).read { db in
+            try Row.fetchAll(db, sql: "SELECT source, resources FROM resource_sets ORDER BY source").map { row in
+                (row[0] as String, try ResourceSet.unpack(row[1]).map(\.id))
+            }
+        }
+        #expect(sets.map(\.0) == ["sel", "yc"] && sets.map(\.1) == [["vm-1"], ["b-1"]])
         let costs = try await store.dailyCosts(source: "sel", from: LocalDay(year: 2026, month: 10, day: 1))
         #expect(costs.map(\.cost.amount) == [Decimal(string: "999.99")!, Decimal(string: "1086.5")!, Decimal(string: "0.01")!])
         let engine = try engine("sources:\n  - {name: sel, type: demo}\n", store: store)

@@ -33,8 +33,16 @@ enum StoreMigrationV7 {
         try db.execute(sql: "DROP TABLE resources")
     }
 
+    /// One source at a time (the rows come ordered by source): a large estate's resources are
+    /// held once, not all sources' together.
     private static func packResources(_ db: Database) throws {
-        var bySource: [String: [Resource]] = [:]
+        var source: String?
+        var resources: [Resource] = []
+        func flush() throws {
+            guard let source else { return }
+            try db.execute(sql: "INSERT INTO resource_sets (source, resources) VALUES (?, ?)", arguments: [source, ResourceSet.pack(resources)])
+            resources = []
+        }
         let rows = try Row.fetchCursor(db, sql: """
             SELECT source, resource_id, provider, name, resource_type, service, category, region, account, status, flavor, tags,
                    rate_amount, rate_currency, rate_period_hours, zombie, orphan, folded, project
@@ -42,8 +50,12 @@ enum StoreMigrationV7 {
             """)
         while let row = try rows.next() {
             guard let amount = ResourceColumns.decimal(row[12]), let period = ResourceColumns.decimal(row[14]) else { continue }
-            let folded: String = row[17]
-            bySource[row[0], default: []].append(Resource(
+            let folded: String = row[17], rowSource: String = row[0]
+            if rowSource != source {
+                try flush()
+                source = rowSource
+            }
+            resources.append(Resource(
                 provider: row[2], id: row[1], name: row[3], resourceType: row[4], service: row[5],
                 category: CostCategory(rawValue: row[6]) ?? .other, region: row[7], account: row[8],
                 status: ResourceStatus(provider: row[9]), flavor: row[10], tags: ResourceColumns.tags(row[11] as String),
@@ -51,8 +63,6 @@ enum StoreMigrationV7 {
                 isZombie: row[15], isOrphan: row[16],
                 folded: folded.isEmpty ? [] : folded.components(separatedBy: ResourceColumns.separator), project: row[18]))
         }
-        for (source, resources) in bySource {
-            try db.execute(sql: "INSERT INTO resource_sets (source, resources) VALUES (?, ?)", arguments: [source, ResourceSet.pack(resources)])
-        }
+        try flush()
     }
 }
