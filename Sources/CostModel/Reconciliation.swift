@@ -33,42 +33,56 @@ public struct Reconciliation: Sendable {
 
     /// Resources sorted by ID. `currency` prices inventory that no line item bills.
     public func reconcile(billing: [BillingLineItem], inventory: [InventoryItem], currency: Currency) -> [Resource] {
-        var inventoryByID: [String: InventoryItem] = [:]
-        inventoryByID.reserveCapacity(inventory.count)
-        for item in inventory where inventoryByID[item.resourceID] == nil { inventoryByID[item.resourceID] = item }
+        // Inventory items by ID, as their index (the first listed wins): an item is a dozen
+        // strings and a dictionary of tags, so it is read where it lies rather than copied in
+        // and out of the table (at 100,000 resources the copies were 28 ms of 140).
+        var inventoryIndex: [String: Int] = [:]
+        inventoryIndex.reserveCapacity(inventory.count)
+        for index in inventory.indices.reversed() { inventoryIndex[inventory[index].resourceID] = index }
+        let inventoryByID = InventoryByID(items: inventory, index: inventoryIndex)
         var resources = Resources(capacity: max(billing.count, inventory.count))
 
-        for var item in billing {
-            if let existing = resources.index(of: item.resourceID) {
+        for billed in billing.indices {
+            let item = billing[billed]
+            var resourceID = item.resourceID
+            if let existing = resources.index(of: resourceID) {
                 if resources.list[existing].rate.currency == item.rate.currency {
                     resources.list[existing].rate = resources.list[existing].rate.adding(item.rate)
                     continue
                 }
                 // Billed in a second currency: its own series, never summed across currencies.
-                item.resourceID += "|\(item.rate.currency.code)"
-                if let other = resources.index(of: item.resourceID) {
+                resourceID += "|\(item.rate.currency.code)"
+                if let other = resources.index(of: resourceID) {
                     resources.list[other].rate = resources.list[other].rate.adding(item.rate)
                     continue
                 }
             }
-            let known = inventoryByID[item.resourceID] ?? inventoryByID[String(item.resourceID.prefix { $0 != "|" })]
+            let knownIndex = inventoryIndex[resourceID] ?? (resourceID == item.resourceID ? nil : inventoryIndex[item.resourceID])
+            guard let knownIndex else {
+                resources.append(Resource(
+                    provider: item.provider, id: resourceID, name: item.resourceName, resourceType: item.resourceType, service: item.service,
+                    category: item.category, region: item.region, account: item.account, status: .missing, flavor: "", tags: [:],
+                    rate: item.rate, isZombie: judged(item), isOrphan: false, folded: [], project: item.project))
+                continue
+            }
+            let known = inventory[knownIndex]
             resources.append(Resource(
                 provider: item.provider,
-                id: item.resourceID,
-                name: known?.name ?? item.resourceName,
+                id: resourceID,
+                name: known.name,
                 resourceType: item.resourceType,
                 service: item.service,
                 category: item.category,
-                region: known?.region ?? item.region,
+                region: known.region,
                 account: item.account,
-                status: known.map { ResourceStatus(provider: $0.status) } ?? .missing,
-                flavor: known?.flavor ?? "",
-                tags: known?.tags ?? [:],
+                status: ResourceStatus(provider: known.status),
+                flavor: known.flavor,
+                tags: known.tags,
                 rate: item.rate,
-                isZombie: known == nil && judged(item),
+                isZombie: false,
                 isOrphan: false,
                 folded: [],
-                project: item.project.isEmpty ? known?.project ?? "" : item.project
+                project: item.project.isEmpty ? known.project : item.project
             ))
         }
         for item in inventory where resources.index(of: item.resourceID) == nil {
@@ -86,6 +100,14 @@ public struct Reconciliation: Sendable {
         foldVolumes(into: &resources, inventory: inventoryByID)
         markOrphans(&resources, inventory: inventoryByID)
         return resources.sortedByID()
+    }
+
+    /// Inventory items looked up by ID without copying the table's values.
+    private struct InventoryByID {
+        let items: [InventoryItem]
+        let index: [String: Int]
+
+        subscript(id: String) -> InventoryItem? { index[id].map { items[$0] } }
     }
 
     /// The resources being reconciled, in the order they were added, with an index by ID; a
@@ -139,7 +161,7 @@ public struct Reconciliation: Sendable {
         return inventoriedScopes.contains(InventoryScope(project: item.project, region: item.region))
     }
 
-    private func foldVolumes(into resources: inout Resources, inventory: [String: InventoryItem]) {
+    private func foldVolumes(into resources: inout Resources, inventory: InventoryByID) {
         let volumes = resources.indices { $0.resourceType == Self.volumeType }.sorted { resources.list[$0].id < resources.list[$1].id }
         // Servers by name only when a volume is named after one (`disk-for-<server>`).
         let serverIDByName = !volumes.contains(where: { resources.list[$0].name.hasPrefix("disk-for-") }) ? [:] : Dictionary(
@@ -172,7 +194,7 @@ public struct Reconciliation: Sendable {
         }
     }
 
-    private func markOrphans(_ resources: inout Resources, inventory: [String: InventoryItem]) {
+    private func markOrphans(_ resources: inout Resources, inventory: InventoryByID) {
         for index in resources.indices(where: { $0.resourceType == Self.volumeType }) {
             guard let known = inventory[resources.list[index].id], known.attachedTo == nil,
                   now.timeIntervalSince(known.createdAt) >= orphanMinAge else { continue }

@@ -133,6 +133,19 @@ struct ReconciliationTests {
         #expect(resources.allSatisfy { !$0.isZombie })
     }
 
+    @Test("an ID with '|' in it (a FOCUS row without ResourceId: service|account) billed in two currencies finds its inventory by its whole ID, in both series")
+    func pipeInIDTwoCurrencies() {
+        let rub = bill("svc|acct", "server", daily: 24, name: "billed")
+        let usd = BillingLineItem(provider: "selectel", resourceID: "svc|acct", resourceName: "billed", resourceType: "server", service: "svc",
+                                  category: .compute, region: "msk-a", account: "1", rate: Rate(Money(48, Currency("USD")), per: .daily))
+        let resources = reconciliation.reconcile(billing: [rub, usd], inventory: [inventory("svc", "server", name: "other"),
+                                                                              inventory("svc|acct", "server", name: "listed")], currency: .rub)
+        #expect(resources.map(\.id) == ["svc", "svc|acct", "svc|acct|USD"])
+        // Before, the second currency's series looked its inventory up by "svc" (the ID up to the first '|').
+        #expect(resources.map(\.name) == ["other", "listed", "listed"])
+        #expect(resources.allSatisfy { !$0.isZombie })
+    }
+
     @Test("provider statuses are normalised", arguments: [
         ("ACTIVE", "RUNNING"), ("running", "RUNNING"), ("SHUTOFF", "STOPPED"), ("stopped", "STOPPED"),
         ("ERROR", "ERROR"), ("failed", "ERROR"), ("in-use", "IN-USE"), ("", "UNKNOWN"),
