@@ -46,6 +46,8 @@ def get(url, gzip_ok=False, timeout=10):
 
 
 def wait_ready(port, limit=600):
+    # Polled every 10 ms: at 50 ms the figure read 25 ms late on average, against a peer
+    # (DuckDB) timed to the microsecond; a poll costs the daemon well under a millisecond.
     start = time.monotonic()
     while time.monotonic() - start < limit:
         try:
@@ -53,7 +55,7 @@ def wait_ready(port, limit=600):
                 return time.monotonic() - start
         except Exception:
             pass
-        time.sleep(0.05)
+        time.sleep(0.01)
     raise SystemExit("not ready within %d s" % limit)
 
 
