@@ -24,11 +24,7 @@ struct ReportCommand: AsyncParsableCommand {
         guard let reportFormat = MonthlyReport.Format(rawValue: format) else {
             throw ValidationError("--format: \"\(format)\" is not one of \(MonthlyReport.Format.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        var now = Date()
-        if let at {
-            let instant = try AtOption.instant(at)
-            now = instant
-        }
+        let now = try at.map(AtOption.instant) ?? Date()
         let config = try options.load()
         guard reportMonth.first <= LocalDay(now, in: config.reporting.timeZone) else {
             throw ValidationError("--month: \(reportMonth) has not begun")

@@ -99,10 +99,7 @@ struct SyncCommand: AsyncParsableCommand {
         let store = try Store(path: config.storage.path, logger: logger)
         defer { try? store.close() }
         var engine = SyncEngine(config: config, store: store, logger: logger)
-        if let at {
-            let instant = try AtOption.instant(at)
-            engine.clock = { instant }
-        }
+        if let instant = try at.map(AtOption.instant) { engine.clock = { instant } }
         await engine.restore(evaluate: false)
         let failed = await engine.syncAllOnce()
         for status in await engine.estate.all {
@@ -122,11 +119,7 @@ struct Render: AsyncParsableCommand {
     func run() async throws {
         var config = try options.load()
         try sharding.apply(to: &config)
-        var instant = Date()
-        if let at {
-            let parsed = try AtOption.instant(at)
-            instant = parsed
-        }
+        let instant = try at.map(AtOption.instant) ?? Date()
         let store = try Store()
         var engine = SyncEngine(config: config, store: store, logger: options.logger("zen-exporter.render"))
         engine.clock = { [instant] in instant }

@@ -33,12 +33,12 @@ final class SecondThread<Value: Sendable>: @unchecked Sendable {
     private var value: Value?
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ body: @escaping @Sendable () -> Value) {
+    init(name: String = "zen-exporter.second-half", _ body: @escaping @Sendable () -> Value) {
         let thread = Thread { [self] in
             value = body()
             done.signal()
         }
-        thread.name = "zen-exporter.second-half"
+        thread.name = name
         thread.stackSize = 8 << 20
         thread.start()
     }

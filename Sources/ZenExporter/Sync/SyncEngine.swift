@@ -366,8 +366,9 @@ struct SyncEngine: Sendable {
         }
         let reconcileStarted = ContinuousClock.now
         // The database writes the per-resource daily costs on its own thread while this one
-        // reconciles, then the rest of the record while this one renders and evaluates;
-        // nothing is published until the write is done, and a failed write publishes nothing.
+        // reconciles, then the rest of the record while the series render and this thread
+        // sums the scopes and evaluates; nothing is published until the write is done, and a
+        // failed write publishes nothing.
         let pending = Pending<SyncRecord>(), pendingScopes = Pending<[LocalDay: ScopeHistory.Day]>()
         let handed = Handed(snapshot.costs)
         async let stored = store.commit(source: name, costs: handed, then: pending, scopes: pendingScopes, retention: config.storage.retention)

@@ -251,7 +251,7 @@ struct FocusExport: Sendable {
 /// The state of reading FOCUS files: byte-level, with every repeated string (resource IDs,
 /// services, period starts) interned once, so a row costs hashing a few byte ranges and
 /// adding an integer.
-private struct FocusIngest {
+private struct FocusIngest: Sendable {
     let timeZone: TimeZone
     let isCancelled: @Sendable () -> Bool
     var export = FocusExport()
@@ -311,43 +311,31 @@ private struct FocusIngest {
     mutating func ingestInHalves(path: String, name: String, middle: UInt64) throws {
         var first = CSVReader(try FileChunks(path: path, range: 0..<middle), file: name)
         let columns = try Self.header(&first, name: name)
-        let second = SecondHalf()
         let (timeZone, isCancelled) = (self.timeZone, self.isCancelled)
-        let thread = Thread {
-            second.result = Result {
+        let second = SecondThread(name: "zen-exporter.parse-half") {
+            Result { () throws -> FocusIngest in
                 var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled)
                 var reader = CSVReader(try FileChunks(path: path, range: middle..<UInt64.max), file: name, dropsByteOrderMark: false)
                 _ = try ingest.rows(&reader, columns, name: name, endsAtCut: false)
                 return ingest
             }
-            second.done.signal()
         }
-        thread.name = "zen-exporter.parse-half"
-        thread.stackSize = 8 << 20
-        thread.start()
         let before = self
         let aligned: Bool
         do {
             aligned = try rows(&first, columns, name: name, endsAtCut: true)
         } catch {
-            second.done.wait()
+            _ = second.result()
             throw error
         }
-        second.done.wait()
+        let later = second.result()
         guard aligned else {
             self = before
             var whole = CSVReader(try FileChunks(path: path), file: name)
             try ingest(&whole, name: name)
             return
         }
-        guard let result = second.result else { return }
-        merge(try result.get(), lineOffset: first.nextLine - 1)
-    }
-
-    /// The second half's state, handed from its thread; `done` orders the hand-over.
-    private final class SecondHalf: @unchecked Sendable {
-        var result: Result<FocusIngest, any Error>?
-        let done = DispatchSemaphore(value: 0)
+        merge(try later.get(), lineOffset: first.nextLine - 1)
     }
 
     private static func header<Source: ByteChunks>(_ reader: inout CSVReader<Source>, name: String) throws -> Columns {
@@ -450,7 +438,7 @@ private struct FocusIngest {
     }
 
     /// Column positions of the fields read; -1 when the file lacks the column.
-    struct Columns {
+    struct Columns: Sendable {
         var cost, currency, start, chargeCategory, service, serviceCategory, account, resourceID, resourceName, resourceType, region, provider, tags: Int
         /// The header's number of fields.
         var width: Int
@@ -551,10 +539,6 @@ private struct FocusIngest {
         return line(resource: resource, service: service, currency: currency)
     }
 
-    /// The line of an interned resource, service and canonical currency, added when new.
-    /// Keys are the interned numbers, so a new line is known to be new without hashing its
-    /// strings; past 255 currencies the key cannot hold the currency and the table's own
-    /// index decides.
     /// The kind of the row's resource, derived once per distinct provider, type and service
     /// category (at 100,000 resources, lower-casing and looking up each took 35 ms a thread).
     private mutating func kind<S>(_ reader: CSVReader<S>, _ columns: Columns) -> FocusExport.Resource.Kind {
@@ -562,11 +546,12 @@ private struct FocusIngest {
             column < 0 ? 0 : UInt64(reader.withField(column) { kindTexts.intern($0) }) + 1
         }
         let key = interned(columns.provider) << 42 | interned(columns.resourceType) << 21 | interned(columns.serviceCategory)
-        // A key is exact while each text's number fits its 21 bits (two million kinds).
-        if kindTexts.count < 1 << 20, let known = kinds[key] { return known }
+        // A key is exact while each text's number (its index + 1) fits its 21 bits.
+        let exact = kindTexts.count < 1 << 21
+        if exact, let known = kinds[key] { return known }
         let kind = FocusExport.Resource.Kind(provider: text(reader, columns.provider), type: text(reader, columns.resourceType),
                                              serviceCategory: text(reader, columns.serviceCategory))
-        if kindTexts.count < 1 << 20 { kinds[key] = kind }
+        if exact { kinds[key] = kind }
         return kind
     }
 
@@ -579,6 +564,10 @@ private struct FocusIngest {
         return parsedTags[index]
     }
 
+    /// The line of an interned resource, service and canonical currency, added when new.
+    /// Keys are the interned numbers, so a new line is known to be new without hashing its
+    /// strings; past 255 currencies the key cannot hold the currency and the table's own
+    /// index decides.
     private mutating func line(resource: Int32, service: Int32, currency: Int32) -> Int32 {
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
         if currency < 0xFF, let known = lineIndex[key] { return Int32(truncatingIfNeeded: known) }
@@ -641,11 +630,11 @@ enum FocusTime {
 /// The `Tags` column: a JSON object; values that are not strings are kept as their text, and
 /// keys that name a credential are dropped (`CredentialKeys`).
 enum FocusTags {
-    /// Tags by their JSON text: resources with the same tags share one dictionary (a hundred
-    /// thousand resources carry a few hundred distinct tag sets). At most 100,000 are kept.
     /// Distinct tag texts a reader keeps parsed; beyond them each is parsed where it is read.
     static let cachedTexts = 100_000
 
+    /// Tags by their JSON text: resources with the same tags share one dictionary (a hundred
+    /// thousand resources carry a few hundred distinct tag sets). At most `cachedTexts` are kept.
     struct Cache {
         private var parsed: [String: [String: String]] = [:]
 

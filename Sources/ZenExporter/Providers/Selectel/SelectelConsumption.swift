@@ -270,7 +270,6 @@ struct ConsumptionTally: Sendable {
         }
     }
 
-    /// Adds a later window's tally (rows in the order they were billed).
     /// The failure of a window with a billed row whose period is no time: the sync fails
     /// rather than land without that row's cost (as a bad amount does).
     var unreadPeriodFailure: SyncFailure? {
@@ -281,6 +280,7 @@ struct ConsumptionTally: Sendable {
         }
     }
 
+    /// Adds a later window's tally (rows in the order they were billed).
     mutating func merge(_ other: ConsumptionTally) {
         for (key, day) in other.days {
             days[key, default: Day(service: day.service, category: day.category)].kopecks.add(day.kopecks)
