@@ -1,5 +1,8 @@
 import CZlib
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Chunks of bytes from somewhere: a file, a gzip stream.
 protocol ByteChunks {
@@ -11,6 +14,7 @@ protocol ByteChunks {
 /// the file's size.
 struct FileChunks: ByteChunks {
     let handle: FileHandle
+    let path: String
     var chunkSize = 256 * 1024
     /// Bytes left to read in the range; nil reads to the end of the file.
     private var remaining: UInt64?
@@ -20,6 +24,7 @@ struct FileChunks: ByteChunks {
             throw CSVError(file: path, line: 0, message: "cannot open the file")
         }
         self.handle = handle
+        self.path = path
         if let range {
             try handle.seek(toOffset: range.lowerBound)
             remaining = range.upperBound - range.lowerBound
@@ -32,9 +37,27 @@ struct FileChunks: ByteChunks {
             guard remaining > 0 else { return nil }
             count = Int(min(UInt64(chunkSize), remaining))
         }
-        let data = try handle.read(upToCount: count) ?? Data()
-        remaining = remaining.map { $0 - UInt64(data.count) }
-        return data.isEmpty ? nil : [UInt8](data)
+        // Read straight into the chunk: through `Data` each byte was copied twice more.
+        let descriptor = handle.fileDescriptor
+        var error: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = 0
+            guard let base = buffer.baseAddress else { return }
+            while initialized < count {
+                let read = Glibc.read(descriptor, base + initialized, count - initialized)
+                if read > 0 {
+                    initialized += read
+                } else if read == 0 {
+                    return
+                } else if errno != EINTR {
+                    error = errno
+                    return
+                }
+            }
+        }
+        if error != 0 { throw CSVError(file: path, line: 0, message: "cannot read the file: \(String(cString: strerror(error)))") }
+        remaining = remaining.map { $0 - UInt64(bytes.count) }
+        return bytes.isEmpty ? nil : bytes
     }
 
     /// Where to cut a file into two halves read on two threads: just after the first line
@@ -188,11 +211,17 @@ struct CSVReader<Source: ByteChunks> {
 
     /// Unquoted fields that could not be read in place, back to back.
     private var bytes: [UInt8] = []
-    /// The current record's fields: field `i` is `starts[i] ..< ends[i]` of `bytes` when
-    /// `copied[i]`, of `chunk` otherwise.
-    private var starts: [Int] = []
-    private var ends: [Int] = []
-    private var copied: [Bool] = []
+    /// Where a field's bytes lie: `start ..< end` of `bytes` when `copied`, of `chunk`
+    /// otherwise.
+    private struct FieldRange {
+        var start: Int
+        var end: Int
+        var copied: Bool
+    }
+
+    /// The current record's fields, in one array: a 100,000-resource week is 12.6 million
+    /// fields, and one append each instead of three (start, end, copied) was 6 % of the read.
+    private var fields: [FieldRange] = []
 
     /// The file name errors are reported against.
     let file: String
@@ -208,23 +237,21 @@ struct CSVReader<Source: ByteChunks> {
         self.file = file
         self.started = !dropsByteOrderMark
         bytes.reserveCapacity(4096)
-        starts.reserveCapacity(64)
-        ends.reserveCapacity(64)
-        copied.reserveCapacity(64)
+        fields.reserveCapacity(64)
     }
 
-    var fieldCount: Int { ends.count }
+    var fieldCount: Int { fields.count }
 
     /// The line the next record would start on.
     var nextLine: Int { line }
 
     /// Field `field`'s length in bytes (its bytes are in the chunk or in the copy: `withField`).
-    func length(of field: Int) -> Int { ends[field] - starts[field] }
+    func length(of field: Int) -> Int { fields[field].end - fields[field].start }
 
     /// Field `field`'s bytes, for parsing without a `String`.
     func withField<Result>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
-        let range = starts[field]..<ends[field]
-        if copied[field] {
+        let range = fields[field].start..<fields[field].end
+        if fields[field].copied {
             return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
         }
         return try chunk.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
@@ -244,7 +271,7 @@ struct CSVReader<Source: ByteChunks> {
     /// The next record and its starting line; nil at the end. An unterminated quote is an error.
     mutating func next() throws -> (line: Int, fields: [String])? {
         guard let line = try nextRecord() else { return nil }
-        return (line, (0..<ends.count).map { string($0) })
+        return (line, (0..<fields.count).map { string($0) })
     }
 
     private mutating func refill() throws -> Bool {
@@ -274,9 +301,7 @@ struct CSVReader<Source: ByteChunks> {
 
     private mutating func clearRecord() {
         bytes.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
-        copied.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
     }
 
     /// Reads the next record; returns the line it starts on, nil at the end.
@@ -305,16 +330,14 @@ struct CSVReader<Source: ByteChunks> {
             var index = start
             if base[index] == newline || base[index] == carriageReturn { return nil }  // a blank line
             while true {
-                guard ends.count < maxFields, index < count else { return nil }
+                guard fields.count < maxFields, index < count else { return nil }
                 if base[index] == quote {
                     guard let after = quotedInPlace(base, from: index + 1, count: count) else { return nil }
                     index = after
                 } else {
                     let end = Self.plainRun(base, from: index, count: count)
                     guard end < count, base[end] != quote else { return nil }
-                    starts.append(index)
-                    ends.append(end)
-                    copied.append(false)
+                    fields.append(FieldRange(start: index, end: end, copied: false))
                     index = end
                 }
                 // After a field: a comma, or the line break that ends the record.
@@ -355,13 +378,9 @@ struct CSVReader<Source: ByteChunks> {
             guard close + 1 < count else { return nil }  // the next chunk decides
             if unquoted {
                 bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: close - runStart))
-                starts.append(copyStart)
-                ends.append(bytes.count)
-                copied.append(true)
+                fields.append(FieldRange(start: copyStart, end: bytes.count, copied: true))
             } else {
-                starts.append(from)
-                ends.append(close)
-                copied.append(false)
+                fields.append(FieldRange(start: from, end: close, copied: false))
             }
             return close + 1
         }
@@ -393,9 +412,7 @@ struct CSVReader<Source: ByteChunks> {
 
     /// Ends a field of the byte-by-byte path: it runs from the previous one's end to here.
     private mutating func endCopiedField() {
-        starts.append(ends.last ?? 0)
-        ends.append(bytes.count)
-        copied.append(true)
+        fields.append(FieldRange(start: fields.last?.end ?? 0, end: bytes.count, copied: true))
     }
 
     /// Reads the next record into `bytes`, byte by byte across chunks; returns the line it
@@ -411,7 +428,7 @@ struct CSVReader<Source: ByteChunks> {
         while true {
             guard try refill() else {
                 if quoted && !pendingQuote { throw CSVError(file: file, line: startLine, message: "quoted field not closed before the end of the file") }
-                if ends.isEmpty && bytes.isEmpty && !fieldStarted { return nil }
+                if fields.isEmpty && bytes.isEmpty && !fieldStarted { return nil }
                 endCopiedField()
                 return startLine
             }
@@ -468,7 +485,7 @@ struct CSVReader<Source: ByteChunks> {
                     case comma:
                         endCopiedField()
                         fieldStarted = true
-                    case quote where bytes.count == (ends.last ?? 0):
+                    case quote where bytes.count == (fields.last?.end ?? 0):
                         quoted = true
                         fieldStarted = true
                     case quote:
@@ -477,7 +494,7 @@ struct CSVReader<Source: ByteChunks> {
                         continue
                     default:  // newline
                         line += 1
-                        if ends.isEmpty && bytes.isEmpty && !fieldStarted {
+                        if fields.isEmpty && bytes.isEmpty && !fieldStarted {
                             startLine = line  // a blank line
                             continue
                         }
@@ -488,7 +505,7 @@ struct CSVReader<Source: ByteChunks> {
                 }
             }
             position = index
-            if bytes.count > maxRecordBytes || ends.count > maxFields {
+            if bytes.count > maxRecordBytes || fields.count > maxFields {
                 throw CSVError(file: file, line: startLine, message: bytes.count > maxRecordBytes
                     ? "record over \(maxRecordBytes / 1024 / 1024) MiB\(quoted ? " (a quote not closed?)" : "")"
                     : "record of over \(maxFields) fields")
