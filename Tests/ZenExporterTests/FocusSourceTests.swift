@@ -224,6 +224,62 @@ struct FocusSourceTests {
         }
     }
 
+    @Test("a resource billed only in the second half is described as its row says, as a whole read describes it")
+    func resourceOnlyInSecondHalf() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var text = "BilledCost,BillingCurrency,ChargePeriodStart,ChargeCategory,ServiceName,ServiceCategory,ProviderName,ResourceType,"
+            + "ResourceName,RegionId,SubAccountId,ResourceId,Tags\n"
+        for index in 0..<1200 {
+            text += "0.001,RUB,2026-11-0\(1 + index / 400)T00:00:00Z,Usage,Compute,Compute,Selectel,VM,box \(index % 12),ru-1,acct,r\(index % 12),\n"
+        }
+        // The last two rows, well past the middle: a resource no earlier row names.
+        for day in [2, 3] {
+            text += "2.50,RUB,2026-11-0\(day)T00:00:00Z,Usage,EC2,Compute,AWS,,late box,eu-1,acct-9,late-vm,\"{\"\"team\"\":\"\"infra\"\"}\"\n"
+        }
+        let path = directory.appendingPathComponent("late.csv").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let halves = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 2, halvesMinimumSize: 0)
+        let late = try #require(halves.snapshot().inventory.first { $0.resourceID == "late-vm" })
+        // By hand from the row: the provider in lower case, the type from ServiceCategory
+        // (ResourceType is empty), the doubled quotes of the tags undone.
+        #expect(late.provider == "aws")
+        #expect(late.name == "late box")
+        #expect(late.resourceType == "server")
+        #expect(late.region == "eu-1")
+        #expect(late.tags == ["team": "infra"])
+        let billed = try #require(halves.snapshot().billing.first { $0.resourceID == "late-vm" })
+        #expect(billed.account == "acct-9")
+        #expect(billed.category == .compute)
+        #expect(billed.rate.amount == Decimal(string: "2.5"))
+        // The same as reading the file whole, on one thread, for every resource.
+        let whole = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 1)
+        #expect(halves.snapshot().inventory == whole.snapshot().inventory)
+        #expect(halves.snapshot().billing == whole.snapshot().billing)
+    }
+
+    @Test("past 255 currencies, a file read in halves keeps one line per resource and currency with the sums by hand")
+    func manyCurrenciesInHalves() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // 300 resources, each in a currency of its own (QAA, QAB, …), 1.00 on day 1 and
+        // 2.00 on day 2: day 1's rows fill the first half, day 2's the second.
+        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        func currency(_ index: Int) -> String { "Q\(letters[index / 26])\(letters[index % 26])" }
+        var text = "BilledCost,BillingCurrency,ChargePeriodStart,ChargeCategory,ServiceName,SubAccountId,ResourceId\n"
+        for day in [1, 2] {
+            for index in 0..<300 { text += "\(day).00,\(currency(index)),2026-11-0\(day)T00:00:00Z,Usage,Compute,acct,w\(index)\n" }
+        }
+        let path = directory.appendingPathComponent("currencies.csv").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let file = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 2, halvesMinimumSize: 0)
+        #expect(file.costs.lines.count == 300)
+        #expect(Set(file.costs.lines.map { "\($0.resourceID) \($0.currency.code)" }) == Set((0..<300).map { "w\($0) \(currency($0))" }))
+        #expect(sumsByResourceAndDay(file) == Dictionary(uniqueKeysWithValues: (0..<300).flatMap { index in
+            [("w\(index)|1", Int64(1_000_000)), ("w\(index)|2", Int64(2_000_000))]
+        }))
+    }
+
     @Test("when the middle of a file falls inside a quoted value with line breaks, the file is read whole")
     func cutInsideQuotes() throws {
         defer { try? FileManager.default.removeItem(at: directory) }

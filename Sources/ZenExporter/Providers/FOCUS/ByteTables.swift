@@ -93,8 +93,13 @@ struct ByteInterner {
     private var arena: [UInt8] = []
     private var offsets: [Int] = [0]
     private var strings: [String] = []
+    /// Whether each value is also kept as a `String` (made once, when first interned);
+    /// without, `string(_:)` decodes the bytes at every call.
+    private let keepsStrings: Bool
 
-    var count: Int { strings.count }
+    init(keepsStrings: Bool = true) { self.keepsStrings = keepsStrings }
+
+    var count: Int { offsets.count - 1 }
 
     @inline(__always) private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         // Eight bytes at a time, each word multiplied in; the length and the tail last.
@@ -135,13 +140,13 @@ struct ByteInterner {
             }
             index = (index + 1) & mask
         }
-        let id = Int32(strings.count)
+        let id = Int32(count)
         arena.append(contentsOf: bytes)
         offsets.append(arena.count)
-        strings.append(String(decoding: bytes, as: UTF8.self))
+        if keepsStrings { strings.append(String(decoding: bytes, as: UTF8.self)) }
         hashes.append(hash)
         slots[index] = id + 1
-        if strings.count * 2 > slots.count { grow() }
+        if count * 2 > slots.count { grow() }
         return id
     }
 
@@ -182,7 +187,15 @@ struct ByteInterner {
         return lastID
     }
 
-    func string(_ id: Int32) -> String { strings[Int(id)] }
+    func string(_ id: Int32) -> String {
+        keepsStrings ? strings[Int(id)] : withBytes(id) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The bytes `id` was interned from.
+    func withBytes<Result>(_ id: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        let range = offsets[Int(id)]..<offsets[Int(id) + 1]
+        return try arena.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
 }
 
 /// Micro-unit sums per line (resource × service × currency) and day, as a FOCUS read adds

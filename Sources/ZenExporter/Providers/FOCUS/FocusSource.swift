@@ -254,8 +254,13 @@ struct FocusExport: Sendable {
 private struct FocusIngest: Sendable {
     let timeZone: TimeZone
     let isCancelled: @Sendable () -> Bool
+    /// A later part of a file, read on its own thread and merged into the first part's
+    /// state: its resources and lines are kept as interned numbers and raw bytes only, and
+    /// described (strings, kind, tags) at the merge for the few the first part lacks. Nearly
+    /// every resource appears in both parts, and describing each twice was a sixth of the read.
+    let isLaterPart: Bool
     var export = FocusExport()
-    var resourceIDs = ByteInterner()
+    var resourceIDs: ByteInterner
     var services = ByteInterner()
     var currencies = ByteInterner()
     var periodStarts = ByteInterner()
@@ -287,11 +292,27 @@ private struct FocusIngest: Sendable {
     /// Each distinct `Tags` text parsed once (up to `FocusTags.cachedTexts` of them).
     var tagTexts = ByteInterner()
     var parsedTags: [[String: String]] = []
+    /// A later part's resources as their first row describes them: per resource, the end in
+    /// `describingBytes` of each of the `Describing` fields, back to back.
+    var describingBytes: [UInt8] = []
+    var describingEnds: [Int] = []
+    /// A later part's lines past 255 currencies, which `lineIndex`'s keys cannot hold.
+    var wideLines: [SIMD3<Int32>: Int32] = [:]
 
-    init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool) {
+    /// The fields that describe a resource, in the order a later part keeps them.
+    enum Describing: Int, CaseIterable {
+        case name, provider, type, serviceCategory, region, account, tags
+    }
+
+    init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool, isLaterPart: Bool = false) {
         self.timeZone = timeZone
         self.isCancelled = isCancelled
+        self.isLaterPart = isLaterPart
+        resourceIDs = ByteInterner(keepsStrings: !isLaterPart)
     }
+
+    /// Resources interned so far (their IDs number them).
+    private var resourceCount: Int { isLaterPart ? describingEnds.count / Describing.allCases.count : resourceNames.count }
 
     private mutating func bad(_ file: String, _ line: Int, _ reason: @autoclosure () -> String) {
         export.badRowCount += 1
@@ -314,7 +335,7 @@ private struct FocusIngest: Sendable {
         let (timeZone, isCancelled) = (self.timeZone, self.isCancelled)
         let second = SecondThread(name: "zen-exporter.parse-half") {
             Result { () throws -> FocusIngest in
-                var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled)
+                var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled, isLaterPart: true)
                 var reader = CSVReader(try FileChunks(path: path, range: middle..<UInt64.max), file: name, dropsByteOrderMark: false)
                 _ = try ingest.rows(&reader, columns, name: name, endsAtCut: false)
                 return ingest
@@ -397,19 +418,19 @@ private struct FocusIngest: Sendable {
             currencyMap.append(canonicalCurrency[Int(currency)])
         }
         var resourceMap: [Int32] = []
-        resourceMap.reserveCapacity(later.resourceNames.count)
-        for (index, id) in later.resourceNames.enumerated() {
-            let resource = resourceIDs.intern(id)
+        resourceMap.reserveCapacity(later.resourceIDs.count)
+        for index in 0..<Int32(later.resourceIDs.count) {
+            let resource = later.resourceIDs.withBytes(index) { resourceIDs.intern($0) }
             if Int(resource) == resourceNames.count {
-                resourceNames.append(id)
-                export.entries.append(later.export.entries[index])
+                resourceNames.append(resourceIDs.string(resource))
+                export.entries.append(later.describedResource(index, id: resourceIDs.string(resource)))
             }
             resourceMap.append(resource)
         }
         let serviceMap = (0..<later.services.count).map { services.intern(later.services.string(Int32($0))) }
         var lineMap: [Int32] = []
-        lineMap.reserveCapacity(later.export.costs.lines.count)
-        for index in 0..<later.export.costs.lines.count {
+        lineMap.reserveCapacity(later.export.lineEntry.count)
+        for index in 0..<later.export.lineEntry.count {
             let mine = line(resource: resourceMap[Int(later.export.lineEntry[index])], service: serviceMap[Int(later.lineService[index])],
                             currency: currencyMap[Int(later.lineCurrency[index])])
             lineMap.append(mine)
@@ -529,14 +550,50 @@ private struct FocusIngest: Sendable {
         } else {
             resource = reader.withField(columns.resourceID) { resourceIDs.intern($0) }
         }
-        if Int(resource) == resourceNames.count {
-            let id = resourceIDs.string(resource)
-            resourceNames.append(id)
-            export.entries.append(FocusExport.Resource(
-                id: id, name: text(reader, columns.resourceName), kind: kind(reader, columns), region: text(reader, columns.region),
-                account: text(reader, columns.account), tags: tags(reader, columns.tags)))
+        if Int(resource) == resourceCount {
+            if isLaterPart {
+                describe(reader, columns)
+            } else {
+                let id = resourceIDs.string(resource)
+                resourceNames.append(id)
+                export.entries.append(FocusExport.Resource(
+                    id: id, name: text(reader, columns.resourceName), kind: kind(reader, columns), region: text(reader, columns.region),
+                    account: text(reader, columns.account), tags: tags(reader, columns.tags)))
+            }
         }
         return line(resource: resource, service: service, currency: currency)
+    }
+
+    /// Keeps the bytes of the fields that describe a new resource (a later part).
+    private mutating func describe<S>(_ reader: CSVReader<S>, _ columns: Columns) {
+        for field in Describing.allCases {
+            let column = switch field {
+            case .name: columns.resourceName
+            case .provider: columns.provider
+            case .type: columns.resourceType
+            case .serviceCategory: columns.serviceCategory
+            case .region: columns.region
+            case .account: columns.account
+            case .tags: columns.tags
+            }
+            if column >= 0 { reader.withField(column) { describingBytes.append(contentsOf: $0) } }
+            describingEnds.append(describingBytes.count)
+        }
+    }
+
+    /// Resource `index` of a later part as its first row described it: what the first part
+    /// makes of the same row.
+    func describedResource(_ index: Int32, id: String) -> FocusExport.Resource {
+        let width = Describing.allCases.count
+        func text(_ field: Describing) -> String {
+            let position = Int(index) * width + field.rawValue
+            let start = position == 0 ? 0 : describingEnds[position - 1]
+            return String(decoding: describingBytes[start..<describingEnds[position]], as: UTF8.self)
+        }
+        let tagsText = text(.tags)
+        return FocusExport.Resource(
+            id: id, name: text(.name), kind: .init(provider: text(.provider), type: text(.type), serviceCategory: text(.serviceCategory)),
+            region: text(.region), account: text(.account), tags: tagsText.isEmpty ? [:] : FocusTags.parse(tagsText))
     }
 
     /// The kind of the row's resource, derived once per distinct provider, type and service
@@ -571,6 +628,15 @@ private struct FocusIngest: Sendable {
     private mutating func line(resource: Int32, service: Int32, currency: Int32) -> Int32 {
         let key = UInt64(UInt32(bitPattern: resource)) << 32 | UInt64(UInt32(bitPattern: service)) << 8 | UInt64(currency & 0xFF)
         if currency < 0xFF, let known = lineIndex[key] { return Int32(truncatingIfNeeded: known) }
+        if isLaterPart {
+            // Numbers only: the merge makes the lines of the first part's.
+            let wide = SIMD3(resource, service, currency)
+            if currency >= 0xFF, let known = wideLines[wide] { return known }
+            let lineID = Int32(export.lineEntry.count)
+            if currency < 0xFF { lineIndex.set(key, Int64(lineID)) } else { wideLines[wide] = lineID }
+            appendLine(resource: resource, service: service, currency: currency)
+            return lineID
+        }
         let entry = export.entries[Int(resource)]
         let line = DailyCostTable.Line(resourceID: resourceNames[Int(resource)], service: services.string(service),
                                        currency: Currency(currencyCodes[Int(currency)]), provider: entry.provider,
