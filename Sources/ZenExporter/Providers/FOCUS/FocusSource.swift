@@ -473,6 +473,9 @@ private struct FocusIngest: Sendable {
         }
     }
 
+    /// `FocusExport.chargeCategories` as bytes, compared with each row's.
+    static let chargeCategoryBytes = FocusExport.chargeCategories.map { Array($0.utf8) }
+
     private func text<S>(_ reader: CSVReader<S>, _ column: Int) -> String { column < 0 ? "" : reader.string(column) }
     private func isEmpty<S>(_ reader: CSVReader<S>, _ column: Int) -> Bool { column < 0 || reader.length(of: column) == 0 }
 
@@ -500,7 +503,7 @@ private struct FocusIngest: Sendable {
         if isEmpty(reader, columns.chargeCategory) {
             category = 0
         } else if let known = reader.withField(columns.chargeCategory, { bytes in
-            FocusExport.chargeCategories.firstIndex { $0.utf8.count == bytes.count && $0.utf8.elementsEqual(bytes) }
+            Self.chargeCategoryBytes.firstIndex { $0.count == bytes.count && bytes.elementsEqual($0) }
         }) {
             category = known
         } else {
