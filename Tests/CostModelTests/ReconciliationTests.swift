@@ -53,6 +53,23 @@ struct ReconciliationTests {
         #expect(try #require(resources.first).isZombie == false)
     }
 
+    @Test("billing and inventory listing the same IDs in the same order reconcile as when listed in another order")
+    func alignedAsAnyOrder() throws {
+        // IDs in ascending order in both: a volume attached to vm-2, an old unattached one,
+        // one named after the server "web".
+        let billing = [bill("a-vol", "volume", daily: 24), bill("b-vol", "volume", daily: 6), bill("c-disk", "volume", daily: 12, name: "disk-for-web"),
+                       bill("vm-1", "server", daily: 240, name: "web"), bill("vm-2", "server", daily: 48)]
+        let inventory = [inventory("a-vol", "volume", attachedTo: "vm-2"), inventory("b-vol", "volume"), inventory("c-disk", "volume", name: "disk-for-web"),
+                         inventory("vm-1", "server", name: "web"), inventory("vm-2", "server")]
+        let aligned = reconciliation.reconcile(billing: billing, inventory: inventory, currency: .rub)
+        // By hand: each volume folds into its server, the unattached one is an orphan.
+        #expect(aligned.map(\.id) == ["b-vol", "vm-1", "vm-2"])
+        #expect(aligned.map(\.rate.perHour.amount) == [Decimal(6) / 24, Decimal(252) / 24, 3])
+        #expect(aligned.map(\.folded) == [[], ["c-disk"], ["a-vol"]])
+        #expect(aligned.map(\.isOrphan) == [true, false, false])
+        #expect(aligned == reconciliation.reconcile(billing: billing, inventory: inventory.reversed(), currency: .rub))
+    }
+
     @Test("a volume attached to a server folds into the server's cost")
     func foldByAttachment() throws {
         let resources = reconciliation.reconcile(
