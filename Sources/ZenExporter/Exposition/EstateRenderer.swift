@@ -70,15 +70,24 @@ struct EstateRenderer: Sendable {
         let infoName = info.qualifiedName(MetricCatalog.resourceInfo)
         let costPrefixes = ExpositionWriter.labelPrefixes(MetricCatalog.resourceCostPerHour)
         let infoPrefixes = ExpositionWriter.labelPrefixes(MetricCatalog.resourceInfo)
+        // One array of label values per family, filled again for each resource: not two
+        // arrays made and freed per resource.
+        var costLabels = [String](repeating: source, count: costPrefixes.count)
+        var infoLabels = [String](repeating: source, count: infoPrefixes.count)
         for (index, resource) in resources.enumerated() {
             let dims = index < dimensions.count ? dimensions[index] : [:]
-            cost.writeSample(name: costName, prefixes: costPrefixes, labels: [
-                source, resource.provider, resource.account, resource.project, resource.region, resource.service, resource.category.rawValue,
-                resource.resourceType, resource.id, resource.name, dims["tenant"] ?? "", dims["environment"] ?? "", resource.rate.currency.code,
-            ], value: .perHour(resource.rate))
-            info.writeSample(name: infoName, prefixes: infoPrefixes, labels: [
-                resource.id, source, resource.status.value, resource.flavor, String(resource.isZombie), String(resource.isOrphan),
-            ], value: .int(1))
+            costLabels.withUnsafeMutableBufferPointer { labels in
+                (labels[1], labels[2], labels[3], labels[4]) = (resource.provider, resource.account, resource.project, resource.region)
+                (labels[5], labels[6], labels[7], labels[8]) = (resource.service, resource.category.rawValue, resource.resourceType, resource.id)
+                (labels[9], labels[10], labels[11]) = (resource.name, dims.isEmpty ? "" : dims["tenant"] ?? "", dims.isEmpty ? "" : dims["environment"] ?? "")
+                labels[12] = resource.rate.currency.code
+            }
+            cost.writeSample(name: costName, prefixes: costPrefixes, labels: costLabels, value: .perHour(resource.rate))
+            infoLabels.withUnsafeMutableBufferPointer { labels in
+                (labels[0], labels[2], labels[3]) = (resource.id, resource.status.value, resource.flavor)
+                (labels[4], labels[5]) = (resource.isZombie ? "true" : "false", resource.isOrphan ? "true" : "false")
+            }
+            info.writeSample(name: infoName, prefixes: infoPrefixes, labels: infoLabels, value: .int(1))
         }
         var usage = ExpositionWriter(namespace: metrics.namespace)
         let usageName = usage.qualifiedName(MetricCatalog.resourceUtilization)

@@ -103,13 +103,19 @@ struct ExpositionWriter {
         seriesCount += 1
     }
 
-    /// `writeSample` in one write of the buffer, for the lines of exact values whose label
+    /// `writeSample` in one write of the buffer, for the lines of exact values (integers and
+    /// `.scaled`) whose label
     /// values are at most 256 bytes (all per-resource series): its room is made once, for
     /// every label byte escaped, and filled by copying. Written byte by byte through the
     /// buffer, the capacity checks were half of rendering 100,000 resources. false when the
     /// line is not one of those.
     private mutating func writeSampleAtOnce(name: String, prefixes: [[UInt8]], labels: [String], value: SampleValue) -> Bool {
-        guard case let .scaled(number, scale) = value, scale >= 0, scale <= SampleValue.maxScale else { return false }
+        let number: Int64, scale: Int
+        switch value {
+        case let .scaled(value, valueScale) where valueScale >= 0 && valueScale <= SampleValue.maxScale: (number, scale) = (value, valueScale)
+        case let .int(value): (number, scale) = (Int64(value), 0)
+        default: return false
+        }
         let pairs = min(prefixes.count, labels.count)
         var room = name.utf8.count + 3 + SampleValue.maxScaledWidth
         for index in 0..<pairs {
