@@ -32,6 +32,32 @@ struct MicrosTests {
         #expect(parse("9223372036854.775807") == Int64.max)
     }
 
+    @Test("a Decimal is exact in micro-units when, and only when, the micro-units times 10⁻⁶ give it back")
+    func exactAgreesWithArithmetic() {
+        // Decimals made by arithmetic (divisions, products, sums), whose words differ from
+        // parsed ones; the oracle is Decimal's own arithmetic on the answer.
+        var generator = SystemRandomNumberGenerator()
+        var amounts: [Decimal] = [Decimal(string: "123456789.123456")!, Decimal(string: "-0.5")!, Decimal(sign: .plus, exponent: 10, significand: 9),
+                                  Decimal(sign: .minus, exponent: -12, significand: 5_000_000), Decimal(string: "9007199254.740991")!,
+                                  Decimal(string: "9007199254.740992")!, Decimal(string: "12345678901234567890123")!]
+        for _ in 0..<2000 {
+            let whole = Decimal(Int64.random(in: -1_000_000_000_000...1_000_000_000_000, using: &generator))
+            let divisor = Decimal([1, 2, 3, 7, 10, 24, 720, 1_000_000, 10_000_000].randomElement(using: &generator)!)
+            amounts.append(whole / divisor)
+            amounts.append(whole / 1_000_000 * Decimal(Int.random(in: 1...5, using: &generator)))
+        }
+        for amount in amounts {
+            if let micros = Micros.exact(amount) {
+                #expect(Decimal(micros) / 1_000_000 == amount, "\(amount) read as \(micros) micro-units")
+            } else {
+                // Not exact: no whole number of micro-units is the amount, or it needs 2⁵³ and more.
+                let scaled = amount * 1_000_000
+                #expect(scaled != scaled.rounded(scale: 0) || scaled.magnitude >= 9_007_199_254_740_992 || amount.exponent < -60,
+                        "\(amount) refused")
+            }
+        }
+    }
+
     @Test("whole micro-units read back from a Decimal exactly, others not at all")
     func exactFromDecimal() {
         #expect(Micros.exact(Decimal(string: "1086.50")!) == 1_086_500_000)
