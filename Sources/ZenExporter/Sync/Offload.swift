@@ -67,15 +67,18 @@ enum ReleaseFreedMemory {
         #endif
     }
 
-    /// Blocks of 1 MiB and more get their own mapping, returned to the system when freed.
+    /// Blocks of 8 MiB and more get their own mapping, returned to the system when freed.
     /// glibc's default threshold grows with the largest block freed (up to 32 MiB), after which
     /// a sync's large transient arrays come from the heap and leave it fragmented: at 100,000
-    /// resources this setting took steady RSS from 246–275 MB to 151–153 MB and the peak from
-    /// 459–473 MB to 364–367 MB, first sync to ready unchanged (docs/benchmarks.md). Called
-    /// once at start, before the first large allocation.
+    /// resources a fixed 1 MiB took steady RSS from 246–275 MB to 151–153 MB and the peak from
+    /// 459–473 MB to 364–367 MB (docs/benchmarks.md). But below 8 MiB every growth of a
+    /// mid-sized array mapped fresh pages: a fifth more page faults, and 8 MiB took the
+    /// 100k × 7 first sync from 0.86–0.88 s to 0.80–0.83 s (100k × 30: 1.88 → 1.73 s) for
+    /// 0–20 MB more peak and steady RSS within 5 MB. Called once at start, before the first
+    /// large allocation.
     static func mapLargeBlocks() {
         #if os(Linux)
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 8 << 20)
         #endif
     }
 }
