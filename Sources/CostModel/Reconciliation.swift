@@ -111,6 +111,12 @@ public struct Reconciliation: Sendable {
             }
         }
 
+        /// The item of resource `position` (listed as `id`): aligned, the item at the same
+        /// position (folds mark resources removed, never move them).
+        func item(of position: Int, id: String) -> InventoryItem? {
+            isAligned ? items[position] : self[id]
+        }
+
         subscript(id: String) -> InventoryItem? {
             if index == nil {
                 var built: [String: Int] = [:]
@@ -189,7 +195,7 @@ public struct Reconciliation: Sendable {
         )
         for volumeIndex in volumes {
             let volume = resources.list[volumeIndex]
-            let byAttachment = inventory[volume.id]?.attachedTo.flatMap { resources.index(of: $0) }
+            let byAttachment = inventory.item(of: volumeIndex, id: volume.id)?.attachedTo.flatMap { resources.index(of: $0) }
             let byName = volume.name.hasPrefix("disk-for-")
                 ? serverIDByName[String(volume.name.dropFirst("disk-for-".count))].flatMap { resources.index(of: $0) } : nil
             guard let server = byAttachment ?? byName, server != volumeIndex,
@@ -215,7 +221,7 @@ public struct Reconciliation: Sendable {
 
     private func markOrphans(_ resources: inout Resources, inventory: InventoryByID) {
         for index in resources.indices(where: { $0.resourceType == Self.volumeType }) {
-            guard let known = inventory[resources.list[index].id], known.attachedTo == nil,
+            guard let known = inventory.item(of: index, id: resources.list[index].id), known.attachedTo == nil,
                   now.timeIntervalSince(known.createdAt) >= orphanMinAge else { continue }
             resources.list[index].isOrphan = true
         }
