@@ -123,14 +123,12 @@ public struct DailyCostTable: Sendable, Equatable {
     /// Sums the rows per day and scope. `labels` gives a resource's tenant and team; it is
     /// asked once per line, not per row.
     public func scopeDays(labels: (_ resourceID: String) -> (tenant: String, team: String)) -> [LocalDay: ScopeHistory.Day] {
-        let keys = lines.map { line in
-            let placed = labels(line.resourceID)
-            return ScopeKey(provider: line.provider, account: line.account, service: line.service, category: line.category,
-                            tenant: placed.tenant, team: placed.team, currency: line.currency)
-        }
         // Per day, sums by scope index first: hashing a small integer is cheaper than a key of seven strings.
         var scopeIndex: [ScopeKey: Int] = [:]
-        let lineScope = keys.map { key in
+        let lineScope = lines.map { line in
+            let placed = labels(line.resourceID)
+            let key = ScopeKey(provider: line.provider, account: line.account, service: line.service, category: line.category,
+                               tenant: placed.tenant, team: placed.team, currency: line.currency)
             if let index = scopeIndex[key] { return index }
             let index = scopeIndex.count
             scopeIndex[key] = index
@@ -160,7 +158,8 @@ public struct DailyCostTable: Sendable, Equatable {
         }
         var result: [LocalDay: ScopeHistory.Day] = [:]
         for (slot, day) in days.enumerated() {
-            var scoped: ScopeHistory.Day = [:]
+            // Sized once: grown from empty, its resizes were a fifth of this function.
+            var scoped = ScopeHistory.Day(minimumCapacity: sums[slot].count { $0 != 0 })
             for (index, amount) in sums[slot].enumerated() where amount != 0 { scoped[scopes[index]] = amount }
             result[LocalDay(ordinal: Int(day))] = scoped
         }

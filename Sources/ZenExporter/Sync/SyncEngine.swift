@@ -187,7 +187,7 @@ struct SyncEngine: Sendable {
     static func labels(_ resources: [Resource], _ dimensions: [[String: String]]) -> (String) -> (tenant: String, team: String) {
         var byID: [String: (tenant: String, team: String)] = [:]
         byID.reserveCapacity(resources.count)
-        for (resource, dims) in zip(resources, dimensions) {
+        for (resource, dims) in zip(resources, dimensions) where !dims.isEmpty {
             let placed = (tenant: dims["tenant"] ?? "", team: dims["team"] ?? "")
             guard !placed.tenant.isEmpty || !placed.team.isEmpty else { continue }
             byID[resource.id] = placed
