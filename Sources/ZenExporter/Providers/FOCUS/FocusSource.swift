@@ -256,8 +256,9 @@ private struct FocusIngest: Sendable {
     let isCancelled: @Sendable () -> Bool
     /// A later part of a file, read on its own thread and merged into the first part's
     /// state: its resources and lines are kept as interned numbers and raw bytes only, and
-    /// described (strings, kind, tags) at the merge for the few the first part lacks. Nearly
-    /// every resource appears in both parts, and describing each twice was a sixth of the read.
+    /// described (strings, kind, tags) at the merge for the few the first part lacks: nearly
+    /// every resource appears in both parts, and the later one described each again only for
+    /// the merge to drop it.
     let isLaterPart: Bool
     var export = FocusExport()
     var resourceIDs: ByteInterner
