@@ -51,25 +51,26 @@ public struct Reconciliation: Sendable {
                     continue
                 }
             }
-            let known = inventoryByID.isAligned ? inventory[position]
-                : inventoryByID[resourceID] ?? (resourceID == item.resourceID ? nil : inventoryByID[item.resourceID])
+            // The describing item's position: its fields are read where it lies, not copied.
+            let known = inventoryByID.isAligned ? position
+                : inventoryByID.position(of: resourceID) ?? (resourceID == item.resourceID ? nil : inventoryByID.position(of: item.resourceID))
             resources.append(Resource(
                 provider: item.provider,
                 id: resourceID,
-                name: known?.name ?? item.resourceName,
+                name: known.map { inventory[$0].name } ?? item.resourceName,
                 resourceType: item.resourceType,
                 service: item.service,
                 category: item.category,
-                region: known?.region ?? item.region,
+                region: known.map { inventory[$0].region } ?? item.region,
                 account: item.account,
-                status: known.map { ResourceStatus(provider: $0.status) } ?? .missing,
-                flavor: known?.flavor ?? "",
-                tags: known?.tags ?? [:],
+                status: known.map { ResourceStatus(provider: inventory[$0].status) } ?? .missing,
+                flavor: known.map { inventory[$0].flavor } ?? "",
+                tags: known.map { inventory[$0].tags } ?? [:],
                 rate: item.rate,
                 isZombie: known == nil && judged(item),
                 isOrphan: false,
                 folded: [],
-                project: item.project.isEmpty ? known?.project ?? "" : item.project
+                project: item.project.isEmpty ? known.map { inventory[$0].project } ?? "" : item.project
             ))
         }
         // Aligned, every item is billed.
@@ -117,14 +118,17 @@ public struct Reconciliation: Sendable {
             isAligned ? items[position] : self[id]
         }
 
-        subscript(id: String) -> InventoryItem? {
+        subscript(id: String) -> InventoryItem? { position(of: id).map { items[$0] } }
+
+        /// The position in `items` of the first item listed as `id`.
+        func position(of id: String) -> Int? {
             if index == nil {
                 var built: [String: Int] = [:]
                 built.reserveCapacity(items.count)
                 for position in items.indices.reversed() { built[items[position].resourceID] = position }
                 index = built
             }
-            return index?[id].map { items[$0] }
+            return index?[id]
         }
     }
 
