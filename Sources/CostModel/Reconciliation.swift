@@ -115,10 +115,8 @@ public struct Reconciliation: Sendable {
         /// The item of resource `position` (listed as `id`): aligned, the item at the same
         /// position (folds mark resources removed, never move them).
         func item(of position: Int, id: String) -> InventoryItem? {
-            isAligned ? items[position] : self[id]
+            isAligned ? items[position] : self.position(of: id).map { items[$0] }
         }
-
-        subscript(id: String) -> InventoryItem? { position(of: id).map { items[$0] } }
 
         /// The position in `items` of the first item listed as `id`.
         func position(of id: String) -> Int? {

@@ -87,42 +87,24 @@ struct ExpositionWriter {
     }
 
     /// One sample line with the label prefixes computed once per family: the per-resource
-    /// families write 100,000 of these per sync.
+    /// families write 100,000 of these per sync. The line is written in one write of the
+    /// buffer, its room made once for every label byte escaped: written byte by byte through
+    /// the buffer, the capacity checks were half of rendering 100,000 resources. Label values:
+    /// backslash, double quote and line feed escaped (invalid UTF-8 cannot occur in a Swift
+    /// String); overly long provider values are cut at 256 characters. Exact values (integers,
+    /// `.scaled`) are written as digits straight into the buffer, others by their text.
     mutating func writeSample(name: String, prefixes: [[UInt8]], labels: [String], value: SampleValue) {
-        if writeSampleAtOnce(name: name, prefixes: prefixes, labels: labels, value: value) { return }
-        current.writeString(name)
-        for index in 0..<min(prefixes.count, labels.count) {
-            current.writeBytes(prefixes[index])
-            writeEscaped(labels[index])
-            current.writeInteger(UInt8(ascii: "\""))
-        }
-        if !prefixes.isEmpty { current.writeInteger(UInt8(ascii: "}")) }
-        current.writeInteger(UInt8(ascii: " "))
-        value.write(into: &current)
-        current.writeInteger(UInt8(ascii: "\n"))
-        seriesCount += 1
-    }
-
-    /// `writeSample` in one write of the buffer, for the lines of exact values (integers and
-    /// `.scaled`) whose label
-    /// values are at most 256 bytes (all per-resource series): its room is made once, for
-    /// every label byte escaped, and filled by copying. Written byte by byte through the
-    /// buffer, the capacity checks were half of rendering 100,000 resources. false when the
-    /// line is not one of those.
-    private mutating func writeSampleAtOnce(name: String, prefixes: [[UInt8]], labels: [String], value: SampleValue) -> Bool {
-        let number: Int64, scale: Int
-        switch value {
-        case let .scaled(value, valueScale) where valueScale >= 0 && valueScale <= SampleValue.maxScale: (number, scale) = (value, valueScale)
-        case let .int(value): (number, scale) = (Int64(value), 0)
-        default: return false
-        }
         let pairs = min(prefixes.count, labels.count)
-        var room = name.utf8.count + 3 + SampleValue.maxScaledWidth
-        for index in 0..<pairs {
-            let length = labels[index].utf8.count
-            guard length <= 256 else { return false }
-            room += prefixes[index].count + 2 * length + 1
+        let exact: (number: Int64, scale: Int)?
+        switch value {
+        case let .scaled(number, scale) where scale >= 0 && scale <= SampleValue.maxScale: exact = (number, scale)
+        case let .int(number): exact = (Int64(number), 0)
+        default: exact = nil
         }
+        var text = exact == nil ? value.text : ""
+        // A value cut at 256 characters is never longer than the whole value.
+        var room = name.utf8.count + 3 + (exact == nil ? text.utf8.count : SampleValue.maxScaledWidth)
+        for index in 0..<pairs { room += prefixes[index].count + 2 * labels[index].utf8.count + 1 }
         current.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { raw in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
             var at = 0
@@ -131,12 +113,13 @@ struct ExpositionWriter {
                 (base + at).update(from: start, count: bytes.count)
                 at += bytes.count
             }
-            var text = name
-            text.withUTF8 { copy($0) }
+            var qualified = name
+            qualified.withUTF8 { copy($0) }
             for index in 0..<pairs {
                 prefixes[index].withUnsafeBufferPointer { copy($0) }
-                var label = labels[index]
+                var label = labels[index].utf8.count > 256 ? String(labels[index].prefix(256)) : labels[index]
                 label.withUTF8 { bytes in
+                    // Most values need no escaping: scanned once and copied whole.
                     if !bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) {
                         copy(bytes)
                         return
@@ -166,33 +149,15 @@ struct ExpositionWriter {
             }
             base[at] = UInt8(ascii: " ")
             at += 1
-            at += SampleValue.writeScaled(number, scale: scale, to: base + at)
+            if let exact {
+                at += SampleValue.writeScaled(exact.number, scale: exact.scale, to: base + at)
+            } else {
+                text.withUTF8 { copy($0) }
+            }
             base[at] = UInt8(ascii: "\n")
             return at + 1
         }
         seriesCount += 1
-        return true
-    }
-
-    /// Label values: backslash, double quote and line feed escaped; invalid UTF-8 cannot occur
-    /// in a Swift String; overly long provider values are cut at 256 characters.
-    private mutating func writeEscaped(_ value: String) {
-        var bounded = value.utf8.count > 256 ? String(value.prefix(256)) : value
-        // Most values need no escaping: scan the bytes once and write them whole.
-        let plain = bounded.withUTF8 { bytes in
-            for byte in bytes where byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\n") { return false }
-            current.writeBytes(bytes)
-            return true
-        }
-        guard !plain else { return }
-        for byte in bounded.utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): current.writeString("\\\\")
-            case UInt8(ascii: "\""): current.writeString("\\\"")
-            case UInt8(ascii: "\n"): current.writeString("\\n")
-            default: current.writeInteger(byte)
-            }
-        }
     }
 
     private func escapeHelp(_ help: String) -> String {
@@ -249,17 +214,6 @@ enum SampleValue {
         return .decimal(rate.perHour.amount.rounded(scale: 8))
     }
 
-    func write(into buffer: inout ByteBuffer) {
-        guard case let .scaled(value, scale) = self, scale >= 0, scale <= Self.maxScale else {
-            buffer.writeString(text)
-            return
-        }
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.maxScaledWidth) { raw in
-            guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
-            return Self.writeScaled(value, scale: scale, to: base)
-        }
-    }
-
     /// The largest `scale` written as digits; `text` spells any other.
     static let maxScale = 40
     /// The most bytes `writeScaled` writes: a sign, 19 digits or `maxScale` + 1, a point.
@@ -309,9 +263,10 @@ enum SampleValue {
         case let .scaled(value, scale) where scale < 0 || scale > Self.maxScale:
             return Decimal(sign: value < 0 ? .minus : .plus, exponent: -scale, significand: Decimal(value.magnitude)).plainString
         case let .scaled(value, scale):
-            var buffer = ByteBuffer()
-            SampleValue.scaled(value, scale: scale).write(into: &buffer)
-            return buffer.readString(length: buffer.readableBytes) ?? ""
+            return String(unsafeUninitializedCapacity: Self.maxScaledWidth) { buffer in
+                guard let base = buffer.baseAddress else { return 0 }
+                return Self.writeScaled(value, scale: scale, to: base)
+            }
         case let .decimal(value): return value.plainString
         case let .int(value): return String(value)
         case let .double(value):

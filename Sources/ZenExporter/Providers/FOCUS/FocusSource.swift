@@ -594,10 +594,9 @@ private struct FocusIngest: Sendable {
             let start = position == 0 ? 0 : describingEnds[position - 1]
             return String(decoding: describingBytes[start..<describingEnds[position]], as: UTF8.self)
         }
-        let tagsText = text(.tags)
         return FocusExport.Resource(
             id: id, name: text(.name), kind: .init(provider: text(.provider), type: text(.type), serviceCategory: text(.serviceCategory)),
-            region: text(.region), account: text(.account), tags: tagsText.isEmpty ? [:] : FocusTags.parse(tagsText))
+            region: text(.region), account: text(.account), tags: FocusTags.parse(text(.tags)))
     }
 
     /// The kind of the row's resource, derived once per distinct provider, type and service
