@@ -152,6 +152,50 @@ struct EngineTests {
         #expect(abs(served - NSDecimalNumber(decimal: expected).doubleValue) < 0.005)
         #expect(LocalDay(Self.now, in: moscow) == LocalDay(year: 2026, month: 11, day: 20))
     }
+
+    /// Two sources sync at once: one lands with the evaluation made ahead of it while a full
+    /// evaluation, begun before that landing, is still running. The demo estate is 117,150 ₽ a
+    /// month; both sources together 234,300 ₽.
+    @Test("an evaluation begun before a landing never replaces the one published with it")
+    func staleEvaluationDropped() async throws {
+        let config = try config()
+        let engine = engine(config, store: try Store(), replacing: "other", with: ScriptedSource([.hang]))
+        let demo = try #require(engine.sources.first { $0.config.name == "demo" })
+        #expect(await engine.sync(demo))
+        let estate = engine.estate
+        let synced = try #require(await estate.status(of: "demo"))
+        let evaluate: @Sendable ([SourceStatus], [UsageStatus]) -> EstateEvaluation = { statuses, usage in
+            EstateEvaluation(sources: statuses, usage: usage, config: config, fx: FXHistory(reporting: .rub, fixed: [:]), now: Self.now)
+        }
+        let (entered, enter) = AsyncStream<Void>.makeStream()
+        let (release, letGo) = AsyncStream<Void>.makeStream()
+        let begunBefore = Task {
+            await estate.evaluate { statuses, usage in
+                enter.yield()
+                for await _ in release { break }
+                return evaluate(statuses, usage)
+            }
+        }
+        for await _ in entered { break }
+
+        let landing: Estate.StatusChange = { status in
+            status.resources = synced.resources
+            status.dimensions = synced.dimensions
+            status.history = synced.history
+            status.hasData = true
+            status.up = true
+            status.lastSuccess = Self.now
+        }
+        let ahead = await estate.evaluate(ahead: ["other": landing], evaluate)
+        #expect(await estate.land(["other": landing], evaluatedAhead: ahead))
+        #expect(abs(exposition(engine).sum("infrazen_infrastructure_cost_monthly") - 234_300) < 0.005)
+
+        letGo.yield()
+        await begunBefore.value
+        #expect(abs(exposition(engine).sum("infrazen_infrastructure_cost_monthly") - 234_300) < 0.005)
+        let total = await estate.currentEvaluation.infrastructureMonthly.values.reduce(0, +)
+        #expect(total == 234_300)
+    }
 }
 
 extension SyncEngine {

@@ -91,12 +91,14 @@ actor Estate {
                                                            shard: renderer.shard))
     }
 
-    /// Serialises evaluations: each one starts after the previous finished and reads the
-    /// statuses as they are then, so the last one always includes every source's last sync.
+    /// Evaluates the statuses as they are now and publishes the result, unless a landing
+    /// published meanwhile with an evaluation that saw more (`land`): this one would take that
+    /// landing's source out of the totals until the next sync.
     func evaluate(_ make: @Sendable ([SourceStatus], [UsageStatus]) async -> EstateEvaluation) async {
         let seen = changes
         let evaluation = await make(all, allUsage)
-        evaluatedChanges = max(evaluatedChanges, seen)
+        guard seen >= evaluatedChanges else { return }
+        evaluatedChanges = seen
         self.evaluation = evaluation
         publishNow()
     }
