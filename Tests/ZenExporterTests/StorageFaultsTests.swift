@@ -55,6 +55,13 @@ struct StorageFaultsTests {
         return try queue.read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? -1 }
     }
 
+    /// The resource of each cost line stored for `source` (`cost_line_sets`).
+    func lineResources(_ source: String) throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { try Store.storedLines($0, source: source).map(\.line.resourceID) }
+    }
+
     /// How many resources the source's stored set holds (0 without one).
     func storedResources(_ source: String) throws -> Int {
         let queue = try DatabaseQueue(path: path)
@@ -156,7 +163,7 @@ struct StorageFaultsTests {
 
     // MARK: Bounded
 
-    static let tables = ["sync_snapshots", "resource_sets", "cost_lines", "resource_daily", "scope_daily"]
+    static let tables = ["sync_snapshots", "resource_sets", "cost_line_sets", "resource_daily", "scope_daily"]
 
     func rows(_ source: String) throws -> [String: Int] {
         var counts: [String: Int] = [:]
@@ -317,8 +324,8 @@ struct StorageFaultsTests {
         let running = try engine("storage: {resource_retention_days: 35}\nsources:\n  - {name: demo, type: demo}\n", store: store, clock: clock,
                                 replacing: "demo", with: ScriptedSource([.succeed(demo())] + later.map { ScriptedSource.Step.succeed(without("yc-static", demo(at: $0, historyDays: 7))) }))
         await running.syncAllOnce()
-        let lines = try scalar("SELECT COUNT(*) FROM cost_lines WHERE source = 'demo' AND resource_id <> 'yc-static'")
-        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") > 0)
+        let lines = try lineResources("demo").filter { $0 != "yc-static" }.count
+        #expect(try lineResources("demo").contains("yc-static"))
         for time in later.dropLast() {
             clock.set(time)
             await running.syncAllOnce()
@@ -327,13 +334,13 @@ struct StorageFaultsTests {
         let stored = try #require(try await store.latestSnapshot(source: "demo")).resources.map(\.id)
         #expect(!stored.contains("yc-static") && stored.count == 6)
         #expect(try scalar("SELECT COUNT(*) FROM resource_states WHERE resource_id = 'yc-static' AND action = 'deleted'") == 1)
-        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") > 0)
+        #expect(try lineResources("demo").contains("yc-static"))
 
         clock.set(later[2])
         await running.syncAllOnce()
-        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE resource_id = 'yc-static'") == 0)
+        #expect(try !lineResources("demo").contains("yc-static"))
         #expect(try await store.latestSnapshot(source: "demo")?.resources.count == 6)
-        #expect(try scalar("SELECT COUNT(*) FROM cost_lines WHERE source = 'demo'") == lines)
+        #expect(try lineResources("demo").count == lines)
     }
 
     @Test("a database made before incremental vacuum is converted once at open, keeping its rows; a new one starts incremental")

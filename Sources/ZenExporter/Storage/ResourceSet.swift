@@ -17,15 +17,11 @@ import Foundation
 enum ResourceSet {
     static let version: UInt8 = 1
 
-    struct Corrupt: Error, CustomStringConvertible {
-        var offset: Int
-        var reason: String
-        var description: String { "packed resources: \(reason) at byte \(offset)" }
-    }
+    typealias Corrupt = PackedBytes.Corrupt
 
     static func pack(_ resources: [Resource]) -> Data {
-        var shared = SharedStrings()
-        var body = ByteWriter()
+        var shared = PackedBytes.SharedStrings(fields: 13)
+        var body = PackedBytes.Writer()
         body.bytes.reserveCapacity(resources.count * 48)
         body.varint(resources.count)
         // Neighbours mostly share a rate period: its text is made once per change.
@@ -68,31 +64,16 @@ enum ResourceSet {
             body.varint(resource.folded.count)
             for id in resource.folded { body.string(id) }
         }
-        var head = ByteWriter()
-        head.bytes.reserveCapacity(body.bytes.count + shared.strings.reduce(8) { $0 + $1.utf8.count + 2 })
-        head.bytes.append(version)
-        head.varint(shared.strings.count)
-        for string in shared.strings { head.string(string) }
-        head.bytes.append(contentsOf: body.bytes)
-        return Data(head.bytes)
+        return PackedBytes.Writer.blob(version: version, shared: shared, body: body)
     }
 
     static func unpack(_ data: Data) throws -> [Resource] {
         try data.withUnsafeBytes { raw in
-            var reader = ByteReader(bytes: raw)
-            let stored = try reader.byte()
-            guard stored == version else { throw Corrupt(offset: 0, reason: "version \(stored), not \(version)") }
-            let sharedCount = try reader.count()
-            var shared: [String] = []
-            shared.reserveCapacity(sharedCount)
-            for _ in 0..<sharedCount { shared.append(try reader.string()) }
-            func sharedString() throws -> String {
-                let offset = reader.offset, index = try reader.varint()
-                guard index < shared.count else { throw Corrupt(offset: offset, reason: "string \(index) of \(shared.count)") }
-                return shared[index]
-            }
+            var reader = PackedBytes.Reader(bytes: raw, what: "packed resources")
+            let shared = try reader.head(version: version)
+            func sharedString() throws -> String { try reader.shared(shared) }
             func decimal(_ text: String, at offset: Int) throws -> Decimal {
-                guard let value = ResourceColumns.decimal(text) else { throw Corrupt(offset: offset, reason: "no number: \(text.debugDescription)") }
+                guard let value = ResourceColumns.decimal(text) else { throw reader.corrupt(at: offset, "no number: \(text.debugDescription)") }
                 return value
             }
             let count = try reader.count()
@@ -130,98 +111,8 @@ enum ResourceSet {
                     rate: Rate(amount: amount, currency: Currency(currency), periodHours: period),
                     isZombie: flags & 1 != 0, isOrphan: flags & 2 != 0, folded: folded, project: project))
             }
-            guard reader.offset == raw.count else { throw Corrupt(offset: reader.offset, reason: "\(raw.count - reader.offset) bytes after the last resource") }
+            try reader.end(after: "resource")
             return resources
-        }
-    }
-
-    /// The strings that repeat across resources, each stored once. Each field remembers its
-    /// last string: neighbours often share a provider, type or service, and comparing with the
-    /// last is cheaper than hashing.
-    private struct SharedStrings {
-        var strings: [String] = []
-        var indices: [String: Int] = [:]
-        var last = [(string: String, index: Int)?](repeating: nil, count: 13)
-
-        mutating func index(_ string: String, field: Int) -> Int {
-            if let known = last[field], known.string == string { return known.index }
-            let index: Int
-            if let found = indices[string] {
-                index = found
-            } else {
-                index = strings.count
-                indices[string] = index
-                strings.append(string)
-            }
-            last[field] = (string, index)
-            return index
-        }
-    }
-
-    private struct ByteWriter {
-        var bytes: [UInt8] = []
-
-        mutating func varint(_ value: Int) { varint64(UInt64(value)) }
-
-        mutating func varint64(_ value: UInt64) {
-            var rest = value
-            while rest >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-                rest >>= 7
-            }
-            bytes.append(UInt8(rest))
-        }
-
-        mutating func string(_ string: String) {
-            var string = string
-            string.withUTF8 { utf8 in
-                varint(utf8.count)
-                bytes.append(contentsOf: utf8)
-            }
-        }
-    }
-
-    private struct ByteReader {
-        let bytes: UnsafeRawBufferPointer
-        var offset = 0
-
-        mutating func byte() throws -> UInt8 {
-            guard offset < bytes.count else { throw Corrupt(offset: offset, reason: "cut short") }
-            defer { offset += 1 }
-            return bytes[offset]
-        }
-
-        mutating func varint64() throws -> UInt64 {
-            let start = offset
-            var value: UInt64 = 0, shift: UInt64 = 0
-            while true {
-                let byte = try byte()
-                // The tenth byte holds the top bit only.
-                guard shift < 63 || (shift == 63 && byte <= 1) else { throw Corrupt(offset: start, reason: "varint over 64 bits") }
-                value |= UInt64(byte & 0x7F) << shift
-                if byte < 0x80 { return value }
-                shift += 7
-            }
-        }
-
-        mutating func varint() throws -> Int {
-            let start = offset, value = try varint64()
-            guard value <= UInt64(Int.max) else { throw Corrupt(offset: start, reason: "varint too large") }
-            return Int(value)
-        }
-
-        /// A count of items that follow, each at least one byte: never more than the bytes left.
-        mutating func count() throws -> Int {
-            let start = offset, value = try varint()
-            guard value <= bytes.count - offset else { throw Corrupt(offset: start, reason: "count \(value) with \(bytes.count - offset) bytes left") }
-            return value
-        }
-
-        mutating func string() throws -> String {
-            let start = offset, length = try varint()
-            guard length <= bytes.count - offset else { throw Corrupt(offset: start, reason: "string of \(length) bytes with \(bytes.count - offset) left") }
-            defer { offset += length }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]), as: UTF8.self)
         }
     }
 }

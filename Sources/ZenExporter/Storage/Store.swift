@@ -229,16 +229,15 @@ final class Store: Sendable {
                        arguments: [sync.source, ResourceSet.pack(sync.resources)])
     }
 
-    /// The source's lines (resource × service × currency) by key, adding those `costs` brings.
+    /// The IDs of `costs`' lines (resource × service × currency) among the source's stored
+    /// lines, adding those it brings: the packed set is rewritten only when there are new ones.
     private static func lineIDs(_ db: Database, source: String, costs: DailyCostTable) throws -> [Int64] {
+        var entries = try storedLines(db, source: source)
         var known: [String: Int64] = [:]
-        let rows = try Row.fetchCursor(db, sql: "SELECT id, resource_id, service, currency FROM cost_lines WHERE source = ?", arguments: [source])
-        while let row = try rows.next() {
-            known[ResourceColumns.lineKey(row[1], row[2], row[3])] = row[0]
-        }
-        let insert = try db.makeStatement(sql: """
-            INSERT INTO cost_lines (source, resource_id, service, currency, provider, account, category) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
+        known.reserveCapacity(entries.count)
+        for entry in entries { known[ResourceColumns.lineKey(entry.line.resourceID, entry.line.service, entry.line.currency.code)] = entry.id }
+        let stored = entries.count
+        var next = (entries.last?.id ?? 0) + 1
         var ids: [Int64] = []
         ids.reserveCapacity(costs.lines.count)
         for line in costs.lines {
@@ -247,18 +246,26 @@ final class Store: Sendable {
                 ids.append(id)
                 continue
             }
-            try FastStatement.run(insert, db) { sqlite in
-                FastStatement.bind(sqlite, 1, source)
-                FastStatement.bind(sqlite, 2, line.resourceID)
-                FastStatement.bind(sqlite, 3, line.service)
-                FastStatement.bind(sqlite, 4, line.currency.code)
-                FastStatement.bind(sqlite, 5, line.provider)
-                FastStatement.bind(sqlite, 6, line.account)
-                FastStatement.bind(sqlite, 7, line.category.rawValue)
-            }
-            ids.append(db.lastInsertedRowID)
+            entries.append(CostLineSet.Entry(id: next, line: line))
+            ids.append(next)
+            next += 1
         }
+        if entries.count > stored { try storeLines(db, source: source, entries) }
         return ids
+    }
+
+    /// A source's cost lines in ID order (`CostLineSet`); none before its first sync.
+    static func storedLines(_ db: Database, source: String) throws -> [CostLineSet.Entry] {
+        guard let packed = try Data.fetchOne(db, sql: "SELECT lines FROM cost_line_sets WHERE source = ?", arguments: [source]) else { return [] }
+        return try CostLineSet.unpack(packed)
+    }
+
+    private static func storeLines(_ db: Database, source: String, _ entries: [CostLineSet.Entry]) throws {
+        if entries.isEmpty {
+            try db.execute(sql: "DELETE FROM cost_line_sets WHERE source = ?", arguments: [source])
+        } else {
+            try db.execute(sql: "INSERT OR REPLACE INTO cost_line_sets (source, lines) VALUES (?, ?)", arguments: [source, CostLineSet.pack(entries)])
+        }
     }
 
     private static func replaceResourceDaily(_ db: Database, source: String, costs: DailyCostTable, from first: LocalDay, through last: LocalDay) throws {
@@ -352,10 +359,9 @@ final class Store: Sendable {
         var used = Set<Int64>()
         let days = try Row.fetchCursor(db, sql: "SELECT lines FROM resource_daily WHERE source = ?", arguments: [source])
         while let row = try days.next() { used.formUnion(ResourceDay.unpack(row[0])) }
-        let delete = try db.makeStatement(sql: "DELETE FROM cost_lines WHERE id = ?")
-        for id in try Int64.fetchAll(db, sql: "SELECT id FROM cost_lines WHERE source = ?", arguments: [source]) where !used.contains(id) {
-            try delete.execute(arguments: [id])
-        }
+        let entries = try storedLines(db, source: source)
+        let kept = entries.filter { used.contains($0.id) }
+        if kept.count < entries.count { try storeLines(db, source: source, kept) }
     }
 
     /// Returns free pages to the file system when they are at least `fraction` of the file. A
@@ -373,7 +379,7 @@ final class Store: Sendable {
     func pruneRemovedSources(keeping configured: Set<String>, now: Date, graceDays: Int) async throws -> [String: Int] {
         try await writer.write { db in
             var lastSync: [String: Double] = [:]
-            for table in ["sync_snapshots", "resource_sets", "cost_lines", "resource_daily", "scope_daily"] {
+            for table in ["sync_snapshots", "resource_sets", "cost_line_sets", "resource_daily", "scope_daily"] {
                 for source in try String.fetchAll(db, sql: "SELECT DISTINCT source FROM \(table)") where !configured.contains(source) {
                     lastSync[source] = -.infinity
                 }
@@ -389,7 +395,7 @@ final class Store: Sendable {
                 var rows = 0
                 for statement in ["DELETE FROM resource_states WHERE snapshot_id IN (SELECT id FROM sync_snapshots WHERE source = ?)",
                                   "DELETE FROM sync_snapshots WHERE source = ?", "DELETE FROM resource_sets WHERE source = ?",
-                                  "DELETE FROM cost_lines WHERE source = ?", "DELETE FROM resource_daily WHERE source = ?",
+                                  "DELETE FROM cost_line_sets WHERE source = ?", "DELETE FROM resource_daily WHERE source = ?",
                                   "DELETE FROM scope_daily WHERE source = ?"] {
                     try db.execute(sql: statement, arguments: [source])
                     rows += db.changesCount
@@ -462,13 +468,7 @@ final class Store: Sendable {
         try await writer.read { db in
             var table = DailyCostTable()
             var lines: [Int64: Int32] = [:]
-            let lineCursor = try Row.fetchCursor(db, sql: """
-                SELECT id, resource_id, service, currency, provider, account, category FROM cost_lines WHERE source = ? ORDER BY id
-                """, arguments: [source])
-            while let row = try lineCursor.next() {
-                lines[row[0]] = table.intern(DailyCostTable.Line(resourceID: row[1], service: row[2], currency: Currency(row[3] as String),
-                                                                 provider: row[4], account: row[5], category: CostCategory(rawValue: row[6]) ?? .other))
-            }
+            for entry in try Self.storedLines(db, source: source) { lines[entry.id] = table.intern(entry.line) }
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT day, lines, micros FROM resource_daily WHERE source = ? AND day BETWEEN ? AND ? ORDER BY day
                 """, arguments: [source, first.ordinal, last.ordinal])
@@ -734,6 +734,9 @@ final class Store: Sendable {
         }
         migrator.registerMigration("v7: each source's resources packed in one row; cost lines found by source") { db in
             try StoreMigrationV7.migrate(db)
+        }
+        migrator.registerMigration("v8: each source's cost lines packed in one row") { db in
+            try StoreMigrationV8.migrate(db)
         }
         return migrator
     }
