@@ -2,10 +2,14 @@
 """Independent DuckDB figures for a FOCUS CSV export (plain or .gz), to compare the exporter against.
 
 Usage:
-    scripts/focus-oracle.py FILE [--threads 2] [--month 2026-10] [--timezone Europe/Moscow]
+    scripts/focus-oracle.py FILE [--threads 2] [--repeat 1] [--month 2026-10] [--timezone Europe/Moscow]
 
 Needs the duckdb Python package (pip install duckdb). Prints:
-    duckdb_groupby_seconds=<float>   time of the per-(ResourceId, UTC day) SUM(BilledCost) over FILE
+    duckdb_groupby_seconds=<float>   time of the per-(ResourceId, UTC day) SUM(BilledCost) over FILE,
+                                     the first query of a fresh process (the median of --repeat processes)
+    duckdb_groupby_runs=<a,b,c>      every process's time, with --repeat over 1
+    duckdb_groupby_warm_seconds=<float>, duckdb_groupby_warm_runs=<a,b,c>
+                                     with --repeat over 1: three more queries in one process after a first
     duckdb_groups=<n>                number of (ResourceId, day) groups
     mtd <CURRENCY> <decimal>         exact SUM(BilledCost) of the rows whose ChargePeriodStart falls
                                      in --month when read in --timezone (FOCUS times are UTC)
@@ -19,6 +23,8 @@ Every column is read as VARCHAR except BilledCost, read as DECIMAL(38,10), so su
 import argparse
 import datetime as dt
 import gzip
+import statistics
+import subprocess
 import sys
 import time
 from zoneinfo import ZoneInfo
@@ -33,6 +39,10 @@ def header_of(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", newline="") as f:
         return f.readline().rstrip("\r\n").split(",")
+
+
+GROUP_BY = ("SELECT count(*), sum(cost) FROM (SELECT ResourceId, CAST(ChargePeriodStart AS DATE) AS day, "
+            "SUM(BilledCost) AS cost FROM %s GROUP BY ResourceId, day)")
 
 
 def relation_sql(path):
@@ -53,6 +63,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="time the group-by in this many fresh processes and print the median (and warm figures)")
+    ap.add_argument("--time-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--month", default="2026-10", help="YYYY-MM, in --timezone")
     ap.add_argument("--timezone", default="Europe/Moscow")
     ap.add_argument("--by-scope", action="store_true", help="also print month-to-date per account, service and currency")
@@ -63,11 +76,31 @@ def main():
     src = relation_sql(args.file)
 
     # a) The group-by, timed; count(*)/sum over it forces every group's sum to be computed.
-    t0 = time.perf_counter()
-    groups, _ = con.execute(
-        "SELECT count(*), sum(cost) FROM (SELECT ResourceId, CAST(ChargePeriodStart AS DATE) AS day, "
-        "SUM(BilledCost) AS cost FROM %s GROUP BY ResourceId, day)" % src).fetchone()
-    print("duckdb_groupby_seconds=%.3f" % (time.perf_counter() - t0))
+    # Cold: the first query of a fresh process, as the exporter's first sync is its process's
+    # first; --repeat runs it in that many processes and prints the median (its time moves by a
+    # third from run to run on a 2-core machine). Warm: the median of three more queries in
+    # this process after a first, for the record (DuckDB's first query is slower).
+    if args.time_only:
+        t0 = time.perf_counter()
+        groups, _ = con.execute(GROUP_BY % src).fetchone()
+        print("%.6f %d" % (time.perf_counter() - t0, groups))
+        return
+    cold = []
+    for _ in range(max(1, args.repeat)):
+        out = subprocess.run([sys.executable, __file__, args.file, "--threads", str(args.threads), "--time-only"],
+                             check=True, capture_output=True, text=True).stdout.split()
+        cold.append(float(out[0]))
+        groups = int(out[1])
+    print("duckdb_groupby_seconds=%.3f" % statistics.median(cold))
+    if len(cold) > 1:
+        print("duckdb_groupby_runs=%s" % ",".join("%.3f" % r for r in cold))
+        warm = []
+        for _ in range(4):
+            t0 = time.perf_counter()
+            con.execute(GROUP_BY % src).fetchone()
+            warm.append(time.perf_counter() - t0)
+        print("duckdb_groupby_warm_seconds=%.3f" % statistics.median(warm[1:]))
+        print("duckdb_groupby_warm_runs=%s" % ",".join("%.3f" % r for r in warm[1:]))
     print("duckdb_groups=%d" % groups)
 
     # b) Exact sums per (currency, period start); the start is placed in the zone here in Python.
