@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "CostModel", swiftSettings: fuzzSettings),
         // zlib, for gzip of the exposition (one deflate per sync, see Exposition/Gzip.swift).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // SSE2 compares for the CSV reader's field scan (Providers/FOCUS/CSVReader.swift).
+        .target(name: "CZenScan"),
         // The daemon's code, a library so that the fuzz targets (Fuzz/) can reach it; the
         // executable is only its entry point.
         .target(
@@ -48,6 +50,7 @@ let package = Package(
             dependencies: [
                 "CostModel",
                 "CZlib",
+                "CZenScan",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
