@@ -149,7 +149,7 @@ struct FocusExport: Sendable {
         for path in paths {
             let name = URL(fileURLWithPath: path).lastPathComponent
             if path.hasSuffix(".gz") {
-                var reader = CSVReader(GzipChunks(try FileChunks(path: path), file: name), file: name)
+                var reader = CSVReader(ReadAheadChunks(GzipChunks(try FileChunks(path: path), file: name)), file: name)
                 try ingest.ingest(&reader, name: name)
             } else if threads > 1, let middle = FileChunks.middleLineStart(path: path, minimumSize: halvesMinimumSize) {
                 try ingest.ingestInHalves(path: path, name: name, middle: middle)
