@@ -86,9 +86,31 @@ public struct Reconciliation: Sendable {
         }
 
         foldBilledChildren(into: &resources, billing: billing)
-        foldVolumes(into: &resources, inventory: inventoryByID)
-        markOrphans(&resources, inventory: inventoryByID)
+        let facts = InventoryFacts { position, id in inventoryByID.item(of: position, id: id).map { ($0.attachedTo, $0.createdAt) } }
+        foldVolumes(into: &resources, facts: facts)
+        markOrphans(&resources, facts: facts)
         return resources.sortedByID()
+    }
+
+    /// Resources that billing describes itself, one per ID (a FOCUS export names, places and
+    /// tags each resource in its rows; its inventory would be the same rows again): the
+    /// reconciliation of line items against an inventory that lists each of them as it is,
+    /// at the same position, attached to nothing and created at `listedAt`, without building
+    /// either. Volumes fold into servers by name; unattached volumes listed `orphanMinAge` ago
+    /// are orphans. Resources sorted by ID.
+    public func reconcile(described: [Resource], listedAt: Date) -> [Resource] {
+        var resources = Resources(capacity: described.count)
+        for resource in described { resources.append(resource) }
+        let facts = InventoryFacts { _, _ in (attachedTo: nil, createdAt: listedAt) }
+        foldVolumes(into: &resources, facts: facts)
+        markOrphans(&resources, facts: facts)
+        return resources.sortedByID()
+    }
+
+    /// What the inventory says of resource `position` (listed as `id`) for the folds and the
+    /// orphans: the server it is attached to and when it was created; nil when it lists none.
+    private struct InventoryFacts {
+        let of: (_ position: Int, _ id: String) -> (attachedTo: String?, createdAt: Date)?
     }
 
     /// Inventory items by ID (the first listed wins), the table holding their positions: an
@@ -188,7 +210,7 @@ public struct Reconciliation: Sendable {
         return inventoriedScopes.contains(InventoryScope(project: item.project, region: item.region))
     }
 
-    private func foldVolumes(into resources: inout Resources, inventory: InventoryByID) {
+    private func foldVolumes(into resources: inout Resources, facts: InventoryFacts) {
         let volumes = resources.indices { $0.resourceType == Self.volumeType }.sorted { resources.list[$0].id < resources.list[$1].id }
         // Servers by name only when a volume is named after one (`disk-for-<server>`).
         let serverIDByName = !volumes.contains(where: { resources.list[$0].name.hasPrefix("disk-for-") }) ? [:] : Dictionary(
@@ -197,7 +219,7 @@ public struct Reconciliation: Sendable {
         )
         for volumeIndex in volumes {
             let volume = resources.list[volumeIndex]
-            let byAttachment = inventory.item(of: volumeIndex, id: volume.id)?.attachedTo.flatMap { resources.index(of: $0) }
+            let byAttachment = facts.of(volumeIndex, volume.id)?.attachedTo.flatMap { resources.index(of: $0) }
             let byName = volume.name.hasPrefix("disk-for-")
                 ? serverIDByName[String(volume.name.dropFirst("disk-for-".count))].flatMap { resources.index(of: $0) } : nil
             guard let server = byAttachment ?? byName, server != volumeIndex,
@@ -221,9 +243,9 @@ public struct Reconciliation: Sendable {
         }
     }
 
-    private func markOrphans(_ resources: inout Resources, inventory: InventoryByID) {
+    private func markOrphans(_ resources: inout Resources, facts: InventoryFacts) {
         for index in resources.indices(where: { $0.resourceType == Self.volumeType }) {
-            guard let known = inventory.item(of: index, id: resources.list[index].id), known.attachedTo == nil,
+            guard let known = facts.of(index, resources.list[index].id), known.attachedTo == nil,
                   now.timeIntervalSince(known.createdAt) >= orphanMinAge else { continue }
             resources.list[index].isOrphan = true
         }

@@ -218,9 +218,9 @@ struct FocusSourceTests {
                 (1...4).map { day in ("z\(resource)|\(day)", Int64(10_000_000)) }
             }), "threads \(threads)")
             #expect(file.totals == ["USD|Usage": 400])
-            let billing = file.snapshot().billing
-            #expect(billing.map(\.resourceID) == (0..<10).map { "z\($0)" })
-            #expect(billing.allSatisfy { $0.rate.amount == 10 }, "run rate: day 4's 10 rows")
+            let resources = try #require(file.snapshot().described?.resources)
+            #expect(resources.map(\.id) == (0..<10).map { "z\($0)" })
+            #expect(resources.allSatisfy { $0.rate.amount == 10 }, "run rate: day 4's 10 rows")
         }
     }
 
@@ -240,7 +240,7 @@ struct FocusSourceTests {
         let path = directory.appendingPathComponent("late.csv").path
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         let halves = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 2, halvesMinimumSize: 0)
-        let late = try #require(halves.snapshot().inventory.first { $0.resourceID == "late-vm" })
+        let late = try #require(halves.snapshot().described?.resources.first { $0.id == "late-vm" })
         // By hand from the row: the provider in lower case, the type from ServiceCategory
         // (ResourceType is empty), the doubled quotes of the tags undone.
         #expect(late.provider == "aws")
@@ -248,14 +248,15 @@ struct FocusSourceTests {
         #expect(late.resourceType == "server")
         #expect(late.region == "eu-1")
         #expect(late.tags == ["team": "infra"])
-        let billed = try #require(halves.snapshot().billing.first { $0.resourceID == "late-vm" })
-        #expect(billed.account == "acct-9")
-        #expect(billed.category == .compute)
-        #expect(billed.rate.amount == Decimal(string: "2.5"))
-        // The same as reading the file whole, on one thread, for every resource.
+        #expect(late.account == "acct-9")
+        #expect(late.category == .compute)
+        #expect(late.rate.amount == Decimal(string: "2.5"))
+        // The same as reading the file whole, on one thread, for every resource; as line items
+        // and inventory too.
         let whole = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 1)
-        #expect(halves.snapshot().inventory == whole.snapshot().inventory)
-        #expect(halves.snapshot().billing == whole.snapshot().billing)
+        #expect(halves.snapshot().described?.resources == whole.snapshot().described?.resources)
+        #expect(halves.snapshot(selfDescribed: false).inventory == whole.snapshot(selfDescribed: false).inventory)
+        #expect(halves.snapshot(selfDescribed: false).billing == whole.snapshot(selfDescribed: false).billing)
     }
 
     @Test("past 255 currencies, a file read in halves keeps one line per resource and currency with the sums by hand")
@@ -278,6 +279,64 @@ struct FocusSourceTests {
         #expect(sumsByResourceAndDay(file) == Dictionary(uniqueKeysWithValues: (0..<300).flatMap { index in
             [("w\(index)|1", Int64(1_000_000)), ("w\(index)|2", Int64(2_000_000))]
         }))
+    }
+
+    /// Two days of five resources, listed against ID order: a server, the volume named for it
+    /// (`disk-for-web`), a loose volume, a server with tags, a bucket of no known category.
+    static let describedExport = """
+        BilledCost,BillingCurrency,ChargePeriodStart,ChargeCategory,ServiceName,ServiceCategory,ProviderName,ResourceType,ResourceName,RegionId,SubAccountId,ResourceId,Tags
+        9.00,RUB,2026-11-01T00:00:00Z,Usage,Compute,Compute,Selectel,Server,web,ru-1,a1,srv-2,
+        1.00,RUB,2026-11-01T00:00:00Z,Usage,Block Storage,Storage,Selectel,Volume,disk-for-web,ru-1,a1,vol-1,
+        0.40,RUB,2026-11-01T00:00:00Z,Usage,Block Storage,Storage,Selectel,Volume,spare,ru-1,a1,vol-0,
+        5.00,RUB,2026-11-01T00:00:00Z,Usage,Compute,Compute,Selectel,Server,db,ru-1,a2,srv-1,"{""tenant"":""acme""}"
+        0.10,RUB,2026-11-01T00:00:00Z,Usage,Mystery,,Selectel,Bucket,b,ru-1,a2,b-1,
+        10.00,RUB,2026-11-02T00:00:00Z,Usage,Compute,Compute,Selectel,Server,web,ru-1,a1,srv-2,
+        2.00,RUB,2026-11-02T00:00:00Z,Usage,Block Storage,Storage,Selectel,Volume,disk-for-web,ru-1,a1,vol-1,
+        0.50,RUB,2026-11-02T00:00:00Z,Usage,Block Storage,Storage,Selectel,Volume,spare,ru-1,a1,vol-0,
+        6.00,RUB,2026-11-02T00:00:00Z,Usage,Compute,Compute,Selectel,Server,db,ru-1,a2,srv-1,"{""tenant"":""acme""}"
+        0.20,RUB,2026-11-02T00:00:00Z,Usage,Mystery,,Selectel,Bucket,b,ru-1,a2,b-1,
+
+        """
+
+    @Test("an export that lists each resource once is reconciled as its line items against an inventory of the same rows would be")
+    func describedAsLineItemsWouldBe() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("described.csv").path
+        try Data(Self.describedExport.utf8).write(to: URL(fileURLWithPath: path))
+        let file = try FocusExport.read(path: path, timeZone: TimeZone(identifier: "UTC")!)
+        // Listed on Nov 2 (its last day); ten days later a loose volume is an orphan.
+        let reconciliation = Reconciliation(inventoriedTypes: [], orphanMinAge: 7 * 86_400,
+                                            now: ISO8601DateFormatter().date(from: "2026-11-12T00:00:00Z")!)
+        let described = try #require(file.snapshot().described)
+        #expect(described.listedAt == ISO8601DateFormatter().date(from: "2026-11-02T00:00:00Z")!)
+        let resources = reconciliation.reconcile(described: described.resources, listedAt: described.listedAt)
+        let items = file.snapshot(selfDescribed: false)
+        #expect(items.described == nil && items.billing.count == 5 && items.inventory.count == 5)
+        #expect(resources == reconciliation.reconcile(billing: items.billing, inventory: items.inventory, currency: .rub))
+        // By hand: the named volume folds into its server (10.00 + 2.00 a day), the loose one
+        // is an orphan, the tags reach the resource, every status is the listed one.
+        #expect(resources.map(\.id) == ["b-1", "srv-1", "srv-2", "vol-0"])
+        let web = try #require(resources.first { $0.id == "srv-2" })
+        #expect(web.folded == ["vol-1"] && web.rate.amount == 12 && web.rate.periodHours == 24)
+        #expect(resources.first { $0.id == "vol-0" }?.isOrphan == true)
+        #expect(resources.first { $0.id == "srv-1" }?.tags == ["tenant": "acme"])
+        #expect(resources.allSatisfy { $0.status == ResourceStatus(provider: "ACTIVE") && !$0.isZombie })
+        #expect(file.snapshot().unclassifiedLineItems == 1 && items.unclassifiedLineItems == 1)
+    }
+
+    @Test("an export that bills one resource in two services is reconciled from line items, its rate the sum of both")
+    func repeatedIDGoesThroughLineItems() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("repeated.csv").path
+        let text = Self.describedExport + "3.00,RUB,2026-11-02T00:00:00Z,Usage,Backup,Storage,Selectel,Server,db,ru-1,a2,srv-1,\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let snapshot = try FocusExport.read(path: path, timeZone: TimeZone(identifier: "UTC")!).snapshot()
+        #expect(snapshot.described == nil && snapshot.billing.count == 6 && snapshot.inventory.count == 6)
+        let resources = Reconciliation(inventoriedTypes: [], orphanMinAge: 7 * 86_400, now: Date())
+            .reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: .rub)
+        #expect(resources.first { $0.id == "srv-1" }?.rate.amount == 9)  // 6.00 + 3.00, by hand
     }
 
     @Test("when the middle of a file falls inside a quoted value with line breaks, the file is read whole")

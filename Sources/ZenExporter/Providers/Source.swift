@@ -32,6 +32,10 @@ struct CollectionWindow: Sendable {
 struct SourceSnapshot: Sendable {
     var billing: [BillingLineItem] = []
     var inventory: [InventoryItem] = []
+    /// Resources the billing describes itself (a FOCUS export), listed on `listedAt`: taken
+    /// as they are by `Reconciliation.reconcile(described:listedAt:)`, in place of `billing`
+    /// and `inventory`.
+    var described: (resources: [Resource], listedAt: Date)?
     /// Resource types the inventory covers; only these can be zombies.
     var inventoriedTypes: Set<String> = []
     /// Regions whose inventory failed this time; billing there cannot be called a zombie.

@@ -378,11 +378,16 @@ struct SyncEngine: Sendable {
         }
         let reconciliation = Reconciliation(inventoriedTypes: snapshot.inventoriedTypes, uninventoriedRegions: snapshot.uninventoriedRegions,
                                             inventoriedScopes: snapshot.inventoriedScopes, orphanMinAge: config.recommendations.orphanMinAge.seconds, now: now)
-        let resources = reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
+        let resources = if let described = snapshot.described {
+            reconciliation.reconcile(described: described.resources, listedAt: described.listedAt)
+        } else {
+            reconciliation.reconcile(billing: snapshot.billing, inventory: snapshot.inventory, currency: config.reporting.currency)
+        }
         // Reconciled: a large estate's line items and inventory are tens of megabytes that
         // the rest of the sync (rendering, evaluating, storing) does not need.
         snapshot.billing = []
         snapshot.inventory = []
+        snapshot.described = nil
         // The record first, so that the database writes the resources while this thread
         // gives them their tenants and sums the days per scope, handed over after.
         let dayRange = snapshot.costs.dayRange, dailyRows = snapshot.costs.count

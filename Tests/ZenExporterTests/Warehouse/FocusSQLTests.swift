@@ -70,12 +70,13 @@ enum HandTable {
         var perResource: [String: Decimal] = [:]
         for cost in snapshot.dailyCosts { perResource[cost.resourceID, default: 0] += cost.cost.amount }
         #expect(perResource == windowPerResource)
+        let resources = try #require(snapshot.described?.resources)
         var rates: [String: Decimal] = [:]
-        for item in snapshot.billing { rates[item.resourceID] = item.rate.amount }
+        for resource in resources { rates[resource.id] = resource.rate.amount }
         #expect(rates == dailyRate)
-        let vm = try #require(snapshot.billing.first { $0.resourceID == "vm-1" })
-        #expect(vm.provider == "yandex cloud" && vm.resourceName == "web-1" && vm.category == .compute && vm.region == "ru-central1")
-        #expect(snapshot.inventory.first { $0.resourceID == "vm-1" }?.tags == ["tenant": "acme"])
+        let vm = try #require(resources.first { $0.id == "vm-1" })
+        #expect(vm.provider == "yandex cloud" && vm.name == "web-1" && vm.category == .compute && vm.region == "ru-central1")
+        #expect(vm.tags == ["tenant": "acme"])
         #expect(snapshot.endpointFailures.isEmpty)
 
         let (engine, _) = try recordingEngine(config)

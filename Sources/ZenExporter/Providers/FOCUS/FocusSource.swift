@@ -162,49 +162,74 @@ struct FocusExport: Sendable {
     }
 
     /// The run rate of a line is its usage on the latest day any usage was billed; lines
-    /// without usage that day are gone. Resources are listed as inventory too, so that the
-    /// tags of the export reach allocation.
-    func snapshot() -> SourceSnapshot {
+    /// without usage that day are gone. The export describes its resources itself (name,
+    /// region, tags): listed once per ID, as most exports bill them (one service and currency
+    /// each), they are made here as `described` resources, which reconciliation takes as they
+    /// are (`Reconciliation.reconcile(described:listedAt:)`); otherwise, and with
+    /// `selfDescribed: false`, as line items and an inventory of the same rows, so that the
+    /// tags of the export reach allocation either way.
+    func snapshot(selfDescribed: Bool = true) -> SourceSnapshot {
         var snapshot = SourceSnapshot()
         snapshot.costs = costs
         let utc = TimeZone(identifier: "UTC") ?? .current
         if let latest = lastUsageDay.max(), latest > Int32.min {
             let lastDayStart = LocalDay(ordinal: Int(latest)).start(in: utc)
-            // Line items sorted by resource ID: the lines' order, sorted only when it is not
-            // already (an export that lists resources in ID order needs no sort).
+            // Sorted by resource ID: the lines' order, sorted only when it is not already (an
+            // export that lists resources in ID order needs no sort).
             let lines = costs.lines
             let used = lines.indices.filter { lastUsageDay[$0] == latest && lineEntry[$0] >= 0 }
             let order = zip(used, used.dropFirst()).allSatisfy({ lines[$0].resourceID <= lines[$1].resourceID })
                 ? used : Self.sortedByResourceID(used, lines: lines)
-            // The line items on this thread, the inventory on another: each is tens of
-            // thousands of values of a dozen strings at a large estate.
             let (entries, lineEntries, lastUsage) = (self.entries, self.lineEntry, self.lastUsage)
-            let inventory = SecondThread {
-                var inventory: [InventoryItem] = []
-                inventory.reserveCapacity(order.count)
+            // Strictly ascending IDs (as `String` compares them) are IDs listed once each.
+            if selfDescribed, zip(order, order.dropFirst()).allSatisfy({ lines[$0].resourceID < lines[$1].resourceID }) {
+                var resources: [CostModel.Resource] = []
+                resources.reserveCapacity(order.count)
                 for index in order {
+                    let line = lines[index]
                     let resource = entries[Int(lineEntries[index])]
-                    inventory.append(InventoryItem(
-                        provider: resource.provider, resourceID: lines[index].resourceID, name: resource.name, resourceType: resource.type,
-                        region: resource.region, status: "ACTIVE", createdAt: lastDayStart, tags: resource.tags))
+                    resources.append(CostModel.Resource(
+                        provider: resource.provider, id: line.resourceID, name: resource.name, resourceType: resource.type,
+                        service: line.service, category: resource.category, region: resource.region, account: resource.account,
+                        status: Self.listedStatus, flavor: "", tags: resource.tags,
+                        rate: Rate(Money(Micros.decimal(lastUsage[index]), line.currency), per: .daily),
+                        isZombie: false, isOrphan: false, folded: []))
                 }
-                return inventory
+                snapshot.unclassifiedLineItems = resources.count { $0.category == .other }
+                snapshot.described = (resources, lastDayStart)
+            } else {
+                // The line items on this thread, the inventory on another: each is tens of
+                // thousands of values of a dozen strings at a large estate.
+                let inventory = SecondThread {
+                    var inventory: [InventoryItem] = []
+                    inventory.reserveCapacity(order.count)
+                    for index in order {
+                        let resource = entries[Int(lineEntries[index])]
+                        inventory.append(InventoryItem(
+                            provider: resource.provider, resourceID: lines[index].resourceID, name: resource.name, resourceType: resource.type,
+                            region: resource.region, status: Self.listedStatus.value, createdAt: lastDayStart, tags: resource.tags))
+                    }
+                    return inventory
+                }
+                snapshot.billing.reserveCapacity(order.count)
+                for index in order {
+                    let line = lines[index]
+                    let resource = entries[Int(lineEntries[index])]
+                    snapshot.billing.append(BillingLineItem(
+                        provider: resource.provider, resourceID: line.resourceID, resourceName: resource.name, resourceType: resource.type,
+                        service: line.service, category: resource.category, region: resource.region, account: resource.account,
+                        rate: Rate(Money(Micros.decimal(lastUsage[index]), line.currency), per: .daily)))
+                }
+                snapshot.inventory = inventory.result()
+                snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
             }
-            snapshot.billing.reserveCapacity(order.count)
-            for index in order {
-                let line = lines[index]
-                let resource = entries[Int(lineEntries[index])]
-                snapshot.billing.append(BillingLineItem(
-                    provider: resource.provider, resourceID: line.resourceID, resourceName: resource.name, resourceType: resource.type,
-                    service: line.service, category: resource.category, region: resource.region, account: resource.account,
-                    rate: Rate(Money(Micros.decimal(lastUsage[index]), line.currency), per: .daily)))
-            }
-            snapshot.inventory = inventory.result()
         }
-        snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
         snapshot.endpointFailures = badRows.map { SyncFailure(endpoint: $0.file, reason: "bad_row", message: $0.description) }
         return snapshot
     }
+
+    /// The status of every resource an export lists: billed on its last day, so running.
+    static let listedStatus = ResourceStatus(provider: "ACTIVE")
 
     /// `order` (indices into `lines`) sorted by resource ID, ties in index order. Compared by
     /// the first eight bytes of each ID past the prefix all of them share, as one integer,
