@@ -305,6 +305,35 @@ struct StorageFaultsTests {
         #expect(try days() == 11)
     }
 
+    @Test("unreadable stored cost lines do not stop the source: its per-resource days start again from the next sync, its month-to-date stays, and the log says so")
+    func corruptCostLinesRecovered() async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recorder = LogRecorder()
+        let store = try Store(path: path, logger: Logger(label: "t") { _ in recorder })
+        defer { try? store.close() }
+        let week = demo(historyDays: 7)
+        let running = try engine("sources:\n  - {name: demo, type: demo}\n", store: store, clock: TestClock(Self.now),
+                                 replacing: "demo", with: ScriptedSource([.succeed(demo()), .succeed(week)]))
+        #expect(await running.syncAllOnce() == [])
+        #expect(try await store.dailyCosts(source: "demo", from: LocalDay(year: 2026, month: 8, day: 1)).count > week.dailyCosts.count)
+        // Version 1, then a count of seven shared strings in a blob of two bytes.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { try $0.execute(sql: "UPDATE cost_line_sets SET lines = X'0107' WHERE source = 'demo'") }
+        try queue.close()
+
+        #expect(await running.syncAllOnce() == [])
+        #expect(recorder.text.contains("the stored cost lines of a source cannot be read"), "\(recorder.text)")
+        #expect(recorder.text.contains("error=packed cost lines: count 7 with 0 bytes left at byte 1"), "\(recorder.text)")
+        #expect(recorder.text.contains("source=demo"))
+        // The per-resource days are the second sync's week alone, read back through the new lines.
+        let days = try await store.dailyCosts(source: "demo", from: LocalDay(year: 2026, month: 8, day: 1))
+        #expect(Set(days.map(\.day)) == Set(week.dailyCosts.map(\.day)))
+        #expect(days.map(\.cost.amount).reduce(0, +) == week.dailyCosts.map(\.cost.amount).reduce(0, +))
+        // Month-to-date comes from the per-scope history, which stays whole.
+        #expect(abs(exposition(running).sum("infrazen_cost_month_to_date") - novemberToDate(demo())) < 0.01)
+    }
+
     @Test("a deleted resource leaves the stored set at once, and its cost lines once its days are past resource_retention_days; current ones keep theirs")
     func longGoneResourcePruned() async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

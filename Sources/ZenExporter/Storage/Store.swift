@@ -10,6 +10,7 @@ import Synchronization
 /// one transaction, so a crash mid-sync leaves the previous snapshot intact.
 final class Store: Sendable {
     private let writer: any DatabaseWriter
+    private let logger: Logger
 
     /// Opens (creating if needed) the database file and applies migrations.
     init(path: String, logger: Logger = Logger(label: "zen-exporter.store")) throws {
@@ -23,6 +24,7 @@ final class Store: Sendable {
         // each commit (tens of megabytes at 100,000 resources) delayed every publish.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         writer = try DatabasePool(path: path, configuration: configuration)
+        self.logger = logger
         try Self.useIncrementalVacuum(writer, path: path, logger: logger)
         try Self.migrator.migrate(writer)
     }
@@ -30,7 +32,8 @@ final class Store: Sendable {
     /// A private in-memory database, for `render` and tests that need no file.
     init() throws {
         writer = try DatabaseQueue()
-        try Self.useIncrementalVacuum(writer, path: ":memory:", logger: Logger(label: "zen-exporter.store"))
+        logger = Logger(label: "zen-exporter.store")
+        try Self.useIncrementalVacuum(writer, path: ":memory:", logger: logger)
         try Self.migrator.migrate(writer)
     }
 
@@ -90,10 +93,11 @@ final class Store: Sendable {
     func commit(source: String, costs handed: Handed<DailyCostTable>, then pending: Pending<SyncRecord>,
                 scopes pendingScopes: Pending<[LocalDay: ScopeHistory.Day]>, retention: Retention) async throws -> Int64 {
         defer { afterCommit() }
+        let logger = logger
         return try await writer.write { db in
             try db.execute(sql: "PRAGMA cache_size = -\(Self.commitPageCacheKiB); PRAGMA wal_autocheckpoint = 0")
             if let costs = handed.take(), let range = costs.dayRange {
-                try Self.replaceResourceDaily(db, source: source, costs: costs, from: range.first, through: range.last)
+                try Self.replaceResourceDaily(db, source: source, costs: costs, from: range.first, through: range.last, logger: logger)
             }
             guard let sync = pending.wait() else { throw CancellationError() }
             // Extras (balances, utilisation, capacity) are kept once until they change: a
@@ -231,8 +235,20 @@ final class Store: Sendable {
 
     /// The IDs of `costs`' lines (resource × service × currency) among the source's stored
     /// lines, adding those it brings: the packed set is rewritten only when there are new ones.
-    private static func lineIDs(_ db: Database, source: String, costs: DailyCostTable) throws -> [Int64] {
-        var entries = try storedLines(db, source: source)
+    private static func lineIDs(_ db: Database, source: String, costs: DailyCostTable, logger: Logger) throws -> [Int64] {
+        var entries: [CostLineSet.Entry]
+        do {
+            entries = try storedLines(db, source: source)
+        } catch let corrupt as PackedBytes.Corrupt {
+            // Lines that cannot be read leave the per-resource days that refer to them unreadable
+            // too: both start again from this sync, and the per-scope history (month-to-date,
+            // budgets, forecasts) stays. Failing every sync instead would leave the source's
+            // last good data served for ever.
+            try db.execute(sql: "DELETE FROM resource_daily WHERE source = ?", arguments: [source])
+            logger.error("the stored cost lines of a source cannot be read; its per-resource daily rows start again from this sync, its per-scope history stays",
+                         metadata: ["source": "\(source)", "error": "\(corrupt)", "resource_days_dropped": "\(db.changesCount)"])
+            entries = []
+        }
         var known: [String: Int64] = [:]
         known.reserveCapacity(entries.count)
         for entry in entries { known[ResourceColumns.lineKey(entry.line.resourceID, entry.line.service, entry.line.currency.code)] = entry.id }
@@ -268,9 +284,10 @@ final class Store: Sendable {
         }
     }
 
-    private static func replaceResourceDaily(_ db: Database, source: String, costs: DailyCostTable, from first: LocalDay, through last: LocalDay) throws {
+    private static func replaceResourceDaily(_ db: Database, source: String, costs: DailyCostTable, from first: LocalDay, through last: LocalDay,
+                                             logger: Logger) throws {
         try db.execute(sql: "DELETE FROM resource_daily WHERE source = ? AND day BETWEEN ? AND ?", arguments: [source, first.ordinal, last.ordinal])
-        let ids = try lineIDs(db, source: source, costs: costs)
+        let ids = try lineIDs(db, source: source, costs: costs, logger: logger)
         let insert = try db.makeStatement(sql: "INSERT INTO resource_daily (source, day, lines, micros) VALUES (?, ?, ?, ?)")
         try forEachDay(of: costs, lineIDs: ids) { day, rows in
             let packed = ResourceDay(rows)
