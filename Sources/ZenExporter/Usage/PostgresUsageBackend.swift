@@ -43,7 +43,7 @@ struct PostgresUsageBackend: UsageBackend {
         let connection = try await dsn.connect(timeout: timeout, endpoint: query.dimension, logger: Self.logger)
         do {
             let rows = try await withDeadline(timeout, endpoint: query.dimension, onTimeout: { try? await connection.close() }) {
-                try await Self.fetch(query, on: connection)
+                try await Self.fetch(query, on: connection, dsn: dsn, timeout: timeout)
             }
             try? await connection.close()
             return rows
@@ -53,7 +53,8 @@ struct PostgresUsageBackend: UsageBackend {
         }
     }
 
-    private static func fetch(_ query: UsageSourceConfig.Query, on connection: PostgresConnection) async throws -> [UsageRow] {
+    private static func fetch(_ query: UsageSourceConfig.Query, on connection: PostgresConnection, dsn: PostgresDSN,
+                              timeout: Duration) async throws -> [UsageRow] {
         do {
             var rows: [UsageRow] = []
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: query.text), logger: logger) {
@@ -63,7 +64,7 @@ struct PostgresUsageBackend: UsageBackend {
             }
             return rows
         } catch let error as PSQLError {
-            throw PostgresDSN.failure(error, endpoint: query.dimension)
+            throw dsn.failure(error, endpoint: query.dimension, timeout: timeout)
         }
     }
 
@@ -139,12 +140,14 @@ extension PostgresDSN {
         }
     }
 
-    /// A query's error as a failure: `timeout` when statement_timeout cancelled it.
-    static func failure(_ error: PSQLError, endpoint: String) -> SyncFailure {
+    /// A query's error on this server as a failure: `timeout` when statement_timeout (the
+    /// source's `timeout`) cancelled it.
+    func failure(_ error: PSQLError, endpoint: String, timeout: Duration) -> SyncFailure {
         if error.serverInfo?[.sqlState] == "57014" {  // query_canceled: statement_timeout
-            return SyncFailure(endpoint: endpoint, reason: "timeout", message: "cancelled by statement_timeout")
+            return SyncFailure(endpoint: endpoint, reason: "timeout",
+                               message: "\(self) cancelled the query at statement_timeout \(timeout.prometheusText)")
         }
-        return SyncFailure(endpoint: endpoint, reason: "query", message: describe(error))
+        return SyncFailure(endpoint: endpoint, reason: "query", message: "\(self): \(Self.describe(error))")
     }
 
     /// The server's message and SQLSTATE; PSQLError's own description is generic on purpose.

@@ -191,9 +191,10 @@ struct PostgresEngine: WarehouseEngine {
         guard let dsn else { throw SyncFailure(endpoint: "connect", reason: "config", message: "no valid postgres DSN") }
         let connection = try await dsn.connect(timeout: timeout, endpoint: "connect", logger: Self.logger, sessionTimeZone: "UTC")
         do {
-            try await PostgresSession.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", on: connection, endpoint: "connect")
-            try await body(PostgresSession(connection: connection))
-            try await PostgresSession.execute("COMMIT", on: connection, endpoint: "connect")
+            let session = PostgresSession(connection: connection, dsn: dsn, timeout: timeout)
+            try await session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", endpoint: "connect")
+            try await body(session)
+            try await session.execute("COMMIT", endpoint: "connect")
             try? await connection.close()
         } catch {
             try? await connection.close()
@@ -205,6 +206,9 @@ struct PostgresEngine: WarehouseEngine {
 /// One connection's queries: the window bound as $1 and $2, the reporting time zone as $3.
 struct PostgresSession: WarehouseSession {
     let connection: PostgresConnection
+    /// The server and the timeout its statements are held to, for the failures' messages.
+    let dsn: PostgresDSN
+    let timeout: Duration
 
     func run(_ query: WarehouseQuery, window: WarehouseWindow, row: ([String]) throws -> Void) async throws {
         var bindings = PostgresBindings()
@@ -219,15 +223,15 @@ struct PostgresSession: WarehouseSession {
                 try row(fields)
             }
         } catch let error as PSQLError {
-            throw PostgresDSN.failure(error, endpoint: query.endpoint)
+            throw dsn.failure(error, endpoint: query.endpoint, timeout: timeout)
         }
     }
 
-    static func execute(_ statement: String, on connection: PostgresConnection, endpoint: String) async throws {
+    func execute(_ statement: String, endpoint: String) async throws {
         do {
             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: PostgresEngine.logger)
         } catch let error as PSQLError {
-            throw PostgresDSN.failure(error, endpoint: endpoint)
+            throw dsn.failure(error, endpoint: endpoint, timeout: timeout)
         }
     }
 }
