@@ -49,6 +49,14 @@ def get(url, gzip_ok=False, timeout=10):
         return gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body
 
 
+def quiet_serve(binary, config):
+    """`serve` on a free loopback port, logging errors only; returns the port and the process."""
+    port = free_port()
+    process = subprocess.Popen([binary, "serve", "--config", config, "--listen", "127.0.0.1:%d" % port, "--log-level", "error"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return port, process
+
+
 def wait_ready(port, limit=600):
     # Polled every 10 ms: at 50 ms the figure read 25 ms late on average, against a peer
     # (DuckDB) timed to the microsecond; a poll costs the daemon well under a millisecond.
@@ -118,9 +126,7 @@ def main():
     for _ in range(max(1, args.first_syncs) - 1):
         shutil.rmtree(data, ignore_errors=True)
         os.makedirs(data)
-        port = free_port()
-        first = subprocess.Popen([args.bin, "serve", "--config", config, "--listen", "127.0.0.1:%d" % port, "--log-level", "error"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port, first = quiet_serve(args.bin, config)
         try:
             ready_runs.append(wait_ready(port))
         finally:
@@ -217,9 +223,7 @@ def main():
     out["db_after_stop_mb"] = "%.1f" % db_mb(data)
 
     if args.restart:
-        port = free_port()
-        wrapper = subprocess.Popen([args.bin, "serve", "--config", config, "--listen", "127.0.0.1:%d" % port, "--log-level", "error"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port, wrapper = quiet_serve(args.bin, config)
         try:
             out["restart_ready_seconds"] = "%.2f" % wait_ready(port)
             time.sleep(1)

@@ -33,13 +33,12 @@ public struct Reconciliation: Sendable {
 
     /// Resources sorted by ID. `currency` prices inventory that no line item bills.
     public func reconcile(billing: [BillingLineItem], inventory: [InventoryItem], currency: Currency) -> [Resource] {
-        let inventoryByID = InventoryByID(inventory, alignedWith: billing)
+        let inventoryByID = InventoryByID(inventory)
         var resources = Resources(capacity: max(billing.count, inventory.count))
 
-        for (position, item) in billing.enumerated() {
+        for item in billing {
             var resourceID = item.resourceID
-            // Aligned, each ID is billed once: no resource of it yet.
-            if !inventoryByID.isAligned, let existing = resources.index(of: resourceID) {
+            if let existing = resources.index(of: resourceID) {
                 if resources.list[existing].rate.currency == item.rate.currency {
                     resources.list[existing].rate = resources.list[existing].rate.adding(item.rate)
                     continue
@@ -52,8 +51,7 @@ public struct Reconciliation: Sendable {
                 }
             }
             // The describing item's position: its fields are read where it lies, not copied.
-            let known = inventoryByID.isAligned ? position
-                : inventoryByID.position(of: resourceID) ?? (resourceID == item.resourceID ? nil : inventoryByID.position(of: item.resourceID))
+            let known = inventoryByID.position(of: resourceID) ?? (resourceID == item.resourceID ? nil : inventoryByID.position(of: item.resourceID))
             resources.append(Resource(
                 provider: item.provider,
                 id: resourceID,
@@ -73,8 +71,7 @@ public struct Reconciliation: Sendable {
                 project: item.project.isEmpty ? known.map { inventory[$0].project } ?? "" : item.project
             ))
         }
-        // Aligned, every item is billed.
-        for item in inventory where !inventoryByID.isAligned && resources.index(of: item.resourceID) == nil {
+        for item in inventory where resources.index(of: item.resourceID) == nil {
             resources.append(Resource(
                 provider: item.provider,
                 id: item.resourceID, name: item.name, resourceType: item.resourceType, service: "",
@@ -86,7 +83,7 @@ public struct Reconciliation: Sendable {
         }
 
         foldBilledChildren(into: &resources, billing: billing)
-        let facts = InventoryFacts { position, id in inventoryByID.item(of: position, id: id).map { ($0.attachedTo, $0.createdAt) } }
+        let facts = InventoryFacts { id in inventoryByID.position(of: id).map { (inventory[$0].attachedTo, inventory[$0].createdAt) } }
         foldVolumes(into: &resources, facts: facts)
         markOrphans(&resources, facts: facts)
         return resources.sortedByID()
@@ -101,55 +98,33 @@ public struct Reconciliation: Sendable {
     public func reconcile(described: [Resource], listedAt: Date) -> [Resource] {
         var resources = Resources(capacity: described.count)
         for resource in described { resources.append(resource) }
-        let facts = InventoryFacts { _, _ in (attachedTo: nil, createdAt: listedAt) }
+        let facts = InventoryFacts { _ in (attachedTo: nil, createdAt: listedAt) }
         foldVolumes(into: &resources, facts: facts)
         markOrphans(&resources, facts: facts)
         return resources.sortedByID()
     }
 
-    /// What the inventory says of resource `position` (listed as `id`) for the folds and the
-    /// orphans: the server it is attached to and when it was created; nil when it lists none.
+    /// What the inventory says of a resource for the folds and the orphans: the server it is
+    /// attached to and when it was created; nil when it does not list it.
     private struct InventoryFacts {
-        let of: (_ position: Int, _ id: String) -> (attachedTo: String?, createdAt: Date)?
+        let of: (_ id: String) -> (attachedTo: String?, createdAt: Date)?
     }
 
     /// Inventory items by ID (the first listed wins), the table holding their positions: an
     /// item is a dozen strings and a dictionary of tags, so it is read where it lies rather
     /// than copied into and out of the table (at 100,000 resources those copies were 28 ms of
-    /// reconciliation's 140).
-    ///
-    /// Aligned: the billing lists each ID once, in ascending order, and the inventory lists the
-    /// same IDs in the same order (a FOCUS export describes each billed resource). Then item
-    /// `i` is resource `i` until the folds, and the table is made only if a fold asks for an ID.
-    private final class InventoryByID {
-        let items: [InventoryItem]
-        let isAligned: Bool
-        private var index: [String: Int]?
+    /// reconciliation's 140). A source whose billing describes its resources itself (FOCUS)
+    /// builds neither (`reconcile(described:listedAt:)`).
+    private struct InventoryByID {
+        private var index: [String: Int] = [:]
 
-        init(_ items: [InventoryItem], alignedWith billing: [BillingLineItem]) {
-            self.items = items
-            isAligned = billing.count == items.count && billing.indices.allSatisfy { position in
-                billing[position].resourceID == items[position].resourceID
-                    && (position == 0 || billing[position - 1].resourceID < billing[position].resourceID)
-            }
+        init(_ items: [InventoryItem]) {
+            index.reserveCapacity(items.count)
+            for position in items.indices.reversed() { index[items[position].resourceID] = position }
         }
 
-        /// The item of resource `position` (listed as `id`): aligned, the item at the same
-        /// position (folds mark resources removed, never move them).
-        func item(of position: Int, id: String) -> InventoryItem? {
-            isAligned ? items[position] : self.position(of: id).map { items[$0] }
-        }
-
-        /// The position in `items` of the first item listed as `id`.
-        func position(of id: String) -> Int? {
-            if index == nil {
-                var built: [String: Int] = [:]
-                built.reserveCapacity(items.count)
-                for position in items.indices.reversed() { built[items[position].resourceID] = position }
-                index = built
-            }
-            return index?[id]
-        }
+        /// The position of the first item listed as `id`.
+        func position(of id: String) -> Int? { index[id] }
     }
 
     /// The resources being reconciled, in the order they were added, with an index by ID; a
@@ -158,8 +133,8 @@ public struct Reconciliation: Sendable {
     private struct Resources {
         var list: [Resource] = []
         /// Positions by ID of the first `indexed` resources: brought up to date when an ID is
-        /// looked up, so that a reconciliation that looks up none (aligned billing and
-        /// inventory, no folds) hashes no ID.
+        /// looked up, so that a reconciliation that looks up none (described resources without
+        /// folds) hashes no ID.
         private var indexByID: [String: Int] = [:]
         private var indexed = 0
         private var removed: [Bool] = []
@@ -219,7 +194,7 @@ public struct Reconciliation: Sendable {
         )
         for volumeIndex in volumes {
             let volume = resources.list[volumeIndex]
-            let byAttachment = facts.of(volumeIndex, volume.id)?.attachedTo.flatMap { resources.index(of: $0) }
+            let byAttachment = facts.of(volume.id)?.attachedTo.flatMap { resources.index(of: $0) }
             let byName = volume.name.hasPrefix("disk-for-")
                 ? serverIDByName[String(volume.name.dropFirst("disk-for-".count))].flatMap { resources.index(of: $0) } : nil
             guard let server = byAttachment ?? byName, server != volumeIndex,
@@ -245,7 +220,7 @@ public struct Reconciliation: Sendable {
 
     private func markOrphans(_ resources: inout Resources, facts: InventoryFacts) {
         for index in resources.indices(where: { $0.resourceType == Self.volumeType }) {
-            guard let known = facts.of(index, resources.list[index].id), known.attachedTo == nil,
+            guard let known = facts.of(resources.list[index].id), known.attachedTo == nil,
                   now.timeIntervalSince(known.createdAt) >= orphanMinAge else { continue }
             resources.list[index].isOrphan = true
         }

@@ -149,7 +149,7 @@ struct FocusExport: Sendable {
         for path in paths {
             let name = URL(fileURLWithPath: path).lastPathComponent
             if path.hasSuffix(".gz") {
-                var reader = CSVReader(ReadAheadChunks(GzipChunks(try FileChunks(path: path), file: name)), file: name)
+                var reader = CSVReader(try ReadAheadChunks.gzipFile(path: path, name: name), file: name)
                 try ingest.ingest(&reader, name: name)
             } else if threads > 1, let middle = FileChunks.middleLineStart(path: path, minimumSize: halvesMinimumSize) {
                 try ingest.ingestInHalves(path: path, name: name, middle: middle)
@@ -181,6 +181,8 @@ struct FocusExport: Sendable {
             let order = zip(used, used.dropFirst()).allSatisfy({ lines[$0].resourceID <= lines[$1].resourceID })
                 ? used : Self.sortedByResourceID(used, lines: lines)
             let (entries, lineEntries, lastUsage) = (self.entries, self.lineEntry, self.lastUsage)
+            // Line `index`'s run rate: its usage on the last day, a day's price.
+            func runRate(_ index: Int) -> Rate { Rate(Money(Micros.decimal(lastUsage[index]), lines[index].currency), per: .daily) }
             // Strictly ascending IDs (as `String` compares them) are IDs listed once each.
             if selfDescribed, zip(order, order.dropFirst()).allSatisfy({ lines[$0].resourceID < lines[$1].resourceID }) {
                 var resources: [CostModel.Resource] = []
@@ -192,8 +194,7 @@ struct FocusExport: Sendable {
                         provider: resource.provider, id: line.resourceID, name: resource.name, resourceType: resource.type,
                         service: line.service, category: resource.category, region: resource.region, account: resource.account,
                         status: Self.listedStatus, flavor: "", tags: resource.tags,
-                        rate: Rate(Money(Micros.decimal(lastUsage[index]), line.currency), per: .daily),
-                        isZombie: false, isOrphan: false, folded: []))
+                        rate: runRate(index), isZombie: false, isOrphan: false, folded: []))
                 }
                 snapshot.unclassifiedLineItems = resources.count { $0.category == .other }
                 snapshot.described = (resources, lastDayStart)
@@ -218,7 +219,7 @@ struct FocusExport: Sendable {
                     snapshot.billing.append(BillingLineItem(
                         provider: resource.provider, resourceID: line.resourceID, resourceName: resource.name, resourceType: resource.type,
                         service: line.service, category: resource.category, region: resource.region, account: resource.account,
-                        rate: Rate(Money(Micros.decimal(lastUsage[index]), line.currency), per: .daily)))
+                        rate: runRate(index)))
                 }
                 snapshot.inventory = inventory.result()
                 snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A source's chunks made on a thread of their own, up to `depth` ahead of the reader: a
 /// gzip export inflates on one core while the other parses, where the two took turns on one
-/// (a plain export is split in halves instead, `FocusExport.read`). The chunks, the end and
+/// (`gzipFile`; a plain FOCUS export is split in halves instead, `FocusExport.read`). The chunks, the end and
 /// an error come in the source's order; the error after the chunks made before it.
 ///
 /// The thread stops when the source ends or fails, or soon after the reader is gone (a
@@ -22,6 +22,12 @@ struct ReadAheadChunks: ByteChunks {
     }
 
     mutating func next() throws -> [UInt8]? { try queue.take() }
+
+    /// A gzip file's inflated chunks, inflated ahead of the reader: what every reader of a
+    /// `.csv.gz` export (FOCUS, Yandex Cloud) reads through.
+    static func gzipFile(path: String, name: String) throws -> ReadAheadChunks {
+        ReadAheadChunks(GzipChunks(try FileChunks(path: path), file: name))
+    }
 
     /// The chunks made and not yet taken, and the end once it came.
     private final class Queue: @unchecked Sendable {
@@ -81,9 +87,9 @@ struct ReadAheadChunks: ByteChunks {
     }
 
     /// The source, used by the thread alone once it started.
-    private final class Producer<Source: ByteChunks>: @unchecked Sendable {
-        private var source: Source
-        init(_ source: Source) { self.source = source }
+    private final class Producer: @unchecked Sendable {
+        private var source: any ByteChunks
+        init(_ source: any ByteChunks) { self.source = source }
 
         func run(into queue: Queue) {
             while queue.waitForRoom() {

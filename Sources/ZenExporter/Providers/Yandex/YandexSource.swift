@@ -162,7 +162,7 @@ struct YandexExportFile: Sendable {
     static func read(path: String, timeZone: TimeZone) throws -> YandexExportFile {
         var file = YandexExportFile()
         let name = URL(fileURLWithPath: path).lastPathComponent
-        let reader = path.hasSuffix(".gz") ? AnyCSVReader(CSVReader(GzipChunks(try FileChunks(path: path), file: name), file: name))
+        let reader = path.hasSuffix(".gz") ? AnyCSVReader(CSVReader(try ReadAheadChunks.gzipFile(path: path, name: name), file: name))
                                            : AnyCSVReader(CSVReader(try FileChunks(path: path), file: name))
         guard let header = try reader.next()?.fields else { return file }
         let column = Dictionary(header.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
