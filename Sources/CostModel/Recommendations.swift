@@ -83,11 +83,11 @@ public extension RecommendationPolicy {
         if resource.isZombie {
             return [make(.zombie, monthly, 0.9, "billed but absent from the inventory: find and delete it, or ask the provider")]
         }
+        if resource.isUnboundAddress {
+            return [make(.unusedIP, monthly, 0.9, "address bound to nothing: release it")]
+        }
         if resource.isOrphan {
             return [make(.orphanVolume, monthly, 0.9, "volume attached to nothing: snapshot and delete it")]
-        }
-        if resource.resourceType == "ip", ["DOWN", "AVAILABLE", "UNATTACHED"].contains(resource.status.value) {
-            return [make(.unusedIP, monthly, 0.9, "address bound to nothing: release it")]
         }
         guard resource.resourceType == "server", resource.status.value == "RUNNING" else { return [] }
         var found: [Recommendation] = []
@@ -126,10 +126,13 @@ public extension RecommendationPolicy {
 
 /// Monthly spend on what nobody uses, by kind: zombies, orphan volumes, stopped-but-billed.
 public enum Waste {
-    public enum Kind: String, Sendable, CaseIterable { case zombie, orphanVolume = "orphan_volume", stoppedBilled = "stopped_billed" }
+    public enum Kind: String, Sendable, CaseIterable {
+        case zombie, orphanVolume = "orphan_volume", unusedIP = "unused_ip", stoppedBilled = "stopped_billed"
+    }
 
     public static func kind(of resource: Resource) -> Kind? {
         if resource.isZombie { return .zombie }
+        if resource.isUnboundAddress { return .unusedIP }
         if resource.isOrphan { return .orphanVolume }
         if resource.isStoppedButBilled { return .stoppedBilled }
         return nil
@@ -139,4 +142,10 @@ public enum Waste {
 public extension Resource {
     /// Stopped, yet still costing money (disks and reserved addresses keep billing).
     var isStoppedButBilled: Bool { status.value == "STOPPED" && rate.amount > 0 }
+
+    /// A public address bound to nothing: a Neutron floating IP without a port (`DOWN`), or an
+    /// address a provider lists as free. It is billed while nobody can reach anything through it.
+    var isUnboundAddress: Bool { resourceType == "ip" && Self.unboundAddressStatuses.contains(status.value) }
+
+    static let unboundAddressStatuses: Set<String> = ["DOWN", "AVAILABLE", "UNATTACHED"]
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Billing-first reconciliation: billing line items are the truth about money; inventory
 /// only enriches them. Billed but absent from inventory is a zombie; an unattached volume
-/// older than `orphanMinAge` is an orphan; volumes attached to a server (by attachment or by
+/// older than `orphanMinAge`, or an address bound to nothing, is an orphan; volumes attached to a server (by attachment or by
 /// the `disk-for-<server name>` convention) fold into that server's cost.
 public struct Reconciliation: Sendable {
     /// Resource types the inventory lists. A billed resource of another type cannot be a
@@ -218,7 +218,13 @@ public struct Reconciliation: Sendable {
         }
     }
 
+    /// Unattached volumes once old enough (a volume between two servers is briefly loose), and
+    /// addresses bound to nothing as soon as they are listed so: providers give no time of
+    /// unbinding, and an unbound address is billed for nothing from that moment.
     private func markOrphans(_ resources: inout Resources, facts: InventoryFacts) {
+        for index in resources.indices(where: { $0.isUnboundAddress && !$0.isZombie }) {
+            resources.list[index].isOrphan = true
+        }
         for index in resources.indices(where: { $0.resourceType == Self.volumeType }) {
             guard let known = facts.of(resources.list[index].id), known.attachedTo == nil,
                   now.timeIntervalSince(known.createdAt) >= orphanMinAge else { continue }

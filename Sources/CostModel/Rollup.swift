@@ -9,9 +9,3 @@ public func sum<Element, Key: Hashable>(_ elements: some Sequence<Element>, by k
     }
     return totals
 }
-
-/// Month-to-date: billed daily costs from the 1st of `today`'s month through `today`.
-public func monthToDate(_ daily: [DailyCost], today: LocalDay) -> [DailyCost] {
-    let first = today.firstOfMonth
-    return daily.filter { $0.day >= first && $0.day <= today }
-}

@@ -1,17 +1,18 @@
 import Foundation
 
-/// How amounts whose parts must add up to a whole are rounded for export: the whole is
-/// rounded half away from zero to `scale` decimals; each part is rounded down, and the units
-/// still missing go, one each, to the parts that lost the most (largest remainder; ties in
-/// the parts' order). The exported parts then sum to the exported whole digit for digit,
-/// whatever the decimals of the inputs, and no part moves by a unit or more.
+/// How amounts whose parts must add up to a whole are rounded for export: each part is
+/// rounded down, and the units still missing go, one each, to the parts that lost the most
+/// (largest remainder; ties in the parts' order). The exported parts then sum to the exported
+/// whole digit for digit, whatever the decimals of the inputs.
 ///
-/// Used for `infrastructure_cost_monthly` against `tenant_cost_monthly` plus
-/// `unallocated_cost_monthly` (both sides sum to the same rounded whole per currency), and
-/// for each breakdown of `cost_daily` against its `total` scope.
+/// The whole is the parts' exact sum rounded half away from zero, unless the caller gives
+/// one: the estate's month to date is the sum of its sources' bills, each rounded once, so
+/// that a sum over shards equals one exporter's; its tenants and providers are then rounded to
+/// that whole. A given whole below the parts' floors takes units back from the parts that
+/// lost least. No part moves by more than a unit plus the whole's own distance from the
+/// parts' exact sum.
 public enum LargestRemainder {
     /// `parts` rounded to `scale` decimals so that they sum to `whole` rounded to `scale`.
-    /// `whole` defaults to the exact sum of the parts.
     public static func round(_ parts: [Decimal], scale: Int = 2, whole: Decimal? = nil) -> [Decimal] {
         guard !parts.isEmpty else { return [] }
         let target = (whole ?? parts.reduce(0, +)).rounded(scale: scale, mode: .plain)
@@ -22,19 +23,38 @@ public enum LargestRemainder {
             let down = part.rounded(scale: scale, mode: .down)
             return down > part ? down - unit : down
         }
-        let missing = target - floors.reduce(0, +)
-        // The units missing are whole at this scale; a whole far from its parts' sum is the
-        // caller's error, and the parts are then only rounded.
-        var count = NSDecimalNumber(decimal: (missing / unit).rounded(scale: 0)).intValue
-        guard count >= 0, count <= parts.count else { return parts.map { $0.rounded(scale: scale, mode: .plain) } }
+        var count = NSDecimalNumber(decimal: ((target - floors.reduce(0, +)) / unit).rounded(scale: 0)).intValue
         var rounded = floors
         let order = parts.indices.sorted { a, b in
             let ra = parts[a] - floors[a], rb = parts[b] - floors[b]
             return ra != rb ? ra > rb : a < b
         }
-        for index in order where count > 0 {
-            rounded[index] += unit
+        // Past one unit a part, a whole far from its parts' sum goes round again.
+        var position = 0
+        while count > 0 {
+            rounded[order[position % order.count]] += unit
             count -= 1
+            position += 1
+        }
+        position = 0
+        while count < 0 {
+            rounded[order[order.count - 1 - position % order.count]] -= unit
+            count += 1
+            position += 1
+        }
+        return rounded
+    }
+}
+
+public extension LargestRemainder {
+    /// Amounts of several currencies, each currency's parts rounded together to
+    /// `wholes[currency]` (else to their own sum); in the parts' order. Currencies are never
+    /// added.
+    static func round(_ parts: [(currency: Currency, amount: Decimal)], scale: Int = 2, wholes: [Currency: Decimal]) -> [Decimal] {
+        var rounded = [Decimal](repeating: 0, count: parts.count)
+        for (currency, indices) in Dictionary(grouping: parts.indices, by: { parts[$0].currency }) {
+            let values = round(indices.map { parts[$0].amount }, scale: scale, whole: wholes[currency])
+            for (index, value) in zip(indices, values) { rounded[index] = value }
         }
         return rounded
     }

@@ -94,17 +94,6 @@ struct LocalDayTests {
         #expect(LocalDay(year: 2026, month: 11, day: 23).isoWeekday == 1)
         #expect(LocalDay(year: 2026, month: 11, day: 22).isoWeekday == 7)
     }
-
-    @Test("month-to-date keeps this month's days up to today")
-    func monthToDateWindow() {
-        func cost(_ day: LocalDay, _ amount: Decimal) -> DailyCost {
-            DailyCost(day: day, provider: "p", resourceID: "r", service: "s", category: .compute, account: "a", cost: Money(amount, .rub))
-        }
-        let today = LocalDay(year: 2026, month: 11, day: 20)
-        let costs = [cost(LocalDay(year: 2026, month: 10, day: 31), 100), cost(LocalDay(year: 2026, month: 11, day: 1), 1),
-                     cost(today, 2), cost(LocalDay(year: 2026, month: 11, day: 21), 50)]
-        #expect(monthToDate(costs, today: today).map(\.cost.amount).reduce(0, +) == 3)
-    }
 }
 
 @Suite("JSON number literals, exactly")

@@ -256,25 +256,26 @@ struct StorageFaultsTests {
         let store = try Store(path: path)
         defer { try? store.close() }
         let day = LocalDay(Self.now, in: TimeZone(identifier: "UTC") ?? .current)
-        // Two tenants' values and one daily total each: three rows a query.
+        // Two tenants' values, one daily total and the two tenants' values of the day: five rows a query.
         for (dimension, daysAgo) in [("sites", 40.0), ("orders", 10.0), ("users", 1.0)] {
             try await store.saveUsage(["t-1": 3, "t-2": 4], source: "app", dimension: dimension,
                                       fetchedAt: Self.now.addingTimeInterval(-daysAgo * 86_400), day: day, retentionDays: 90)
         }
         func rows(_ dimension: String) throws -> Int {
-            let sql = "SELECT (SELECT COUNT(*) FROM usage_values WHERE source = 'app' AND dimension = '\(dimension)') + (SELECT COUNT(*) FROM usage_daily WHERE source = 'app' AND dimension = '\(dimension)')"
+            let sql = "SELECT " + ["usage_values", "usage_daily", "usage_tenant_daily"]
+                .map { "(SELECT COUNT(*) FROM \($0) WHERE source = 'app' AND dimension = '\(dimension)')" }.joined(separator: " + ")
             let result = try runTool("sqlite3", [path, sql])
             return Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         }
         let configured: Set = [UsageReference(usage: "app", dimension: "users")]
         // Polled 40 days ago: past 30 days of grace. 10 days ago: within it.
         let first = try await store.pruneRemovedUsage(keeping: configured, now: Self.now, graceDays: 30)
-        #expect(first == [UsageReference(usage: "app", dimension: "sites"): 3])
-        #expect(try [rows("sites"), rows("orders"), rows("users")] == [0, 3, 3])
+        #expect(first == [UsageReference(usage: "app", dimension: "sites"): 5])
+        #expect(try [rows("sites"), rows("orders"), rows("users")] == [0, 5, 5])
         // removed_source_days: 0 deletes a removed query's rows at once; a configured one keeps its own.
         let second = try await store.pruneRemovedUsage(keeping: configured, now: Self.now, graceDays: 0)
-        #expect(second == [UsageReference(usage: "app", dimension: "orders"): 3])
-        #expect(try [rows("sites"), rows("orders"), rows("users")] == [0, 0, 3])
+        #expect(second == [UsageReference(usage: "app", dimension: "orders"): 5])
+        #expect(try [rows("sites"), rows("orders"), rows("users")] == [0, 0, 5])
     }
 
     @Test("a usage poll under a clock jumped a year ahead keeps the daily totals still within retention of the newest billed day")

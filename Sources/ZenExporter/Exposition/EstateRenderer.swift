@@ -23,11 +23,10 @@ struct EstateRenderer: Sendable {
             writer.write(MetricCatalog.resourceInfo, fragments: sources.map(\.fragments.info))
             writer.write(MetricCatalog.resourceUtilization, fragments: sources.map(\.fragments.utilization))
         }
-        let infrastructure = evaluation.infrastructureMonthly.sorted { $0.key < $1.key }
-        writer.write(MetricCatalog.infrastructureCostMonthly, Self.partsOfWholes(infrastructure.map { ($0.key.labels, $0.key.currency, $0.value) }))
-        writer.write(MetricCatalog.costMonthToDate, evaluation.monthToDate.sorted { $0.key < $1.key }.map {
-            ($0.key.labels, .decimal($0.value.rounded(scale: 2)))
+        writer.write(MetricCatalog.infrastructureCostMonthly, evaluation.runRate.byType.sorted { $0.key < $1.key }.map {
+            ($0.key.labels, .decimal($0.value))
         })
+        writer.write(MetricCatalog.costMonthToDate, evaluation.monthToDate.lines.map { ($0.line.labels, .decimal($0.amount)) })
         writer.write(MetricCatalog.accountBalance, sources.flatMap { source in
             source.extras.accounts.sorted { ($0.provider, $0.account) < ($1.provider, $1.account) }.map {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))
@@ -36,7 +35,7 @@ struct EstateRenderer: Sendable {
         writer.write(MetricCatalog.accountDaysUntilDepleted, evaluation.runways.map {
             ([$0.source, $0.provider, $0.account], .decimal(($0.days * 86_400).rounded(scale: 0)))
         })
-        writeItems(into: &writer)
+        writeItems(evaluation, into: &writer)
         if shard.ownsEstateFigures {
             writer.write(MetricCatalog.fxRate, evaluation.fx.rates.sorted { $0.key < $1.key }.map {
                 ([$0.key.code, evaluation.fx.reporting.code], .decimal($0.value.rounded(scale: 6)))
@@ -117,29 +116,27 @@ struct EstateRenderer: Sendable {
         if shard.ownsEstateFigures {
             writer.write(MetricCatalog.costForecast, evaluation.forecasts.map { ([$0.scope.name, $0.horizon, $0.currency.code], .decimal($0.amount)) })
             writer.write(MetricCatalog.costAnomalyScore, evaluation.anomalies.map { ([$0.scope.name], .double(($0.score * 1000).rounded() / 1000)) })
-            writer.write(MetricCatalog.costDaily, Self.dailyScopes(evaluation.lastFullDay, on: evaluation.lastDay))
+            writer.write(MetricCatalog.costDaily, evaluation.dailyCosts.map { ([$0.scope.name, $0.currency.code], .decimal($0.amount)) })
         }
 
         let recommendations = evaluation.recommendations.sorted {
             ($0.recommendation.kind.rawValue, $0.source, $0.recommendation.resourceID) < ($1.recommendation.kind.rawValue, $1.source, $1.recommendation.resourceID)
         }
         writer.write(MetricCatalog.recommendationSavings, recommendations.map {
-            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source, $0.recommendation.savingsMonthly.currency.code],
-             .decimal($0.recommendation.savingsMonthly.amount))
+            ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.recommendation.resourceName, $0.source,
+              $0.recommendation.savingsMonthly.currency.code], .decimal($0.recommendation.savingsMonthly.amount))
         })
         writer.write(MetricCatalog.recommendationConfidence, recommendations.map {
             ([$0.recommendation.kind.rawValue, $0.recommendation.resourceID, $0.source], .double($0.recommendation.confidence))
         })
-        // Each saving is in its resource's currency; the sum per kind is a total, converted
-        // to the reporting currency where a rate is known, as the other totals are.
-        let converted = recommendations.map { (kind: $0.recommendation.kind.rawValue, saving: evaluation.fx.reportingOrOriginal($0.recommendation.savingsMonthly)) }
-        let potential = sum(converted, by: { [$0.kind, $0.saving.currency.code] }, amount: { $0.saving.amount })
-        writer.write(MetricCatalog.potentialSavings, potential.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            .map { ($0.key, .decimal($0.value.rounded(scale: 2))) })
+        writer.write(MetricCatalog.potentialSavings, evaluation.potentialSavings
+            .map { ([$0.key.kind.rawValue, $0.key.currency.code], $0.value) }
+            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
+            .map { ($0.0, .decimal($0.1)) })
         writer.write(MetricCatalog.wasteCostMonthly, evaluation.waste
             .map { ([$0.key.kind.rawValue, $0.key.provider, $0.key.currency.code], $0.value) }
             .sorted { $0.0.lexicographicallyPrecedes($1.0) }
-            .map { ($0.0, .decimal($0.1.rounded(scale: 2))) })
+            .map { ($0.0, .decimal($0.1)) })
     }
 
     /// Capacity, tenant usage and allocation: figures over the whole estate.
@@ -159,23 +156,19 @@ struct EstateRenderer: Sendable {
         }.sorted { $0.0.lexicographicallyPrecedes($1.0) })
 
         let allocation = evaluation.allocation
-        // Tenants and unallocated are the parts of the same whole as the run rate by type:
-        // rounded together, to the same rounded whole per currency.
-        let wholes = evaluation.infrastructureMonthly.reduce(into: [Currency: Decimal]()) { $0[$1.key.currency, default: 0] += $1.value }
-        let tenantParts = flatten(evaluation.tenantCosts), unallocatedParts = flatten(allocation.unallocated)
-        let shares = Self.partsOfWholes(tenantParts + unallocatedParts, wholes: wholes)
-        writer.write(MetricCatalog.tenantCostMonthly, Array(shares.prefix(tenantParts.count)))
+        writer.write(MetricCatalog.tenantCostMonthly, Self.samples(evaluation.runRate.tenants))
         writer.write(MetricCatalog.tenantsFolded, [([], .int(evaluation.tenantsFolded))])
-        writer.write(MetricCatalog.unallocatedCostMonthly, Array(shares.dropFirst(tenantParts.count)))
+        writer.write(MetricCatalog.unallocatedCostMonthly, Self.samples(evaluation.runRate.unallocated))
+        writer.write(MetricCatalog.tenantCostMonthToDate, Self.samples(evaluation.monthToDate.tenants))
+        writer.write(MetricCatalog.unallocatedCostMonthToDate, Self.samples(evaluation.monthToDate.unallocated))
         if allocation.subjects > 0 {
             writer.write(MetricCatalog.allocationCoverage, [([], .double((allocation.directlyAllocatedRatio * 1e6).rounded() / 1e6))])
         }
     }
 
-    private func writeItems(into writer: inout ExpositionWriter) {
-        writer.write(MetricCatalog.itemCostMonthly, items.map { item in
-            let monthly = Rate(item.cost, per: item.period, hoursPerMonth: reporting.hoursPerMonth).monthly(hoursPerMonth: reporting.hoursPerMonth)
-            return ([item.name, item.kind, item.provider, monthly.currency.code], .decimal(monthly.amount.rounded(scale: 2)))
+    private func writeItems(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
+        writer.write(MetricCatalog.itemCostMonthly, evaluation.itemsMonthly.map { item, monthly in
+            ([item.name, item.kind, item.provider, monthly.currency.code], .decimal(monthly.amount))
         })
         writer.write(MetricCatalog.itemRenewal, items.compactMap { item in
             item.renews.map { ([item.name, item.kind, String(item.autoRenew)], .double($0.start(in: reporting.timeZone).timeIntervalSince1970)) }
@@ -186,41 +179,10 @@ struct EstateRenderer: Sendable {
         })
     }
 
-    /// `[key: [currency: amount]]` as samples labelled key, currency, sorted, at kopeck precision.
-    private func flatten(_ amounts: [String: [Currency: Decimal]]) -> [(labels: [String], currency: Currency, amount: Decimal)] {
-        amounts.flatMap { key, byCurrency in byCurrency.map { ([key, $0.key.code], $0.key, $0.value) } }
-            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
-    }
-
-    /// Money parts of a whole per currency, rounded to cents by `LargestRemainder` so that the
-    /// exported parts of each currency sum to its exported whole: `wholes[currency]` when
-    /// given, else the parts' own sum. In the parts' order.
-    static func partsOfWholes(_ parts: [(labels: [String], currency: Currency, amount: Decimal)],
-                              wholes: [Currency: Decimal] = [:]) -> [(labels: [String], value: SampleValue)] {
-        var rounded = [Decimal](repeating: 0, count: parts.count)
-        for (currency, indices) in Dictionary(grouping: parts.indices, by: { parts[$0].currency }) {
-            let values = LargestRemainder.round(indices.map { parts[$0].amount }, scale: 2, whole: wholes[currency])
-            for (index, value) in zip(indices, values) { rounded[index] = value }
-        }
-        return parts.indices.map { (parts[$0].labels, .decimal(rounded[$0])) }
-    }
-
-    /// The last full day per scope: the `total` rounded to cents, and each breakdown
-    /// (providers, services, categories) rounded to sum to it, per currency.
-    static func dailyScopes(_ series: [DailySeries], on day: LocalDay) -> [(labels: [String], value: SampleValue)] {
-        var wholes: [Currency: Decimal] = [:]
-        for entry in series where entry.scope == .total { wholes[entry.currency] = entry.amount(on: day) }
-        var values = [Decimal](repeating: 0, count: series.count)
-        let kinds = Dictionary(grouping: series.indices) { index -> String in
-            let name = series[index].scope.name
-            return "\(series[index].currency.code)|\(name.split(separator: ":", maxSplits: 1).first ?? "")"
-        }
-        for (_, indices) in kinds {
-            let whole = wholes[series[indices[0]].currency]
-            let rounded = LargestRemainder.round(indices.map { series[$0].amount(on: day) }, scale: 2, whole: whole)
-            for (index, value) in zip(indices, rounded) { values[index] = value }
-        }
-        return series.indices.map { ([series[$0].scope.name, series[$0].currency.code], .decimal(values[$0])) }
+    /// `[key: [currency: amount]]` as samples labelled key, currency, sorted.
+    static func samples(_ amounts: [String: [Currency: Decimal]]) -> [(labels: [String], value: SampleValue)] {
+        amounts.flatMap { key, byCurrency in byCurrency.map { (labels: [key, $0.key.code], value: SampleValue.decimal($0.value)) } }
+            .sorted { $0.labels.lexicographicallyPrecedes($1.labels) }
     }
 
     private func writeSelfMetrics(_ sources: [SourceStatus], into writer: inout ExpositionWriter) {

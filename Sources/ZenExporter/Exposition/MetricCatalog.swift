@@ -34,6 +34,13 @@ enum MetricCatalog {
     static let unallocatedCostMonthly = MetricFamily(
         name: "unallocated_cost_monthly", kind: .gauge,
         help: "Monthly run rate no tag or rule placed (after the shared split).", labels: ["provider", "currency"])
+    static let tenantCostMonthToDate = MetricFamily(
+        name: "tenant_cost_month_to_date", kind: .gauge,
+        help: "Billed spend since the 1st of the month allocated to a tenant day by day: tags and rules, then each day's shared split by that day's usage.",
+        labels: ["tenant", "currency"])
+    static let unallocatedCostMonthToDate = MetricFamily(
+        name: "unallocated_cost_month_to_date", kind: .gauge,
+        help: "Billed spend since the 1st of the month that no tag, rule or shared split placed.", labels: ["provider", "currency"])
     static let allocationCoverage = MetricFamily(
         name: "allocation_direct_ratio", kind: .gauge,
         help: "Share of the monthly run rate placed on a tenant directly by tags or rules (0-1).", labels: [])
@@ -88,7 +95,7 @@ enum MetricCatalog {
     // Waste and recommendations
     static let recommendationSavings = MetricFamily(
         name: "recommendation_savings_monthly", kind: .gauge, help: "Estimated monthly saving of one recommendation.",
-        labels: ["kind", "resource_id", "source", "currency"])
+        labels: ["kind", "resource_id", "resource_name", "source", "currency"])
     static let recommendationConfidence = MetricFamily(
         name: "recommendation_confidence_ratio", kind: .gauge, help: "How sure the recommendation's saving is (0-1).",
         labels: ["kind", "resource_id", "source"])
@@ -205,7 +212,7 @@ enum MetricCatalog {
     static let all: [MetricFamily] = [
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, tenantUsage, storageUsedBytes, tenantsFolded, resourceUtilization,
-        tenantCostMonthly, unallocatedCostMonthly,
+        tenantCostMonthly, unallocatedCostMonthly, tenantCostMonthToDate, unallocatedCostMonthToDate,
         allocationCoverage, unclassifiedLineItems, unpricedResources, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         buildInfo, shardInfo, shards, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,

@@ -66,8 +66,8 @@ enum LandingPage {
     }
 
     static func totals(_ evaluation: EstateEvaluation) -> String {
-        let runRate = evaluation.infrastructureMonthly.reduce(into: [Currency: Decimal]()) { $0[$1.key.currency, default: 0] += $1.value }
-        let monthToDate = evaluation.monthToDate.reduce(into: [Currency: Decimal]()) { $0[$1.key.currency, default: 0] += $1.value }
+        let runRate = evaluation.runRate.totals
+        let monthToDate = evaluation.monthToDate.totals
         let currencies = Set(runRate.keys).union(monthToDate.keys).sorted()
         guard !currencies.isEmpty else { return "<h2>Totals</h2><p><em>no data yet</em></p>" }
         let rows = currencies.map { currency -> String in
@@ -108,30 +108,35 @@ enum LandingPage {
         guard !top.isEmpty else { return "<h2>Top recommendations</h2><p><em>none</em></p>" }
         let rows = top.map { item -> String in
             let rec = item.recommendation
-            return "<tr><td>\(rec.kind.rawValue)</td><td>\(escape(rec.resourceID))</td><td>\(escape(item.source))</td>"
-                + "<td class=\"n\">\(money(rec.savingsMonthly.amount))</td><td>\(rec.savingsMonthly.currency.code)</td></tr>"
+            let name = rec.resourceName.isEmpty ? rec.resourceID : rec.resourceName
+            return "<tr><td>\(rec.kind.rawValue)</td><td title=\"\(escape(rec.resourceID))\">\(escape(name))</td><td>\(escape(rec.provider))</td>"
+                + "<td>\(escape(item.source))</td><td class=\"n\">\(money(rec.savingsMonthly.amount))</td><td>\(rec.savingsMonthly.currency.code)</td>"
+                + "<td class=\"id\">\(escape(rec.resourceID))</td></tr>"
         }.joined(separator: "\n")
         return """
         <h2>Top recommendations</h2>
-        <table><tr><th>kind</th><th>resource</th><th>source</th><th>saving a month</th><th>currency</th></tr>
+        <table><tr><th>kind</th><th>resource</th><th>provider</th><th>source</th><th>saving a month</th><th>currency</th><th>resource ID</th></tr>
         \(rows)
         </table>
         """
     }
 
     static func tenants(_ evaluation: EstateEvaluation) -> String {
-        let rows = evaluation.tenantCosts.flatMap { tenant, amounts in amounts.map { (tenant: tenant, currency: $0.key, cost: $0.value) } }
+        let rows = evaluation.runRate.tenants.flatMap { tenant, amounts in amounts.map { (tenant: tenant, currency: $0.key, cost: $0.value) } }
             .sorted { ($1.cost, $0.tenant) < ($0.cost, $1.tenant) }.prefix(tenantsShown)
+        let monthToDate = evaluation.monthToDate.tenants
         guard !rows.isEmpty else { return "<h2>Tenants by cost</h2><p><em>no tenants</em></p>" }
         let margins = Dictionary(evaluation.owner.margins.map { ("\($0.tenant)|\($0.currency)", $0) }, uniquingKeysWith: { first, _ in first })
         let html = rows.map { row -> String in
             let margin = margins["\(row.tenant)|\(row.currency)"]
             let ratio: String = margin.map { "<td class=\"n\($0.ratio < 0 ? " neg" : "")\">\(String(format: "%.1f", ($0.ratio * 100).doubleValue)) %</td>" } ?? "<td></td>"
-            return "<tr><td>\(escape(row.tenant))</td><td class=\"n\">\(money(row.cost))</td><td class=\"n\">\(margin.map { money($0.revenue) } ?? "")</td>\(ratio)<td>\(row.currency.code)</td></tr>"
+            let billed = monthToDate[row.tenant]?[row.currency].map(money) ?? ""
+            return "<tr><td>\(escape(row.tenant))</td><td class=\"n\">\(money(row.cost))</td><td class=\"n\">\(billed)</td>"
+                + "<td class=\"n\">\(margin.map { money($0.revenue) } ?? "")</td>\(ratio)<td>\(row.currency.code)</td></tr>"
         }.joined(separator: "\n")
         return """
         <h2>Tenants by cost</h2>
-        <table><tr><th>tenant</th><th>monthly cost</th><th>revenue</th><th>margin</th><th>currency</th></tr>
+        <table><tr><th>tenant</th><th>monthly run rate</th><th>month to date</th><th>revenue</th><th>margin</th><th>currency</th></tr>
         \(html)
         </table>
         """

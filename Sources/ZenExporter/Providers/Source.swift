@@ -45,6 +45,10 @@ struct SourceSnapshot: Sendable {
     var inventoriedScopes: Set<InventoryScope>?
     /// Billed cost per resource and day, by column (a month of a large estate is millions of rows).
     var costs = DailyCostTable()
+    /// Resources billed in `costs` that are gone now (a FOCUS export's resources without usage
+    /// on its last day): not served, but their billed days keep the tenant and team their tags
+    /// and the allocation rules give them.
+    var formerResources: [Resource] = []
     /// `costs` as values, for sources with a few rows and for tests.
     var dailyCosts: [DailyCost] {
         get { costs.rows }

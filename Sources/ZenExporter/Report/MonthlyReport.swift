@@ -27,11 +27,13 @@ struct ReportMonth: Sendable, Hashable, CustomStringConvertible {
     var description: String { String(format: "%04d-%02d", year, month) }
 }
 
-/// The monthly report for finance (issue 14), from the stored history only: every figure is a
-/// sum of the `scope_daily` rows of the month, converted to the reporting currency where a rate
-/// is known as the exported totals are; amounts of different currencies are never added.
-/// Recommendations and the health score are the current evaluation's, as of the report's
-/// making: the database keeps no history of them.
+/// The monthly report for finance, from the stored history only. Its money comes from the same
+/// computation as `/metrics` (`EstateEvaluation.billedSpend`, rounded by `SpendStatement`): the
+/// `scope_daily` rows of the month, each day converted at its own day's rate where a rate is
+/// known, tenants allocated day by day with that day's usage. The running month's report
+/// therefore shows the exported month to date digit for digit. Amounts of different
+/// currencies are never added. Recommendations and the health score are the current
+/// evaluation's, as of the report's making: the database keeps no history of them.
 struct MonthlyReport: Sendable {
     struct Line: Sendable, Equatable {
         var key: String
@@ -79,6 +81,7 @@ struct MonthlyReport: Sendable {
     /// what the providers billed so far, as month-to-date counts them).
     var through: LocalDay
     var totals: [Line] = []
+    var bySource: [Line] = []
     var byProvider: [Line] = []
     var byService: [Line] = []
     var byCategory: [Line] = []
@@ -91,6 +94,9 @@ struct MonthlyReport: Sendable {
     var recommendations: [EstateEvaluation.SourcedRecommendation] = []
     var health: HealthAssessment?
     var sources: [SourceCaveat] = []
+    /// Usage queries that weighed some days of the month with another day's values: query →
+    /// (days, the days whose values were taken).
+    var borrowedUsage: [(usage: String, days: Int, taken: [LocalDay])] = []
 
     static let unallocated = "(unallocated)"
     static let moversShown = 5
@@ -119,27 +125,37 @@ struct MonthlyReport: Sendable {
         if !config.items.isEmpty { names.append(ManualItemsSource.sourceName) }
         // 35 days before the month: the anomaly baseline of its first day.
         let windowStart = min(month.previous.first, month.first.adding(days: -35))
-        var rows: [AttributedCost] = []
+        var stored: [AttributedCost] = []
         for name in names {
             let history = try await store.scopeHistory(source: name, from: windowStart)
             let sourceRows = history.attributed(source: name, from: windowStart).filter { $0.cost.day <= month.last }
-            rows += sourceRows.map { item in
-                var item = item
-                item.cost.cost = evaluation.fx.reportingOrOriginal(item.cost.cost)
-                return item
-            }
+            stored += sourceRows
             let billedDays = Set(sourceRows.map(\.cost.day))
             let missing = lastWhole < month.first ? [] : (0...month.first.days(until: lastWhole)).map { month.first.adding(days: $0) }.filter { !billedDays.contains($0) }
             let failures = try await store.failedSyncs(source: name, from: month.first.start(in: zone), to: month.next.first.start(in: zone))
             report.sources.append(SourceCaveat(source: name, missingDays: missing, failedSyncs: failures.count, lastError: failures.lastError))
         }
-        let inMonth = rows.filter { $0.cost.day >= month.first && $0.cost.day <= month.last }
-        report.totals = lines(inMonth) { _ in "total" }
-        report.byProvider = lines(inMonth) { $0.cost.provider }
-        report.byService = lines(inMonth) { $0.cost.service }
-        report.byCategory = lines(inMonth) { $0.cost.category.rawValue }
-        report.byTenant = lines(inMonth) { $0.tenant.isEmpty ? unallocated : $0.tenant }
-        report.daily = lines(inMonth) { $0.cost.day.description }.sorted { ($0.key, $0.currency) < ($1.key, $1.currency) }
+        // Each day at its own day's rate, as the evaluation converts.
+        let rows = evaluation.fxHistory.converted(stored)
+        func statement(_ first: LocalDay, _ last: LocalDay) async throws -> (SpendStatement, BilledSpend) {
+            let usageDays = config.usage.isEmpty ? [:] : try await store.usageTenantDays(from: first, through: last)
+            let billed = EstateEvaluation.billedSpend(rows, from: first, through: last, config: config, usageDays: usageDays,
+                                                      usageToday: evaluation.usageToday, today: today, keptTenants: evaluation.keptTenants)
+            return (SpendStatement(billed), billed)
+        }
+        let (spend, billed) = try await statement(month.first, through)
+        report.totals = spend.totals.sorted { $0.key < $1.key }.map { Line(key: "total", currency: $0.key, amount: $0.value) }
+        report.bySource = spend.sources.map { Line(key: $0.source, currency: $0.currency, amount: $0.amount) }
+            .sorted { ($0.currency, $1.amount, $0.key) < ($1.currency, $0.amount, $1.key) }
+        report.byProvider = lines(spend.providers)
+        report.byService = lines(spend.services)
+        report.byCategory = lines(spend.categories)
+        report.byTenant = lines(spend.tenants.merging([unallocated: SpendStatement.sums(spend.unallocated)]) { tenant, _ in tenant })
+        report.daily = lines(Dictionary(uniqueKeysWithValues: spend.days.map { ($0.key.description, $0.value) }))
+            .sorted { ($0.key, $0.currency) < ($1.key, $1.currency) }
+        report.borrowedUsage = billed.borrowedUsage.sorted { $0.key < $1.key }.map { usage, days in
+            (usage, days.count, Array(Set(days.values)).sorted())
+        }
 
         // Budgets as they stood at the end of the month (or now, while it runs).
         let budgetNow = min(now, month.next.first.start(in: zone).addingTimeInterval(-1))
@@ -149,11 +165,11 @@ struct MonthlyReport: Sendable {
                               amount: budget.amount.amount, spent: status.spent, forecast: status.forecast)
         }
 
-        let previousRows = rows.filter { $0.cost.day >= month.previous.first && $0.cost.day <= month.previous.last }
-        let before = Dictionary(lines(previousRows) { $0.cost.service }.map { ("\($0.key)|\($0.currency)", $0.amount) }, uniquingKeysWith: +)
+        let previousServices = lines(try await statement(month.previous.first, month.previous.last).0.services)
+        let before = Dictionary(previousServices.map { ("\($0.key)|\($0.currency)", $0.amount) }, uniquingKeysWith: +)
         var movers = report.byService.map { Mover(service: $0.key, currency: $0.currency, previous: before["\($0.key)|\($0.currency)"] ?? 0, current: $0.amount) }
         let current = Set(report.byService.map { "\($0.key)|\($0.currency)" })
-        movers += lines(previousRows) { $0.cost.service }.filter { !current.contains("\($0.key)|\($0.currency)") }
+        movers += previousServices.filter { !current.contains("\($0.key)|\($0.currency)") }
             .map { Mover(service: $0.key, currency: $0.currency, previous: $0.amount, current: 0) }
         report.movers = Array(movers.filter { $0.change != 0 }
             .sorted { (abs($0.change), $1.service) > (abs($1.change), $0.service) }.prefix(moversShown))
@@ -166,11 +182,9 @@ struct MonthlyReport: Sendable {
         return report
     }
 
-    /// Sums per key and currency, exactly, largest first.
-    static func lines(_ rows: [AttributedCost], key: (AttributedCost) -> String) -> [Line] {
-        var sums: [String: [Currency: Decimal]] = [:]
-        for row in rows { sums[key(row), default: [:]][row.cost.cost.currency, default: 0] += row.cost.cost.amount }
-        return sums.flatMap { key, amounts in amounts.map { Line(key: key, currency: $0.key, amount: $0.value) } }
+    /// Rounded amounts per key and currency as lines, largest first.
+    static func lines(_ amounts: [String: [Currency: Decimal]]) -> [Line] {
+        amounts.flatMap { key, amounts in amounts.map { Line(key: key, currency: $0.key, amount: $0.value) } }
             .sorted { ($0.currency, $1.amount, $0.key) < ($1.currency, $0.amount, $1.key) }
     }
 

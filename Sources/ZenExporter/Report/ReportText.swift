@@ -34,10 +34,21 @@ extension MonthlyReport {
 
     var title: String { "Cloud spend report, \(month)" }
 
-    /// What the figures cover, one sentence.
+    /// What the figures cover, and where the tenants' figures come from.
     var coverage: String {
         "Billed cost from \(month.first) through \(through) in the exporter's stored history, amounts per currency "
-            + "(converted to \(reporting.code) where a rate is known, never added across currencies)."
+            + "(converted to \(reporting.code) where a rate is known, each day at that day's rate, never added across currencies); "
+            + "each source's bill rounded once to the cent, the total their sum, every breakdown rounded to that total. "
+            + tenantSource
+    }
+
+    /// Where the by-tenant figures come from: the same day-by-day allocation as
+    /// `infrazen_tenant_cost_month_to_date`, and which days took another day's usage.
+    var tenantSource: String {
+        var text = "Tenants: each day's billed cost placed by tags and allocation rules, the rest of each category spread by its shared "
+            + "driver weighed with that day's usage (as infrazen_tenant_cost_month_to_date)."
+        if !borrowedUsage.isEmpty { text += " Some days had no stored usage poll and were weighed with another day's values (see Data quality)." }
+        return text
     }
 
     var tables: [ReportTable] {
@@ -47,6 +58,7 @@ extension MonthlyReport {
         }
         var tables = [
             amounts(totals, "total", "Total", "scope"),
+            amounts(bySource, "source", "By source", "source"),
             amounts(byProvider, "provider", "By provider", "provider"),
             amounts(byService, "service", "By service", "service"),
             amounts(byCategory, "category", "By category", "category"),
@@ -63,11 +75,12 @@ extension MonthlyReport {
                         rows: anomalies.map { [$0.day.description, $0.scope, String(format: "%.1f", $0.score), Self.money($0.actual), $0.currency.code] },
                         empty: "no day's cost was unusual (score above \(Int(HealthAssessment.anomalyThreshold)))"),
             ReportTable(section: "recommendations", title: "Recommendations (as of \(generatedDay))",
-                        columns: ["kind", "resource", "source", "saving_monthly", "currency", "confidence"],
+                        columns: ["kind", "resource", "provider", "source", "saving_monthly", "currency", "confidence", "resource_id"],
                         rows: recommendations.map { item in
                             let rec = item.recommendation
-                            return [rec.kind.rawValue, rec.resourceID, item.source, Self.money(rec.savingsMonthly.amount), rec.savingsMonthly.currency.code,
-                                    String(format: "%.1f", rec.confidence)]
+                            return [rec.kind.rawValue, rec.resourceName.isEmpty ? rec.resourceID : rec.resourceName, rec.provider, item.source,
+                                    Self.money(rec.savingsMonthly.amount), rec.savingsMonthly.currency.code, String(format: "%.1f", rec.confidence),
+                                    rec.resourceID]
                         }, empty: "no recommendations"),
             ReportTable(section: "health", title: "Health (as of \(generatedDay))", columns: ["component", "value", "reason"],
                         rows: (health.flatMap { health in health.score.map { [["score", String(format: "%.1f", $0), "0-100, weighted over the components below"]] } } ?? [])
@@ -80,6 +93,10 @@ extension MonthlyReport {
             return [source.source, "days without billed rows", missing]
         }
         caveats += sources.filter { $0.failedSyncs > 0 }.map { [$0.source, "failed syncs", "\($0.failedSyncs); last: \($0.lastError ?? "")"] }
+        caveats += borrowedUsage.map { note in
+            ["(all)", "usage weighed from another day", "\(note.usage): \(note.days) day\(note.days == 1 ? "" : "s") without a stored poll weighed with "
+                + (note.taken.count == 1 ? "\(note.taken[0])'s values" : "the values of \(note.taken.count) other days")]
+        }
         caveats += unallocatedShares.map { ["(all)", "unallocated share \($0.currency.code)", "\(Self.percent($0.share)) (\(Self.money($0.amount)) \($0.currency.code))"] }
         tables.append(ReportTable(section: "caveats", title: "Data quality", columns: ["source", "caveat", "detail"], rows: caveats))
         return tables

@@ -564,11 +564,21 @@ final class Store: Sendable {
             }
             try db.execute(sql: "INSERT OR REPLACE INTO usage_daily (source, dimension, day, value) VALUES (?, ?, ?, ?)",
                            arguments: [source, dimension, day.description, values.values.reduce(0, +)])
+            // The day's per-tenant values, the last poll of the day winning: the weights that
+            // allocate that day's billed cost (`BilledSpend`).
+            try db.execute(sql: "DELETE FROM usage_tenant_daily WHERE source = ? AND dimension = ? AND day = ?",
+                           arguments: [source, dimension, day.ordinal])
+            for (tenant, value) in values where tenant != UsageStatus.total {
+                try db.execute(sql: "INSERT INTO usage_tenant_daily (source, dimension, day, tenant, value) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [source, dimension, day.ordinal, tenant, value])
+            }
             // Counted back from the newest billed day when the clock is past it (a clock that
             // jumped ahead must not prune the history forecasts still fit), as billing is.
             let newest = min(day, try PruneReference(db, source: nil, now: fetchedAt).day)
             try db.execute(sql: "DELETE FROM usage_daily WHERE source = ? AND dimension = ? AND day < ?",
                            arguments: [source, dimension, newest.adding(days: -retentionDays).description])
+            try db.execute(sql: "DELETE FROM usage_tenant_daily WHERE source = ? AND dimension = ? AND day < ?",
+                           arguments: [source, dimension, newest.adding(days: -retentionDays).ordinal])
         }
     }
 
@@ -578,7 +588,7 @@ final class Store: Sendable {
     func pruneRemovedUsage(keeping configured: Set<UsageReference>, now: Date, graceDays: Int) async throws -> [UsageReference: Int] {
         try await writer.write { db in
             var lastPoll: [UsageReference: Double] = [:]
-            for table in ["usage_values", "usage_daily"] {
+            for table in ["usage_values", "usage_daily", "usage_tenant_daily"] {
                 for row in try Row.fetchAll(db, sql: "SELECT DISTINCT source, dimension FROM \(table)") {
                     guard let usage = String.fromDatabaseValue(row[0] as DatabaseValue),
                           let dimension = String.fromDatabaseValue(row[1] as DatabaseValue) else { continue }
@@ -597,7 +607,7 @@ final class Store: Sendable {
             var deleted: [UsageReference: Int] = [:]
             for (reference, fetched) in lastPoll where graceDays == 0 || fetched < cutoff {
                 var rows = 0
-                for table in ["usage_values", "usage_daily"] {
+                for table in ["usage_values", "usage_daily", "usage_tenant_daily"] {
                     try db.execute(sql: "DELETE FROM \(table) WHERE source = ? AND dimension = ?", arguments: [reference.usage, reference.dimension])
                     rows += db.changesCount
                 }
@@ -635,6 +645,26 @@ final class Store: Sendable {
                       let value = Double.fromDatabaseValue(row[1] as DatabaseValue), UsageCollector.isSane(value) else { return nil }
                 return (day, value)
             }
+        }
+    }
+
+    /// Each usage query's per-tenant values by day, from `first` through `last`, and its last
+    /// stored day before `first` (the values in force on `first` until a poll that day).
+    func usageTenantDays(from first: LocalDay, through last: LocalDay) async throws -> [UsageReference: [LocalDay: [String: Double]]] {
+        try await writer.read { db in
+            var result: [UsageReference: [LocalDay: [String: Double]]] = [:]
+            // Read leniently, as `usageValues` is: a row another version left mistyped is skipped.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT source, dimension, day, tenant, value FROM usage_tenant_daily AS u
+                WHERE day BETWEEN ? AND ?
+                   OR day = (SELECT MAX(day) FROM usage_tenant_daily AS v WHERE v.source = u.source AND v.dimension = u.dimension AND v.day < ?)
+                """, arguments: [first.ordinal, last.ordinal, first.ordinal]) {
+                guard let source = String.fromDatabaseValue(row[0] as DatabaseValue), let dimension = String.fromDatabaseValue(row[1] as DatabaseValue),
+                      let ordinal = Int.fromDatabaseValue(row[2] as DatabaseValue), let tenant = String.fromDatabaseValue(row[3] as DatabaseValue),
+                      let value = Double.fromDatabaseValue(row[4] as DatabaseValue), UsageCollector.isSane(value) else { continue }
+                result[UsageReference(usage: source, dimension: dimension), default: [:]][LocalDay(ordinal: ordinal), default: [:]][tenant] = value
+            }
+            return result
         }
     }
 
@@ -754,6 +784,18 @@ final class Store: Sendable {
         }
         migrator.registerMigration("v8: each source's cost lines packed in one row") { db in
             try StoreMigrationV8.migrate(db)
+        }
+        migrator.registerMigration("v9: usage values per tenant and day") { db in
+            // The values an older version kept are the only ones known: they become those of
+            // the (UTC) day they were polled on.
+            try db.execute(sql: """
+                CREATE TABLE usage_tenant_daily (
+                    source TEXT NOT NULL, dimension TEXT NOT NULL, day INTEGER NOT NULL, tenant TEXT NOT NULL, value DOUBLE NOT NULL,
+                    PRIMARY KEY (source, dimension, day, tenant)
+                );
+                INSERT INTO usage_tenant_daily (source, dimension, day, tenant, value)
+                    SELECT source, dimension, CAST(fetched_at / 86400 AS INTEGER), tenant, value FROM usage_values WHERE tenant <> '';
+                """)
         }
         return migrator
     }

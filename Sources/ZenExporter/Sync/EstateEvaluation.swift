@@ -23,6 +23,11 @@ struct EstateEvaluation: Sendable {
         var currency: Currency
     }
 
+    struct SavingsKey: Hashable, Sendable {
+        var kind: Recommendation.Kind
+        var currency: Currency
+    }
+
     var allocation = AllocationResult.empty
     /// Tenant → currency → monthly cost with at most `max_tenants` tenants, the rest in `other`.
     var tenantCosts: [String: [Currency: Decimal]] = [:]
@@ -36,19 +41,14 @@ struct EstateEvaluation: Sendable {
         var dimension: String
     }
 
-    /// Month-to-date spend (from the 1st through today) per source and scope, in the
-    /// reporting currency where a rate is known.
-    struct MonthToDateKey: Hashable, Sendable, Comparable {
-        var source: String
-        var provider: String
-        var account: String
-        var service: String
-        var category: CostCategory
-        var currency: Currency
-        var labels: [String] { [source, provider, account, service, category.rawValue, currency.code] }
-        static func < (a: Self, b: Self) -> Bool { a.labels.lexicographicallyPrecedes(b.labels) }
-    }
-    var monthToDate: [MonthToDateKey: Decimal] = [:]
+    /// Billed spend from the 1st through today, in the reporting currency where a rate is
+    /// known (each day at its own rate), allocated to tenants day by day, rounded once: what
+    /// `infrazen_cost_month_to_date`, `infrazen_tenant_cost_month_to_date`, the overview page
+    /// and the report of the running month show.
+    var monthToDate = SpendStatement()
+    /// Usage queries whose stored days did not cover the month: query → days weighed with
+    /// another day's values.
+    var borrowedUsage: [String: [LocalDay: LocalDay]] = [:]
 
     /// Monthly run rate of the current resources by provider, category and type.
     struct RunRateKey: Hashable, Sendable, Comparable {
@@ -59,7 +59,10 @@ struct EstateEvaluation: Sendable {
         var labels: [String] { [provider, category.rawValue, resourceType, currency.code] }
         static func < (a: Self, b: Self) -> Bool { a.labels.lexicographicallyPrecedes(b.labels) }
     }
+    /// Exact, for the figures derived from it (unit costs, health).
     var infrastructureMonthly: [RunRateKey: Decimal] = [:]
+    /// The run rate as exported, rounded once per source (`RunRateFigures`).
+    var runRate = RunRateFigures()
 
     var budgets: [BudgetStatus] = []
     /// The last full day's cost per scope.
@@ -68,7 +71,17 @@ struct EstateEvaluation: Sendable {
     var anomalies: [AnomalyDetector.Score] = []
     var forecasts: [Forecast] = []
     var recommendations: [SourcedRecommendation] = []
+    /// Monthly run rate of waste, rounded per source and summed (so shards add up).
     var waste: [WasteKey: Decimal] = [:]
+    /// Recommendations' savings per kind in the reporting currency where a rate is known,
+    /// rounded per source and summed.
+    var potentialSavings: [SavingsKey: Decimal] = [:]
+    /// The last full day's cost per scope, the breakdowns rounded to sum to the total.
+    var dailyCosts: [(scope: CostScope, currency: Currency, amount: Decimal)] = []
+    /// Each `items:` entry's monthly cost, rounded.
+    var itemsMonthly: [(item: ManualItem, monthly: Money)] = []
+    /// Tenants with a label of their own; the rest are `other` in every tenant figure.
+    var keptTenants: Set<String> = []
     var capacity: [CapacityStatus] = []
     var runways: [Runway] = []
     /// Health score, unit costs, tenant revenue and margin (`OwnerFigures`).
@@ -94,15 +107,21 @@ struct EstateEvaluation: Sendable {
     }
 
     /// The exchange rates in force today (run rates are converted with them; each day of the
-    /// billed history with its own day's, `FXHistory`), and when the bank's were fetched.
+    /// billed history with its own day's, `fxHistory`), and when the bank's were fetched.
     var fx = FXTable(reporting: .rub, rates: [:])
+    var fxHistory = FXHistory(reporting: .rub)
+    /// Each usage query's current per-tenant values: today's weights in any billed figure.
+    var usageToday: [UsageReference: [String: Double]] = [:]
     var fxFetchedAt: Date?
     var now = Date(timeIntervalSince1970: 0)
 
     /// Every total is computed here, once per change, from each source's current resources
     /// (run rates), their allocation dimensions and their per-scope daily history (spend);
     /// the renderer only formats what this holds.
+    /// `usageDays`: each usage query's stored per-tenant values by day, this month at least
+    /// (`Store.usageTenantDays`); today's are the current values of `usage`.
     init(sources: [SourceStatus], usage: [UsageStatus] = [], usageHistory: [UsageReference: [(day: LocalDay, value: Double)]] = [:],
+         usageDays: [UsageReference: [LocalDay: [String: Double]]] = [:],
          config: ExporterConfig, fx history: FXHistory, fxFetchedAt: Date? = nil, now: Date) {
         let reporting = config.reporting
         let hoursPerMonth = reporting.hoursPerMonth
@@ -111,28 +130,12 @@ struct EstateEvaluation: Sendable {
         // keep theirs): run rates at today's rate, each billed day at its own day's.
         let fx = history.table(on: today)
         self.fx = fx
+        fxHistory = history
         self.fxFetchedAt = fxFetchedAt
         self.now = now
         lastDay = today.adding(days: -1)
         let start = Self.historyStart(config: config, now: now)
-        let attributed = sources.flatMap { source in
-            source.history.attributed(source: source.name, from: start).map { item in
-                var item = item
-                if item.cost.currency != fx.reporting,
-                   let converted = history.toReporting(micros: item.cost.micros, item.cost.currency, on: item.cost.day) {
-                    item.cost.micros = converted
-                    item.cost.currency = fx.reporting
-                }
-                return item
-            }
-        }
-
-        let firstOfMonth = today.firstOfMonth
-        for item in attributed where item.cost.day >= firstOfMonth && item.cost.day <= today {
-            let cost = item.cost
-            monthToDate[MonthToDateKey(source: item.source, provider: cost.provider, account: cost.account, service: cost.service,
-                                       category: cost.category, currency: cost.currency), default: 0] += Micros.decimal(cost.micros)
-        }
+        let attributed = history.converted(sources.flatMap { $0.history.attributed(source: $0.name, from: start) })
 
         var subjects: [AllocationSubject] = []
         var dimensions: [[String: String]] = []
@@ -147,13 +150,15 @@ struct EstateEvaluation: Sendable {
             dimensions += source.dimensions.count == source.resources.count
                 ? source.dimensions : Array(repeating: [:], count: source.resources.count)
         }
-        var runRates: [RunRateKey: ExactSum] = [:]
+        var runRates: [SourcedRunRateKey: ExactSum] = [:]
         for subject in subjects {
             let resource = subject.resource
-            runRates[RunRateKey(provider: resource.provider, category: resource.category, resourceType: resource.resourceType,
-                                currency: resource.rate.currency), default: ExactSum()].add(resource.rate, hours: hoursPerMonth)
+            let key = RunRateKey(provider: resource.provider, category: resource.category, resourceType: resource.resourceType,
+                                 currency: resource.rate.currency)
+            runRates[SourcedRunRateKey(source: subject.source, key: key), default: ExactSum()].add(resource.rate, hours: hoursPerMonth)
         }
-        infrastructureMonthly = runRates.mapValues(\.value)
+        let sourcedRunRates = runRates.mapValues(\.value)
+        for (sourced, amount) in sourcedRunRates { infrastructureMonthly[sourced.key, default: 0] += amount }
 
         let usageByReference = Dictionary(usage.filter(\.hasData).map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
         var allocationPolicy = config.allocation
@@ -165,6 +170,14 @@ struct EstateEvaluation: Sendable {
         let kept = limit.kept(costs: allocation.tenants, alsoKnown: usageTenants, reporting: fx.reporting)
         tenantsFolded = Set(allocation.tenants.keys).union(usageTenants).subtracting(kept).subtracting([TenantLimit.other]).count
         tenantCosts = TenantLimit.fold(allocation.tenants, kept: kept) { into, more in into.merge(more, uniquingKeysWith: +) }
+        keptTenants = kept
+        runRate = RunRateFigures(sourcedRunRates.map { (source: $0.key.source, key: $0.key.key, amount: $0.value) },
+                                 tenants: tenantCosts, unallocated: allocation.unallocated)
+        usageToday = usageByReference.mapValues(\.tenantValues)
+        let billed = Self.billedSpend(attributed, from: today.firstOfMonth, through: today, config: config, usageDays: usageDays,
+                                      usageToday: usageToday, today: today, keptTenants: kept)
+        monthToDate = SpendStatement(billed)
+        borrowedUsage = billed.borrowedUsage
         for status in usageByReference.values {
             for (tenant, value) in status.tenantValues {
                 tenantUsage[TenantDimension(tenant: kept.contains(tenant) ? tenant : TenantLimit.other, dimension: status.reference.dimension), default: 0] += value
@@ -189,6 +202,7 @@ struct EstateEvaluation: Sendable {
                       micros: micros, currency: row.currency)
         })
         lastFullDay = series
+        dailyCosts = Self.dailyScopes(series, on: lastDay)
         let detector = AnomalyDetector()
         anomalies = series.compactMap { detector.score($0, day: lastDay) }
         let forecaster = Forecaster()
@@ -219,15 +233,26 @@ struct EstateEvaluation: Sendable {
                                       utilization: utilization.isEmpty ? [:] : utilization[resource.id] ?? [:],
                                       flavors: flavors.isEmpty ? [] : flavors[resource.provider] ?? [])
             }
-            recommendations += policy.recommend(recommendationSubjects).map { SourcedRecommendation(source: source.name, recommendation: $0) }
+            let sourceRecommendations = policy.recommend(recommendationSubjects)
+            recommendations += sourceRecommendations.map { SourcedRecommendation(source: source.name, recommendation: $0) }
+            // Each saving is in its resource's currency; the sum per kind is a total, converted
+            // to the reporting currency where a rate is known, as the other totals are.
+            var sourceSavings: [SavingsKey: Decimal] = [:]
+            for recommendation in sourceRecommendations {
+                let saving = fx.reportingOrOriginal(recommendation.savingsMonthly)
+                sourceSavings[SavingsKey(kind: recommendation.kind, currency: saving.currency), default: 0] += saving.amount
+            }
+            for (key, amount) in sourceSavings { potentialSavings[key, default: 0] += amount.rounded(scale: 2) }
             var dailyByAccount: [String: [Currency: ExactSum]] = [:]
+            var sourceWaste: [WasteKey: Decimal] = [:]
             for subject in sourceSubjects {
                 let resource = subject.resource
                 if let kind = Waste.kind(of: resource) {
                     let monthly = resource.rate.monthly(hoursPerMonth: hoursPerMonth)
-                    waste[WasteKey(kind: kind, provider: resource.provider, currency: monthly.currency), default: 0] += monthly.amount
+                    sourceWaste[WasteKey(kind: kind, provider: resource.provider, currency: monthly.currency), default: 0] += monthly.amount
                 }
             }
+            for (key, amount) in sourceWaste { waste[key, default: 0] += amount.rounded(scale: 2) }
             for resource in source.resources where !source.extras.accounts.isEmpty {
                 dailyByAccount["\(resource.provider)|\(resource.account)", default: [:]][resource.rate.currency, default: ExactSum()]
                     .add(resource.rate, hours: 24)
@@ -243,7 +268,15 @@ struct EstateEvaluation: Sendable {
                 return CapacityStatus(sample: sample, history: points)
             }
         }
+        itemsMonthly = config.items.map { item in
+            (item, Rate(item.cost, per: item.period, hoursPerMonth: hoursPerMonth).monthly(hoursPerMonth: hoursPerMonth).rounded())
+        }
         owner = OwnerFigures(self, sources: sources, usage: usageByReference, subjects: subjects, keptTenants: kept, config: config)
+    }
+
+    private struct SourcedRunRateKey: Hashable {
+        var source: String
+        var key: RunRateKey
     }
 
     init() {}

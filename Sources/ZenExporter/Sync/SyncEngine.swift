@@ -224,7 +224,16 @@ struct SyncEngine: Sendable {
                 logger.error("could not read the usage history", metadata: ["usage": "\(reference)", "error": "\(error)"])
             }
         }
-        return EstateEvaluation(sources: statuses, usage: usage, usageHistory: usageHistory, config: config,
+        var usageDays: [UsageReference: [LocalDay: [String: Double]]] = [:]
+        if !config.usage.isEmpty {
+            let today = LocalDay(now, in: config.reporting.timeZone)
+            do {
+                usageDays = try await store.usageTenantDays(from: today.firstOfMonth, through: today)
+            } catch {
+                logger.error("could not read the usage values by day; this month's shared cost is split by today's", metadata: ["error": "\(error)"])
+            }
+        }
+        return EstateEvaluation(sources: statuses, usage: usage, usageHistory: usageHistory, usageDays: usageDays, config: config,
                                 fx: await fxRates.history, fxFetchedAt: await fxRates.fetchedAt, now: now)
     }
 
@@ -410,7 +419,11 @@ struct SyncEngine: Sendable {
                                                deflate: .later)
             return (fragments, (ContinuousClock.now - started).seconds)
         }
-        let scopeDays = snapshot.costs.scopeDays(labels: Self.labels(resources, dimensions))
+        // Former resources first: where an ID is both, the current resource's labels win.
+        let former = snapshot.formerResources
+        let labels = former.isEmpty ? Self.labels(resources, dimensions)
+            : Self.labels(former + resources, self.dimensions(source: name, resources: former) + dimensions)
+        let scopeDays = snapshot.costs.scopeDays(labels: labels)
         snapshot.costs = DailyCostTable()  // summed, and with the database: tens of MB at 100k resources
         pendingScopes.fulfill(scopeDays)
         let storeStarted = ContinuousClock.now

@@ -27,7 +27,7 @@ struct PathologicalFileTests {
         let path = try write("blank.csv", Self.header + Self.row("1.25", "a") + String(repeating: "\n", count: 2_000_000) + Self.row("2.50", "b"))
         let file = try read(path)
         #expect(file.badRowCount == 0)
-        #expect(file.totals == ["USD|Usage": Decimal(string: "3.75")!])
+        #expect(file.billedByCurrency == ["USD": Decimal(string: "3.75")!])
     }
 
     @Test("an unterminated quote is one bad row naming file:line; the rows before it count")
@@ -37,7 +37,7 @@ struct PathologicalFileTests {
         let file = try read(path)
         #expect(file.badRowCount == 1)
         #expect(file.badRows.map(\.description) == ["quote.csv:3: quoted field not closed before the end of the file"])
-        #expect(file.totals == ["USD|Usage": Decimal(string: "1.25")!])
+        #expect(file.billedByCurrency == ["USD": Decimal(string: "1.25")!])
     }
 
     @Test("a 6 MB field is a bad row at its line ('record over 4 MiB'), not 6 MB held per field")
@@ -48,7 +48,7 @@ struct PathologicalFileTests {
         let file = try read(path)
         #expect(file.badRowCount == 1)
         #expect(file.badRows.first?.description == "huge.csv:3: record over 4 MiB")
-        #expect(file.totals == ["USD|Usage": Decimal(string: "1.25")!])
+        #expect(file.billedByCurrency == ["USD": Decimal(string: "1.25")!])
     }
 
     @Test("the record cap also stops an unterminated quote over a large file early, naming the line it opened on")

@@ -134,12 +134,18 @@ struct OpenStackSourceTests {
         #expect(abs(metrics.sum("infrazen_infrastructure_cost_monthly") { $0["provider"] == "openstack" } - 6804) < 0.005)
         let info = Dictionary(uniqueKeysWithValues: metrics.values("infrazen_resource_info").map { ($0.labels["resource_id"] ?? "", $0.labels) })
         #expect(info["vol-orphan"]?["orphan"] == "true")
+        #expect(info["fip-free"]?["orphan"] == "true")        // port_id null, DOWN: bound to nothing
+        #expect(info["fip-bound"]?["orphan"] == "false")
         #expect(info["vol-app"] == nil)                       // folded into vm-app
         #expect(info["vm-stopped"]?["status"] == "STOPPED")
         #expect(info["vm-gpu"]?["flavor"] == "GPU-X")
         #expect(info.values.allSatisfy { $0["zombie"] == "false" })
         #expect(metrics.value("infrazen_waste_cost_monthly", ["kind": "stopped_billed", "provider": "openstack"]) == 180)  // 0.25 × 720
         #expect(metrics.value("infrazen_waste_cost_monthly", ["kind": "orphan_volume", "provider": "openstack"]) == 144)   // 0.20 × 720
+        #expect(metrics.value("infrazen_waste_cost_monthly", ["kind": "unused_ip", "provider": "openstack"]) == 180)       // 0.25 × 720
+        #expect(metrics.value("infrazen_recommendation_savings_monthly", ["kind": "unused_ip", "resource_id": "fip-free"]) == 180)
+        #expect(metrics.values("infrazen_recommendation_savings_monthly").first { $0.labels["resource_id"] == "fip-free" }?.labels["resource_name"]
+                == "203.0.113.11")
         #expect(metrics.value("infrazen_unpriced_resources", ["source": "os", "resource_type": "server", "price_key": "GPU-X"]) == 1)
         #expect(metrics.value("infrazen_resource_utilization_ratio", ["resource_id": "vm-app", "dimension": "cpu"]) == 0.1)
         #expect(metrics.value("infrazen_resource_utilization_ratio", ["resource_id": "vm-app", "dimension": "memory"]) == 0.25)

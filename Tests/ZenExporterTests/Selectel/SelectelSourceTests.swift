@@ -116,6 +116,9 @@ struct SelectelSourceTests {
         let info = Dictionary(uniqueKeysWithValues: metrics.values("infrazen_resource_info").map { ($0.labels["resource_id"] ?? "", $0.labels) })
         #expect(info["9a8b7c6d-0000-4000-8000-00000000dead"]?["zombie"] == "true")     // legacy-vm: billed in ru-1, not in Nova
         #expect(info["1e2f3a4b-1111-4222-8333-444455556666"]?["orphan"] == "true")
+        // A port bound to no device (Selectel's view of an unused address): an orphan too.
+        #expect(info["ab12cd34-5555-6666-7777-888899990000"]?["orphan"] == "true")
+        #expect(info["fd32f666-1111-2222-3333-444455556666"]?["orphan"] != "true")
         #expect(info["2f3a4b5c-2222-4333-8444-555566667777"]?["zombie"] == "false")  // db-1 in ru-9, whose Nova answered 500
         #expect(info["0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a"] == nil)                // the disk folded into web-1
         #expect(info[Self.web]?["flavor"] == "SL1.2-4096")

@@ -59,8 +59,8 @@ final class FocusSource: Source {
 }
 
 /// One or more FOCUS files read together: daily cost per line (resource × service ×
-/// currency) in micro-units, each line's usage on its latest day (the run rate), totals per
-/// currency and charge category, and the bad rows.
+/// currency) in micro-units, each line's usage on its latest day (the run rate), and the bad
+/// rows.
 struct FocusExport: Sendable {
     struct Resource: Sendable {
         var provider: String
@@ -124,8 +124,6 @@ struct FocusExport: Sendable {
     /// here (-1 when no row describes it).
     var entries: [Resource] = []
     var lineEntry: [Int32] = []
-    /// "<currency>|<ChargeCategory>" → sum of BilledCost.
-    var totals: [String: Decimal] = [:]
     var badRows: [BadRow] = []
     var badRowCount = 0
     var rows = 0
@@ -225,8 +223,27 @@ struct FocusExport: Sendable {
                 snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
             }
         }
+        snapshot.formerResources = formerResources()
         snapshot.endpointFailures = badRows.map { SyncFailure(endpoint: $0.file, reason: "bad_row", message: $0.description) }
         return snapshot
+    }
+
+    /// The resources billed in the export but not on its last usage day, as their first row
+    /// describes them, costing nothing now: a tenant's server deleted on the 10th still
+    /// carries its tags on the 1st to the 10th.
+    func formerResources() -> [CostModel.Resource] {
+        let latest = lastUsageDay.max() ?? Int32.min
+        var seen: Set<String> = []
+        var former: [CostModel.Resource] = []
+        for (index, line) in costs.lines.enumerated() where lastUsageDay[index] != latest && lineEntry[index] >= 0 {
+            guard seen.insert(line.resourceID).inserted else { continue }
+            let resource = entries[Int(lineEntry[index])]
+            former.append(CostModel.Resource(
+                provider: resource.provider, id: line.resourceID, name: resource.name, resourceType: resource.type, service: line.service,
+                category: resource.category, region: resource.region, account: resource.account, status: Self.listedStatus, flavor: "",
+                tags: resource.tags, rate: Rate(Money(0, line.currency), per: .daily), isZombie: false, isOrphan: false, folded: []))
+        }
+        return former
     }
 
     /// The status of every resource an export lists: billed on its last day, so running.
@@ -264,14 +281,6 @@ struct FocusExport: Sendable {
         }
         return keyed.map(\.index)
     }
-
-    /// Usage on the latest usage day, summed per currency (the daily run rate).
-    func runRate(currency: Currency) -> Decimal {
-        guard let latest = lastUsageDay.max() else { return 0 }
-        var sum: Int64 = 0
-        for (index, line) in costs.lines.enumerated() where lastUsageDay[index] == latest && line.currency == currency { sum &+= lastUsage[index] }
-        return Micros.decimal(sum)
-    }
 }
 
 /// The state of reading FOCUS files: byte-level, with every repeated string (resource IDs,
@@ -307,8 +316,6 @@ private struct FocusIngest: Sendable {
     var previousLine: Int32 = -1
     /// Micro-units per line and day.
     var sums = LineDaySums()
-    /// Per interned currency × charge category, micro-units while reading.
-    var totals: [[Int64]] = []
     /// Per interned currency: its code, upper-case, and the first interned currency with
     /// that code (`usd` and `USD` are one currency, and their rows one line).
     var currencyCodes: [String] = []
@@ -441,7 +448,6 @@ private struct FocusIngest: Sendable {
         var currencyMap: [Int32] = []
         for (index, code) in later.currencyCodes.enumerated() {
             let currency = internedCurrency(later.currencies.string(Int32(index)), code: code)
-            for category in 0..<FocusExport.chargeCategories.count { totals[Int(currency)][category] &+= later.totals[index][category] }
             currencyMap.append(canonicalCurrency[Int(currency)])
         }
         var resourceMap: [Int32] = []
@@ -482,7 +488,6 @@ private struct FocusIngest: Sendable {
     private mutating func addCurrency(code: String) {
         canonicalCurrency.append(currencyCodes.firstIndex(of: code).map { Int32($0) } ?? Int32(currencyCodes.count))
         currencyCodes.append(code)
-        totals.append([Int64](repeating: 0, count: FocusExport.chargeCategories.count))
     }
 
     /// Column positions of the fields read; -1 when the file lacks the column.
@@ -526,6 +531,7 @@ private struct FocusIngest: Sendable {
             bad(file, line, "ChargePeriodStart \"\(reader.string(columns.start))\" is not an ISO 8601 time")
             return
         }
+        // Every charge category is billed cost; an unknown one is a bad row.
         let category: Int
         if isEmpty(reader, columns.chargeCategory) {
             category = 0
@@ -537,7 +543,6 @@ private struct FocusIngest: Sendable {
             bad(file, line, "ChargeCategory \"\(reader.string(columns.chargeCategory))\" is not one of Usage, Purchase, Tax, Credit, Adjustment")
             return
         }
-        totals[Int(currency)][category] &+= micros
 
         let canonical = canonicalCurrency[Int(currency)]
         let lineID = predictedLine(reader, columns, currency: canonical) ?? internLine(reader, columns, currency: canonical, category: category)
@@ -690,14 +695,9 @@ private struct FocusIngest: Sendable {
         successor.append(-1)
     }
 
-    /// The rows sorted by day and line, the totals as decimals.
+    /// The rows sorted by day and line.
     mutating func finish() -> FocusExport {
         sums.moveRows(into: &export.costs)
-        for (currency, sums) in totals.enumerated() {
-            for (category, micros) in sums.enumerated() where micros != 0 {
-                export.totals["\(currencyCodes[currency])|\(FocusExport.chargeCategories[category])", default: 0] += Micros.decimal(micros)
-            }
-        }
         return export
     }
 }

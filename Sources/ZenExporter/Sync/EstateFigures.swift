@@ -1,0 +1,99 @@
+import CostModel
+import Foundation
+
+/// The monthly run rate as exported: each source's series rounded to that source's whole
+/// rounded once (so that the series of two shards add up to one exporter's), the estate's
+/// whole the sum of those, and tenants with the unallocated rest rounded to that whole.
+struct RunRateFigures: Sendable {
+    var byType: [EstateEvaluation.RunRateKey: Decimal] = [:]
+    var totals: [Currency: Decimal] = [:]
+    var tenants: [String: [Currency: Decimal]] = [:]
+    /// By provider.
+    var unallocated: [String: [Currency: Decimal]] = [:]
+
+    init() {}
+
+    init(_ sourced: [(source: String, key: EstateEvaluation.RunRateKey, amount: Decimal)],
+         tenants exactTenants: [String: [Currency: Decimal]], unallocated exactUnallocated: [String: [Currency: Decimal]]) {
+        for (_, parts) in Dictionary(grouping: sourced, by: \.source) {
+            let sorted = parts.sorted { $0.key < $1.key }
+            let rounded = LargestRemainder.round(sorted.map { (currency: $0.key.currency, amount: $0.amount) }, wholes: [:])
+            for (part, value) in zip(sorted, rounded) {
+                byType[part.key, default: 0] += value
+                totals[part.key.currency, default: 0] += value
+            }
+        }
+        var entries: [(tenant: Bool, name: String, currency: Currency, amount: Decimal)] = []
+        for (name, amounts) in exactTenants.sorted(by: { $0.key < $1.key }) {
+            for (currency, amount) in amounts.sorted(by: { $0.key < $1.key }) { entries.append((true, name, currency, amount)) }
+        }
+        for (name, amounts) in exactUnallocated.sorted(by: { $0.key < $1.key }) {
+            for (currency, amount) in amounts.sorted(by: { $0.key < $1.key }) { entries.append((false, name, currency, amount)) }
+        }
+        let rounded = LargestRemainder.round(entries.map { (currency: $0.currency, amount: $0.amount) }, wholes: totals)
+        for (entry, value) in zip(entries, rounded) {
+            if entry.tenant { tenants[entry.name, default: [:]][entry.currency] = value } else { unallocated[entry.name, default: [:]][entry.currency] = value }
+        }
+    }
+}
+
+extension EstateEvaluation {
+    /// The billed spend of `first` through `through` from every source's rows (already in the
+    /// reporting currency where a rate is known, `FXHistory.converted`), allocated day by day
+    /// with each day's usage. The one route to billed figures: the running month's here, any
+    /// month's in the report.
+    static func billedSpend(_ rows: [AttributedCost], from first: LocalDay, through: LocalDay, config: ExporterConfig,
+                            usageDays: [UsageReference: [LocalDay: [String: Double]]], usageToday: [UsageReference: [String: Double]],
+                            today: LocalDay, keptTenants: Set<String>) -> BilledSpend {
+        BilledSpend(rows, from: first, through: through,
+                    allocation: dailyAllocation(config, usageDays: usageDays, usageToday: usageToday, today: today), keptTenants: keptTenants)
+    }
+
+    /// The configured drivers, each usage driver with its query's values by day: the stored
+    /// days, and today the current values.
+    static func dailyAllocation(_ config: ExporterConfig, usageDays: [UsageReference: [LocalDay: [String: Double]]],
+                                usageToday: [UsageReference: [String: Double]], today: LocalDay) -> DailyAllocation {
+        var byReference: [UsageReference: UsageDays] = [:]
+        for reference in Set(usageDays.keys).union(usageToday.keys) {
+            var days = usageDays[reference] ?? [:]
+            if let current = usageToday[reference] { days[today] = current }
+            byReference[reference] = UsageDays(days.mapValues { values in
+                values.compactMapValues { $0.isFinite && $0 >= 0 ? Decimal($0) : nil }.filter { $0.key != UsageStatus.total }
+            })
+        }
+        let drivers = config.sharedDrivers.mapValues { driver -> DailyAllocation.Driver in
+            switch driver {
+            case .proportional: .proportional
+            case .even: .even
+            case .none: DailyAllocation.Driver.none
+            case .weights(let weights): .weighted(weights)
+            case .usage(let reference): .usage("\(reference.usage)/\(reference.dimension)", byReference[reference] ?? UsageDays([:]))
+            }
+        }
+        let otherwise: DailyAllocation.Driver = switch config.allocation.shared {
+        case .proportional: .proportional
+        case .even: .even
+        case .none: DailyAllocation.Driver.none
+        }
+        return DailyAllocation(drivers: drivers, otherwise: otherwise,
+                               usage: Dictionary(uniqueKeysWithValues: byReference.map { ("\($0.key.usage)/\($0.key.dimension)", $0.value) }))
+    }
+
+    /// The last full day per scope: the `total` rounded to cents, and each breakdown
+    /// (providers, services, categories) rounded to sum to it, per currency.
+    static func dailyScopes(_ series: [DailySeries], on day: LocalDay) -> [(scope: CostScope, currency: Currency, amount: Decimal)] {
+        var wholes: [Currency: Decimal] = [:]
+        for entry in series where entry.scope == .total { wholes[entry.currency] = entry.amount(on: day) }
+        var values = [Decimal](repeating: 0, count: series.count)
+        let kinds = Dictionary(grouping: series.indices) { index -> String in
+            let name = series[index].scope.name
+            return "\(series[index].currency.code)|\(name.split(separator: ":", maxSplits: 1).first ?? "")"
+        }
+        for (_, indices) in kinds {
+            let whole = wholes[series[indices[0]].currency]
+            let rounded = LargestRemainder.round(indices.map { series[$0].amount(on: day) }, scale: 2, whole: whole)
+            for (index, value) in zip(indices, rounded) { values[index] = value }
+        }
+        return series.indices.map { (series[$0].scope, series[$0].currency, values[$0]) }
+    }
+}
