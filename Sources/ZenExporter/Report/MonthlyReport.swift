@@ -131,7 +131,9 @@ struct MonthlyReport: Sendable {
             let sourceRows = history.attributed(source: name, from: windowStart).filter { $0.cost.day <= month.last }
             stored += sourceRows
             let billedDays = Set(sourceRows.map(\.cost.day))
-            let missing = lastWhole < month.first ? [] : (0...month.first.days(until: lastWhole)).map { month.first.adding(days: $0) }.filter { !billedDays.contains($0) }
+            // Items are priced, never billed by day: no day of theirs is missing.
+            let missing = lastWhole < month.first || name == ManualItemsSource.sourceName ? []
+                : (0...month.first.days(until: lastWhole)).map { month.first.adding(days: $0) }.filter { !billedDays.contains($0) }
             let failures = try await store.failedSyncs(source: name, from: month.first.start(in: zone), to: month.next.first.start(in: zone))
             report.sources.append(SourceCaveat(source: name, missingDays: missing, failedSyncs: failures.count, lastError: failures.lastError))
         }
