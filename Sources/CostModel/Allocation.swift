@@ -87,7 +87,7 @@ public struct AllocationSubject: Sendable {
         case "name": resource.name
         case "source": source
         case "account": resource.account
-        // A provider without projects (or a resource no project names): the account, as before.
+        // A provider without projects (or a resource no project names): its account is the project.
         case "project": resource.project.isEmpty ? resource.account : resource.project
         case "region": resource.region
         case "service": resource.service

@@ -22,9 +22,6 @@ struct GoldenExpositionTests {
         let rendered = String(buffer: engine.estate.exposition.rendered.body).split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.hasPrefix("infrazen_sync_duration_seconds{") ? $0.prefix { $0 != " " } + " <duration>" : $0 }
             .joined(separator: "\n")
-        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-            try rendered.write(to: Self.fixture, atomically: true, encoding: .utf8)
-        }
         let expected = try String(contentsOf: Self.fixture, encoding: .utf8)
         let got = rendered.split(separator: "\n"), want = expected.split(separator: "\n")
         let firstDifference = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)

@@ -1,7 +1,7 @@
 import CostModel
 import Foundation
 
-/// The figures for the people who pay (issue 14): the health score, cost per business unit
+/// The figures for the people who pay: the health score, cost per business unit
 /// and each tenant's revenue and margin. Derived from an evaluation's totals once per change,
 /// like the rest of it; the renderer, the overview page and the report only format them.
 struct OwnerFigures: Sendable {

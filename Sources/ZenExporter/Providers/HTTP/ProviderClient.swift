@@ -48,7 +48,7 @@ struct ProviderClient: Sendable {
             case let .retry(failure, retryAfter):
                 attempt += 1
                 guard attempt <= retries else { throw failure }
-                try await Task.sleep(for: retryAfter ?? retryBase * (pow(2, Double(attempt - 1)) * Double.random(in: 0.5...1.0)))
+                try await Task.sleep(for: retryAfter ?? Backoff.delay(attempt: attempt, base: retryBase))
             }
         }
     }
