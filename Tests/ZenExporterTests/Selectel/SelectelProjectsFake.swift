@@ -212,7 +212,7 @@ final class SelectelProjectsFake: Sendable {
                 return self.json(.badRequest, #"{"status": "error", "error": "group_type: unknown value"}"#)
             }
             // provider_keys is required; only the keys asked for are answered.
-            let keys = Set(query.getAll("provider_keys").map(String.init))
+            let keys = Set(query.getAll("provider_keys"))
             guard !keys.isEmpty, keys.isSubset(of: Self.documentedProviderKeys) else {
                 return self.json(.badRequest, #"{"status": "error", "error": "provider_keys: required, one of the documented keys"}"#)
             }
