@@ -91,7 +91,7 @@ struct CloudRuSource: Source {
         // and cannot (an unattached disk is in no VM's detail).
         snapshot.inventoriedTypes = inventoryRead ? ["server"] : []
         let inventory = snapshot.inventory
-        CloudRuBilling(provider: provider, account: account, vat: settings.vat, timeZone: window.reporting.timeZone)
+        CloudRuBilling(provider: provider, account: account, vat: settings.vat)
             .fill(&snapshot, rows: rows, inventory: inventory)
         snapshot.endpointFailures = failures.all
         return snapshot
@@ -230,7 +230,6 @@ struct CloudRuBilling: Sendable {
     var provider: String
     var account: String
     var vat: CloudRuSource.Settings.VAT
-    var timeZone: TimeZone
 
     struct RowKey: Hashable {
         var day: String
@@ -262,12 +261,11 @@ struct CloudRuBilling: Sendable {
         var names: [String: String] = [:]
         var bad = 0
         for row in latest.values {
-            // A Moscow calendar day; moved only if the reporting zone is another one.
-            guard let moscowDay = LocalDay(String((row.usedate ?? "").prefix(10))), let amount = row.amount?.value else {
+            // A Moscow calendar day, filed under its own date in any reporting zone.
+            guard let day = LocalDay(String((row.usedate ?? "").prefix(10))), let amount = row.amount?.value else {
                 bad += 1
                 continue
             }
-            let day = timeZone == CloudRuSource.moscow ? moscowDay : LocalDay(moscowDay.start(in: CloudRuSource.moscow), in: timeZone)
             let raw = row.resource_id ?? ""
             let resource = raw.isEmpty ? "\(row.servname ?? "")|\(row.sku ?? "")" : ids.contains(raw) ? raw : byName[raw] ?? raw
             let cost = vat == .include ? row.amount_nds?.value ?? amount : amount
