@@ -74,7 +74,8 @@ struct BegetAccountShapesTests {
     func rfc3339CreationTime() async throws {
         let page = #"{"vps": [{"id": "v-1", "display_name": "Offset", "status": "RUNNING", "date_create": "2025-09-01T10:11:12+03:00","#
             + #" "configuration": {"price_day": 1.0}}, {"id": "v-2", "display_name": "Zulu", "status": "STOPPED","#
-            + #" "date_create": "2025-10-11T08:00:00.250Z", "configuration": {"price_day": 2.0}}], "total_count": 2}"#
+            + #" "date_create": "2025-10-11T08:00:00.250Z", "configuration": {"price_day": 2.0}}, {"id": "v-3", "display_name": "Spaced","#
+            + #" "status": "RUNNING", "date_create": "2025-10-12 08:00:00Z", "configuration": {"price_day": 3.0}}], "total_count": 3}"#
         let fake = try BegetFake(.init(vpsPage: page))
         try await fake.start()
         let source = try source(fake, passwords: "password_env: BEGET_PASSWORD", environment: ["BEGET_PASSWORD": BegetFake.password])
@@ -84,6 +85,8 @@ struct BegetAccountShapesTests {
         // 10:11:12 at UTC+3 is 07:11:12 UTC.
         #expect(created["Offset"] == ISO8601DateFormatter().date(from: "2025-09-01T07:11:12Z"))
         #expect(created["Zulu"] == ISO8601DateFormatter().date(from: "2025-10-11T08:00:00Z").map { $0.addingTimeInterval(0.25) })
+        // RFC 3339 allows a space between date and time.
+        #expect(created["Spaced"] == ISO8601DateFormatter().date(from: "2025-10-12T08:00:00Z"))
     }
 
     @Test("the old form yyyy-MM-dd HH:mm:ss is still read as Moscow time")

@@ -246,7 +246,7 @@ struct BegetSource: Source {
     /// with its own offset.
     static func date(_ text: String?) -> Date? {
         guard let text = text.flatMap(DateText.ascii) else { return nil }
-        if text.contains("T") { return ISO8601Dates().date(text) }
+        if let instant = ISO8601Dates().date(text.replacingOccurrences(of: " ", with: "T")) { return instant }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "Europe/Moscow")

@@ -114,7 +114,10 @@ struct CloudRuSource: Source {
         throw SyncFailure(endpoint: endpoint, reason: "http_401", message: "\(endpoint): token refused twice")
     }
 
+    /// A query value percent-encoded: everything but RFC 3986's unreserved ASCII characters.
     static func escape(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
     }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }
