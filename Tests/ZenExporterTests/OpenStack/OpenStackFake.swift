@@ -37,6 +37,10 @@ final class OpenStackFake: Sendable {
         /// Cinder names the volume types by VK Cloud's outdated names: vol-app `ko1-ssd`
         /// (now ceph-ssd), vol-stopped `dp1` (now ceph-hdd).
         var legacyVolumeTypes = false
+        /// RegionOne's Neutron has the external network `ext-net` (id net-ext) with three ports:
+        /// port-vm (203.0.113.50, on vm-app, created 2026-10-15), a router's gateway and a
+        /// floating IP's own port.
+        var externalNetwork = false
     }
 
     /// A VK Cloud project's PID (`mcsNNNNNNNNNN`), which is not its OpenStack project ID.
@@ -178,6 +182,28 @@ final class OpenStackFake: Sendable {
         router.get("/:region/share/v2/:project/shares/detail") { request, _ -> Response in
             guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
             return self.json(#"{"shares": [{"id": "share-1", "name": "files", "size": 100, "status": "available", "share_type_name": "default", "created_at": "2026-10-15T09:00:00.000000"}]}"#)
+        }
+        router.get("/:region/network/v2.0/networks") { request, context -> Response in
+            guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
+            let name = request.uri.queryParameters.get("name") ?? ""
+            guard context.parameters.get("region") == "r1", name == "ext-net", self.behaviour.withLock(\.externalNetwork) else {
+                return self.json(#"{"networks": []}"#)
+            }
+            return self.json(#"{"networks": [{"id": "net-ext", "name": "ext-net", "router:external": true}]}"#)
+        }
+        router.get("/:region/network/v2.0/ports") { request, _ -> Response in
+            guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
+            self.requests.withLock { $0.append("GET ports \(request.uri.queryParameters.get("network_id") ?? "")") }
+            guard request.uri.queryParameters.get("network_id") == "net-ext" else { return self.json(#"{"ports": []}"#) }
+            return self.json("""
+                {"ports": [
+                  {"id": "port-vm", "name": "", "network_id": "net-ext", "device_id": "vm-app", "device_owner": "compute:GZ1", "status": "ACTIVE",
+                   "fixed_ips": [{"subnet_id": "s-1", "ip_address": "203.0.113.50"}], "created_at": "2026-10-15T09:00:00Z"},
+                  {"id": "port-gw", "name": "", "network_id": "net-ext", "device_id": "router-1", "device_owner": "network:router_gateway",
+                   "status": "ACTIVE", "fixed_ips": [{"subnet_id": "s-1", "ip_address": "203.0.113.51"}], "created_at": "2026-10-15T09:00:00Z"},
+                  {"id": "port-fip", "name": "", "network_id": "net-ext", "device_id": "fip-bound", "device_owner": "network:floatingip",
+                   "status": "ACTIVE", "fixed_ips": [{"subnet_id": "s-1", "ip_address": "203.0.113.10"}], "created_at": "2026-10-15T09:00:00Z"}]}
+                """)
         }
         router.get("/billing/public/v1/projects/:pid/balances/amount") { request, context -> Response in
             self.requests.withLock { $0.append("GET balance \(context.parameters.get("pid") ?? "")") }

@@ -98,6 +98,26 @@ struct VKCloudTests {
         #expect(snapshot.unpriced.isEmpty)
     }
 
+    @Test("an address on a port of ext-net is priced as a floating IP; a router's gateway and a floating IP's own port are not")
+    func externalNetworkPorts() async throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let fake = try OpenStackFake(.init(failRegionTwoNova: false, externalNetwork: true))
+        try await fake.start()
+        let config = try ConfigLoader.parse(Self.yaml(fake, prices: setup.pricesPath, balance: "    external_network: ext-net"), file: "t.yaml",
+                                            environment: OpenStackSourceTests.environment)
+        let snapshot = try await #require(config.sources.first).makeSource()
+            .collect(CollectionWindow(now: Self.now, historyDays: 30, reporting: ReportingConfig()))
+        await fake.stop()
+        // 180 ₽/month ÷ 720 h = 0.25 ₽/h, as each floating IP.
+        #expect(Self.hourly(snapshot, "port-vm") == Decimal(string: "0.25")!)
+        #expect(snapshot.billing.filter { $0.resourceID == "port-gw" || $0.resourceID == "port-fip" }.isEmpty)
+        #expect(snapshot.inventory.first { $0.resourceID == "port-vm" }?.name == "203.0.113.50")
+        // Month to date: from 1 November 00:00 Moscow to now, 36 hours × 0.25 = 9.00.
+        #expect(snapshot.dailyCosts.filter { $0.resourceID == "port-vm" }.reduce(0) { $0 + $1.cost.amount } == 9)
+        #expect(snapshot.endpointFailures.isEmpty)
+    }
+
     func sync(_ fake: OpenStackFake, setup: Setup) async throws -> (failed: [String], metrics: ParsedExposition, logs: String) {
         let balance = ["balance: vk", "balance_pid: \(OpenStackFake.vkPID)", "balance_url: \"\(fake.baseURL)/billing/public/v1\""]
             .map { "    \($0)" }.joined(separator: "\n")
@@ -121,6 +141,9 @@ struct VKCloudTests {
         #expect(run.failed == [])
         #expect(run.metrics.value("infrazen_account_balance", ["source": "vk", "account": "vk-prod", "currency": "RUB"]) == 1334.56)
         #expect(fake.count("GET balance \(OpenStackFake.vkPID)") == 1)
+        // The runway is the engine's (balance over the account's daily run rate), as for Selectel.
+        let runway = try #require(run.metrics.value("infrazen_account_time_until_depleted_seconds", ["source": "vk"]))
+        #expect(runway > 0)
     }
 
     @Test("a balance endpoint answering 404 means no balance: the sync lands and counts no failure")

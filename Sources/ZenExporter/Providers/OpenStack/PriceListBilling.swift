@@ -90,6 +90,11 @@ struct PriceListBilling: Sendable {
             add("ip", address.id, address.floating_ip_address ?? address.id, found.scope, created: address.created_at, priceKey: "",
                 price: list.price(.floatingIP))
         }
+        for found in found.externalPorts {
+            let port = found.record
+            add("ip", port.id, port.fixed_ips?.first?.ip_address ?? port.name ?? port.id, found.scope, created: port.created_at, priceKey: "",
+                price: list.price(.floatingIP))
+        }
         for found in found.loadBalancers {
             let balancer = found.record
             add("load_balancer", balancer.id, balancer.name ?? balancer.id, found.scope, created: balancer.created_at, priceKey: "",
