@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// A Keystone v3 token (project-scoped, or domain-scoped for Selectel's resell API) and its service catalog, re-issued when it expires or
-/// when an OpenStack service answers 401. Concurrent callers share one issuance. Selectel's
+/// A Keystone v3 token (project-scoped; domain-scoped for Selectel's resell API) and its
+/// service catalog, re-issued when it expires or when an OpenStack service answers 401. Concurrent callers share one issuance. Selectel's
 /// service users and any OpenStack cloud's users or application credentials (`type: openstack`).
 actor KeystoneSession {
     struct Token: Sendable {

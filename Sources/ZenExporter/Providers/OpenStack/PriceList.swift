@@ -5,8 +5,8 @@ import Yams
 /// What a private or public OpenStack cloud charges, from a file the operator keeps: a price per
 /// flavour (or per vCPU and GB of RAM, as VK Cloud prices), per volume type and GB, per floating
 /// IP, load balancer and share type and GB, each by the hour or by the month, in one currency,
-/// from an effective date. `type: openstack` has
-/// no bill to read; this list is its cost (docs/providers/openstack.md has both formats).
+/// from an effective date. `type: openstack` has no bill to read; this list is its cost
+/// (docs/providers/openstack.md has both formats).
 struct PriceList: Sendable, Equatable {
     /// What one price is for.
     enum Unit: String, Sendable, CaseIterable {
