@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import CostModel
 import Foundation
-import NIOCore
 
 /// `type: cloudru`: Cloud.ru Evolution. Cost from `/v2/consumption` (daily rows per resource
 /// and SKU, in roubles; `/v1/consumption` where v2 is refused), fetched in whole calendar days
