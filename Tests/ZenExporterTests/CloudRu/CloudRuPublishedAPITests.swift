@@ -32,10 +32,11 @@ struct CloudRuPublishedAPITests {
         """
     }
 
-    func collect(_ fake: Fake, vat: String = "exclude", pageSize: String = "page_size: 2") async throws -> SourceSnapshot {
+    func collect(_ fake: Fake, vat: String = "exclude", pageSize: String = "page_size: 2",
+                 reporting: ReportingConfig = ReportingConfig()) async throws -> SourceSnapshot {
         let config = try ConfigLoader.parse(Self.yaml(fake, vat: vat, pageSize: pageSize), file: "t.yaml", environment: Self.environment)
         let source = try #require(config.sources.first).makeSource()
-        return try await source.collect(CollectionWindow(now: Self.now, historyDays: 30, reporting: ReportingConfig()))
+        return try await source.collect(CollectionWindow(now: Self.now, historyDays: 30, reporting: reporting))
     }
 
     func monthToDate(_ snapshot: SourceSnapshot) -> Decimal {
@@ -100,6 +101,19 @@ struct CloudRuPublishedAPITests {
         #expect(monthToDate(snapshot) == Decimal(string: "74.69")!)
         #expect(fake.count("GET v1") == 4)   // 6 rows at 2 a page, then an empty page
         #expect(snapshot.endpointFailures.isEmpty)
+    }
+
+    @Test("with reporting.timezone UTC a row counts for its usedate: 1 November stays in November")
+    func usedateInUTC() async throws {
+        let fake = try Fake()
+        try await fake.start()
+        var reporting = ReportingConfig()
+        reporting.timeZone = try #require(TimeZone(identifier: "UTC"))
+        let snapshot = try await collect(fake, reporting: reporting)
+        await fake.stop()
+        #expect(snapshot.dailyCosts.filter { $0.resourceID == "vm-001" }.map(\.day).sorted()
+            == [LocalDay(year: 2026, month: 10, day: 31), LocalDay(year: 2026, month: 11, day: 1), LocalDay(year: 2026, month: 11, day: 20)])
+        #expect(monthToDate(snapshot) == Decimal(string: "74.69")!)
     }
 
     @Test("vat: include reads amount_nds, 22 % on top")

@@ -48,7 +48,7 @@ final class SelectelProjectsFake: Sendable {
 
     /// How the account differs from the one above.
     struct Behaviour: Sendable {
-        /// Hourly rows added to every billed hour (their own provider keys).
+        /// Hourly rows added to the fixture's, by their period.
         var extraHourly: [String: [Row]] = [:]
         /// `/vpc/resell/v2/projects` refuses the static `X-Token` (403) and answers only a
         /// Keystone token scoped to the account's domain, at the catalog's `resell` endpoint.
@@ -216,7 +216,7 @@ final class SelectelProjectsFake: Sendable {
             guard !keys.isEmpty, keys.isSubset(of: Self.documentedProviderKeys) else {
                 return self.json(.badRequest, #"{"status": "error", "error": "provider_keys: required, one of the documented keys"}"#)
             }
-            let hourly = Self.hourly + Set(Self.hourly.map(\.period)).sorted().flatMap { self.behaviour.extraHourly[$0] ?? [] }
+            let hourly = Self.hourly + self.behaviour.extraHourly.sorted { $0.key < $1.key }.flatMap(\.value)
             let rows = (grouping == "hour" ? hourly : Self.daily).filter { $0.period >= start && $0.period <= end && keys.contains($0.providerKey) }
             return self.json(.ok, Self.consumptionBody(rows))
         }

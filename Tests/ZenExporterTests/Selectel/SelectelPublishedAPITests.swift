@@ -21,15 +21,16 @@ struct SelectelPublishedAPITests {
     }
 
     /// Syncs `times` times through the real engine, logs recorded.
-    static func run(_ behaviour: Fake.Behaviour, projects: String = "    project_ids: [\(Fake.prod)]", times: Int = 1) async throws -> Run {
+    static func run(_ behaviour: Fake.Behaviour, projects: String = "    project_ids: [\(Fake.prod)]", times: Int = 1,
+                    reporting: String = "", now: Date = now) async throws -> Run {
         let fake = try Fake(behaviour)
         try await fake.start()
         let recorder = LogRecorder()
-        let config = try ConfigLoader.parse(SelectelProjectsTests.yaml(fake, projects: projects), file: "t.yaml",
+        let config = try ConfigLoader.parse(reporting + SelectelProjectsTests.yaml(fake, projects: projects), file: "t.yaml",
                                             environment: SelectelProjectsTests.environment)
         var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test") { _ in recorder })
         engine.retryBase = .milliseconds(10)
-        engine.clock = { Self.now }
+        engine.clock = { now }
         for _ in 0..<times { #expect(await engine.syncAllOnce() == []) }
         await fake.stop()
         return Run(metrics: ParsedExposition(String(buffer: engine.estate.exposition.rendered.body)), logs: recorder.text, fake: fake)
@@ -58,6 +59,18 @@ struct SelectelPublishedAPITests {
         // Month to date: the vpc rows' 26150 (SelectelProjectsTests) + two hours of 1234 + 567 = 29752 kopecks.
         #expect(abs(run.metrics.sum("infrazen_cost_month_to_date") - 297.52) < 0.000_001)
         #expect(run.metrics.value("infrazen_unclassified_line_items", ["source": "sel"]) == 0)
+    }
+
+    @Test("with reporting.timezone UTC, the hours of 1 December (Moscow) count for 1 December, not 30 November")
+    func moscowDateInUTC() async throws {
+        // 00:00 and 01:00 of 1 December in Moscow are 21:00 and 22:00 of 30 November in UTC.
+        let vm = "66666666-0000-4000-8000-000000000001"
+        let first = [Fake.Row(project: Fake.prod, id: vm, name: "night-vm", type: "cloud_vm", zone: "ru-1a", period: "2026-12-01T00:00:00", kopecks: 1000)]
+        let second = [Fake.Row(project: Fake.prod, id: vm, name: "night-vm", type: "cloud_vm", zone: "ru-1a", period: "2026-12-01T01:00:00", kopecks: 2000)]
+        let run = try await Self.run(Fake.Behaviour(extraHourly: ["2026-12-01T00:00:00": first, "2026-12-01T01:00:00": second]),
+                                     reporting: "reporting: {timezone: UTC}\n", now: ISO8601DateFormatter().date(from: "2026-12-01T00:30:00Z")!)
+        // December so far: 10.00 + 20.00 ₽ (the fixture's November rows are last month's).
+        #expect(abs(run.metrics.sum("infrazen_cost_month_to_date") - 30) < 0.000_001)
     }
 
     @Test("a 400 to group_type project_object_region_metric falls back to a documented grouping; logged once over two syncs")
