@@ -29,6 +29,14 @@ public enum Taxonomy {
             "managed databases": .init(category: .database, resourceType: "database"),
             "managed kubernetes": .init(category: .kubernetes, resourceType: "kubernetes_cluster"),
             "dedicated servers": .init(category: .compute, resourceType: "server"),
+            // The provider keys beyond vpc, mks, dbaas and storage (SelectelSource.providerServices).
+            "container registry": .init(category: .storage, resourceType: "registry"),
+            "cdn": .init(category: .network, resourceType: "cdn"),
+            "cloud functions": .init(category: .compute, resourceType: "function"),
+            "vmware cloud": .init(category: .compute, resourceType: "server"),
+            "1c cloud": .init(category: .saas, resourceType: "subscription"),
+            "mobile farm": .init(category: .saas, resourceType: "subscription"),
+            "ses": .init(category: .saas, resourceType: "subscription"),
         ],
         "beget": [
             "vps": .init(category: .compute, resourceType: "server"),

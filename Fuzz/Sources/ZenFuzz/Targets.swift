@@ -177,7 +177,7 @@ enum FuzzTargets {
         guard let rows = (try? decoder.decode(CloudRu.Consumption.self, from: data))?.consumptions else { return }
         var snapshot = SourceSnapshot()
         for vat in [CloudRuSource.Settings.VAT.exclude, .include] {
-            CloudRuBilling(provider: "cloudru", account: "fuzz", vat: vat, timeZone: TimeZone(identifier: "UTC") ?? .current)
+            CloudRuBilling(provider: "cloudru", account: "fuzz", vat: vat)
                 .fill(&snapshot, rows: rows, inventory: [])
         }
     }
@@ -185,7 +185,7 @@ enum FuzzTargets {
     /// A Yandex billing export file (CSV with user labels).
     static func yandexCSV(_ input: UnsafeRawBufferPointer) {
         withTemporaryFile(input, suffix: ".csv") { path in
-            _ = try? YandexExportFile.read(path: path, timeZone: TimeZone(identifier: "UTC") ?? .current)
+            _ = try? YandexExportFile.read(path: path)
         }
     }
 

@@ -13,10 +13,22 @@ final class BegetFake: Sendable {
         var failCloud500 = false
         /// The `result` of `user/getAccountInfo` instead of the fixture's.
         var accountInfo: String?
+        /// As on an account with the API password switched on: the legacy interface takes only
+        /// the API password, `/v1/auth` only the account password.
+        var twoPasswords = false
+        /// `/v1/auth` answers `CODE_REQUIRED`, as for an account with two-factor sign-in.
+        var codeRequired = false
+        /// An account without VPS or cloud services: both lists answer `{"total_count": 0}`,
+        /// the empty arrays left out.
+        var noServices = false
+        /// The body of the first VPS page instead of the fixture's.
+        var vpsPage: String?
     }
 
     static let login = "fixture-user"
     static let password = "fixture-api-password"
+    /// The account (control panel) password, when it differs from the API password.
+    static let accountPassword = "fixture-account-password"
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fixtures/beget")
 
     let server: LoopbackServer
@@ -51,7 +63,7 @@ final class BegetFake: Sendable {
             let form = String(buffer: try await request.body.collect(upTo: 1 << 16))
             let path = "\(context.parameters.get("section") ?? "")/\(context.parameters.get("method") ?? "")"
             self.requests.withLock { $0.append("POST /api/\(path)") }
-            guard form.contains("login=\(Self.login)"), form.contains("passwd=\(Self.password)") else {
+            guard form.contains("login=\(Self.login)"), form.contains("passwd=\(Self.password)&") else {
                 return self.json(#"{"status": "error", "error_code": "AUTH_ERROR", "error_text": "Authorization failed"}"#)
             }
             switch path {
@@ -67,7 +79,10 @@ final class BegetFake: Sendable {
         router.post("/v1/auth") { request, _ -> Response in
             let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
             self.requests.withLock { $0.append("POST /v1/auth") }
-            guard body.contains(Self.password) else { return self.json(#"{"error": "INCORRECT_CREDENTIALS"}"#) }
+            let behaviour = self.behaviour.withLock { $0 }
+            let accepted = behaviour.twoPasswords ? Self.accountPassword : Self.password
+            guard body.contains("\"\(accepted)\"") else { return self.json(#"{"error": "INCORRECT_CREDENTIALS"}"#) }
+            if behaviour.codeRequired { return self.json(#"{"error": "CODE_REQUIRED"}"#) }
             return self.fixture("auth.json")
         }
         router.get("/v1/vps/server/list") { request, _ -> Response in
@@ -83,12 +98,16 @@ final class BegetFake: Sendable {
                 if let retryAfter = HTTPFields.Element.Name("Retry-After") { headers[retryAfter] = "1" }
                 return self.json(#"{"error": "slow down"}"#, status: .tooManyRequests, headers: headers)
             }
+            let behaviour = self.behaviour.withLock { $0 }
+            if behaviour.noServices { return self.json(#"{"total_count": 0}"#) }
+            if offset == "0", let page = behaviour.vpsPage { return self.json(page) }
             return self.fixture("vps-page-\(offset).json")
         }
         router.get("/v1/cloud") { _, _ -> Response in
             self.requests.withLock { $0.append("GET /v1/cloud") }
             let behaviour = self.behaviour.withLock { $0 }
             if behaviour.failCloud500 { return self.json(#"{"error": "boom"}"#, status: .internalServerError) }
+            if behaviour.noServices { return self.json(#"{"total_count": 0}"#) }
             if behaviour.malformedCloud { return self.json(#"{"service": [{"id": "x", "type": "MYSQL8", "price_day": "twenty"}]}"#) }
             return self.fixture("cloud.json")
         }

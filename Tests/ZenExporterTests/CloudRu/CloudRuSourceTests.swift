@@ -200,7 +200,7 @@ struct CloudRuSourceTests {
         var snapshot = SourceSnapshot()
         let inventory = [InventoryItem(provider: "cloudru", resourceID: "cr-web", name: "web", resourceType: "server", region: "", status: "RUNNING",
                                        createdAt: Self.day1)]
-        CloudRuBilling(provider: "cloudru", account: "a", vat: .exclude, timeZone: ReportingConfig().timeZone).fill(&snapshot, rows: rows, inventory: inventory)
+        CloudRuBilling(provider: "cloudru", account: "a", vat: .exclude).fill(&snapshot, rows: rows, inventory: inventory)
         let byID = Dictionary(uniqueKeysWithValues: snapshot.dailyCosts.map { ($0.resourceID, $0.cost.amount) })
         #expect(byID == ["vm-a": 80, "cr-web": Decimal(string: "12.34")!])
         #expect(snapshot.endpointFailures.map(\.reason) == ["bad_row"])

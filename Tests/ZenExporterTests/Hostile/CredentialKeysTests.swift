@@ -65,7 +65,7 @@ struct CredentialKeysTests {
             2026-11-19,RUB,100.00,0,Compute Cloud,vm-1,web,t0ken-VALUE,pw-VALUE
 
             """.write(toFile: path, atomically: true, encoding: .utf8)
-        let file = try YandexExportFile.read(path: path, timeZone: TimeZone(identifier: "Europe/Moscow") ?? .current)
+        let file = try YandexExportFile.read(path: path)
         #expect(file.tags == ["vm-1": ["team": "web"]])
     }
 

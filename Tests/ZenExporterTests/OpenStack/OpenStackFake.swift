@@ -31,7 +31,20 @@ final class OpenStackFake: Sendable {
         var octaviaAndManila = false
         /// Nova's first page links its next page on this base URL instead of its own.
         var nextPageBase: String?
+        /// VK Cloud's billing API: the body of `/billing/public/v1/projects/<vkPID>/balances/amount`
+        /// for a valid token; nil answers 404 ("Project not found"), as the reference allows.
+        var vkBalance: String?
+        /// Cinder names the volume types by VK Cloud's outdated names: vol-app `ko1-ssd`
+        /// (now ceph-ssd), vol-stopped `dp1` (now ceph-hdd).
+        var legacyVolumeTypes = false
+        /// RegionOne's Neutron has the external network `ext-net` (id net-ext) with three ports:
+        /// port-vm (203.0.113.50, on vm-app, created 2026-10-15), a router's gateway and a
+        /// floating IP's own port.
+        var externalNetwork = false
     }
+
+    /// A VK Cloud project's PID (`mcsNNNNNNNNNN`), which is not its OpenStack project ID.
+    static let vkPID = "mcs0123456789"
 
     static let project = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
     static let username = "finops@example.com"
@@ -152,7 +165,11 @@ final class OpenStackFake: Sendable {
         }
         router.get("/:region/volume/v3/:project/volumes/detail") { request, context -> Response in
             guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
-            return context.parameters.get("region") == "r1" ? self.json(Self.volumes) : self.json(#"{"volumes": []}"#)
+            guard context.parameters.get("region") == "r1" else { return self.json(#"{"volumes": []}"#) }
+            guard self.behaviour.withLock(\.legacyVolumeTypes) else { return self.json(Self.volumes) }
+            return self.json(Self.volumes.replacingOccurrences(of: #""status": "in-use", "volume_type": "ceph-ssd""#,
+                                                               with: #""status": "in-use", "volume_type": "ko1-ssd""#)
+                .replacingOccurrences(of: #""volume_type": "ceph-hdd""#, with: #""volume_type": "dp1""#))
         }
         router.get("/:region/network/v2.0/floatingips") { request, context -> Response in
             guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
@@ -165,6 +182,36 @@ final class OpenStackFake: Sendable {
         router.get("/:region/share/v2/:project/shares/detail") { request, _ -> Response in
             guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
             return self.json(#"{"shares": [{"id": "share-1", "name": "files", "size": 100, "status": "available", "share_type_name": "default", "created_at": "2026-10-15T09:00:00.000000"}]}"#)
+        }
+        router.get("/:region/network/v2.0/networks") { request, context -> Response in
+            guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
+            let name = request.uri.queryParameters.get("name") ?? ""
+            guard context.parameters.get("region") == "r1", name == "ext-net", self.behaviour.withLock(\.externalNetwork) else {
+                return self.json(#"{"networks": []}"#)
+            }
+            return self.json(#"{"networks": [{"id": "net-ext", "name": "ext-net", "router:external": true}]}"#)
+        }
+        router.get("/:region/network/v2.0/ports") { request, _ -> Response in
+            guard self.tokenValid(request) else { return self.json("{}", status: .unauthorized) }
+            self.requests.withLock { $0.append("GET ports \(request.uri.queryParameters.get("network_id") ?? "")") }
+            guard request.uri.queryParameters.get("network_id") == "net-ext" else { return self.json(#"{"ports": []}"#) }
+            return self.json("""
+                {"ports": [
+                  {"id": "port-vm", "name": "", "network_id": "net-ext", "device_id": "vm-app", "device_owner": "compute:GZ1", "status": "ACTIVE",
+                   "fixed_ips": [{"subnet_id": "s-1", "ip_address": "203.0.113.50"}], "created_at": "2026-10-15T09:00:00Z"},
+                  {"id": "port-gw", "name": "", "network_id": "net-ext", "device_id": "router-1", "device_owner": "network:router_gateway",
+                   "status": "ACTIVE", "fixed_ips": [{"subnet_id": "s-1", "ip_address": "203.0.113.51"}], "created_at": "2026-10-15T09:00:00Z"},
+                  {"id": "port-fip", "name": "", "network_id": "net-ext", "device_id": "fip-bound", "device_owner": "network:floatingip",
+                   "status": "ACTIVE", "fixed_ips": [{"subnet_id": "s-1", "ip_address": "203.0.113.10"}], "created_at": "2026-10-15T09:00:00Z"}]}
+                """)
+        }
+        router.get("/billing/public/v1/projects/:pid/balances/amount") { request, context -> Response in
+            self.requests.withLock { $0.append("GET balance \(context.parameters.get("pid") ?? "")") }
+            guard self.tokenValid(request) else { return self.json(#"{"error": "Unauthorized"}"#, status: .unauthorized) }
+            guard context.parameters.get("pid") == Self.vkPID, let body = self.behaviour.withLock(\.vkBalance) else {
+                return self.json(#"{"error": "Project not found"}"#, status: .notFound)
+            }
+            return self.json(body)
         }
         router.post("/:region/metric/v1/aggregates") { request, _ -> Response in
             let body = String(buffer: try await request.body.collect(upTo: 1 << 16))

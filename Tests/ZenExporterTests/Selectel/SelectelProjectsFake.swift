@@ -43,7 +43,23 @@ final class SelectelProjectsFake: Sendable {
         var zone: String
         var period: String
         var kopecks: Int
+        var providerKey = "vpc"
     }
+
+    /// How the account differs from the one above.
+    struct Behaviour: Sendable {
+        /// Hourly rows added to the fixture's, by their period.
+        var extraHourly: [String: [Row]] = [:]
+        /// `/vpc/resell/v2/projects` refuses the static `X-Token` (403) and answers only a
+        /// Keystone token scoped to the account's domain, at the catalog's `resell` endpoint.
+        var projectsByKeystoneOnly = false
+        /// The statistics API refuses (400) any `group_type` but the documented ones.
+        var documentedGroupTypesOnly = false
+    }
+
+    /// The provider keys the statistics API documents (docs.selectel.ru/en/api/balance-statistics).
+    static let documentedProviderKeys: Set = ["vpc", "serverless", "mks", "dbaas", "storage", "cdn", "vmware", "craas", "ones", "mobfarm", "ses"]
+    static let documentedGroupTypes: Set = ["project", "object", "metric", "project_metric", "region_metric"]
 
     /// The rows of one billed hour; the same every hour the fixture bills.
     static func hour(_ period: String) -> [Row] {
@@ -71,12 +87,16 @@ final class SelectelProjectsFake: Sendable {
     ]
 
     let server: LoopbackServer
+    let behaviour: Behaviour
     let requests = Mutex<[String]>([])
-    /// Issued token → its project.
+    /// Issued token → its project (the account number for a domain-scoped token).
     private let tokens = Mutex<[String: String]>([:])
     private let issued = Mutex(0)
 
-    init() throws { server = try LoopbackServer() }
+    init(_ behaviour: Behaviour = Behaviour()) throws {
+        server = try LoopbackServer()
+        self.behaviour = behaviour
+    }
 
     var baseURL: String { server.baseURL }
     func count(_ prefix: String) -> Int { requests.withLock { $0.filter { $0.hasPrefix(prefix) }.count } }
@@ -103,7 +123,7 @@ final class SelectelProjectsFake: Sendable {
     static func consumptionBody(_ rows: [Row]) -> String {
         let objects = rows.map { row in
             """
-            {"account_id": "\(account)", "balance": null, "provider_key": "vpc",
+            {"account_id": "\(account)", "balance": null, "provider_key": "\(row.providerKey)",
              "project": {"id": "\(row.project)", "name": "\(projectNames[row.project] ?? "")"},
              "object": {"id": "\(row.id)", "name": "\(row.name)", "parent_id": "\(row.parent)", "parent_name": "",
                         "type": "\(row.type)", "type_name": "x"},
@@ -131,10 +151,24 @@ final class SelectelProjectsFake: Sendable {
             let auth = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["auth"] as? [String: Any]
             let user = ((auth?["identity"] as? [String: Any])?["password"] as? [String: Any])?["user"] as? [String: Any]
             let project = ((auth?["scope"] as? [String: Any])?["project"] as? [String: Any])?["id"] as? String ?? ""
-            self.requests.withLock { $0.append("POST identity \(project)") }
+            let domain = ((auth?["scope"] as? [String: Any])?["domain"] as? [String: Any])?["name"] as? String
+            self.requests.withLock { $0.append(domain.map { "POST identity domain \($0)" } ?? "POST identity \(project)") }
             guard user?["name"] as? String == Self.username, user?["password"] as? String == Self.password,
                   (user?["domain"] as? [String: Any])?["name"] as? String == Self.account else {
                 return self.json(.unauthorized, #"{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}"#)
+            }
+            if let domain {
+                guard domain == Self.account else { return self.json(.unauthorized, #"{"error": {"code": 401}}"#) }
+                let token = Self.tokenPrefix + "domain-\(self.issued.withLock { $0 += 1; return $0 })"
+                self.tokens.withLock { $0[token] = Self.account }
+                var headers = HTTPFields()
+                headers[HTTPFields.Element.Name("X-Subject-Token")!] = token
+                return self.json(.created, """
+                    {"token": {"methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z", "domain": {"id": "\(Self.account)", "name": "\(Self.account)"},
+                     "catalog": [{"type": "resell", "name": "resell", "endpoints": [
+                        {"interface": "public", "region_id": "ru-1", "url": "\(self.baseURL)/vpc/resell"},
+                        {"interface": "admin", "region_id": "ru-1", "url": "http://0.0.0.0:1/vpc/resell"}]}]}}
+                    """, headers: headers)
             }
             guard let name = Self.projectNames[project], project != Self.staging else {
                 return self.json(.forbidden, #"{"error": {"code": 403, "title": "Forbidden", "message": "You are not authorized to perform the requested action."}}"#)
@@ -155,7 +189,13 @@ final class SelectelProjectsFake: Sendable {
         }
         router.get("/vpc/resell/v2/projects") { request, _ -> Response in
             self.requests.withLock { $0.append("GET projects") }
-            guard self.header(request, "X-Token") == Self.staticToken else { return self.json(.unauthorized, "{}") }
+            if self.behaviour.projectsByKeystoneOnly {
+                guard self.project(of: request) == Self.account else {
+                    return self.json(.forbidden, #"{"error": "X-Token is not accepted here: use a Keystone token"}"#)
+                }
+            } else {
+                guard self.header(request, "X-Token") == Self.staticToken else { return self.json(.unauthorized, "{}") }
+            }
             let projects = [Self.prod, Self.staging, Self.client].map { id in
                 #"{"id": "\#(id)", "name": "\#(Self.projectNames[id] ?? "")", "enabled": true, "url": "https://200001.selvpc.ru", "custom_url": null, "theme": {"color": "", "logo": null}}"#
             }
@@ -165,9 +205,19 @@ final class SelectelProjectsFake: Sendable {
             let query = request.uri.queryParameters
             let grouping = query.get("period_group_type") ?? ""
             let start = query.get("start") ?? "", end = query.get("end") ?? ""
-            self.requests.withLock { $0.append("GET consumption \(grouping) \(start)") }
+            let groupType = query.get("group_type") ?? ""
+            self.requests.withLock { $0.append("GET consumption \(grouping) \(start) \(groupType)") }
             guard self.header(request, "X-Token") == Self.staticToken else { return self.json(.unauthorized, "{}") }
-            let rows = (grouping == "hour" ? Self.hourly : Self.daily).filter { $0.period >= start && $0.period <= end }
+            if self.behaviour.documentedGroupTypesOnly, !Self.documentedGroupTypes.contains(groupType) {
+                return self.json(.badRequest, #"{"status": "error", "error": "group_type: unknown value"}"#)
+            }
+            // provider_keys is required; only the keys asked for are answered.
+            let keys = Set(query.getAll("provider_keys"))
+            guard !keys.isEmpty, keys.isSubset(of: Self.documentedProviderKeys) else {
+                return self.json(.badRequest, #"{"status": "error", "error": "provider_keys: required, one of the documented keys"}"#)
+            }
+            let hourly = Self.hourly + self.behaviour.extraHourly.sorted { $0.key < $1.key }.flatMap(\.value)
+            let rows = (grouping == "hour" ? hourly : Self.daily).filter { $0.period >= start && $0.period <= end && keys.contains($0.providerKey) }
             return self.json(.ok, Self.consumptionBody(rows))
         }
         router.get("/ru-1/compute/v2.1/servers/detail") { request, _ -> Response in

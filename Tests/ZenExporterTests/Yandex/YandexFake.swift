@@ -13,13 +13,17 @@ final class YandexFake: Sendable {
     let publicKeyPEM: String
     let keyID: String
     let serviceAccountID: String
+    /// The first page's `nextPageToken`: the second page is served only to exactly this
+    /// token, as the query parameter decodes it.
+    let nextPageToken: String
     let requests = Mutex<[String]>([])
 
-    init(publicKeyPEM: String, keyID: String, serviceAccountID: String) throws {
+    init(publicKeyPEM: String, keyID: String, serviceAccountID: String, nextPageToken: String = "p2") throws {
         server = try LoopbackServer()
         self.publicKeyPEM = publicKeyPEM
         self.keyID = keyID
         self.serviceAccountID = serviceAccountID
+        self.nextPageToken = nextPageToken
     }
 
     var baseURL: String { server.baseURL }
@@ -73,12 +77,16 @@ final class YandexFake: Sendable {
             let page = request.uri.queryParameters.get("pageToken") ?? ""
             self.requests.withLock { $0.append("GET instances \(page)") }
             if page.isEmpty {
+                let next = String(data: (try? JSONSerialization.data(withJSONObject: self.nextPageToken, options: .fragmentsAllowed)) ?? Data(), encoding: .utf8) ?? "\"\""
                 return self.json(.ok, """
                 {"instances": [{"id": "fhm0vm000000000000aa", "folderId": "b1gfolder00000000000", "createdAt": "2026-02-01T08:00:00Z",
                   "name": "web-1", "labels": {"env": "prod", "tenant": "shop"}, "zoneId": "ru-central1-a", "platformId": "standard-v3",
                   "resources": {"memory": "4294967296", "cores": "2", "coreFraction": "100", "gpus": "0"}, "status": "RUNNING"}],
-                 "nextPageToken": "p2"}
+                 "nextPageToken": \(next)}
                 """)
+            }
+            guard page == self.nextPageToken else {
+                return self.json(.badRequest, #"{"code": 3, "message": "Invalid page token"}"#)
             }
             return self.json(.ok, """
             {"instances": [{"id": "fhm0vm000000000000bb", "name": "idle-2", "zoneId": "ru-central1-b", "platformId": "standard-v3",

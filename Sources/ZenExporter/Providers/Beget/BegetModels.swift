@@ -42,8 +42,9 @@ enum BegetModern {
         var error: String?
     }
 
+    /// Empty lists leave out their array: `{"total_count": 0}`.
     struct VPSList: Decodable {
-        var vps: [VPS]
+        var vps: [VPS]?
         var total_count: Int?
     }
 
@@ -65,7 +66,7 @@ enum BegetModern {
     }
 
     struct ServiceList: Decodable {
-        var service: [Service]
+        var service: [Service]?
         var total_count: Int?
     }
 

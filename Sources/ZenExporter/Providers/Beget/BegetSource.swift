@@ -9,13 +9,19 @@ import NIOCore
 struct BegetSource: Source {
     struct Settings: SourceSettings {
         var login: Secret
+        /// The account password: `/v1/auth`.
         var password: Secret
         var baseURL: String
         var account: String
+        /// The API password switched on in the control panel: the legacy interface. Without
+        /// one, the account password goes there too.
+        var apiPassword: Secret? = nil
+
+        var legacyPassword: Secret { apiPassword ?? password }
     }
 
     static let kind = SourceKind(
-        settingKeys: ["login_env", "login_file", "password_env", "password_file", "base_url", "account"],
+        settingKeys: ["login_env", "login_file", "password_env", "password_file", "api_password_env", "api_password_file", "base_url", "account"],
         readSettings: { fields, reader in
             let login = reader.secret(fields, "login")
             let password = reader.secret(fields, "password")
@@ -25,7 +31,8 @@ struct BegetSource: Source {
             }
             return Settings(login: login ?? Secret(""), password: password ?? Secret(""),
                             baseURL: reader.credentialURL(fields, "base_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "https://api.beget.com",
-                            account: reader.string(fields, "account") ?? fields.entries["name"].flatMap { $0.value.scalar?.string } ?? "beget")
+                            account: reader.string(fields, "account") ?? fields.entries["name"].flatMap { $0.value.scalar?.string } ?? "beget",
+                            apiPassword: reader.secret(fields, "api_password"))
         },
         make: { config in
             BegetSource(settings: config.settings as? Settings ?? Settings(login: Secret(""), password: Secret(""), baseURL: "", account: ""),
@@ -58,11 +65,11 @@ struct BegetSource: Source {
         if let token {
             var vpsList: [BegetModern.VPS] = []
             if try await failures.attempt({
-                vpsList = try await pages("/v1/vps/server/list", token: token, endpoint: "vps/server/list", as: BegetModern.VPSList.self) { $0.vps }
+                vpsList = try await pages("/v1/vps/server/list", token: token, endpoint: "vps/server/list", as: BegetModern.VPSList.self) { $0.vps ?? [] }
                 try add(vpsList, to: &snapshot, window: window)
             }) { pricedEndpointsRead += 1 }
             if try await failures.attempt({
-                let services = try await pages("/v1/cloud", token: token, endpoint: "cloud", as: BegetModern.ServiceList.self) { $0.service }
+                let services = try await pages("/v1/cloud", token: token, endpoint: "cloud", as: BegetModern.ServiceList.self) { $0.service ?? [] }
                 try add(services, to: &snapshot, window: window)
             }) { pricedEndpointsRead += 1 }
             for vps in vpsList where vps.status == "RUNNING" {
@@ -83,7 +90,7 @@ struct BegetSource: Source {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
         // POST keeps the credentials out of URLs, and so out of every proxy's and server's logs.
-        let form = "login=\(formEncode(settings.login.value))&passwd=\(formEncode(settings.password.value))&output_format=json"
+        let form = "login=\(formEncode(settings.login.value))&passwd=\(formEncode(settings.legacyPassword.value))&output_format=json"
         request.body = .bytes(ByteBuffer(string: form))
         let response = try await http.send(request, endpoint: method)
         let envelope = try http.decode(BegetLegacy.Envelope<Result>.self, from: response, endpoint: method)
@@ -131,7 +138,15 @@ struct BegetSource: Source {
         request.body = .bytes(ByteBuffer(bytes: body))
         let auth = try http.decode(BegetModern.Auth.self, from: try await http.send(request, endpoint: "auth"), endpoint: "auth")
         guard let token = auth.token, !token.isEmpty else {
-            throw SyncFailure(endpoint: "auth", reason: "refused", message: "auth: \(auth.error ?? "no token in the answer")")
+            if let error = auth.error, error.hasPrefix("CODE_REQUIRED") {
+                // Two-factor sign-in: the code goes to the owner's phone or mailbox, and nothing
+                // unattended can answer it.
+                throw SyncFailure(endpoint: "auth", reason: "refused", message: """
+                    auth: \(error.prefix(40)): the account has two-factor sign-in on, and the exporter cannot enter the code; \
+                    use a Beget account without two-factor sign-in for the exporter (VPS and cloud services are not read until then)
+                    """)
+            }
+            throw SyncFailure(endpoint: "auth", reason: "refused", message: "auth: \(auth.error?.prefix(80) ?? "no token in the answer")")
         }
         return token
     }
@@ -227,9 +242,11 @@ struct BegetSource: Source {
         return DailyCost(day: day, provider: provider, resourceID: id, service: service, category: category, account: settings.account, cost: cost)
     }
 
-    /// `2025-09-01 10:11:12`, Moscow time (Beget does not say; its panel shows MSK).
+    /// `2025-09-01 10:11:12`, Moscow time (Beget does not say; its panel shows MSK), or RFC 3339
+    /// with its own offset.
     static func date(_ text: String?) -> Date? {
         guard let text = text.flatMap(DateText.ascii) else { return nil }
+        if let instant = ISO8601Dates().date(text.replacingOccurrences(of: " ", with: "T")) { return instant }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "Europe/Moscow")

@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// A project-scoped Keystone v3 token and its service catalog, re-issued when it expires or
-/// when an OpenStack service answers 401. Concurrent callers share one issuance. Selectel's
+/// A Keystone v3 token (project-scoped; domain-scoped for Selectel's resell API) and its
+/// service catalog, re-issued when it expires or when an OpenStack service answers 401. Concurrent callers share one issuance. Selectel's
 /// service users and any OpenStack cloud's users or application credentials (`type: openstack`).
 actor KeystoneSession {
     struct Token: Sendable {
@@ -18,6 +18,8 @@ actor KeystoneSession {
         /// A user's password; the token is scoped to the project `projectID`. Selectel names
         /// both domains by the account number; elsewhere the user's domain is usually `Default`.
         case password(username: Secret, password: Secret, userDomain: String, projectID: String, projectDomain: String?)
+        /// A user's password; the token is scoped to the domain `domain` (Selectel's resell API).
+        case domainPassword(username: Secret, password: Secret, domain: String)
         /// An application credential: already bound to its project, so no scope is sent.
         case applicationCredential(id: Secret, secret: Secret)
     }
@@ -77,6 +79,12 @@ actor KeystoneSession {
                 "identity": ["methods": ["password"],
                              "password": ["user": ["name": username.value, "domain": ["name": userDomain], "password": password.value]]],
                 "scope": ["project": project],
+            ]]
+        case let .domainPassword(username, password, domain):
+            body = ["auth": [
+                "identity": ["methods": ["password"],
+                             "password": ["user": ["name": username.value, "domain": ["name": domain], "password": password.value]]],
+                "scope": ["domain": ["name": domain]],
             ]]
         case let .applicationCredential(id, secret):
             body = ["auth": ["identity": ["methods": ["application_credential"],

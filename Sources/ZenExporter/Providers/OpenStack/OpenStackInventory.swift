@@ -34,6 +34,9 @@ struct OpenStackInventory: Sendable {
         var utilizationInterval: Duration = .seconds(3600)
         /// Gnocchi requests in flight at once.
         var utilizationConcurrency = 8
+        /// The external network whose ports hold public addresses billed as such (VK Cloud:
+        /// `ext-net`); nil reads none (OpenStackExternalPorts.swift).
+        var externalNetwork: String?
     }
 
     /// A record and the project × region whose listing returned it.
@@ -49,6 +52,8 @@ struct OpenStackInventory: Sendable {
         var floatingIPs: [Located<OpenStack.FloatingIPs.FloatingIP>] = []
         var shares: [Located<OpenStack.Shares.Share>] = []
         var loadBalancers: [Located<OpenStack.LoadBalancers.LoadBalancer>] = []
+        /// Ports on the external network: a public address each.
+        var externalPorts: [Located<OpenStack.Ports.Port>] = []
         /// Project × region pairs whose Nova and Cinder both answered.
         var scopes: Set<InventoryScope> = []
         /// Each listing that answered: its project × region and resource type.
@@ -124,6 +129,14 @@ struct OpenStackInventory: Sendable {
                         try await Self.inProject(project) {
                             found.floatingIPs += try await floatingIPs(scope, catalog: catalog, into: &snapshot, window: window).map { Located(scope: scope, record: $0) }
                             found.listed.insert(Listing(scope: scope, resourceType: "ip"))
+                        }
+                    }
+                }
+                if let network = options.externalNetwork {
+                    try await failures.attempt {
+                        try await Self.inProject(project) {
+                            found.externalPorts += try await externalPorts(on: network, scope, catalog: catalog, into: &snapshot, window: window)
+                                .map { Located(scope: scope, record: $0) }
                         }
                     }
                 }

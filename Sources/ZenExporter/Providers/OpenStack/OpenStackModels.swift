@@ -57,8 +57,17 @@ enum OpenStack {
             var device_id: String?
             var device_owner: String?
             var status: String?
+            struct FixedIP: Decodable { var ip_address: String? }
+            var fixed_ips: [FixedIP]?
+            var created_at: String?
         }
         var ports: [Port]
+    }
+
+    /// `GET /v2.0/networks`: only what finds a network by name.
+    struct Networks: Decodable {
+        struct Network: Decodable { var id: String; var name: String? }
+        var networks: [Network]
     }
 
     /// Gnocchi aggregates: `{"measures": {"aggregated": [[time, granularity, value], …]}}`

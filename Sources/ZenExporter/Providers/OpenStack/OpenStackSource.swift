@@ -24,12 +24,17 @@ struct OpenStackSource: Source {
         var account: String
         var utilizationInterval: Duration = .seconds(3600)
         var utilizationConcurrency = 8
+        /// `balance: vk`: the project balance from VK Cloud's billing API.
+        var balance: VKBalance? = nil
+        /// `external_network`: the network whose ports' addresses are billed as floating IPs.
+        var externalNetwork: String? = nil
     }
 
     static let kind = SourceKind(
         settingKeys: ["identity_url", "username_env", "username_file", "password_env", "password_file", "user_domain",
                       "application_credential_id", "application_credential_secret_env", "application_credential_secret_file",
-                      "project_id", "project_ids", "regions", "price_list", "account", "utilization_interval", "utilization_concurrency"],
+                      "project_id", "project_ids", "regions", "price_list", "account", "utilization_interval", "utilization_concurrency",
+                      "balance", "balance_pid", "balance_url", "external_network"],
         readSettings: { fields, reader in
             let identity = reader.credentialURL(fields, "identity_url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
             if identity == nil && fields["identity_url"] == nil {
@@ -76,7 +81,8 @@ struct OpenStackSource: Source {
                 regions: reader.sequence(fields, "regions").compactMap { $0.scalar?.string }, priceList: priceList,
                 account: reader.string(fields, "account") ?? projectIDs.first ?? "",
                 utilizationInterval: reader.duration(fields, "utilization_interval") ?? .seconds(3600),
-                utilizationConcurrency: reader.int(fields, "utilization_concurrency", range: 1...64) ?? 8)
+                utilizationConcurrency: reader.int(fields, "utilization_concurrency", range: 1...64) ?? 8,
+                balance: VKBalance.read(fields, reader), externalNetwork: reader.string(fields, "external_network"))
         },
         make: { config in
             let settings = config.settings as? Settings
@@ -102,7 +108,8 @@ struct OpenStackSource: Source {
         return OpenStackInventory(
             provider: provider, http: http,
             options: .init(regions: settings.regions, extras: [.floatingIPs, .shares, .loadBalancers],
-                           utilizationInterval: settings.utilizationInterval, utilizationConcurrency: settings.utilizationConcurrency),
+                           utilizationInterval: settings.utilizationInterval, utilizationConcurrency: settings.utilizationConcurrency,
+                           externalNetwork: settings.externalNetwork),
             state: state.openstack,
             makeSession: { project in
                 let credentials: KeystoneSession.Credentials = switch settings.credentials {
@@ -146,6 +153,9 @@ struct OpenStackSource: Source {
         snapshot.billing = priced.filter(\.billedNow).map(\.item)
         snapshot.dailyCosts = billing.dailyCosts(priced)
         snapshot.unpriced = unpriced
+        if let balance = settings.balance, let project = projects.first {
+            try await failures.attempt { try await balance.read(project: project, inventory: inventory, account: settings.account, into: &snapshot) }
+        }
         snapshot.endpointFailures = failures.all
         return snapshot
     }

@@ -3,9 +3,10 @@ import Foundation
 import Yams
 
 /// What a private or public OpenStack cloud charges, from a file the operator keeps: a price per
-/// flavour, per volume type and GB, per floating IP, load balancer and share type and GB, each
-/// by the hour or by the month, in one currency, from an effective date. `type: openstack` has
-/// no bill to read; this list is its cost (docs/providers/openstack.md has both formats).
+/// flavour (or per vCPU and GB of RAM, as VK Cloud prices), per volume type and GB, per floating
+/// IP, load balancer and share type and GB, each by the hour or by the month, in one currency,
+/// from an effective date. `type: openstack` has no bill to read; this list is its cost
+/// (docs/providers/openstack.md has both formats).
 struct PriceList: Sendable, Equatable {
     /// What one price is for.
     enum Unit: String, Sendable, CaseIterable {
@@ -31,6 +32,8 @@ struct PriceList: Sendable, Equatable {
     /// The kinds of row a price list has.
     enum Kind: String, Sendable, CaseIterable {
         case flavor, volumeType = "volume_type", floatingIP = "floating_ip", loadBalancer = "load_balancer", shareType = "share_type"
+        /// Component prices: one vCPU, one GB of RAM.
+        case vcpu, ramGB = "ram_gb"
         /// The YAML section of a kind.
         var section: String {
             switch self {
@@ -39,6 +42,8 @@ struct PriceList: Sendable, Equatable {
             case .floatingIP: "floating_ip"
             case .loadBalancer: "load_balancer"
             case .shareType: "share_types"
+            case .vcpu: "vcpu"
+            case .ramGB: "ram_gb"
             }
         }
         /// Kinds priced per resource by a name (a flavour, a type); the others have one price.
@@ -58,6 +63,36 @@ struct PriceList: Sendable, Equatable {
     var prices: [Kind: [String: Price]] = [:]
 
     func price(_ kind: Kind, _ name: String = "") -> Price? { prices[kind]?[kind.named ? name : ""] }
+
+    /// A flavour's price: its own by name, else its vCPUs and RAM (Nova gives both; RAM in MB)
+    /// at the component prices.
+    func flavorPrice(_ name: String, vcpus: Int?, ramMB: Int?) -> Price? {
+        if let named = price(.flavor, name) { return named }
+        guard let vcpus, let ramMB, let cpu = price(.vcpu), let ram = price(.ramGB), cpu.unit == ram.unit else { return nil }
+        return Price(amount: cpu.amount * Decimal(vcpus) + ram.amount * Decimal(ramMB) / 1024, unit: cpu.unit)
+    }
+
+    /// VK Cloud's outdated volume type names, which its API still returns, and their current
+    /// ones (computing/iaas/concepts/about in vk-cs/docs-public): one price covers both.
+    static let volumeTypeAliases = ["dp1": "ceph-hdd", "ms1": "ceph-hdd", "dp1-ssd": "ceph-ssd", "ko1-ssd": "ceph-ssd",
+                                    "dp1-high-iops": "high-iops", "ko1-high-iops": "high-iops"]
+
+    /// A volume type's price per GB: its own, else its current name's.
+    func volumeTypePrice(_ name: String) -> Price? {
+        price(.volumeType, name) ?? Self.volumeTypeAliases[name].flatMap { price(.volumeType, $0) }
+    }
+
+    /// Component prices come as a pair in one unit: a flavour is priced from both at once.
+    private func checkedComponents(file: String) throws -> PriceList {
+        let cpu = price(.vcpu), ram = price(.ramGB)
+        if (cpu == nil) != (ram == nil) {
+            throw Failure(description: "\(file): vcpu and ram_gb go together (a flavour is priced from both)")
+        }
+        if let cpu, let ram, cpu.unit != ram.unit {
+            throw Failure(description: "\(file): vcpu and ram_gb must be in the same unit (\(cpu.unit.rawValue) and \(ram.unit.rawValue))")
+        }
+        return self
+    }
 
     // MARK: Reading
 
@@ -123,7 +158,7 @@ struct PriceList: Sendable, Equatable {
         guard let currency, let effective else { throw Failure(description: "\(file):1: currency and effective are required") }
         list.currency = currency
         list.effective = effective
-        return list
+        return try list.checkedComponents(file: file)
     }
 
     private static func price(_ node: Node, kind: Kind, path: String, _ fail: (Node?, String) -> Failure) throws -> Price {
@@ -145,7 +180,8 @@ struct PriceList: Sendable, Equatable {
     }
 
     /// `kind,name,price,unit,currency,effective`, one price a row; every row in one currency and
-    /// from one date. `kind` is flavor, volume_type, floating_ip, load_balancer or share_type.
+    /// from one date. `kind` is flavor, volume_type, floating_ip, load_balancer, share_type, vcpu
+    /// or ram_gb.
     static func csv(_ text: String, file: String) throws -> PriceList {
         var reader = CSVReader(ByteArrayChunks(Array(text.utf8)), file: file)
         guard let header = try reader.next()?.fields.map({ $0.trimmingCharacters(in: .whitespaces) }) else {
@@ -180,7 +216,7 @@ struct PriceList: Sendable, Equatable {
             list = updated
         }
         guard let list else { throw Failure(description: "\(file):2: no prices") }
-        return list
+        return try list.checkedComponents(file: file)
     }
 }
 

@@ -77,17 +77,22 @@ struct PriceListBilling: Sendable {
             // A stopped server paid until it stopped (`updated`, its last change of state).
             let stoppedAt = stoppedFree ? (server.updated.flatMap(dates.date) ?? .distantPast) : nil
             add("server", server.id, server.name ?? server.id, found.scope, created: server.created, priceKey: flavor,
-                price: list.price(.flavor, flavor), billedUntil: stoppedAt)
+                price: list.flavorPrice(flavor, vcpus: server.flavor?.vcpus, ramMB: server.flavor?.ram), billedUntil: stoppedAt)
         }
         for found in found.volumes {
             let volume = found.record
             let type = volume.volume_type ?? ""
             add("volume", volume.id, volume.name ?? volume.id, found.scope, created: volume.created_at, priceKey: type,
-                price: list.price(.volumeType, type), gigabytes: volume.size ?? 0)
+                price: list.volumeTypePrice(type), gigabytes: volume.size ?? 0)
         }
         for found in found.floatingIPs {
             let address = found.record
             add("ip", address.id, address.floating_ip_address ?? address.id, found.scope, created: address.created_at, priceKey: "",
+                price: list.price(.floatingIP))
+        }
+        for found in found.externalPorts {
+            let port = found.record
+            add("ip", port.id, port.fixed_ips?.first?.ip_address ?? port.name ?? port.id, found.scope, created: port.created_at, priceKey: "",
                 price: list.price(.floatingIP))
         }
         for found in found.loadBalancers {

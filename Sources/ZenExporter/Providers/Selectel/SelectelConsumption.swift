@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CostModel
 import Foundation
+import NIOCore
 
 /// Consumption statistics in pieces that fit the body limit. The rows of a 3,000-server account
 /// for a day and a half (every object, metric and hour) are ~120 MB of JSON. As before, hourly
@@ -70,6 +71,30 @@ extension SelectelSource {
         }
     }
 
+    /// The `group_type` asked for. `project_object_region_metric` is not among the documented
+    /// values (project, object, metric, project_metric, region_metric) but is what the API
+    /// answers today; should it be refused with a 400, the documented `object` is asked for
+    /// from then on, and that is reported once rather than failing the sync.
+    struct StatisticsGrouping: Sendable {
+        static let detailed = "project_object_region_metric"
+        static let documented = "object"
+        var groupType = detailed
+        private var unreported: SyncFailure?
+
+        mutating func fallBack(after refusal: SyncFailure) {
+            guard groupType == Self.detailed else { return }
+            groupType = Self.documented
+            unreported = SyncFailure(endpoint: "consumption", reason: "group_type",
+                                     message: "consumption: \(Self.detailed) refused (\(refusal.message.prefix(200))); asking by \(Self.documented) from now on")
+        }
+
+        /// The fallback, the first time it is asked for after it happened.
+        mutating func takeUnreported() -> SyncFailure? {
+            defer { unreported = nil }
+            return unreported
+        }
+    }
+
     /// How many statistics requests are in flight at once: two overlap one answer's transfer
     /// with another's parsing, on two cores.
     static let statisticsConcurrency = 2
@@ -87,7 +112,7 @@ extension SelectelSource {
             // Up to the end of the day before yesterday.
             windows += StatisticsWindow.covering(.day, from: first, to: yesterday.addingTimeInterval(-1), span: spans.days, calendar)
         }
-        let fetched = try await statistics(windows, calendar: calendar, reporting: window.reporting.timeZone)
+        let fetched = try await statistics(windows, calendar: calendar)
 
         var tally = ConsumptionTally()
         // Hourly windows first, then daily ones, each in time order: the order of today's rows.
@@ -128,7 +153,7 @@ extension SelectelSource {
 
     /// Every window read (halved while too large), at most `statisticsConcurrency` at a time;
     /// any other failure fails the lot.
-    private func statistics(_ windows: [StatisticsWindow], calendar: Calendar, reporting: TimeZone) async throws
+    private func statistics(_ windows: [StatisticsWindow], calendar: Calendar) async throws
         -> (tallies: [FetchedWindow], refused: [StatisticsWindow]) {
         enum Outcome: Sendable {
             case read(FetchedWindow)
@@ -145,7 +170,7 @@ extension SelectelSource {
                     inFlight += 1
                     group.addTask {
                         do {
-                            return .read(try await statistics(window, reporting: reporting))
+                            return .read(try await statistics(window))
                         } catch let failure as SyncFailure where failure.isBodyTooLarge {
                             return .tooLarge(window, failure)
                         }
@@ -169,14 +194,23 @@ extension SelectelSource {
 
     /// One window's rows, tallied as they are read, off the cooperative pool (a 64 MiB body
     /// holds a slow core for about a second).
-    private func statistics(_ window: StatisticsWindow, reporting: TimeZone) async throws -> FetchedWindow {
+    private func statistics(_ window: StatisticsWindow) async throws -> FetchedWindow {
         let keys = Self.providerKeys.map { "provider_keys=\($0)" }.joined(separator: "&")
-        let path = "/v1/cloud_billing/statistic/consumption?\(keys)&start=\(naive(window.start))&end=\(naive(window.end))&locale=en"
-            + "&group_type=project_object_region_metric&period_group_type=\(window.grouping.rawValue)"
-        let body = try await get(path, endpoint: "consumption").body
+        func path(_ groupType: String) -> String {
+            "/v1/cloud_billing/statistic/consumption?\(keys)&start=\(naive(window.start))&end=\(naive(window.end))&locale=en"
+                + "&group_type=\(groupType)&period_group_type=\(window.grouping.rawValue)"
+        }
+        let groupType = state.grouping.withLock { $0.groupType }
+        let body: ByteBuffer
+        do {
+            body = try await get(path(groupType), endpoint: "consumption").body
+        } catch let refusal as SyncFailure where refusal.reason == "http_400" && groupType == StatisticsGrouping.detailed {
+            state.grouping.withLock { $0.fallBack(after: refusal) }
+            body = try await get(path(StatisticsGrouping.documented), endpoint: "consumption").body
+        }
         let hourly = window.grouping == .hour
         let tally = try await offCooperativePool { isCancelled in
-            var tally = ConsumptionTally(reporting: reporting)
+            var tally = ConsumptionTally()
             let status: String?
             do {
                 status = try body.withUnsafeReadableBytes { bytes in
@@ -196,8 +230,9 @@ extension SelectelSource {
     }
 }
 
-/// What consumption rows add up to: cost per reporting day and object, and each object's cost
-/// in the latest hour billed (the run rate).
+/// What consumption rows add up to: cost per day and object, and each object's cost in the
+/// latest hour billed (the run rate). A row counts for its Moscow calendar date in any
+/// reporting zone: Selectel bills in Moscow days (docs/providers/yandex.md, "Calendar days").
 struct ConsumptionTally: Sendable {
     struct Key: Hashable, Sendable {
         var day: LocalDay
@@ -239,7 +274,6 @@ struct ConsumptionTally: Sendable {
         var row: Selectel.ConsumptionReader.Row
     }
 
-    let reporting: TimeZone
     private(set) var days: [Key: Day] = [:]
     /// The latest `period` among hourly rows, and each object's cost in it.
     private(set) var lastPeriod = ""
@@ -248,10 +282,6 @@ struct ConsumptionTally: Sendable {
     /// The first billed row whose `period` is no time (its object and period): its cost has
     /// no day, so the window cannot be tallied whole.
     private(set) var unreadPeriod: (object: String, period: String)?
-
-    init(reporting: TimeZone = TimeZone(identifier: "UTC") ?? .current) {
-        self.reporting = reporting
-    }
 
     mutating func add(_ row: Selectel.ConsumptionReader.Row, hourly: Bool) {
         let period = row.period ?? ""
@@ -298,14 +328,14 @@ struct ConsumptionTally: Sendable {
         return Day(service: service, category: Taxonomy.classify(provider: "selectel", service: service).category)
     }
 
-    /// The reporting day of a Moscow wall-clock `period` (one parse per distinct period).
+    /// The Moscow calendar day of a Moscow wall-clock `period` (one parse per distinct period).
     private mutating func day(of period: String) -> LocalDay? {
         if let known = dayOfPeriod[period] { return known }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = SelectelSource.moscow
         formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        let day = DateText.ascii(String(period.prefix(19))).flatMap { formatter.date(from: $0) }.map { LocalDay($0, in: reporting) }
+        let day = DateText.ascii(String(period.prefix(19))).flatMap { formatter.date(from: $0) }.map { LocalDay($0, in: SelectelSource.moscow) }
         dayOfPeriod[period] = day
         return day
     }

@@ -84,7 +84,12 @@ struct SelectelSource: Source {
     let state = SelectelState()
     var provider: String { "selectel" }
     var retriesRequests: Bool { true }
-    static let providerKeys = ["vpc", "mks", "dbaas", "craas", "storage"]
+    /// Every provider key the statistics API documents: `provider_keys` is required, and a key
+    /// left out is spend never asked for.
+    static let providerKeys = ["vpc", "mks", "dbaas", "craas", "storage", "cdn", "serverless", "vmware", "ones", "mobfarm", "ses"]
+    /// Provider keys whose rows are one service whatever their object type.
+    static let providerServices = ["craas": "Container Registry", "cdn": "CDN", "serverless": "Cloud Functions", "vmware": "VMware Cloud",
+                                   "ones": "1C Cloud", "mobfarm": "Mobile Farm", "ses": "SES"]
     static let moscow = TimeZone(identifier: "Europe/Moscow") ?? .current
 
     init(settings: Settings, http: ProviderClient) {
@@ -123,6 +128,7 @@ struct SelectelSource: Source {
         try await failures.attempt { reported = try await balance(into: &snapshot) }
         // Billing is the truth: without it nothing is committed and the last good data stays.
         try await consumption(into: &snapshot, window: window, currency: try costCurrency(reported: reported, failures: failures.all))
+        if let fallback = state.grouping.withLock({ $0.takeUnreported() }) { try await failures.attempt { throw fallback } }
         if settings.username != nil, settings.password != nil {
             try await inventory(into: &snapshot, window: window, started: started, failures: &failures)
         }
@@ -139,16 +145,44 @@ struct SelectelSource: Source {
     }
 
     /// The configured projects, or every enabled project of the account from the projects API
-    /// (static token); none when that fails, so that nothing is judged a zombie.
+    /// (static token, else a Keystone token); none when that fails, so that nothing is judged
+    /// a zombie.
     private func projects(failures: inout EndpointFailures) async throws -> [String] {
         if !settings.projectIDs.isEmpty { return settings.projectIDs }
         var found: [String] = []
         try await failures.attempt {
-            let response = try await get("/vpc/resell/v2/projects", endpoint: "projects")
+            let response: ProviderClient.Response
+            do {
+                response = try await get("/vpc/resell/v2/projects", endpoint: "projects")
+            } catch let refused as SyncFailure where refused.reason == "http_401" || refused.reason == "http_403" {
+                response = try await projectsByKeystone(refused: refused)
+            }
             found = try http.decode(Selectel.Projects.self, from: response, endpoint: "projects").projects
                 .filter { $0.enabled != false }.map(\.id).filter { !$0.isEmpty }.sorted()
         }
         return found
+    }
+
+    /// The projects list as Selectel's own SDK reads it: a Keystone token scoped to the
+    /// account's domain, at the catalog's `resell` endpoint.
+    private func projectsByKeystone(refused: SyncFailure) async throws -> ProviderClient.Response {
+        guard let username = settings.username, let password = settings.password else { throw refused }
+        let session = KeystoneSession(identityURL: settings.identityURL,
+                                      credentials: .domainPassword(username: username, password: password, domain: settings.accountID), http: http)
+        let token = try await session.token()
+        let regions = token.catalog["resell"] ?? [:]
+        guard let base = settings.regions.lazy.compactMap({ regions[$0] }).first ?? regions.sorted(by: { $0.key < $1.key }).first?.value else {
+            throw SyncFailure(endpoint: "projects", reason: refused.reason,
+                              message: "\(refused.message); the Keystone catalog lists no resell endpoint to ask instead")
+        }
+        let url = "\(base)/v2/projects"
+        if let refusal = ConfigReader.credentialURLRefusal(url) {
+            throw SyncFailure(endpoint: "projects", reason: SyncFailure.insecureURL, message: "projects: the catalog's URL is refused: \(refusal)")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "X-Auth-Token", value: token.value)
+        request.headers.add(name: "Accept", value: "application/json")
+        return try await http.send(request, endpoint: "projects")
     }
 
     // MARK: Billing API (static token)
@@ -208,6 +242,7 @@ struct SelectelSource: Source {
         if objectType.hasPrefix("dbaas") || providerKey == "dbaas" { return "Managed Databases" }
         if objectType.hasPrefix("mks") || providerKey == "mks" { return "Managed Kubernetes" }
         if objectType.hasPrefix("s3") || providerKey == "storage" { return "Object Storage" }
+        if let service = providerServices[providerKey] { return service }
         return objectType.isEmpty ? providerKey : objectType
     }
 
@@ -233,6 +268,7 @@ struct SelectelSource: Source {
 /// the body limit, its OpenStack inventory's sessions and utilisation, and the account's currency.
 final class SelectelState: Sendable {
     let spans = Mutex(SelectelSource.StatisticsSpans())
+    let grouping = Mutex(SelectelSource.StatisticsGrouping())
     let openstack = OpenStackState()
     /// The currency the account last reported (`/v3/balances`), for a sync whose balance fails.
     let currency = Mutex<Currency?>(nil)

@@ -110,7 +110,8 @@ final class YandexSource: Source {
         typealias Page = YandexModels.Page
         var pageToken = ""
         repeat {
-            let url = "\(settings.computeURL)?folderId=\(folder)&pageSize=1000" + (pageToken.isEmpty ? "" : "&pageToken=\(pageToken)")
+            let url = "\(settings.computeURL)?folderId=\(CloudRuSource.escape(folder))&pageSize=1000"
+                + (pageToken.isEmpty ? "" : "&pageToken=\(CloudRuSource.escape(pageToken))")
             let page = try http.decode(Page.self, from: try await get(url, token: token, endpoint: "compute/\(folder)"), endpoint: "compute/\(folder)")
             for instance in page.instances ?? [] {
                 let cores = instance.resources?.cores?.value ?? 0
@@ -133,7 +134,7 @@ final class YandexSource: Source {
             throw SyncFailure(endpoint: "billing_export", reason: "no_files", message: "no .csv files in \(settings.exportDirectory)")
         }
         let read = try files.parse(names.map { directory.appendingPathComponent($0).path }) {
-            try YandexExportFile.read(path: $0, timeZone: window.reporting.timeZone)
+            try YandexExportFile.read(path: $0)
         }
         let merged = YandexExportFile.snapshot(of: read, account: settings.billingAccountID)
         snapshot.billing = merged.billing
@@ -143,8 +144,10 @@ final class YandexSource: Source {
     }
 }
 
-/// One file of the detailed billing export: net cost (cost + credit) per Moscow day, resource
-/// and service.
+/// One file of the detailed billing export: net cost (cost + credit) per day, resource and
+/// service. A row's `date` is a calendar day of Yandex's billing (Moscow time), and it is filed
+/// under that same date whatever the reporting zone: the day it is dated is the day it counts
+/// for (docs/providers/yandex.md).
 struct YandexExportFile: Sendable {
     struct Key: Hashable, Sendable {
         var day: LocalDay
@@ -159,7 +162,7 @@ struct YandexExportFile: Sendable {
 
     static let required = ["date", "currency", "cost", "service_name"]
 
-    static func read(path: String, timeZone: TimeZone) throws -> YandexExportFile {
+    static func read(path: String) throws -> YandexExportFile {
         var file = YandexExportFile()
         let name = URL(fileURLWithPath: path).lastPathComponent
         let reader = path.hasSuffix(".gz") ? AnyCSVReader(CSVReader(try ReadAheadChunks.gzipFile(path: path, name: name), file: name))
@@ -171,7 +174,6 @@ struct YandexExportFile: Sendable {
             throw SyncFailure(endpoint: "billing_export", reason: "bad_file", message: "\(name):1: missing columns \(missing.joined(separator: ", "))")
         }
         let labels = header.enumerated().filter { $0.element.hasPrefix("label.user_labels.") }
-        let moscow = TimeZone(identifier: "Europe/Moscow") ?? timeZone
         while true {
             let record: (line: Int, fields: [String])
             do {
@@ -188,12 +190,10 @@ struct YandexExportFile: Sendable {
                 file.badRows.append(.init(file: name, line: record.line, reason: "cost \"\(field("cost"))\" or date \"\(field("date"))\" unreadable, or \(fields.count) fields for \(header.count) columns"))
                 continue
             }
-            // A Moscow-time day; move it only if the reporting zone is another one.
-            let reportingDay = moscow == timeZone ? day : LocalDay(day.start(in: moscow), in: timeZone)
             let credit = Decimal.exact(field("credit")) ?? 0
             let service = field("service_name")
             let resource = field("resource_id").isEmpty ? "\(field("service_id"))|\(field("folder_id"))" : field("resource_id")
-            file.daily[Key(day: reportingDay, resourceID: resource, service: service, currency: Currency(field("currency"))), default: 0] += cost + credit
+            file.daily[Key(day: day, resourceID: resource, service: service, currency: Currency(field("currency"))), default: 0] += cost + credit
             if !labels.isEmpty {
                 var resourceTags: [String: String] = [:]
                 for (index, label) in labels where index < fields.count && !fields[index].isEmpty {
