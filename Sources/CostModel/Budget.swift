@@ -85,10 +85,10 @@ public extension Budget {
         let today = LocalDay(now, in: timeZone)
         let (first, last) = period.bounds(containing: today)
         let history = costs.filter { item in
-            item.cost.cost.currency == amount.currency && scope.allSatisfy { item.value(of: $0.key) == $0.value }
+            item.cost.currency == amount.currency && scope.allSatisfy { item.value(of: $0.key) == $0.value }
         }
         let series = DailySeries(scope: CostScope("budget:\(name)"), currency: amount.currency,
-                                 amounts: sum(history, by: \.cost.day, amount: \.cost.cost.amount))
+                                 amounts: sum(history, by: \.cost.day, amount: { Micros.decimal($0.cost.micros) }))
         let spent = series.values(from: first, through: min(today, last)).map(\.amount).reduce(0, +)
         let forecast = Forecaster().projectPeriodEnd(series, first: first, last: last, now: now, timeZone: timeZone)
         let utilization = amount.amount > 0 ? (spent / amount.amount).doubleValue : 0

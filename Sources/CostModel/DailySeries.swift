@@ -40,9 +40,10 @@ public struct DailySeries: Sendable, Equatable {
     /// Series for the total, each provider, each service and each category, per currency.
     public static func scopes(of costs: [DailyCost]) -> [DailySeries] {
         var series: [SeriesKey: [LocalDay: Decimal]] = [:]
-        for cost in costs {
-            for scope in [CostScope.total, .provider(cost.provider), .service(cost.service), .category(cost.category)] {
-                series[SeriesKey(scope: scope, currency: cost.cost.currency), default: [:]][cost.day, default: 0] += cost.cost.amount
+        for row in costs {
+            let amount = Micros.decimal(row.micros)
+            for scope in [CostScope.total, .provider(row.provider), .service(row.service), .category(row.category)] {
+                series[SeriesKey(scope: scope, currency: row.currency), default: [:]][row.day, default: 0] += amount
             }
         }
         return series.map { DailySeries(scope: $0.key.scope, currency: $0.key.currency, amounts: $0.value) }

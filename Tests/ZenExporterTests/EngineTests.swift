@@ -186,8 +186,8 @@ struct EngineTests {
             status.up = true
             status.lastSuccess = Self.now
         }
-        let ahead = await estate.evaluate(ahead: ["other": landing], evaluate)
-        #expect(await estate.land(["other": landing], evaluatedAhead: ahead))
+        let prepared = await estate.prepareEvaluation(of: ["other": landing], evaluate)
+        #expect(await estate.land(["other": landing], with: prepared))
         #expect(abs(exposition(engine).sum("infrazen_infrastructure_cost_monthly") - 234_300) < 0.005)
 
         letGo.yield()

@@ -15,19 +15,7 @@ struct MoneyPropertyTests {
     static let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
     static let estates = 24
 
-    /// SplitMix64: a small generator whose sequence is fixed by its seed.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    }
+    typealias Generator = SplitMix64
 
     struct Row {
         var resource: Int

@@ -33,7 +33,7 @@ enum LandingPage {
         </head><body>
         <h1>ZenExporter</h1>
         <p>Cloud spend for Prometheus. Version \(escape(BuildInfo.current.version)); \(series) series at <a href="/metrics">/metrics</a>.
-        Figures as of the last evaluation, \(evaluation.now.timeIntervalSince1970 > 0 ? ISO8601DateFormatter().string(from: evaluation.now) : "not yet run").</p>
+        Figures as of the last evaluation, \(evaluation.now.timeIntervalSince1970 > 0 ? ISO8601Dates().string(evaluation.now) : "not yet run").</p>
         \(sections.joined(separator: "\n"))
         <p><a href="/-/healthy">/-/healthy</a> · <a href="/-/ready">/-/ready</a></p>
         </body></html>
@@ -157,7 +157,7 @@ enum LandingPage {
             case .some(false): source.hasData ? "down (serving last good data)" : "down"
             case .none: source.hasData ? "restored, syncing" : "syncing"
             }
-            let lastSync = source.lastSuccess.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
+            let lastSync = source.lastSuccess.map { ISO8601Dates().string($0) } ?? "never"
             let errors = source.errors.values.reduce(0, +)
             return "<tr><td>\(escape(source.name))</td><td>\(escape(source.provider))</td><td>\(state)</td><td>\(lastSync)</td>"
                 + "<td>\(source.resources.count)</td><td>\(errors)</td><td>\(escape(source.lastError ?? ""))</td></tr>"

@@ -105,7 +105,7 @@ extension MonthlyReport {
     var generatedDay: String { ISO8601DateFormatter.string(from: generatedAt, timeZone: .gmt, formatOptions: [.withFullDate]) }
 
     var markdown: String {
-        var text = "# \(title)\n\n\(coverage) Generated \(ISO8601DateFormatter().string(from: generatedAt)).\n"
+        var text = "# \(title)\n\n\(coverage) Generated \(ISO8601Dates().string(generatedAt)).\n"
         for table in tables {
             text += "\n## \(table.title)\n\n"
             guard !table.rows.isEmpty else {

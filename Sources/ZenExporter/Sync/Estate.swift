@@ -105,7 +105,7 @@ actor Estate {
 
     /// An evaluation made ahead of the changes it includes, and how many changes the
     /// estate had then: it may be published with them only if no other change came since.
-    struct Ahead: Sendable {
+    struct PreparedEvaluation: Sendable {
         let evaluation: EstateEvaluation
         let seen: Int
     }
@@ -115,7 +115,7 @@ actor Estate {
     /// Evaluates the statuses as they will be once `pending` lands, without changing or
     /// publishing anything: a sync evaluates while its database write is still running, and a
     /// restart while the per-resource series are still rendering.
-    func evaluate(ahead pending: [String: StatusChange], _ make: @Sendable ([SourceStatus], [UsageStatus]) async -> EstateEvaluation) async -> Ahead {
+    func prepareEvaluation(of pending: [String: StatusChange], _ make: @Sendable ([SourceStatus], [UsageStatus]) async -> EstateEvaluation) async -> PreparedEvaluation {
         let seen = changes
         var future = statuses
         for (source, change) in pending {
@@ -124,13 +124,13 @@ actor Estate {
             future[source] = status
         }
         let sorted = future.values.sorted { $0.name < $1.name }
-        return Ahead(evaluation: await make(sorted, allUsage), seen: seen)
+        return PreparedEvaluation(evaluation: await make(sorted, allUsage), seen: seen)
     }
 
     /// Lands `pending` and publishes it with the evaluation made ahead of it, when nothing
     /// else changed meanwhile. Otherwise lands it unpublished and returns false: the caller
     /// evaluates again, over everything.
-    func land(_ pending: [String: StatusChange], evaluatedAhead ahead: Ahead) -> Bool {
+    func land(_ pending: [String: StatusChange], with prepared: PreparedEvaluation) -> Bool {
         for (source, change) in pending {
             guard var status = statuses[source] else { continue }
             change(&status)
@@ -138,10 +138,10 @@ actor Estate {
         }
         // Landing is a change too: an evaluation made ahead of another landing, before this
         // one, does not include it and must not be published after it.
-        let unchangedMeanwhile = changes == ahead.seen
+        let unchangedMeanwhile = changes == prepared.seen
         changes += 1
         guard unchangedMeanwhile else { return false }
-        evaluation = ahead.evaluation
+        evaluation = prepared.evaluation
         evaluatedChanges = changes
         publishNow()
         return true

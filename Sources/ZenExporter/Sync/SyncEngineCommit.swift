@@ -103,7 +103,7 @@ extension SyncEngine {
         // the write is done, and a failed write publishes nothing.
         let evaluateStarted = ContinuousClock.now
         // Evaluated without the series, which the evaluation does not read.
-        let ahead = await evaluate(ahead: [name: landing])
+        let prepared = await prepareEvaluation(of: [name: landing])
         let evaluateSeconds = (ContinuousClock.now - evaluateStarted).seconds
         let (fragments, renderSeconds) = try await rendered
         do {
@@ -115,7 +115,7 @@ extension SyncEngine {
         await land([name: { status in
             landing(&status)
             status.fragments = fragments
-        }], evaluatedAhead: ahead)
+        }], with: prepared)
         let duration = (ContinuousClock.now - startedInstant).seconds
         let deflated = fragments.withDeflatedForms()
         await estate.update(name) { status in

@@ -11,15 +11,15 @@ extension SyncEngine {
         ReleaseFreedMemory.now()
     }
 
-    /// Evaluates the estate as it will be once `pending` lands (see `Estate.evaluate(ahead:)`).
-    func evaluate(ahead pending: [String: Estate.StatusChange]) async -> Estate.Ahead {
-        await evaluationGate.run { await estate.evaluate(ahead: pending) { statuses, usage in await evaluation(of: statuses, usage: usage) } }
+    /// Evaluates the estate as it will be once `pending` lands (see `Estate.prepareEvaluation(of:)`).
+    func prepareEvaluation(of pending: [String: Estate.StatusChange]) async -> Estate.PreparedEvaluation {
+        await evaluationGate.run { await estate.prepareEvaluation(of: pending) { statuses, usage in await evaluation(of: statuses, usage: usage) } }
     }
 
     /// Lands `pending` with the evaluation made ahead of it, or evaluates again when another
     /// change came meanwhile.
-    func land(_ pending: [String: Estate.StatusChange], evaluatedAhead ahead: Estate.Ahead) async {
-        if await !estate.land(pending, evaluatedAhead: ahead) { await evaluate() } else { ReleaseFreedMemory.now() }
+    func land(_ pending: [String: Estate.StatusChange], with prepared: Estate.PreparedEvaluation) async {
+        if await !estate.land(pending, with: prepared) { await evaluate() } else { ReleaseFreedMemory.now() }
     }
 
     func evaluation(of statuses: [SourceStatus], usage: [UsageStatus]) async -> EstateEvaluation {

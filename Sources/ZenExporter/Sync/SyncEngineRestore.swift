@@ -70,11 +70,11 @@ extension SyncEngine {
             (source.source, renderer.fragments(source: source.source, resources: source.resources, dimensions: source.dimensions,
                                                utilization: source.utilization))
         }
-        let ahead: Estate.Ahead? = shouldEvaluate ? await evaluate(ahead: [:]) : nil
+        let prepared: Estate.PreparedEvaluation? = shouldEvaluate ? await prepareEvaluation(of: [:]) : nil
         var landing: [String: Estate.StatusChange] = [:]
         for (source, rendered) in await fragments { landing[source] = { $0.fragments = rendered } }
-        if let ahead {
-            await land(landing, evaluatedAhead: ahead)
+        if let prepared {
+            await land(landing, with: prepared)
         } else {
             for (source, change) in landing { await estate.update(source, publish: false, change) }
         }

@@ -145,6 +145,8 @@ struct CloudRuPublishedAPITests {
         #expect(abs(metrics.sum("infrazen_cost_month_to_date") { $0["source"] == "cr" } - 74.69) < 0.000_001)
         let unused = metrics.values("infrazen_recommendation_confidence_ratio").filter { $0.labels["kind"] == "unused_ip" }.map { $0.labels["resource_id"] ?? "" }
         #expect(unused == ["fip-old"])
+        let orphans = metrics.values("infrazen_resource_info").filter { $0.labels["orphan"] == "true" }.map { $0.labels["resource_id"] ?? "" }
+        #expect(orphans.contains("fip-old") && !orphans.contains("fip-nat"), "\(orphans)")
         try store.close()
         var database = Data()
         for suffix in ["", "-wal", "-shm"] { database += (try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data() }

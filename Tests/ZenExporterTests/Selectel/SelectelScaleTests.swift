@@ -77,7 +77,7 @@ struct SelectelScaleTests {
         let billing = Dictionary(snapshot.billing.map { ($0.resourceID, $0) }, uniquingKeysWith: { first, _ in first })
         #expect(snapshot.billing.count == 6000)
         var costs: [String: Decimal] = [:]
-        for cost in snapshot.dailyCosts { costs[cost.resourceID, default: 0] += cost.cost.amount }
+        for row in snapshot.dailyCosts { costs[row.resourceID, default: 0] += row.cost.amount }
         for i in 0..<3000 {
             let server = billing[SelectelEstateFake.serverID(i)]
             #expect(server?.resourceType == "server" && server?.region == "ru-1" && server?.parentID == nil)

@@ -69,7 +69,7 @@ enum HandTable {
         let window = CollectionWindow(now: now, historyDays: 90, reporting: config.reporting)
         let snapshot = try await source.collect(window)
         var perResource: [String: Decimal] = [:]
-        for cost in snapshot.dailyCosts { perResource[cost.resourceID, default: 0] += cost.cost.amount }
+        for row in snapshot.dailyCosts { perResource[row.resourceID, default: 0] += row.cost.amount }
         #expect(perResource == windowPerResource)
         let resources = try #require(snapshot.described?.resources)
         var rates: [String: Decimal] = [:]

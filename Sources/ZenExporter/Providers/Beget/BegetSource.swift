@@ -246,12 +246,8 @@ struct BegetSource: Source {
     /// with its own offset.
     static func date(_ text: String?) -> Date? {
         guard let text = text.flatMap(DateText.ascii) else { return nil }
-        if let instant = ISO8601Dates().date(text.replacingOccurrences(of: " ", with: "T")) { return instant }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "Europe/Moscow")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.date(from: text)
+        if let instant = DateText.iso8601(text.replacingOccurrences(of: " ", with: "T")) { return instant }
+        return DateText.date(text, patterns: ["yyyy-MM-dd HH:mm:ss"], in: TimeZone(identifier: "Europe/Moscow") ?? .gmt)
     }
 
     private func formEncode(_ value: String) -> String {

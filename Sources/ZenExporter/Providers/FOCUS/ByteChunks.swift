@@ -85,8 +85,8 @@ struct FileChunks: ByteChunks {
     }
 }
 
-/// Bytes from memory handed out `size` at a time: for tests and fuzzing, which cross every
-/// chunk boundary with small sizes.
+/// Bytes from memory handed out `size` at a time: a small text whole (a price list), or, in
+/// tests and fuzzing, in small sizes that cross every chunk boundary.
 struct MemoryChunks: ByteChunks {
     var bytes: [UInt8]
     var size: Int

@@ -8,19 +8,8 @@ import Glibc
 /// FOCUS requires), or a plain date.
 enum FocusTime {
     static func parse(_ text: String) -> Date? {
-        guard let text = DateText.ascii(text) else { return nil }
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        let plain = DateFormatter()
-        plain.locale = Locale(identifier: "en_US_POSIX")
-        plain.timeZone = TimeZone(identifier: "UTC")
-        for format in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"] {
-            plain.dateFormat = format
-            if let date = plain.date(from: text) { return date }
-        }
-        return nil
+        DateText.iso8601(text)
+            ?? DateText.date(text, patterns: ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"], in: TimeZone(identifier: "UTC") ?? .gmt)
     }
 }
 

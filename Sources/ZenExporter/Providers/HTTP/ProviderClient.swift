@@ -128,11 +128,7 @@ struct ProviderClient: Sendable {
     static func retryAfter(_ headers: HTTPHeaders, now: Date) -> Duration? {
         guard let header = headers.first(name: "Retry-After"), let value = DateText.ascii(header.trimmingCharacters(in: .whitespaces)) else { return nil }
         if let seconds = Int(value) { return .seconds(max(0, seconds)) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
+        guard let date = DateText.date(value, patterns: ["EEE, dd MMM yyyy HH:mm:ss zzz"], in: .gmt) else { return nil }
         return .seconds(max(0, date.timeIntervalSince(now)))
     }
 }

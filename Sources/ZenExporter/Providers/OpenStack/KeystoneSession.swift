@@ -106,24 +106,4 @@ actor KeystoneSession {
         let expires = token.expires_at.flatMap(ISO8601Dates().date) ?? Date().addingTimeInterval(3600)
         return Token(value: value, expires: expires, catalog: catalog)
     }
-
-    /// One timestamp (the Yandex connector's too); for many, make one `ISO8601Dates`.
-    static func parseDate(_ text: String) -> Date? { ISO8601Dates().date(text) }
-}
-
-/// ISO 8601 timestamps with or without fractional seconds. Making the formatters costs far
-/// more than parsing with them: one of these serves a whole page of servers or volumes.
-final class ISO8601Dates {
-    private let fractional = ISO8601DateFormatter()
-    private let whole = ISO8601DateFormatter()
-
-    init() {
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        whole.formatOptions = [.withInternetDateTime]
-    }
-
-    func date(_ text: String) -> Date? {
-        guard let text = DateText.ascii(text) else { return nil }
-        return fractional.date(from: text) ?? whole.date(from: text)
-    }
 }

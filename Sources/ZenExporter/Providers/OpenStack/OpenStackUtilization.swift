@@ -41,8 +41,8 @@ extension OpenStackInventory {
             }.sorted { $0.1 < $1.1 }.map(\.0)
         }
         let lastStart = started + http.timeout / 2
-        let formatter = ISO8601DateFormatter()
-        let query = "details=false&granularity=300&start=\(formatter.string(from: now.addingTimeInterval(-7 * 86_400)))&stop=\(formatter.string(from: now))"
+        let dates = ISO8601Dates()
+        let query = "details=false&granularity=300&start=\(dates.string(now.addingTimeInterval(-7 * 86_400)))&stop=\(dates.string(now))"
         let newFailures = try await withThrowingTaskGroup(of: Fetched.self) { group in
             var next = 0
             func launch(_ group: inout ThrowingTaskGroup<Fetched, any Error>) {

@@ -183,7 +183,7 @@ struct PriceList: Sendable, Equatable {
     /// from one date. `kind` is flavor, volume_type, floating_ip, load_balancer, share_type, vcpu
     /// or ram_gb.
     static func csv(_ text: String, file: String) throws -> PriceList {
-        var reader = CSVReader(ByteArrayChunks(Array(text.utf8)), file: file)
+        var reader = CSVReader(MemoryChunks(bytes: Array(text.utf8), size: max(1, text.utf8.count)), file: file)
         guard let header = try reader.next()?.fields.map({ $0.trimmingCharacters(in: .whitespaces) }) else {
             throw Failure(description: "\(file):1: empty price list")
         }
@@ -217,15 +217,5 @@ struct PriceList: Sendable, Equatable {
         }
         guard let list else { throw Failure(description: "\(file):2: no prices") }
         return try list.checkedComponents(file: file)
-    }
-}
-
-/// Bytes already in memory, as one chunk (a price list is small).
-struct ByteArrayChunks: ByteChunks {
-    private var bytes: [UInt8]?
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    mutating func next() throws -> [UInt8]? {
-        defer { bytes = nil }
-        return bytes
     }
 }

@@ -4,9 +4,9 @@ import Foundation
 import NIOCore
 
 /// Consumption statistics in pieces that fit the body limit. The rows of a 3,000-server account
-/// for a day and a half (every object, metric and hour) are ~120 MB of JSON. As before, hourly
-/// rows since yesterday are asked for in one request and daily rows of the history in another,
-/// but a window whose answer is over `ProviderClient.maxBodyBytes` is asked for again in two
+/// for a day and a half (every object, metric and hour) are ~120 MB of JSON. Hourly rows
+/// since yesterday are asked for in one request and daily rows of the history in another, and
+/// a window whose answer is over `ProviderClient.maxBodyBytes` is asked for again in two
 /// halves, down to one hour or one day; the size that fitted is what the next syncs ask for,
 /// so a large account pays for the refused answer once, not every sync.
 extension SelectelSource {
@@ -331,11 +331,7 @@ struct ConsumptionTally: Sendable {
     /// The Moscow calendar day of a Moscow wall-clock `period` (one parse per distinct period).
     private mutating func day(of period: String) -> LocalDay? {
         if let known = dayOfPeriod[period] { return known }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = SelectelSource.moscow
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        let day = DateText.ascii(String(period.prefix(19))).flatMap { formatter.date(from: $0) }.map { LocalDay($0, in: SelectelSource.moscow) }
+        let day = DateText.date(String(period.prefix(19)), patterns: ["yyyy-MM-dd'T'HH:mm:ss"], in: SelectelSource.moscow).map { LocalDay($0, in: SelectelSource.moscow) }
         dayOfPeriod[period] = day
         return day
     }

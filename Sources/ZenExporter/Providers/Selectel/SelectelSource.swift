@@ -222,7 +222,7 @@ struct SelectelSource: Source {
         if let reported { return reported }
         if let known = state.currency.withLock({ $0 }) { return known }
         // The balance endpoint's own failure (a 503, a redirect) names the cause better than
-        // "currency"; it now fails the whole sync.
+        // "currency", and fails the whole sync.
         if var failed = failures.first(where: { $0.endpoint == "balances" }) {
             failed.message += "; the account's currency is unknown without it, and its costs are not committed"
             failed.failsTheSync = true
@@ -250,11 +250,7 @@ struct SelectelSource: Source {
 
     /// Selectel's naive timestamps are Moscow wall-clock time.
     func naive(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = Self.moscow
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        return formatter.string(from: date)
+        DateText.string(date, pattern: "yyyy-MM-dd'T'HH:mm:ss", in: Self.moscow)
     }
 
     /// `ru-3b` → `ru-3`.

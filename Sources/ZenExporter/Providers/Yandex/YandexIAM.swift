@@ -45,7 +45,7 @@ actor YandexIAM {
         struct Answer: Decodable { var iamToken: String; var expiresAt: String? }
         let answer = try http.decode(Answer.self, from: try await http.send(request, endpoint: "iam"), endpoint: "iam")
         // Nanosecond precision ("…00.123456789Z"): keep what ISO 8601 parsers take.
-        let expires = answer.expiresAt.flatMap { KeystoneSession.parseDate(Self.trimFraction($0)) } ?? now.addingTimeInterval(3600)
+        let expires = answer.expiresAt.flatMap { DateText.iso8601(Self.trimFraction($0)) } ?? now.addingTimeInterval(3600)
         token = (answer.iamToken, expires)
         return answer.iamToken
     }

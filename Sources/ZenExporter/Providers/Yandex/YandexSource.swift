@@ -120,7 +120,7 @@ final class YandexSource: Source {
                     provider: provider, resourceID: instance.id, name: instance.name ?? instance.id, resourceType: "server",
                     region: instance.zoneId ?? "", status: instance.status ?? "",
                     flavor: "\(instance.platformId ?? "")/\(cores.plainString)vCPU/\(gib.plainString)GiB",
-                    createdAt: instance.createdAt.flatMap(KeystoneSession.parseDate) ?? window.now, tags: CredentialKeys.dropCredentials(instance.labels ?? [:])))
+                    createdAt: instance.createdAt.flatMap(DateText.iso8601) ?? window.now, tags: CredentialKeys.dropCredentials(instance.labels ?? [:])))
             }
             pageToken = page.nextPageToken ?? ""
         } while !pageToken.isEmpty
