@@ -16,7 +16,8 @@ With a fresh database in a temp dir, on 127.0.0.1:
   peak_rss_mb         the process's maximum RSS over the whole run (/usr/bin/time)
   restart_ready_seconds (--restart) a second `serve` on the same database to /-/ready
   mtd_series_ok       (--oracle) every infrazen_cost_month_to_date series equals the oracle's micro-unit sum
-                      for its account, service and currency, rounded to the cent
+                      for its account, service and currency, rounded as the exporter documents: per
+                      currency the bill rounded once, the series by largest remainder (docs/metrics.md)
 Prints one `name=value` per line.
 """
 import argparse
@@ -31,8 +32,26 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from decimal import Decimal, ROUND_HALF_UP
+from decimal import Decimal, ROUND_FLOOR, ROUND_HALF_UP
 
+
+def largest_remainder(exact):
+    """The exporter's rounding, done independently: per currency, the source's bill (the sum of
+    its series' micro-unit sums) rounded half up to the cent once; each series floored to the
+    cent; the cents still missing go to the series that lost most (ties in label order)."""
+    cent = Decimal("0.01")
+    rounded = {}
+    for currency in {k[2] for k in exact}:
+        keys = sorted(k for k in exact if k[2] == currency)
+        whole = sum(exact[k] for k in keys).quantize(cent, ROUND_HALF_UP)
+        floors = {k: exact[k].quantize(cent, ROUND_FLOOR) for k in keys}
+        missing = int((whole - sum(floors.values())) / cent)
+        order = sorted(keys, key=lambda k: -(exact[k] - floors[k]))
+        for k in keys:
+            rounded[k] = floors[k]
+        for k in order[:missing]:
+            rounded[k] += cent
+    return rounded
 
 def free_port():
     s = socket.socket()
@@ -159,11 +178,8 @@ def main():
         out["first_sync_seconds"] = next((v for l, v in samples(text, "infrazen_sync_duration_seconds") if l.get("source") == args.label), "?")
         out["db_mb"] = "%.1f" % db_mb(data)
         if args.oracle:
-            expected = {}
-            for line in open(args.oracle):
-                if line.startswith("scope "):
-                    account, service, currency, exact, micro = line[len("scope "):].rstrip("\n").split("\t")
-                    expected[(account, service, currency)] = Decimal(micro).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            expected = largest_remainder({tuple(line[len("scope "):].rstrip("\n").split("\t")[:3]): Decimal(line.rstrip("\n").split("\t")[4])
+                                          for line in open(args.oracle) if line.startswith("scope ")})
             got = {}
             for labels, value in samples(text, "infrazen_cost_month_to_date"):
                 if labels.get("source") == args.label:
