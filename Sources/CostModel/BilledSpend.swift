@@ -107,15 +107,17 @@ public struct BilledSpend: Sendable {
                 keptTenants: Set<String>? = nil) {
         self.first = first
         self.through = through
-        var byDay: [LocalDay: [AttributedCost]] = [:]
-        for row in rows where row.cost.day >= first && row.cost.day <= through {
+        // Rows by day as positions in `rows`: a month of a large estate is thousands of scope
+        // rows, and copying each into a per-day array was most of this pass.
+        var byDay: [LocalDay: [Int]] = [:]
+        for (index, row) in rows.enumerated() where row.cost.day >= first && row.cost.day <= through {
             let cost = row.cost
             lines[Line(source: row.source, provider: cost.provider, account: cost.account, service: cost.service,
                        category: cost.category, currency: cost.currency), default: 0] &+= cost.micros
             days[cost.day, default: [:]][cost.currency, default: 0] &+= cost.micros
-            byDay[cost.day, default: []].append(row)
+            byDay[cost.day, default: []].append(index)
         }
-        for (day, dayRows) in byDay { allocate(dayRows, on: day, allocation) }
+        for (day, indices) in byDay { allocate(indices.lazy.map { rows[$0] }, on: day, allocation) }
         if let keptTenants {
             tenants = TenantLimit.fold(tenants, kept: keptTenants) { into, more in into.merge(more, uniquingKeysWith: &+) }
         }
@@ -129,7 +131,7 @@ public struct BilledSpend: Sendable {
     /// One day: rows with a tenant are that tenant's; the rest of each category and currency
     /// is split by the category's driver with the day's weights, or stays unallocated by
     /// provider.
-    private mutating func allocate(_ rows: [AttributedCost], on day: LocalDay, _ allocation: DailyAllocation) {
+    private mutating func allocate(_ rows: some Sequence<AttributedCost>, on day: LocalDay, _ allocation: DailyAllocation) {
         var direct: [String: [Currency: Int64]] = [:]
         var rest: [RestKey: [String: Int64]] = [:]
         for row in rows {
@@ -283,13 +285,19 @@ public extension FXHistory {
     /// `rows` in the reporting currency where a rate is known, each day at that day's rate
     /// (rounded half-to-even to the micro-unit); the others unchanged.
     func converted(_ rows: [AttributedCost]) -> [AttributedCost] {
-        rows.map { row in
-            guard row.cost.currency != reporting,
-                  let micros = toReporting(micros: row.cost.micros, row.cost.currency, on: row.cost.day) else { return row }
-            var row = row
-            row.cost.micros = micros
-            row.cost.currency = reporting
-            return row
+        var rows = rows
+        convert(&rows)
+        return rows
+    }
+
+    /// `converted`, in place: the evaluation's rows are four months of every scope, and a
+    /// second array of them was a tenth of an evaluation.
+    func convert(_ rows: inout [AttributedCost]) {
+        for index in rows.indices where rows[index].cost.currency != reporting {
+            let cost = rows[index].cost
+            guard let micros = toReporting(micros: cost.micros, cost.currency, on: cost.day) else { continue }
+            rows[index].cost.micros = micros
+            rows[index].cost.currency = reporting
         }
     }
 }

@@ -135,7 +135,8 @@ struct EstateEvaluation: Sendable {
         self.now = now
         lastDay = today.adding(days: -1)
         let start = Self.historyStart(config: config, now: now)
-        let attributed = history.converted(sources.flatMap { $0.history.attributed(source: $0.name, from: start) })
+        var attributed = sources.flatMap { $0.history.attributed(source: $0.name, from: start) }
+        history.convert(&attributed)
 
         var subjects: [AllocationSubject] = []
         var dimensions: [[String: String]] = []
