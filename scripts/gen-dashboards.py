@@ -61,12 +61,14 @@ cost = dashboard("infrazen-cost", "InfraZen — cost analysis", [
     panel(7, "By provider", "piechart", [(f'sum by (provider) (infrazen_infrastructure_cost_monthly{{provider=~"$provider",{C}}})', "{{provider}}")], 0, 13),
     panel(8, "By category", "piechart", [(f'sum by (category) (infrazen_infrastructure_cost_monthly{{provider=~"$provider",{C}}})', "{{category}}")], 8, 13),
     panel(9, "By service (month to date)", "bargauge", [(f'sum by (service) (infrazen_cost_month_to_date{{source=~"$source",{C}}})', "{{service}}")], 16, 13),
-    panel(10, "Cost per tenant", "bargauge", [
+    panel(10, "Cost per tenant: run rate and billed month to date", "bargauge", [
         (f'sum by (tenant) (infrazen_tenant_cost_monthly{{tenant=~"$tenant",{C}}})', "{{tenant}}"),
-        (f'sum(infrazen_unallocated_cost_monthly{{{C}}})', "unallocated")], 0, 21),
+        (f'sum(infrazen_unallocated_cost_monthly{{{C}}})', "unallocated"),
+        (f'sum by (tenant) (infrazen_tenant_cost_month_to_date{{tenant=~"$tenant",{C}}})', "{{tenant}} month to date"),
+        (f'sum(infrazen_unallocated_cost_month_to_date{{{C}}})', "unallocated month to date")], 0, 21),
     panel(11, "Storage growth", "timeseries", [('sum by (scope) (infrazen_capacity_used{dimension="storage_bytes"})', "{{scope}}")], 8, 21, unit="bytes"),
     panel(12, "Waste", "bargauge", [(f'sum by (kind) (infrazen_waste_cost_monthly{{{C}}})', "{{kind}}")], 16, 21),
-    panel(13, "Optimisation opportunities", "table", [(f'infrazen_recommendation_savings_monthly{{source=~"$source",{C}}}', "{{kind}} {{resource_id}}")], 0, 29, 12),
+    panel(13, "Optimisation opportunities", "table", [(f'infrazen_recommendation_savings_monthly{{source=~"$source",{C}}}', "{{kind}} {{resource_name}} ({{resource_id}})")], 0, 29, 12),
     panel(14, "Account balances", "bargauge", [('infrazen_account_balance{source=~"$source"}', "{{provider}} {{account}}")], 12, 29, 6),
     panel(15, "Balance runway", "bargauge", [('infrazen_account_time_until_depleted_seconds{source=~"$source"}', "{{provider}} {{account}}")], 18, 29, 6, unit="s"),
     panel(16, "Renewals", "table", [('infrazen_item_renewal_timestamp_seconds * 1000', "{{item}} ({{kind}}, auto-renew {{auto_renew}})")], 0, 37, 12, unit="dateTimeAsIso"),
