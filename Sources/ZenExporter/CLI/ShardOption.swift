@@ -15,6 +15,10 @@ struct ShardOption: ParsableArguments {
         } catch {
             throw ValidationError("--shard: \(error)")
         }
+        // Unsharded (COUNT 1), every source runs here and a pin means nothing.
+        if config.shard.count > 1, let pinned = config.sources.first(where: { ($0.shard ?? 0) >= config.shard.count }), let pin = pinned.shard {
+            throw ValidationError("--shard: source \"\(pinned.name)\" is pinned to shard \(pin) (its shard key), but COUNT is \(config.shard.count)")
+        }
     }
 
     /// Says at start which sources this shard owns, so that an operator can see the split.

@@ -67,10 +67,21 @@ struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate the config; print every problem and exit 2 if any.")
     @OptionGroup var options: ConfigOption
     @OptionGroup var sharding: ShardOption
+    @Option(name: .long, help: ArgumentHelp("Print which sources each of N shards would run (with their resources at the last sync, from storage.path when it exists) and which would move.",
+                                            valueName: "N"))
+    var shardPlan: Int?
 
     func run() async throws {
         var config = try options.load()
         try sharding.apply(to: &config)
+        if let count = shardPlan {
+            guard (1...Shard.maximumCount).contains(count) else { throw ValidationError("--shard-plan: N must be between 1 and \(Shard.maximumCount), got \(count)") }
+            if count > 1, let pinned = config.sources.first(where: { ($0.shard ?? 0) >= count }), let pin = pinned.shard {
+                throw ValidationError("--shard-plan: source \"\(pinned.name)\" is pinned to shard \(pin), past N = \(count)")
+            }
+            print(ShardPlan(config, count: count, resources: try await Self.resourceCounts(config)).text)
+            return
+        }
         if let web = try options.loadWebSecurity(config.web, logger: Logger(label: "zen-exporter.check-config")) {
             print("\(web.path): OK (\(web.servesTLS ? "TLS" : "plain HTTP"))")
         }
@@ -79,6 +90,21 @@ struct CheckConfig: AsyncParsableCommand {
         if config.shard.count > 1 {
             print("shard \(config.shard) owns: \(config.shardSourceNames.joined(separator: ", "))")
         }
+    }
+}
+
+extension CheckConfig {
+    /// Each source's resources at its last good sync, read from the database when it exists
+    /// (never created here).
+    static func resourceCounts(_ config: ExporterConfig) async throws -> [String: Int] {
+        guard FileManager.default.fileExists(atPath: config.storage.path) else { return [:] }
+        let store = try Store(path: config.storage.path)
+        defer { try? store.close() }
+        var counts: [String: Int] = [:]
+        for name in config.sources.map(\.name) + [ManualItemsSource.sourceName] {
+            if let snapshot = try await store.latestSnapshot(source: name) { counts[name] = snapshot.resources.count }
+        }
+        return counts
     }
 }
 

@@ -85,7 +85,7 @@ enum ConfigLoader {
             }
             config.metrics.perResource = reader.bool(fields, "per_resource") ?? true
         }
-        config.sources = readSources(top, reader)
+        config.sources = readSources(top, reader, shardCount: config.shard.count)
         config.usage = reader.sequence(top, "usage").enumerated().compactMap { readUsage($1, at: "usage[\($0)]", reader) }
         config.budgets = reader.sequence(top, "budgets").enumerated().compactMap {
             readBudget($1, at: "budgets[\($0)]", reader, defaultCurrency: config.reporting.currency)
@@ -130,7 +130,7 @@ enum ConfigLoader {
         }
     }
 
-    private static func readSources(_ top: Fields, _ reader: ConfigReader) -> [SourceConfig] {
+    private static func readSources(_ top: Fields, _ reader: ConfigReader, shardCount: Int) -> [SourceConfig] {
         let nodes = reader.sequence(top, "sources")
         if top["sources"] == nil { reader.fail(at: top.node, "sources", "required key is missing: configure at least one source (type: demo runs without credentials)") }
         var firstLineByName: [String: Int] = [:]
@@ -173,6 +173,10 @@ enum ConfigLoader {
             source.interval = reader.duration(fields, "interval") ?? source.interval
             source.timeout = reader.duration(fields, "timeout") ?? source.timeout
             source.retries = reader.int(fields, "retries", range: 0...10) ?? source.retries
+            source.shard = reader.int(fields, "shard", range: 0...(Shard.maximumCount - 1))
+            if let pin = source.shard, shardCount > 1, pin >= shardCount {
+                reader.fail(at: fields["shard"], fields.path("shard"), "pins the source to shard \(pin), but there are \(shardCount) shards (0…\(shardCount - 1))")
+            }
             if let jitter = reader.decimal(fields, "jitter", positive: false) {
                 if jitter < 0 || jitter > 1 { reader.fail(at: fields["jitter"], fields.path("jitter"), "must be a fraction of the interval between 0 and 1") } else {
                     source.jitterRatio = NSDecimalNumber(decimal: jitter).doubleValue

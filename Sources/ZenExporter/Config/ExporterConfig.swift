@@ -108,6 +108,8 @@ struct SourceConfig: Sendable {
     /// Spread of the start of each run, a fraction of the interval, so that many instances
     /// do not hit one provider API at the same second.
     var jitterRatio = 0.1
+    /// `shard: K`: the shard that runs this source whatever the hash of its name says.
+    var shard: Int?
     /// The connector `type` names, with its parsed settings.
     var kind: SourceKind
     var settings: any SourceSettings

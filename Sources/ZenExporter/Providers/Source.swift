@@ -118,7 +118,7 @@ struct SourceKind: Sendable {
 
 enum SourceRegistry {
     /// Keys every source accepts.
-    static let commonKeys: Set<String> = ["name", "type", "interval", "timeout", "retries", "jitter"]
+    static let commonKeys: Set<String> = ["name", "type", "interval", "timeout", "retries", "jitter", "shard"]
 
     static let kinds: [String: SourceKind] = [
         "demo": DemoSource.kind,

@@ -1,9 +1,10 @@
 import Foundation
 
 /// One of `count` exporters that split the configured sources between them (`--shard INDEX/COUNT`
-/// or `shard:` in the config). Each source belongs to exactly one shard, chosen by a stable hash
-/// of its name, so every shard computes the same assignment without talking to the others and a
-/// source keeps its shard across restarts and versions.
+/// or `shard:` in the config). Each source belongs to exactly one shard: the one its `shard: K`
+/// pins it to, else the one a consistent hash of its name picks, so every shard computes the same
+/// assignment without talking to the others, and going from N to N + 1 shards moves about
+/// 1/(N + 1) of the sources.
 struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// The largest `count` accepted: past it a typo (`0/20000`) is likelier than a real estate.
     static let maximumCount = 1024
@@ -52,14 +53,40 @@ struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// would count them once per shard.
     var ownsEstateFigures: Bool { index == 0 }
 
-    /// Whether the source (or the `items` list, whose source name is `items`) is this shard's.
-    func owns(sourceNamed name: String) -> Bool {
-        Self.shardIndex(of: name, count: count) == index
+    /// Whether the source (or the `items` list, whose source name is `items`) is this shard's;
+    /// `pinned` is the source's `shard: K`.
+    func owns(sourceNamed name: String, pinned: Int? = nil) -> Bool {
+        Self.shardIndex(of: name, count: count, pinned: pinned) == index
     }
 
-    /// The shard of a source name: FNV-1a 64-bit of its UTF-8 bytes, modulo the shard count.
-    static func shardIndex(of name: String, count: Int) -> Int {
-        Int(fnv1a64(name) % UInt64(count))
+    /// The shard of a source: its pin when it has one within the count, else jump consistent
+    /// hashing (Lamping and Veach) of its name's FNV-1a 64-bit hash, mixed (`mix64`) so that
+    /// names that differ in one byte land apart.
+    static func shardIndex(of name: String, count: Int, pinned: Int? = nil) -> Int {
+        if let pinned, (0..<count).contains(pinned) { return pinned }
+        return jump(key: mix64(fnv1a64(name)), buckets: count)
+    }
+
+    /// Jump consistent hash: the bucket in 0..<buckets of a 64-bit key, such that adding a
+    /// bucket moves only the keys that land in the new one (Lamping and Veach, 2014).
+    static func jump(key: UInt64, buckets: Int) -> Int {
+        var key = key
+        var bucket: Int64 = -1, next: Int64 = 0
+        while next < Int64(buckets) {
+            bucket = next
+            key = key &* 2_862_933_555_777_941_757 &+ 1
+            next = Int64(Double(bucket + 1) * (Double(1 << 31) / Double((key >> 33) + 1)))
+        }
+        return Int(bucket)
+    }
+
+    /// SplitMix64's finaliser: every output bit depends on every input bit. FNV-1a alone
+    /// leaves its low bits to the last bytes of the name.
+    static func mix64(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// FNV-1a, 64-bit (offset basis 0xcbf29ce484222325, prime 0x100000001b3): tiny, stable

@@ -10,10 +10,11 @@ extension ExporterConfig {
     var ownedByShard: ExporterConfig {
         guard shard.count > 1 else { return self }
         var owned = self
-        owned.sources = sources.filter { shard.owns(sourceNamed: $0.name) }
+        owned.sources = sources.filter { shard.owns(sourceNamed: $0.name, pinned: $0.shard) }
         if !shard.owns(sourceNamed: ManualItemsSource.sourceName) { owned.items = [] }
+        let pins = Dictionary(sources.map { ($0.name, $0.shard) }, uniquingKeysWith: { first, _ in first })
         owned.budgets = budgets.filter { budget in
-            budget.scope["source"].map { shard.owns(sourceNamed: $0) } ?? shard.ownsEstateFigures
+            budget.scope["source"].map { shard.owns(sourceNamed: $0, pinned: pins[$0] ?? nil) } ?? shard.ownsEstateFigures
         }
         if !shard.ownsEstateFigures {
             owned.usage = []
