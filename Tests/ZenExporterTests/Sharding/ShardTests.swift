@@ -264,6 +264,33 @@ struct ShardTests {
         #expect(!one.samples.contains { $0.name == "infrazen_item_cost_monthly" })
     }
 
+    @Test("two shards with pinned sources add up to one exporter, series by series, and each runs what it is pinned")
+    func pinnedShardsAddUp() async throws {
+        // Against the hash (demo-a and demo-b on 0, demo-c and demo-d on 1): demo-a to 1, demo-c to 0.
+        let pinned = Self.estate.replacingOccurrences(of: "{ name: demo-a, type: demo, scale: 1 }", with: "{ name: demo-a, type: demo, scale: 1, shard: 1 }")
+            .replacingOccurrences(of: "{ name: demo-c, type: demo, scale: 3 }", with: "{ name: demo-c, type: demo, scale: 3, shard: 0 }")
+        func render(_ shard: Shard) async throws -> ParsedExposition {
+            var config = try ConfigLoader.parse(pinned, file: "t", environment: [:])
+            config.shard = shard
+            var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
+            engine.clock = { Self.now }
+            await engine.syncAllOnce()
+            return ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        }
+        let whole = try await render(.whole), zero = try await render(try Shard(index: 0, count: 2)), one = try await render(try Shard(index: 1, count: 2))
+        func up(_ metrics: ParsedExposition) -> Set<String> { Set(metrics.values("infrazen_source_up").compactMap { $0.labels["source"] }) }
+        #expect(up(zero) == ["demo-b", "demo-c", "items"] && up(one) == ["demo-a", "demo-d"])
+        for family in ["infrazen_cost_month_to_date", "infrazen_infrastructure_cost_monthly", "infrazen_waste_cost_monthly"] {
+            func sums(_ metrics: ParsedExposition) -> [String: Decimal] {
+                metrics.values(family).reduce(into: [:]) { result, sample in
+                    result[sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), default: 0] += Decimal(string: sample.text) ?? .nan
+                }
+            }
+            #expect(sums(zero).merging(sums(one), uniquingKeysWith: +) == sums(whole), "\(family)")
+        }
+        #expect(abs(one.sum("infrazen_infrastructure_cost_monthly") - 5 * 117_150) < 0.005)  // demo-a 1 + demo-d 4 copies
+    }
+
     @Test("on the command line: check-config previews the split, sync --once syncs the shard's sources only, bad values stop it")
     func commandLine() throws {
         let daemon = try Daemon(config: Self.estate)
