@@ -62,6 +62,20 @@ public struct DailyAllocation: Sendable {
     public func driver(for category: CostCategory) -> Driver { drivers[category] ?? otherwise }
 }
 
+public extension DailyAllocation.Driver {
+    /// The driver as the run rate's allocation takes it on `day`: a usage driver weighs tenants
+    /// with that day's values (none yet: it weighs nobody, and the rest stays unallocated).
+    func shared(on day: LocalDay) -> SharedDriver {
+        switch self {
+        case .proportional: .proportional
+        case .even: .even
+        case .none: SharedDriver.none
+        case .weighted(let weights): .weighted(weights)
+        case .usage(_, let days): .weighted(days.values(on: day)?.values ?? [:])
+        }
+    }
+}
+
 /// Billed spend over a run of days, exact in micro-units: per source line, per tenant
 /// (allocated day by day), per day. The one computation behind every billed figure:
 /// `infrazen_cost_month_to_date`, `infrazen_tenant_cost_month_to_date`, the overview page and

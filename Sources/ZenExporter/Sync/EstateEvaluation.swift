@@ -162,8 +162,12 @@ struct EstateEvaluation: Sendable {
         for (sourced, amount) in sourcedRunRates { infrastructureMonthly[sourced.key, default: 0] += amount }
 
         let usageByReference = Dictionary(usage.filter(\.hasData).map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
+        usageToday = usageByReference.mapValues(\.tenantValues)
+        // One mapping of the configured drivers: the run rate takes today's weights, the billed
+        // days each their own.
+        let dailyAllocation = Self.dailyAllocation(config, usageDays: usageDays, usageToday: usageToday, today: today)
         var allocationPolicy = config.allocation
-        allocationPolicy.drivers = config.sharedDrivers.mapValues { Self.driver($0, usage: usageByReference) }
+        allocationPolicy.drivers = dailyAllocation.drivers.mapValues { $0.shared(on: today) }
         let usageTenants = Set(usageByReference.values.flatMap(\.tenantValues.keys))
         allocation = Allocator(policy: allocationPolicy, hoursPerMonth: hoursPerMonth, reporting: fx.reporting)
             .allocate(subjects, dimensions: dimensions, knownTenants: usageTenants)
@@ -174,9 +178,7 @@ struct EstateEvaluation: Sendable {
         keptTenants = kept
         runRate = RunRateFigures(sourcedRunRates.map { (source: $0.key.source, key: $0.key.key, amount: $0.value) },
                                  tenants: tenantCosts, unallocated: allocation.unallocated)
-        usageToday = usageByReference.mapValues(\.tenantValues)
-        let billed = Self.billedSpend(attributed, from: today.firstOfMonth, through: today, config: config, usageDays: usageDays,
-                                      usageToday: usageToday, today: today, keptTenants: kept)
+        let billed = BilledSpend(attributed, from: today.firstOfMonth, through: today, allocation: dailyAllocation, keptTenants: kept)
         monthToDate = SpendStatement(billed)
         borrowedUsage = billed.borrowedUsage
         for status in usageByReference.values {
@@ -281,19 +283,6 @@ struct EstateEvaluation: Sendable {
     }
 
     init() {}
-
-    /// A configured driver with its usage resolved: a usage driver weighs tenants by their
-    /// values; without values yet it weighs nobody, so the rest stays unallocated.
-    static func driver(_ config: SharedDriverConfig, usage: [UsageReference: UsageStatus]) -> SharedDriver {
-        switch config {
-        case .proportional: .proportional
-        case .even: .even
-        case .none: SharedDriver.none
-        case .weights(let weights): .weighted(weights)
-        case .usage(let reference):
-            .weighted((usage[reference]?.tenantValues ?? [:]).compactMapValues { $0.isFinite ? Decimal($0) : nil })
-        }
-    }
 
     /// A configured capacity scope from usage values and constants; nil until both are known.
     static func capacity(_ scope: CapacityScopeConfig, usage: [UsageReference: UsageStatus],
