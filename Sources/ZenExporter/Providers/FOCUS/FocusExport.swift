@@ -17,18 +17,19 @@ struct FocusExport: Sendable {
         var account: String
         var tags: [String: String]
 
-        /// Provider, type and category as a row's `ProviderName`, `ResourceType` and
-        /// `ServiceCategory` give them; the same for every resource of one kind, so a reader
-        /// derives each kind once.
+        /// Provider, type and category as a row's `ServiceProviderName` (FOCUS 1.3 and later;
+        /// `ProviderName` before it), `ResourceType` and `ServiceCategory` give them; the same for
+        /// every resource of one kind, so a reader derives each kind once. A row without a
+        /// provider is the source's `provider:`, else "focus".
         struct Kind: Sendable {
             var provider: String
             var type: String
             var category: CostCategory
 
-            init(provider: String, type: String, serviceCategory: String) {
+            init(provider: String, type: String, serviceCategory: String, fallback: String = "focus") {
                 let entry = Taxonomy.lookup(provider: "focus", service: serviceCategory)
                 let provider = provider.lowercased()
-                self.provider = provider.isEmpty ? "focus" : provider
+                self.provider = provider.isEmpty ? fallback : provider
                 self.type = type.isEmpty ? (entry?.resourceType ?? "other") : type.lowercased()
                 category = entry?.category ?? .other
             }
@@ -70,6 +71,9 @@ struct FocusExport: Sendable {
     /// here (-1 when no row describes it).
     var entries: [Resource] = []
     var lineEntry: [Int32] = []
+    /// Files with neither `ServiceProviderName` nor `ProviderName`, read while the source
+    /// names no `provider:`: their rows are provider "focus", which the sync reports.
+    var filesWithoutProvider: [String] = []
     var badRows: [BadRow] = []
     var badRowCount = 0
     var rows = 0
@@ -87,9 +91,9 @@ struct FocusExport: Sendable {
     static let halvesMinimumSize: UInt64 = 8 << 20
 
     static func read(paths: [String], timeZone: TimeZone, threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount),
-                     halvesMinimumSize: UInt64 = FocusExport.halvesMinimumSize,
+                     halvesMinimumSize: UInt64 = FocusExport.halvesMinimumSize, provider: String? = nil,
                      isCancelled: @escaping @Sendable () -> Bool = { false }) throws -> FocusExport {
-        var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled)
+        var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled, fallbackProvider: provider?.lowercased() ?? "focus")
         for path in paths {
             let name = URL(fileURLWithPath: path).lastPathComponent
             if path.hasSuffix(".gz") {
@@ -171,6 +175,9 @@ struct FocusExport: Sendable {
         }
         snapshot.formerResources = formerResources()
         snapshot.endpointFailures = badRows.map { SyncFailure(endpoint: $0.file, reason: "bad_row", message: $0.description) }
+        snapshot.endpointFailures += filesWithoutProvider.map { file in
+            SyncFailure(endpoint: file, reason: "no_provider", message: "\(file):1: neither ServiceProviderName nor ProviderName: its rows are provider \"focus\"; name the provider with provider: on the source")
+        }
         return snapshot
     }
 

@@ -59,10 +59,14 @@ struct FocusIngest: Sendable {
         case name, provider, type, serviceCategory, region, account, tags
     }
 
-    init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool, isLaterPart: Bool = false) {
+    /// The provider of rows that name none: the source's `provider:`, else "focus".
+    let fallbackProvider: String
+
+    init(timeZone: TimeZone, isCancelled: @escaping @Sendable () -> Bool, isLaterPart: Bool = false, fallbackProvider: String = "focus") {
         self.timeZone = timeZone
         self.isCancelled = isCancelled
         self.isLaterPart = isLaterPart
+        self.fallbackProvider = fallbackProvider
         resourceIDs = ByteInterner(keepsStrings: !isLaterPart)
     }
 
@@ -76,6 +80,7 @@ struct FocusIngest: Sendable {
 
     mutating func ingest<Source: ByteChunks>(_ reader: inout CSVReader<Source>, name: String) throws {
         let columns = try Self.header(&reader, name: name)
+        noteProvider(columns, file: name)
         _ = try rows(&reader, columns, name: name, endsAtCut: false)
     }
 
@@ -87,10 +92,11 @@ struct FocusIngest: Sendable {
     mutating func ingestInHalves(path: String, name: String, middle: UInt64) throws {
         var first = CSVReader(try FileChunks(path: path, range: 0..<middle), file: name)
         let columns = try Self.header(&first, name: name)
-        let (timeZone, isCancelled) = (self.timeZone, self.isCancelled)
+        noteProvider(columns, file: name)
+        let (timeZone, isCancelled, fallbackProvider) = (self.timeZone, self.isCancelled, self.fallbackProvider)
         let second = SecondThread(name: "zen-exporter.parse-half") {
             Result { () throws -> FocusIngest in
-                var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled, isLaterPart: true)
+                var ingest = FocusIngest(timeZone: timeZone, isCancelled: isCancelled, isLaterPart: true, fallbackProvider: fallbackProvider)
                 var reader = CSVReader(try FileChunks(path: path, range: middle..<UInt64.max), file: name, dropsByteOrderMark: false)
                 _ = try ingest.rows(&reader, columns, name: name, endsAtCut: false)
                 return ingest
@@ -211,7 +217,13 @@ struct FocusIngest: Sendable {
         currencyCodes.append(code)
     }
 
-    /// Column positions of the fields read; -1 when the file lacks the column.
+    /// A file that names no provider, read without a `provider:` to stand in: said, not silent.
+    mutating func noteProvider(_ columns: Columns, file: String) {
+        if columns.provider < 0, fallbackProvider == "focus" { export.filesWithoutProvider.append(file) }
+    }
+
+    /// Column positions of the fields read; -1 when the file lacks the column. The provider is
+    /// FOCUS 1.3's `ServiceProviderName` where the file has it (1.4 removed `ProviderName`).
     struct Columns: Sendable {
         var cost, currency, start, chargeCategory, service, serviceCategory, account, resourceID, resourceName, resourceType, region, provider, tags: Int
         /// The header's number of fields.
@@ -222,7 +234,7 @@ struct FocusIngest: Sendable {
             cost = at("BilledCost"); currency = at("BillingCurrency"); start = at("ChargePeriodStart")
             chargeCategory = at("ChargeCategory"); service = at("ServiceName"); serviceCategory = at("ServiceCategory")
             account = at("SubAccountId"); resourceID = at("ResourceId"); resourceName = at("ResourceName")
-            resourceType = at("ResourceType"); region = at("RegionId"); provider = at("ProviderName"); tags = at("Tags")
+            resourceType = at("ResourceType"); region = at("RegionId"); provider = column["ServiceProviderName"] ?? at("ProviderName"); tags = at("Tags")
         }
     }
 

@@ -121,7 +121,7 @@ extension FocusIngest {
             return String(decoding: describingBytes[start..<describingEnds[position]], as: UTF8.self)
         }
         return FocusExport.Resource(
-            id: id, name: text(.name), kind: .init(provider: text(.provider), type: text(.type), serviceCategory: text(.serviceCategory)),
+            id: id, name: text(.name), kind: .init(provider: text(.provider), type: text(.type), serviceCategory: text(.serviceCategory), fallback: fallbackProvider),
             region: text(.region), account: text(.account), tags: FocusTags.parse(text(.tags)))
     }
 
@@ -136,7 +136,7 @@ extension FocusIngest {
         let exact = kindTexts.count < 1 << 21
         if exact, let known = kinds[key] { return known }
         let kind = FocusExport.Resource.Kind(provider: text(reader, columns.provider), type: text(reader, columns.resourceType),
-                                             serviceCategory: text(reader, columns.serviceCategory))
+                                             serviceCategory: text(reader, columns.serviceCategory), fallback: fallbackProvider)
         if exact { kinds[key] = kind }
         return kind
     }

@@ -13,13 +13,16 @@ import Glibc
 final class FocusSource: Source {
     struct Settings: SourceSettings {
         var path: String
+        /// The provider of rows whose file names none (a FOCUS 1.4 export without
+        /// `ServiceProviderName`, a hand-made file).
+        var provider: String?
     }
 
     static let kind = SourceKind(
-        settingKeys: ["path"],
+        settingKeys: ["path", "provider"],
         readSettings: { fields, reader in
             if reader.required(fields, "path") == nil { return Settings(path: "") }
-            return Settings(path: reader.string(fields, "path") ?? "")
+            return Settings(path: reader.string(fields, "path") ?? "", provider: reader.string(fields, "provider"))
         },
         make: { config in FocusSource(settings: config.settings as? Settings ?? Settings(path: "")) }
     )
@@ -35,7 +38,9 @@ final class FocusSource: Source {
             throw SyncFailure(endpoint: "files", reason: "no_files", message: "no file matches \(settings.path)")
         }
         let timeZone = window.reporting.timeZone
-        let fingerprint = FileFingerprint.of(paths, salt: "focus-v2|\(timeZone.identifier)")
+        let provider = settings.provider
+        // The provider setting is in the salt: a new one reads the unchanged files again.
+        let fingerprint = FileFingerprint.of(paths, salt: "focus-v2|\(timeZone.identifier)" + (provider.map { "|\($0)" } ?? ""))
         if let fingerprint, fingerprint == window.previousFingerprint {
             var snapshot = SourceSnapshot()
             snapshot.unchanged = true
@@ -44,7 +49,7 @@ final class FocusSource: Source {
         }
         // Parsing a month of a large estate takes seconds of CPU: off the cooperative pool.
         var snapshot = try await offCooperativePool { isCancelled in
-            try FocusExport.read(paths: paths, timeZone: timeZone, isCancelled: isCancelled).snapshot()
+            try FocusExport.read(paths: paths, timeZone: timeZone, provider: provider, isCancelled: isCancelled).snapshot()
         }
         snapshot.fingerprint = fingerprint
         return snapshot
