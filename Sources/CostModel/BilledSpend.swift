@@ -103,8 +103,6 @@ public struct BilledSpend: Sendable {
         public static func < (a: Self, b: Self) -> Bool { a.labels.lexicographicallyPrecedes(b.labels) }
     }
 
-    public let first: LocalDay
-    public let through: LocalDay
     public private(set) var lines: [Line: Int64] = [:]
     /// Tenant → currency → cost placed by tags and rules plus its share of each day's rest.
     public private(set) var tenants: [String: [Currency: Int64]] = [:]
@@ -119,8 +117,6 @@ public struct BilledSpend: Sendable {
     /// `keptTenants` are summed into `TenantLimit.other`; nil keeps every tenant.
     public init(_ rows: [AttributedCost], from first: LocalDay, through: LocalDay, allocation: DailyAllocation,
                 keptTenants: Set<String>? = nil) {
-        self.first = first
-        self.through = through
         // Rows by day as positions in `rows`: a month of a large estate is thousands of scope
         // rows, and copying each into a per-day array was most of this pass.
         var byDay: [LocalDay: [Int]] = [:]
@@ -195,25 +191,14 @@ public struct BilledSpend: Sendable {
         return table.filter { $0.value > 0 }.map { (tenant: $0.key, weight: $0.value) }.sorted { $0.tenant < $1.tenant }
     }
 
-    /// `micros` split by `weights` in whole micro-units by largest remainder: each share
-    /// rounded toward zero, then the units left over one each to the largest fractions (ties:
-    /// the earlier weight). The shares add up to `micros` exactly.
+    /// `micros` split by `weights` in whole micro-units by largest remainder
+    /// (`LargestRemainder`, at micro-unit scale over the amount's magnitude, so that a credit
+    /// splits as its charge would, negated). The shares add up to `micros` exactly.
     static func split(_ micros: Int64, weights: [Decimal]) -> [Int64] {
         let total = weights.reduce(0, +)
         let magnitude = Decimal(micros.magnitude)
-        let exact = weights.map { magnitude * $0 / total }
-        var shares = exact.map { NSDecimalNumber(decimal: $0.rounded(scale: 0, mode: .down)).int64Value }
-        let order = exact.indices.sorted { a, b in
-            let fa = exact[a] - Decimal(shares[a]), fb = exact[b] - Decimal(shares[b])
-            return fa != fb ? fa > fb : a < b
-        }
-        var left = Int64(micros.magnitude) - shares.reduce(0, &+)
-        var position = 0
-        while left > 0, !order.isEmpty {
-            shares[order[position % order.count]] += 1
-            left -= 1
-            position += 1
-        }
+        let shares = LargestRemainder.round(weights.map { magnitude * $0 / total }, scale: 0, whole: magnitude)
+            .map { NSDecimalNumber(decimal: $0).int64Value }
         return micros < 0 ? shares.map { -$0 } : shares
     }
 }
@@ -261,32 +246,16 @@ public struct SpendStatement: Sendable {
         func breakdown(_ key: (BilledSpend.Line) -> String) -> [String: [Currency: Decimal]] {
             var exact: [String: [Currency: Int64]] = [:]
             for (line, micros) in spend.lines { exact[key(line), default: [:]][line.currency, default: 0] &+= micros }
-            return Self.rounded([exact], to: totals, scale: scale)[0]
+            return LargestRemainder.round(groups: [exact.mapValues { $0.mapValues(Micros.decimal) }], to: totals, scale: scale)[0]
         }
         providers = breakdown(\.provider)
         services = breakdown(\.service)
         categories = breakdown(\.category.rawValue)
-        let allocated = Self.rounded([spend.tenants, spend.unallocated], to: totals, scale: scale)
+        let allocated = LargestRemainder.round(groups: [spend.tenants, spend.unallocated].map { $0.mapValues { $0.mapValues(Micros.decimal) } },
+                                               to: totals, scale: scale)
         tenants = allocated[0]
         unallocated = allocated[1]
-        days = Self.rounded([spend.days], to: totals, scale: scale)[0]
-    }
-
-    /// Groups of parts (name → currency → micros) rounded together per currency to `totals`.
-    static func rounded<Name: Comparable>(_ groups: [[Name: [Currency: Int64]]], to totals: [Currency: Decimal],
-                                          scale: Int) -> [[Name: [Currency: Decimal]]] {
-        var entries: [(group: Int, name: Name, currency: Currency, amount: Decimal)] = []
-        for (group, parts) in groups.enumerated() {
-            for (name, amounts) in parts.sorted(by: { $0.key < $1.key }) {
-                for (currency, micros) in amounts.sorted(by: { $0.key < $1.key }) {
-                    entries.append((group, name, currency, Micros.decimal(micros)))
-                }
-            }
-        }
-        let values = LargestRemainder.round(entries.map { (currency: $0.currency, amount: $0.amount) }, scale: scale, wholes: totals)
-        var result = [[Name: [Currency: Decimal]]](repeating: [:], count: groups.count)
-        for (entry, value) in zip(entries, values) { result[entry.group][entry.name, default: [:]][entry.currency] = value }
-        return result
+        days = LargestRemainder.round(groups: [spend.days.mapValues { $0.mapValues(Micros.decimal) }], to: totals, scale: scale)[0]
     }
 
     /// Per currency: the amounts of `parts` summed.

@@ -46,6 +46,23 @@ public enum LargestRemainder {
         }
         return rounded
     }
+
+    /// Groups of parts (name → currency → amount), every part of every group rounded together
+    /// per currency to `totals` (else to their own sum): the tenants and the unallocated rest of
+    /// one whole, say. Parts are taken in name order, so ties go the same way on every run.
+    public static func round<Name: Comparable>(groups: [[Name: [Currency: Decimal]]], to totals: [Currency: Decimal],
+                                        scale: Int = 2) -> [[Name: [Currency: Decimal]]] {
+        var entries: [(group: Int, name: Name, currency: Currency, amount: Decimal)] = []
+        for (group, parts) in groups.enumerated() {
+            for (name, amounts) in parts.sorted(by: { $0.key < $1.key }) {
+                for (currency, amount) in amounts.sorted(by: { $0.key < $1.key }) { entries.append((group, name, currency, amount)) }
+            }
+        }
+        let values = round(entries.map { (currency: $0.currency, amount: $0.amount) }, scale: scale, wholes: totals)
+        var result = [[Name: [Currency: Decimal]]](repeating: [:], count: groups.count)
+        for (entry, value) in zip(entries, values) { result[entry.group][entry.name, default: [:]][entry.currency] = value }
+        return result
+    }
 }
 
 public extension LargestRemainder {

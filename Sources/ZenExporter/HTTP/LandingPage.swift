@@ -151,13 +151,14 @@ enum LandingPage {
     }
 
     static func exporterState(sources: [SourceStatus], usage: [UsageStatus], series: Int, databaseRecovered: Bool) -> String {
+        let dates = ISO8601Dates()
         let rows = sources.map { source -> String in
             let state = switch source.up {
             case .some(true): "up"
             case .some(false): source.hasData ? "down (serving last good data)" : "down"
             case .none: source.hasData ? "restored, syncing" : "syncing"
             }
-            let lastSync = source.lastSuccess.map { ISO8601Dates().string($0) } ?? "never"
+            let lastSync = source.lastSuccess.map { dates.string($0) } ?? "never"
             let errors = source.errors.values.reduce(0, +)
             return "<tr><td>\(escape(source.name))</td><td>\(escape(source.provider))</td><td>\(state)</td><td>\(lastSync)</td>"
                 + "<td>\(source.resources.count)</td><td>\(errors)</td><td>\(escape(source.lastError ?? ""))</td></tr>"

@@ -46,9 +46,6 @@ struct EstateEvaluation: Sendable {
     /// `infrazen_cost_month_to_date`, `infrazen_tenant_cost_month_to_date`, the overview page
     /// and the report of the running month show.
     var monthToDate = SpendStatement()
-    /// Usage queries whose stored days did not cover the month: query → days weighed with
-    /// another day's values.
-    var borrowedUsage: [String: [LocalDay: LocalDay]] = [:]
 
     /// Monthly run rate of the current resources by provider, category and type.
     struct RunRateKey: Hashable, Sendable, Comparable {
@@ -65,8 +62,6 @@ struct EstateEvaluation: Sendable {
     var runRate = RunRateFigures()
 
     var budgets: [BudgetStatus] = []
-    /// The last full day's cost per scope.
-    var lastFullDay: [DailySeries] = []
     var lastDay = LocalDay(year: 1970, month: 1, day: 1)
     var anomalies: [AnomalyDetector.Score] = []
     var forecasts: [Forecast] = []
@@ -180,7 +175,6 @@ struct EstateEvaluation: Sendable {
                                  tenants: tenantCosts, unallocated: allocation.unallocated)
         let billed = BilledSpend(attributed, from: today.firstOfMonth, through: today, allocation: dailyAllocation, keptTenants: kept)
         monthToDate = SpendStatement(billed)
-        borrowedUsage = billed.borrowedUsage
         for status in usageByReference.values {
             for (tenant, value) in status.tenantValues {
                 tenantUsage[TenantDimension(tenant: kept.contains(tenant) ? tenant : TenantLimit.other, dimension: status.reference.dimension), default: 0] += value
@@ -204,7 +198,6 @@ struct EstateEvaluation: Sendable {
             DailyCost(day: row.day, provider: row.provider, resourceID: "", service: row.service, category: row.category, account: "",
                       micros: micros, currency: row.currency)
         })
-        lastFullDay = series
         dailyCosts = Self.dailyScopes(series, on: lastDay)
         let detector = AnomalyDetector()
         anomalies = series.compactMap { detector.score($0, day: lastDay) }

@@ -23,17 +23,9 @@ struct RunRateFigures: Sendable {
                 totals[part.key.currency, default: 0] += value
             }
         }
-        var entries: [(tenant: Bool, name: String, currency: Currency, amount: Decimal)] = []
-        for (name, amounts) in exactTenants.sorted(by: { $0.key < $1.key }) {
-            for (currency, amount) in amounts.sorted(by: { $0.key < $1.key }) { entries.append((true, name, currency, amount)) }
-        }
-        for (name, amounts) in exactUnallocated.sorted(by: { $0.key < $1.key }) {
-            for (currency, amount) in amounts.sorted(by: { $0.key < $1.key }) { entries.append((false, name, currency, amount)) }
-        }
-        let rounded = LargestRemainder.round(entries.map { (currency: $0.currency, amount: $0.amount) }, wholes: totals)
-        for (entry, value) in zip(entries, rounded) {
-            if entry.tenant { tenants[entry.name, default: [:]][entry.currency] = value } else { unallocated[entry.name, default: [:]][entry.currency] = value }
-        }
+        let allocated = LargestRemainder.round(groups: [exactTenants, exactUnallocated], to: totals)
+        tenants = allocated[0]
+        unallocated = allocated[1]
     }
 }
 

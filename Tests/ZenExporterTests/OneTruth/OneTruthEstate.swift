@@ -45,7 +45,7 @@ struct OneTruthEstate {
         sourceNames = (0..<sourceCount).map { "focus-\(seed)-\($0)" }
         let currencies = Bool.random(using: &random) ? ["RUB", "USD", "KZT"] : ["RUB", "USD"]
         for source in sourceNames {
-            for resource in 0..<Int.random(in: 4...12, using: &random) {
+            for _ in 0..<Int.random(in: 4...12, using: &random) {
                 let (category, service) = Self.services.randomElement(using: &random)!
                 let tenant = Bool.random(using: &random) ? Self.tenants.randomElement(using: &random)! : ""
                 let currency = currencies.randomElement(using: &random)!
@@ -61,7 +61,6 @@ struct OneTruthEstate {
                                         tenant: tenant, currency: currency, cost: cost))
                     }
                 }
-                _ = resource
             }
         }
         for day in [2, 3, 6, 9, 10, 13, 16, 17, 20] {
@@ -79,14 +78,13 @@ struct OneTruthEstate {
     func csv(of source: String) -> String {
         var text = "BilledCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ServiceCategory,ServiceName,ProviderName,"
             + "SubAccountId,ResourceId,ResourceName,ResourceType,RegionId,Tags\n"
-        for (index, row) in rows.enumerated() where row.source == source {
+        for row in rows where row.source == source {
             let date = Self.date(row.day)
             let tags = row.tenant.isEmpty ? "" : "\"{\"\"tenant\"\": \"\"\(row.tenant)\"\"}\""
             // One resource per (service, tenant, currency): the scope grain the oracle sums at.
             let resource = "\(row.service)-\(row.tenant)-\(row.currency)".replacingOccurrences(of: " ", with: "")
             text += "\(row.cost),\(row.currency),\(date)T00:00:00Z,\(date)T23:59:59Z,\(row.cost.hasPrefix("-") ? "Credit" : "Usage"),"
                 + "\(row.serviceCategory),\(row.service),GCP,acct-\(source),\(resource),\(resource),,europe-north1,\(tags)\n"
-            _ = index
         }
         return text
     }

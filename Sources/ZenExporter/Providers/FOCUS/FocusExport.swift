@@ -120,7 +120,8 @@ struct FocusExport: Sendable {
         var snapshot = SourceSnapshot()
         snapshot.costs = costs
         let utc = TimeZone(identifier: "UTC") ?? .current
-        if let latest = lastUsageDay.max(), latest > Int32.min {
+        let latest = lastUsageDay.max() ?? Int32.min
+        if latest > Int32.min {
             let lastDayStart = LocalDay(ordinal: Int(latest)).start(in: utc)
             // Sorted by resource ID: the lines' order, sorted only when it is not already (an
             // export that lists resources in ID order needs no sort).
@@ -173,7 +174,7 @@ struct FocusExport: Sendable {
                 snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
             }
         }
-        snapshot.formerResources = formerResources()
+        snapshot.formerResources = formerResources(latest: latest)
         snapshot.endpointFailures = badRows.map { SyncFailure(endpoint: $0.file, reason: "bad_row", message: $0.description) }
         snapshot.endpointFailures += filesWithoutProvider.map { file in
             SyncFailure(endpoint: file, reason: "no_provider", message: "\(file):1: neither ServiceProviderName nor ProviderName: its rows are provider \"focus\"; name the provider with provider: on the source")
@@ -184,8 +185,7 @@ struct FocusExport: Sendable {
     /// The resources billed in the export but not on its last usage day, as their first row
     /// describes them, costing nothing now: a tenant's server deleted on the 10th still
     /// carries its tags on the 1st to the 10th.
-    func formerResources() -> [CostModel.Resource] {
-        let latest = lastUsageDay.max() ?? Int32.min
+    func formerResources(latest: Int32) -> [CostModel.Resource] {
         var seen: Set<String> = []
         var former: [CostModel.Resource] = []
         for (index, line) in costs.lines.enumerated() where lastUsageDay[index] != latest && lineEntry[index] >= 0 {
