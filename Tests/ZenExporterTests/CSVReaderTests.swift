@@ -1,4 +1,5 @@
 import Foundation
+@testable import Ingest
 import Testing
 @testable import ZenExporter
 

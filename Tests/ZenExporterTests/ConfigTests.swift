@@ -1,4 +1,5 @@
 import Foundation
+@testable import SourceKit
 import Testing
 @testable import ZenExporter
 

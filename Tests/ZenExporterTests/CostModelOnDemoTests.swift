@@ -1,7 +1,10 @@
 import CostModel
+@testable import Exposition
 import Foundation
 import Logging
 import NIOCore
+@testable import ProviderDemo
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

@@ -1,5 +1,7 @@
 import CostModel
 import Foundation
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

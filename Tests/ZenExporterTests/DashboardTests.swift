@@ -1,3 +1,4 @@
+@testable import Exposition
 import Foundation
 import Testing
 @testable import ZenExporter

@@ -1,4 +1,6 @@
+@testable import Exposition
 import Foundation
+@testable import ProviderOpenStack
 import Testing
 @testable import ZenExporter
 

@@ -1,8 +1,11 @@
 import CostModel
 import Foundation
 import Logging
-import Synchronization
 import NIOCore
+@testable import ProviderDemo
+@testable import SourceKit
+@testable import Storage
+import Synchronization
 import Testing
 @testable import ZenExporter
 

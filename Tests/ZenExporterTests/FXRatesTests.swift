@@ -4,6 +4,8 @@ import GRDB
 import Hummingbird
 import Logging
 import NIOCore
+@testable import SourceKit
+@testable import Storage
 import Synchronization
 import Testing
 @testable import ZenExporter

@@ -2,6 +2,7 @@ import CostModel
 import Foundation
 import GRDB
 import Logging
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

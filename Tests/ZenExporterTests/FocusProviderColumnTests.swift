@@ -1,5 +1,7 @@
 import CostModel
+@testable import FocusFormat
 import Foundation
+@testable import SourceKit
 import Testing
 @testable import ZenExporter
 

@@ -1,5 +1,10 @@
 import CostModel
+@testable import FocusFormat
 import Foundation
+@testable import Ingest
+@testable import ProviderFocus
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 
@@ -195,7 +200,7 @@ struct FocusSourceTests {
         let file = try FocusExport.read(paths: [path], timeZone: TimeZone(identifier: "UTC")!, threads: 2, halvesMinimumSize: 0)
         #expect(sumsByResourceAndDay(file) == expectedHalvesSums(badIndex: 1000))
         #expect(file.rows == 1200)
-        #expect(file.badRows == [FocusExport.BadRow(file: "halves.csv", line: 1002, reason: "BilledCost \"twelve\" is not a number")])
+        #expect(file.badRows == [BadRow(file: "halves.csv", line: 1002, reason: "BilledCost \"twelve\" is not a number")])
         #expect(file.costs.lines.count == 12)
         // Every resource's last usage day is day 3: 100 rows each over the 3 days, 33 or 34 of them on day 3.
         #expect(file.billedByCurrency == ["RUB": Decimal(expectedHalvesSums(badIndex: 1000).values.reduce(0, +)) / 1_000_000])

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

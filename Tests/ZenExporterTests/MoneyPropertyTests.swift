@@ -1,6 +1,7 @@
 import CostModel
 import Foundation
 import Logging
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

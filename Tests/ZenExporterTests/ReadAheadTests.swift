@@ -1,4 +1,5 @@
 import Foundation
+@testable import Ingest
 import Synchronization
 import Testing
 @testable import ZenExporter

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

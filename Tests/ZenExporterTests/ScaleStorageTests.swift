@@ -2,6 +2,8 @@ import CostModel
 import Foundation
 import GRDB
 import Logging
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

@@ -2,6 +2,9 @@ import CostModel
 import Foundation
 import GRDB
 import Logging
+@testable import ProviderDemo
+@testable import SourceKit
+@testable import Storage
 import Synchronization
 import Testing
 @testable import ZenExporter

@@ -1,5 +1,14 @@
 import CostModel
+@testable import FocusFormat
 import Foundation
+@testable import Ingest
+@testable import ProviderBeget
+@testable import ProviderCloudRu
+@testable import ProviderOpenStack
+@testable import ProviderSelectel
+@testable import ProviderWarehouse
+@testable import ProviderYandex
+@testable import SourceKit
 @testable import ZenExporter
 
 typealias FuzzTarget = @Sendable (UnsafeRawBufferPointer) -> Void

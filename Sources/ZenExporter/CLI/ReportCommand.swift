@@ -2,6 +2,7 @@ import ArgumentParser
 import CostModel
 import Foundation
 import Logging
+import Storage
 
 /// `zen-exporter report --month YYYY-MM`: the monthly report from the stored history. No
 /// provider is called: the sources' last snapshots and history are restored from the

@@ -1,7 +1,11 @@
 import ArgumentParser
 import CostModel
+import Exposition
 import Foundation
+import Ingest
 import Logging
+import SourceKit
+import Storage
 
 /// The daemon's entry point (`Sources/ZenExporterMain` calls it): the code lives in a library
 /// so that the fuzz targets under `Fuzz/` can link it.

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import SourceKit
 import Yams
 
 /// Loads exporter.yaml into `ExporterConfig`, reporting every problem at once.

@@ -1,5 +1,7 @@
 import CostModel
 import Foundation
+import SourceKit
+import Storage
 
 /// exporter.yaml, typed. Every key is optional except `sources`; defaults are the ones in
 /// CONFIG.md. Loaded by `ConfigLoader`.
@@ -77,12 +79,6 @@ struct StorageConfig: Sendable {
     var retention: Retention { Retention(days: retentionDays, resourceDays: min(resourceRetentionDays, retentionDays)) }
 }
 
-struct ReportingConfig: Sendable {
-    var currency = Currency.rub
-    var timeZone = TimeZone(identifier: "Europe/Moscow") ?? .current
-    var hoursPerMonth: Decimal = 720
-}
-
 struct FXConfig: Sendable {
     enum Source: String, Sendable, CaseIterable { case `static`, cbr }
     var source = Source.static
@@ -96,25 +92,6 @@ struct FXConfig: Sendable {
 struct MetricsConfig: Sendable {
     var namespace = "infrazen"
     var perResource = true
-}
-
-/// The schedule every source shares; provider-specific settings live with the provider.
-struct SourceConfig: Sendable {
-    var name: String
-    var type: String
-    var interval: Duration = .seconds(3600)
-    var timeout: Duration = .seconds(60)
-    var retries = 3
-    /// Spread of the start of each run, a fraction of the interval, so that many instances
-    /// do not hit one provider API at the same second.
-    var jitterRatio = 0.1
-    /// `shard: K`: the shard that runs this source whatever the hash of its name says.
-    var shard: Int?
-    /// The connector `type` names, with its parsed settings.
-    var kind: SourceKind
-    var settings: any SourceSettings
-
-    func makeSource() -> any Source { kind.make(self) }
 }
 
 struct RecommendationsConfig: Sendable {

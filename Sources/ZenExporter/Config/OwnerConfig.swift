@@ -1,5 +1,7 @@
 import CostModel
 import Foundation
+import SourceKit
+import Storage
 import Yams
 
 /// `health:`: the weights of the health score's components.

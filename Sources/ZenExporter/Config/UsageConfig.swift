@@ -1,5 +1,7 @@
 import CostModel
 import Foundation
+import SourceKit
+import Storage
 import Yams
 
 /// One `usage:` entry: queries against the operator's own data (the CHOM case) that return a
@@ -39,26 +41,6 @@ struct UsageSourceConfig: Sendable {
         case .prometheus: url ?? ""
         }
     }
-}
-
-/// `usage/<source>/<dimension>` (or `<source>/<dimension>`): one query's values.
-struct UsageReference: Sendable, Hashable, CustomStringConvertible {
-    var usage: String
-    var dimension: String
-
-    init(usage: String, dimension: String) {
-        self.usage = usage
-        self.dimension = dimension
-    }
-
-    init?(_ text: String) {
-        var parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if parts.count == 3, parts[0] == "usage" { parts.removeFirst() }
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
-        self.init(usage: parts[0], dimension: parts[1])
-    }
-
-    var description: String { "usage/\(usage)/\(dimension)" }
 }
 
 /// How one category's unallocated cost reaches tenants, before usage is known.

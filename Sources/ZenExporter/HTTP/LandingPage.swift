@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Ingest
 
 /// `GET /`: the overview for a person with a browser (an owner, a CFO, an SRE): the health
 /// score and its reasons, totals, month-to-date against budgets, the top recommendations,

@@ -2,6 +2,7 @@ import CostModel
 import Foundation
 import Hummingbird
 import NIOCore
+import Storage
 
 /// `GET /report/YYYY-MM.{html,md,csv}`: the monthly report, built on request from the stored
 /// history and the current evaluation (as `zen-exporter report` does); no provider is called.

@@ -1,4 +1,5 @@
 import Foundation
+import SourceKit
 import Yams
 
 /// The Prometheus exporter-toolkit web config (`--web.config.file`, the file node_exporter

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SourceKit
 import Synchronization
 #if canImport(Glibc)
 import Glibc

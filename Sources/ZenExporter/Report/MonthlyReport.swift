@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Storage
 
 /// A calendar month, `YYYY-MM`.
 struct ReportMonth: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Ingest
 
 /// The report's sections as tables of text: one definition that Markdown, CSV and HTML each
 /// lay out, so the three formats always hold the same figures.

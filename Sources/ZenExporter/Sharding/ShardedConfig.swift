@@ -1,4 +1,5 @@
 import CostModel
+import SourceKit
 import Yams
 
 extension ExporterConfig {

@@ -1,4 +1,5 @@
 import Foundation
+import SourceKit
 
 /// Runs `body` with a deadline: on timeout the task is cancelled and `onTimeout` runs (to
 /// interrupt what cancellation alone would not stop), then a `timeout` failure naming

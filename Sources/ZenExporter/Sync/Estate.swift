@@ -1,6 +1,8 @@
 import CostModel
+import Exposition
 import Foundation
 import NIOCore
+import Storage
 
 /// What the exporter knows about one source: its last good data and its sync health.
 struct SourceStatus: Sendable {
@@ -37,16 +39,14 @@ struct SourceStatus: Sendable {
 
 /// What the exporter knows about one usage query: its last good values and its health.
 struct UsageStatus: Sendable {
-    /// The key of rows that name no tenant (a total).
-    static let total = ""
     let reference: UsageReference
-    /// Tenant → value of the last good run; `total` for rows without a tenant.
+    /// Tenant → value of the last good run; `UsageValue.total` for rows without a tenant.
     var values: [String: Double] = [:]
     var up: Bool?
     var lastSuccess: Date?
     var lastDuration: Double?
     var rejectedRows = 0
-    /// Rows since start whose value was not finite, negative or absurd (`UsageCollector.isSane`).
+    /// Rows since start whose value was not finite, negative or absurd (`UsageValue.isSane`).
     var badValues = 0
     var errors: [String: Int] = [:]
 
@@ -54,7 +54,7 @@ struct UsageStatus: Sendable {
     var hasData: Bool { lastSuccess != nil }
 
     /// Per-tenant values, the total row left out.
-    var tenantValues: [String: Double] { values.filter { $0.key != Self.total } }
+    var tenantValues: [String: Double] { values.filter { $0.key != UsageValue.total } }
 }
 
 /// All sources' state, and the exposition rendered from it: each change re-renders once and

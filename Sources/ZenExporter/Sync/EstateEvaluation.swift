@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Storage
 
 /// What the cost model derives from all sources together: allocation, budgets, forecasts,
 /// anomalies, recommendations, waste and capacity. Recomputed after each sync, not per scrape.

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Storage
 
 /// The monthly run rate as exported: each source's series rounded to that source's whole
 /// rounded once (so that the series of two shards add up to one exporter's), the estate's
@@ -50,7 +51,7 @@ extension EstateEvaluation {
             var days = usageDays[reference] ?? [:]
             if let current = usageToday[reference] { days[today] = current }
             byReference[reference] = UsageDays(days.mapValues { values in
-                values.compactMapValues { $0.isFinite && $0 >= 0 ? Decimal($0) : nil }.filter { $0.key != UsageStatus.total }
+                values.compactMapValues { $0.isFinite && $0 >= 0 ? Decimal($0) : nil }.filter { $0.key != UsageValue.total }
             })
         }
         let drivers = config.sharedDrivers.mapValues { driver -> DailyAllocation.Driver in

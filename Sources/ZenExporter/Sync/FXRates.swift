@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import CostModel
 import Foundation
+import SourceKit
+import Storage
 
 /// The exchange rates: the configured static ones, or the Central Bank of Russia's daily
 /// rates, fetched on a schedule and kept in the database per day they are published for

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Storage
 
 /// The figures for the people who pay: the health score, cost per business unit
 /// and each tenant's revenue and margin. Derived from an evaluation's totals once per change,
@@ -97,7 +98,7 @@ struct OwnerFigures: Sendable {
         guard let reference = metric.from, let status = usage[reference], status.hasData else { return nil }
         var tenants: [String: Decimal] = [:]
         for (tenant, value) in status.tenantValues { if let units = exact(value) { tenants[fold(tenant), default: 0] += units } }
-        let total = status.values[UsageStatus.total].flatMap(exact) ?? tenants.values.reduce(0, +)
+        let total = status.values[UsageValue.total].flatMap(exact) ?? tenants.values.reduce(0, +)
         return (total, tenants)
     }
 

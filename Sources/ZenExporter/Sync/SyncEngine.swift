@@ -1,6 +1,8 @@
 import CostModel
 import Foundation
 import Logging
+import SourceKit
+import Storage
 
 /// Runs each source on its own schedule: collect with a timeout, retry with backoff, then
 /// reconcile, commit and publish. A failing source only marks itself down; its last good

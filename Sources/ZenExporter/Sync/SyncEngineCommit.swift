@@ -1,6 +1,9 @@
 import CostModel
 import Foundation
+import Ingest
 import Logging
+import SourceKit
+import Storage
 
 /// A collected snapshot reconciled, stored, rendered and published (or, unchanged, only recorded).
 extension SyncEngine {

@@ -1,6 +1,8 @@
 import CostModel
 import Foundation
+import Ingest
 import Logging
+import Storage
 
 /// The cost model run over every source after a change, and published with it.
 extension SyncEngine {

@@ -1,6 +1,7 @@
 import CostModel
 import Foundation
 import GRDB
+import SourceKit
 
 /// The demo's usage source: a CHOM-like hosting application's database (tenants, sites, VPS,
 /// databases), written as an SQLite file at `path` and rewritten once a day with that day's

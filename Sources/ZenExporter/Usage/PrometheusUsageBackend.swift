@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import SourceKit
 
 /// Usage from Prometheus' instant-query API (`GET /api/v1/query`), e.g. node_exporter's
 /// filesystem and memory series for capacity used and total. Each series is a row; its

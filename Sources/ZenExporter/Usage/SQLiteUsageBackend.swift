@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SourceKit
 
 /// Usage queries against an SQLite file, opened read-only for each poll (so a file the
 /// application replaces is read afresh) and interrupted when a query runs past its timeout.

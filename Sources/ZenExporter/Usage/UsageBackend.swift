@@ -1,4 +1,5 @@
 import Foundation
+import SourceKit
 
 /// One row a usage query returned: a tenant's value, or the total when the query names no
 /// tenant (a one-column SQL result, a Prometheus series without the tenant label).

@@ -1,6 +1,8 @@
 import CostModel
 import Foundation
 import Logging
+import SourceKit
+import Storage
 
 /// Polls each usage source on its own interval, one query at a time, each bounded by the
 /// source's timeout. A query that succeeds replaces its values (in memory and in the store);
@@ -30,7 +32,7 @@ struct UsageCollector: Sendable {
         do {
             for (reference, saved) in try await store.usageValues() {
                 // A database written before values were checked may hold ±Inf or absurd ones.
-                let sane = saved.values.filter { Self.isSane($0.value) }
+                let sane = saved.values.filter { UsageValue.isSane($0.value) }
                 let bad = saved.values.count - sane.count
                 if bad > 0 {
                     logger.warning("stored usage values that are not finite, negative or absurd were dropped",
@@ -83,12 +85,6 @@ struct UsageCollector: Sendable {
         await evaluate()
     }
 
-    /// The largest usage value taken: an exabyte, or 10¹⁸ of anything counted. Beyond it, as for
-    /// ±Inf, NaN and negatives, the row is a bad value (a driver weighs tenants by these, and
-    /// `Decimal` cannot hold a non-finite number).
-    static let maximumValue = 1e18
-
-    static func isSane(_ value: Double) -> Bool { value.isFinite && value >= 0 && value <= maximumValue }
 
     /// Sums a run's rows per tenant. A tenant with a bad value keeps its `previous` (last good)
     /// value, or has none; the bad rows are counted, never stored.
@@ -98,24 +94,24 @@ struct UsageCollector: Sendable {
         var badTenants: Set<String> = []
         var badValues = 0
         for row in rows {
-            var tenant = row.tenant ?? UsageStatus.total
+            var tenant = row.tenant ?? UsageValue.total
             if let named = row.tenant, !TenantID.isValid(named) {
                 tenant = TenantLimit.other
                 rejected += 1
             }
-            guard isSane(row.value) else {
+            guard UsageValue.isSane(row.value) else {
                 badValues += 1
                 badTenants.insert(tenant)
                 continue
             }
             values[tenant, default: 0] += row.value
         }
-        for (tenant, value) in values where !isSane(value) {  // sane rows summing past the maximum
+        for (tenant, value) in values where !UsageValue.isSane(value) {  // sane rows summing past the maximum
             badTenants.insert(tenant)
             badValues += 1
         }
         for tenant in badTenants {
-            values[tenant] = previous[tenant].flatMap { isSane($0) ? $0 : nil }
+            values[tenant] = previous[tenant].flatMap { UsageValue.isSane($0) ? $0 : nil }
         }
         return (values, rejected, badValues)
     }

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+@testable import SourceKit
 import Testing
 @testable import ZenExporter
 

@@ -3,6 +3,9 @@ import Foundation
 import GRDB
 import Logging
 import NIOCore
+@testable import ProviderBeget
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import NIOCore
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

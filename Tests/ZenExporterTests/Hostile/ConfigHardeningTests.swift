@@ -1,4 +1,6 @@
 import Foundation
+@testable import ProviderSelectel
+@testable import SourceKit
 import Testing
 @testable import ZenExporter
 

@@ -2,6 +2,10 @@ import CostModel
 import Foundation
 import Logging
 import NIOCore
+@testable import ProviderSelectel
+@testable import ProviderYandex
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

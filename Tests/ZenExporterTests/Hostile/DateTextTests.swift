@@ -1,4 +1,8 @@
+@testable import FocusFormat
 import Foundation
+@testable import Ingest
+@testable import ProviderBeget
+@testable import ProviderSelectel
 import Testing
 @testable import ZenExporter
 

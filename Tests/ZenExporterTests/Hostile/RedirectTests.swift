@@ -1,4 +1,9 @@
 import Foundation
+@testable import ProviderBeget
+@testable import ProviderOpenStack
+@testable import ProviderSelectel
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

@@ -4,6 +4,7 @@ import GRDB
 import Hummingbird
 import Logging
 import NIOCore
+@testable import Storage
 @testable import ZenExporter
 
 /// A random estate for the "one truth" property tests: 1–3 FOCUS sources billing in 2–3

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

@@ -1,6 +1,9 @@
 import CostModel
 import Foundation
 import Logging
+@testable import ProviderOpenStack
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

@@ -2,6 +2,8 @@ import CostModel
 import Foundation
 import Logging
 import NIOCore
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

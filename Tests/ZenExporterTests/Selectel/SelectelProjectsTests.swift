@@ -2,6 +2,9 @@ import CostModel
 import Foundation
 import Logging
 import NIOCore
+@testable import ProviderSelectel
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

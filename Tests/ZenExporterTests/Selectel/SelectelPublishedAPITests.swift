@@ -2,6 +2,7 @@ import CostModel
 import Foundation
 import Logging
 import NIOCore
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

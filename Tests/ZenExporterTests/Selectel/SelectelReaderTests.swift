@@ -1,4 +1,7 @@
 import Foundation
+@testable import ProviderOpenStack
+@testable import ProviderSelectel
+@testable import SourceKit
 import Testing
 @testable import ZenExporter
 

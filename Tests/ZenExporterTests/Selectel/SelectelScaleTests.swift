@@ -1,5 +1,7 @@
 import CostModel
 import Foundation
+@testable import ProviderSelectel
+@testable import SourceKit
 import Testing
 @testable import ZenExporter
 

@@ -1,4 +1,5 @@
 import Foundation
+@testable import SourceKit
 @testable import ZenExporter
 
 /// What the config loader reports for `yaml` (read as test.yaml); empty when it loads.

@@ -5,6 +5,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
+@testable import SourceKit
+@testable import Storage
 import Synchronization
 import Testing
 @testable import ZenExporter
@@ -230,7 +232,7 @@ struct SQLiteUsageTests {
         let store = try Store()
         let today = LocalDay(now, in: config.reporting.timeZone)
         for daysAgo in 1...5 {  // 100, 110, 120, 130, 140 GB on the five days before
-            try await store.saveUsage([UsageStatus.total: Double(150 - 10 * daysAgo) * 1e9], source: "app", dimension: "disk_bytes",
+            try await store.saveUsage([UsageValue.total: Double(150 - 10 * daysAgo) * 1e9], source: "app", dimension: "disk_bytes",
                                       fetchedAt: now, day: today.adding(days: -daysAgo), retentionDays: 400)
         }
         var engine = SyncEngine(config: config, store: store, logger: Logger(label: "test"))

@@ -3,6 +3,9 @@ import CostModel
 import Foundation
 import Logging
 import NIOCore
+@testable import ProviderWarehouse
+@testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import SourceKit
 
 /// The config's `items:` as a source named `items`: each item is a recurring charge at its
 /// period's rate, so domains, SaaS and AI spend count in the totals by their category.
