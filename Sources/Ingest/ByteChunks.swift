@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Chunks of bytes from somewhere: a file, a gzip stream.
-package protocol ByteChunks {
+public protocol ByteChunks {
     /// The next chunk, or nil at the end.
     mutating func next() throws -> [UInt8]?
 }

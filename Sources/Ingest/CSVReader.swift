@@ -23,13 +23,13 @@ package struct BadRow: Sendable, Equatable, CustomStringConvertible {
     package var description: String { "\(file):\(line): \(reason)" }
 }
 
-package struct CSVError: Error, CustomStringConvertible {
-    package var file: String
-    package var line: Int
-    package var message: String
-    package var description: String { "\(file):\(line): \(message)" }
+public struct CSVError: Error, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var message: String
+    public var description: String { "\(file):\(line): \(message)" }
 
-    package init(file: String, line: Int, message: String) {
+    public init(file: String, line: Int, message: String) {
         self.file = file
         self.line = line
         self.message = message
@@ -47,42 +47,56 @@ package struct CSVError: Error, CustomStringConvertible {
 /// else (a record across chunks, a line break inside quotes, a blank line, a stray quote or
 /// carriage return) is read byte by byte into the side buffer, with the same result.
 /// `next()` gives the fields as strings for readers that want them.
-package struct CSVReader<Source: ByteChunks> {
-    private var source: Source
-    private var chunk: [UInt8] = []
-    private var position = 0
-    private var atEnd = false
-    private var started = false
-    private var line = 1
+///
+/// Public and inlinable: its readers live in other targets (FocusFormat, the providers), and a
+/// row's dozen field accesses must compile into their loops, specialised for the chunk source,
+/// as they did when reader and callers shared a module. The compiler serialises the bodies of
+/// `@inlinable public` code for other modules, not of `@inlinable package` code (without
+/// library evolution): as `package`, every field access was a generic call (perf: a third of
+/// a 10k-resource sync in metadata lookups).
+public struct CSVReader<Source: ByteChunks> {
+    @usableFromInline var source: Source
+    @usableFromInline var chunk: [UInt8] = []
+    @usableFromInline var position = 0
+    @usableFromInline var atEnd = false
+    @usableFromInline var started = false
+    @usableFromInline var line = 1
 
     /// Unquoted fields that could not be read in place, back to back.
-    private var bytes: [UInt8] = []
+    @usableFromInline var bytes: [UInt8] = []
     /// Where a field's bytes lie: `start ..< end` of `bytes` when `copied`, of `chunk`
     /// otherwise.
-    private struct FieldRange {
-        var start: Int
-        var end: Int
-        var copied: Bool
+    @usableFromInline struct FieldRange {
+        @usableFromInline var start: Int
+        @usableFromInline var end: Int
+        @usableFromInline var copied: Bool
         /// A quoted field of the chunk still holding its doubled quotes (`unquoteInPlace`).
-        var doubledQuotes = false
+        @usableFromInline var doubledQuotes: Bool
+
+        @inlinable init(start: Int, end: Int, copied: Bool, doubledQuotes: Bool = false) {
+            self.start = start
+            self.end = end
+            self.copied = copied
+            self.doubledQuotes = doubledQuotes
+        }
     }
 
     /// The current record's fields, in one array: a 100,000-resource week is 12.6 million
     /// fields, each appended once here rather than three times (start, end, copied).
-    private var fields: [FieldRange] = []
+    @usableFromInline var fields: [FieldRange] = []
     /// Whether a field of the record read in place holds doubled quotes.
-    private var hasDoubledQuotes = false
+    @usableFromInline var hasDoubledQuotes = false
 
     /// The file name errors are reported against.
-    package let file: String
+    public let file: String
     /// The largest record (its unquoted bytes) and the most fields read; past either the
     /// record is an error (an unterminated quote would otherwise read the rest of the file
     /// into one field).
-    package var maxRecordBytes = 4 * 1024 * 1024
-    package var maxFields = 10_000
+    public var maxRecordBytes = 4 * 1024 * 1024
+    public var maxFields = 10_000
 
     /// `dropsByteOrderMark: false` for a reader that starts in the middle of a file.
-    package init(_ source: Source, file: String = "", dropsByteOrderMark: Bool = true) {
+    @inlinable public init(_ source: Source, file: String = "", dropsByteOrderMark: Bool = true) {
         self.source = source
         self.file = file
         self.started = !dropsByteOrderMark
@@ -90,16 +104,16 @@ package struct CSVReader<Source: ByteChunks> {
         fields.reserveCapacity(64)
     }
 
-    package var fieldCount: Int { fields.count }
+    @inlinable public var fieldCount: Int { fields.count }
 
     /// The line the next record would start on.
-    package var nextLine: Int { line }
+    @inlinable public var nextLine: Int { line }
 
     /// Field `field`'s length in bytes (its bytes are in the chunk or in the copy: `withField`).
-    package func length(of field: Int) -> Int { fields[field].end - fields[field].start }
+    @inlinable public func length(of field: Int) -> Int { fields[field].end - fields[field].start }
 
     /// Field `field`'s bytes, for parsing without a `String`.
-    package func withField<Result>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+    @inlinable public func withField<Result>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         let range = fields[field].start..<fields[field].end
         if fields[field].copied {
             return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
@@ -107,24 +121,24 @@ package struct CSVReader<Source: ByteChunks> {
         return try chunk.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
     }
 
-    package func string(_ field: Int) -> String {
+    @inlinable public func string(_ field: Int) -> String {
         withField(field) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Whether field `field` is exactly `text` (ASCII).
-    package func field(_ field: Int, equals text: StaticString) -> Bool {
+    @inlinable public func field(_ field: Int, equals text: StaticString) -> Bool {
         withField(field) { bytes in
             bytes.count == text.utf8CodeUnitCount && (0..<bytes.count).allSatisfy { bytes[$0] == text.utf8Start[$0] }
         }
     }
 
     /// The next record and its starting line; nil at the end. An unterminated quote is an error.
-    package mutating func next() throws -> (line: Int, fields: [String])? {
+    @inlinable public mutating func next() throws -> (line: Int, fields: [String])? {
         guard let line = try nextRecord() else { return nil }
         return (line, (0..<fields.count).map { string($0) })
     }
 
-    private mutating func refill() throws -> Bool {
+    @inlinable mutating func refill() throws -> Bool {
         while position >= chunk.count {
             let next: [UInt8]?
             do {
@@ -149,14 +163,14 @@ package struct CSVReader<Source: ByteChunks> {
         return true
     }
 
-    private mutating func clearRecord() {
+    @inlinable mutating func clearRecord() {
         bytes.removeAll(keepingCapacity: true)
         fields.removeAll(keepingCapacity: true)
         hasDoubledQuotes = false
     }
 
     /// Reads the next record; returns the line it starts on, nil at the end.
-    package mutating func nextRecord() throws -> Int? {
+    @inlinable public mutating func nextRecord() throws -> Int? {
         clearRecord()
         // A record over the size limit is left to the byte-by-byte read, which reports it.
         if position < chunk.count, let end = recordInPlace(), end - position <= maxRecordBytes {
@@ -172,7 +186,7 @@ package struct CSVReader<Source: ByteChunks> {
     /// Reads the record at `position` in place when it ends within the chunk and holds no
     /// line break inside quotes, no stray quote or carriage return, and is not blank: returns
     /// the position after its line break. nil leaves the record to `nextRecordByteByByte`.
-    private mutating func recordInPlace() -> Int? {
+    @inlinable mutating func recordInPlace() -> Int? {
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
         let current = chunk  // shares the storage; `self` stays free to mutate
         let count = current.count
@@ -215,7 +229,7 @@ package struct CSVReader<Source: ByteChunks> {
     /// (`unquoteInPlace`): a record this read gives up on is read again byte by byte. The
     /// quotes are found by the record's scan (a JSON tags field doubles every quote it has:
     /// a `memchr` call each was 2.7 % of a 100,000-resource sync's CPU).
-    private mutating func quotedInPlace(_ base: UnsafePointer<UInt8>, from: Int, count: Int, scan: inout FieldEndScan) -> Int? {
+    @inlinable mutating func quotedInPlace(_ base: UnsafePointer<UInt8>, from: Int, count: Int, scan: inout FieldEndScan) -> Int? {
         let quote = UInt8(ascii: "\""), newline = UInt8(ascii: "\n")
         var position = from
         var doubled = false
@@ -241,7 +255,7 @@ package struct CSVReader<Source: ByteChunks> {
     /// Takes the second quote of each doubled pair out of the record's fields that hold
     /// them, in the chunk itself: unquoted, a value is never longer. Copying such values
     /// (JSON tags) run by run into a side buffer was 2 % of a 100,000-resource sync's CPU.
-    private mutating func unquoteInPlace() {
+    @inlinable mutating func unquoteInPlace() {
         let quote = Int32(UInt8(ascii: "\""))
         // Taken out and put back, not copied: each stays uniquely held.
         var fields: [FieldRange] = []
@@ -268,14 +282,14 @@ package struct CSVReader<Source: ByteChunks> {
     }
 
     /// Ends a field of the byte-by-byte path: it runs from the previous one's end to here.
-    private mutating func endCopiedField() {
+    @inlinable mutating func endCopiedField() {
         fields.append(FieldRange(start: fields.last?.end ?? 0, end: bytes.count, copied: true))
     }
 
     /// Reads the next record into `bytes`, byte by byte across chunks; returns the line it
     /// starts on, nil at the end. A loop, not recursion, over blank lines: a file of a
     /// million blank lines must not exhaust the stack.
-    private mutating func nextRecordByteByByte() throws -> Int? {
+    @inlinable mutating func nextRecordByteByByte() throws -> Int? {
         var startLine = line
         var quoted = false
         /// Inside quotes, a quote was the last byte of the previous chunk: the next byte decides.

@@ -9,20 +9,20 @@ import Glibc
 /// return at or after a position. The bytes are looked at 64 at a time (`zen_csv_structural64`,
 /// SSE2) and the mask kept for the fields that follow in those 64 bytes: a record's fields
 /// cost a shift and a bit count each. Where fewer than 64 bytes are left, eight at a time.
-package struct FieldEndScan {
-    package let base: UnsafePointer<UInt8>
-    package let count: Int
+public struct FieldEndScan {
+    public let base: UnsafePointer<UInt8>
+    public let count: Int
     /// The mask's bit i is byte `maskStart + i`; no mask yet at the start.
-    private var maskStart = -64
-    private var mask: UInt64 = 0
+    @usableFromInline var maskStart = -64
+    @usableFromInline var mask: UInt64 = 0
 
-    package init(base: UnsafePointer<UInt8>, count: Int) {
+    @inlinable public init(base: UnsafePointer<UInt8>, count: Int) {
         self.base = base
         self.count = count
     }
 
     /// The position of the first such byte at or after `index` (positions only grow), or `count`.
-    @inline(__always) package mutating func next(from index: Int) -> Int {
+    @inlinable @inline(__always) public mutating func next(from index: Int) -> Int {
         var from = index
         while true {
             let offset = from - maskStart
@@ -40,7 +40,7 @@ package struct FieldEndScan {
     /// The first comma, quote, line feed or carriage return at or after `from`, or `count`:
     /// eight bytes at a time (a byte equal to the target makes a zero byte, and the lowest
     /// byte flagged by the borrow trick is always a true one).
-    @inline(__always) package static func plainRun(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int {
+    @inlinable @inline(__always) public static func plainRun(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int {
         @inline(__always) func flags(_ word: UInt64, _ byte: UInt64) -> UInt64 {
             let x = word ^ (0x0101_0101_0101_0101 &* byte)
             return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
