@@ -20,6 +20,7 @@
       headroomCritical: 0.05,
       exhaustionDays: 30,
       healthScore: 60,
+      commitmentUtilization: 0.8,  // InfrazenCommitmentUnderutilized: month-to-date used share
     },
   },
 }

@@ -230,17 +230,7 @@ public struct SpendStatement: Sendable {
 
 
     public init(_ spend: BilledSpend, scale: Int = 2) {
-        let sortedLines = spend.lines.sorted { $0.key < $1.key }
-        let bySource = Dictionary(grouping: sortedLines.indices) { sortedLines[$0].key.source }
-        var rounded = [Decimal](repeating: 0, count: sortedLines.count)
-        for (source, indices) in bySource.sorted(by: { $0.key < $1.key }) {
-            let parts = indices.map { (currency: sortedLines[$0].key.currency, amount: Micros.decimal(sortedLines[$0].value)) }
-            for (index, value) in zip(indices, LargestRemainder.round(parts, scale: scale, wholes: [:])) { rounded[index] = value }
-            var wholes: [Currency: Decimal] = [:]
-            for index in indices { wholes[sortedLines[index].key.currency, default: 0] += rounded[index] }
-            sources += wholes.sorted { $0.key < $1.key }.map { SourceTotal(source: source, currency: $0.key, amount: $0.value) }
-        }
-        lines = zip(sortedLines, rounded).map { (line: $0.key, amount: $1) }
+        (lines, sources) = Self.rounded(spend.lines, scale: scale)
         for source in sources { totals[source.currency, default: 0] += source.amount }
 
         func breakdown(_ key: (BilledSpend.Line) -> String) -> [String: [Currency: Decimal]] {
@@ -256,6 +246,25 @@ public struct SpendStatement: Sendable {
         tenants = allocated[0]
         unallocated = allocated[1]
         days = LargestRemainder.round(groups: [spend.days.mapValues { $0.mapValues(Micros.decimal) }], to: totals, scale: scale)[0]
+    }
+
+    /// Exact amounts per line rounded as a bill is: each source's whole per currency rounded
+    /// once, its lines by largest remainder to it. Also the route of the effective (amortised)
+    /// month to date, so that it rounds as the billed one does.
+    public static func rounded(_ exact: [BilledSpend.Line: Int64], scale: Int = 2)
+        -> (lines: [(line: BilledSpend.Line, amount: Decimal)], sources: [SourceTotal]) {
+        let sortedLines = exact.sorted { $0.key < $1.key }
+        let bySource = Dictionary(grouping: sortedLines.indices) { sortedLines[$0].key.source }
+        var rounded = [Decimal](repeating: 0, count: sortedLines.count)
+        var sources: [SourceTotal] = []
+        for (source, indices) in bySource.sorted(by: { $0.key < $1.key }) {
+            let parts = indices.map { (currency: sortedLines[$0].key.currency, amount: Micros.decimal(sortedLines[$0].value)) }
+            for (index, value) in zip(indices, LargestRemainder.round(parts, scale: scale, wholes: [:])) { rounded[index] = value }
+            var wholes: [Currency: Decimal] = [:]
+            for index in indices { wholes[sortedLines[index].key.currency, default: 0] += rounded[index] }
+            sources += wholes.sorted { $0.key < $1.key }.map { SourceTotal(source: source, currency: $0.key, amount: $0.value) }
+        }
+        return (zip(sortedLines, rounded).map { (line: $0.key, amount: $1) }, sources)
     }
 
     /// Per currency: the amounts of `parts` summed.

@@ -124,10 +124,12 @@ public extension RecommendationPolicy {
     }
 }
 
-/// Monthly spend on what nobody uses, by kind: zombies, orphan volumes, stopped-but-billed.
+/// Monthly spend on what nobody uses, by kind: zombies, orphan volumes, stopped-but-billed,
+/// and the unused part of commitment discounts (`CommitmentLedger.Commitment.unusedMonthly`).
 public enum Waste {
     public enum Kind: String, Sendable, CaseIterable {
         case zombie, orphanVolume = "orphan_volume", unusedIP = "unused_ip", stoppedBilled = "stopped_billed"
+        case unusedCommitment = "unused_commitment"
     }
 
     public static func kind(of resource: Resource) -> Kind? {

@@ -41,6 +41,10 @@ package enum MetricCatalog {
     package static let unallocatedCostMonthly = MetricFamily(
         name: "unallocated_cost_monthly", kind: .gauge,
         help: "Monthly run rate no tag or rule placed (after the shared split).", labels: ["provider", "currency"])
+    package static let effectiveCostMonthToDate = MetricFamily(
+        name: "effective_cost_month_to_date", kind: .gauge,
+        help: "Amortised spend (FOCUS EffectiveCost) since the 1st of the month in the reporting time zone, beside the billed.",
+        labels: ["source", "provider", "account", "service", "category", "currency"])
     package static let tenantCostMonthToDate = MetricFamily(
         name: "tenant_cost_month_to_date", kind: .gauge,
         help: "Billed spend since the 1st of the month allocated to a tenant day by day: tags and rules, then each day's shared split by that day's usage.",
@@ -109,8 +113,22 @@ package enum MetricCatalog {
     package static let potentialSavings = MetricFamily(
         name: "potential_savings_monthly", kind: .gauge, help: "Sum of recommendation savings per kind.", labels: ["kind", "currency"])
     package static let wasteCostMonthly = MetricFamily(
-        name: "waste_cost_monthly", kind: .gauge, help: "Monthly run rate of zombies, orphan volumes and stopped-but-billed resources.",
+        name: "waste_cost_monthly", kind: .gauge,
+        help: "Monthly run rate of zombies, orphan volumes, unbound addresses, stopped-but-billed resources and unused commitment discounts.",
         labels: ["kind", "provider", "currency"])
+
+    // Commitment discounts (FOCUS CommitmentDiscount* columns)
+    package static let commitmentUtilization = MetricFamily(
+        name: "commitment_utilization_ratio", kind: .gauge,
+        help: "Month to date, the EffectiveCost of a commitment discount's Used rows over that of its Used and Unused rows.",
+        labels: ["source", "commitment_id", "commitment_name", "commitment_type", "category"])
+    package static let commitmentUnusedCost = MetricFamily(
+        name: "commitment_unused_cost_month_to_date", kind: .gauge,
+        help: "Month to date, the EffectiveCost of a commitment discount's Unused rows.", labels: ["source", "commitment_id", "currency"])
+    package static let commitmentCoverage = MetricFamily(
+        name: "commitment_coverage_ratio", kind: .gauge,
+        help: "Month to date, the share of a service's usage EffectiveCost that commitment discounts covered.",
+        labels: ["source", "service", "currency"])
 
     // Accounts and capacity
     package static let accountBalance = MetricFamily(
@@ -219,9 +237,10 @@ package enum MetricCatalog {
     package static let all: [MetricFamily] = [
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, tenantUsage, storageUsedBytes, tenantsFolded, resourceUtilization,
-        tenantCostMonthly, unallocatedCostMonthly, tenantCostMonthToDate, unallocatedCostMonthToDate,
+        tenantCostMonthly, unallocatedCostMonthly, tenantCostMonthToDate, effectiveCostMonthToDate, unallocatedCostMonthToDate,
         allocationCoverage, unclassifiedLineItems, unpricedResources, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
+        commitmentUtilization, commitmentUnusedCost, commitmentCoverage,
         buildInfo, shardInfo, shards, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,
         usageUp, usageLastSuccess, usageDuration, usageErrors, usageRejectedRows, usageBadValues, expositionSeries,
         healthScore, healthComponent, unitCost, tenantRevenue, tenantMargin,

@@ -73,6 +73,12 @@ package struct FocusExport: Sendable {
     package var filesWithoutProvider: [String] = []
     package var badRows: [BadRow] = []
     package var badRowCount = 0
+    /// EffectiveCost per scope and day, where the files have the column.
+    package var effectiveDays: [DailyCost]?
+    /// Commitment discounts, coverage and invoices, where the files have those columns.
+    package var commitments = CommitmentLedger()
+    /// More distinct invoice IDs (2²⁰) or issuers (2¹²) than the tally holds.
+    package var tallyOverflow = false
     package var rows = 0
 
     package static let required = ["BilledCost", "BillingCurrency", "ChargePeriodStart"]
@@ -170,9 +176,14 @@ package struct FocusExport: Sendable {
             }
         }
         snapshot.formerResources = formerResources(latest: latest)
+        if !commitments.isEmpty { snapshot.commitments = commitments }
+        snapshot.effectiveDays = effectiveDays
         snapshot.endpointFailures = badRows.map { SyncFailure(endpoint: $0.file, reason: "bad_row", message: $0.description) }
         snapshot.endpointFailures += filesWithoutProvider.map { file in
             SyncFailure(endpoint: file, reason: "no_provider", message: "\(file):1: neither ServiceProviderName nor ProviderName: its rows are provider \"focus\"; name the provider with provider: on the source")
+        }
+        if tallyOverflow {
+            snapshot.endpointFailures.append(SyncFailure(endpoint: "invoices", reason: "too_many", message: "over 1,048,576 invoice IDs or 4,096 issuers: the rest are summed under the last ones"))
         }
         return snapshot
     }

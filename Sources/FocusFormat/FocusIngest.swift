@@ -39,6 +39,9 @@ package struct FocusIngest: Sendable {
     package var previousLine: Int32 = -1
     /// Micro-units per line and day.
     package var sums = LineDaySums()
+    /// EffectiveCost per line and day, where the files have the column.
+    package var effectiveSums = LineDaySums()
+    package var hasEffectiveCost = false
     /// Per interned currency: its code, upper-case, and the first interned currency with
     /// that code (`usd` and `USD` are one currency, and their rows one line).
     package var currencyCodes: [String] = []
@@ -55,6 +58,10 @@ package struct FocusIngest: Sendable {
     package var describingEnds: [Int] = []
     /// A later part's lines past 255 currencies, which `lineIndex`'s keys cannot hold.
     package var wideLines: [SIMD3<Int32>: Int32] = [:]
+    /// Commitment and invoice columns, summed as read.
+    package var commitments = CommitmentTally()
+    /// More invoices or issuers than the tally's keys hold: reported, not silently merged.
+    package var tallyOverflow = false
 
     /// The fields that describe a resource, in the order a later part keeps them.
     package enum Describing: Int, CaseIterable {
@@ -83,6 +90,7 @@ package struct FocusIngest: Sendable {
     package mutating func ingest<Source: ByteChunks>(_ reader: inout CSVReader<Source>, name: String) throws {
         let columns = try Self.header(&reader, name: name)
         noteProvider(columns, file: name)
+        hasEffectiveCost = hasEffectiveCost || columns.effectiveCost >= 0
         _ = try rows(&reader, columns, name: name, endsAtCut: false)
     }
 
@@ -95,6 +103,7 @@ package struct FocusIngest: Sendable {
         var first = CSVReader(try FileChunks(path: path, range: 0..<middle), file: name)
         let columns = try Self.header(&first, name: name)
         noteProvider(columns, file: name)
+        hasEffectiveCost = hasEffectiveCost || columns.effectiveCost >= 0
         let (timeZone, isCancelled, fallbackProvider) = (self.timeZone, self.isCancelled, self.fallbackProvider)
         let second = SecondThread(name: "zen-exporter.parse-half") {
             Result { () throws -> FocusIngest in
@@ -205,6 +214,9 @@ package struct FocusIngest: Sendable {
             }
         }
         later.sums.forEachByDayThenLine { day, line, micros in sums.add(line: lineMap[Int(line)], day: day, micros) }
+        later.effectiveSums.forEachByDayThenLine { day, line, micros in effectiveSums.add(line: lineMap[Int(line)], day: day, micros) }
+        hasEffectiveCost = hasEffectiveCost || later.hasEffectiveCost
+        mergeCommitments(later, lineMap: lineMap, currencyMap: currencyMap)
     }
 
     /// The interned index of a currency as read (`text`), adding it with its upper-case `code`.
@@ -228,6 +240,8 @@ package struct FocusIngest: Sendable {
     /// FOCUS 1.3's `ServiceProviderName` where the file has it (1.4 removed `ProviderName`).
     package struct Columns: Sendable {
         package var cost, currency, start, chargeCategory, service, serviceCategory, account, resourceID, resourceName, resourceType, region, provider, tags: Int
+        /// FOCUS 1.1 and later: amortised cost, commitment discounts, invoices.
+        package var effectiveCost, commitmentID, commitmentName, commitmentType, commitmentCategory, commitmentStatus, invoiceID, invoiceIssuer: Int
         /// The header's number of fields.
         package var width: Int
         package init(_ column: [String: Int], width: Int) {
@@ -237,7 +251,13 @@ package struct FocusIngest: Sendable {
             chargeCategory = at("ChargeCategory"); service = at("ServiceName"); serviceCategory = at("ServiceCategory")
             account = at("SubAccountId"); resourceID = at("ResourceId"); resourceName = at("ResourceName")
             resourceType = at("ResourceType"); region = at("RegionId"); provider = column["ServiceProviderName"] ?? at("ProviderName"); tags = at("Tags")
+            effectiveCost = at("EffectiveCost"); commitmentID = at("CommitmentDiscountId"); commitmentName = at("CommitmentDiscountName")
+            commitmentType = at("CommitmentDiscountType"); commitmentCategory = at("CommitmentDiscountCategory")
+            commitmentStatus = at("CommitmentDiscountStatus"); invoiceID = at("InvoiceId"); invoiceIssuer = at("InvoiceIssuerName")
         }
+
+        /// Whether rows need the commitment and invoice tally.
+        package var tallies: Bool { commitmentID >= 0 || invoiceID >= 0 }
     }
 
     /// `FocusExport.chargeCategories` as bytes, compared with each row's.

@@ -79,6 +79,11 @@ package struct SourceSnapshot: Sendable {
     /// What the source's input was, for a source that can tell cheaply (file sizes and
     /// modification times): the same fingerprint next time means nothing changed.
     package var fingerprint: String?
+    /// EffectiveCost (amortised) per scope and day, resource IDs empty (FOCUS); nil when the
+    /// source reports none.
+    package var effectiveDays: [DailyCost]?
+    /// Commitment discounts, coverage and invoices (FOCUS 1.1 and later), by day.
+    package var commitments: CommitmentLedger?
     /// The input is the one the last good sync read (`window.previousFingerprint`): the rest
     /// of this snapshot is empty, and the last good data stays as it is.
     package var unchanged = false

@@ -40,6 +40,9 @@ extension Store {
                 // Summed per scope while the resources above were written.
                 guard let scopeDays = pendingScopes.wait() else { throw CancellationError() }
                 try Self.replaceScopeDaily(db, source: source, days: scopeDays, from: range.first, through: range.last)
+                if let effective = sync.effectiveDays {
+                    try Self.replaceEffectiveDaily(db, source: source, rows: effective, from: range.first, through: range.last)
+                }
             }
             try Self.prune(db, source: source, now: sync.finishedAt, retention: retention)
             return snapshotID
@@ -286,6 +289,7 @@ extension Store {
     private static func prune(_ db: Database, source: String, now: Date, retention: Retention) throws {
         let reference = try PruneReference(db, source: source, now: now)
         try db.execute(sql: "DELETE FROM scope_daily WHERE source = ? AND day < ?", arguments: [source, reference.day.adding(days: -retention.days).ordinal])
+        try db.execute(sql: "DELETE FROM effective_daily WHERE source = ? AND day < ?", arguments: [source, reference.day.adding(days: -retention.days).ordinal])
         try db.execute(sql: "DELETE FROM resource_daily WHERE source = ? AND day < ?",
                        arguments: [source, reference.day.adding(days: -retention.resourceDays).ordinal])
         if db.changesCount > 0 { try pruneUnusedCostLines(db, source: source) }
@@ -342,7 +346,7 @@ extension Store {
                 for statement in ["DELETE FROM resource_states WHERE snapshot_id IN (SELECT id FROM sync_snapshots WHERE source = ?)",
                                   "DELETE FROM sync_snapshots WHERE source = ?", "DELETE FROM resource_sets WHERE source = ?",
                                   "DELETE FROM cost_line_sets WHERE source = ?", "DELETE FROM resource_daily WHERE source = ?",
-                                  "DELETE FROM scope_daily WHERE source = ?"] {
+                                  "DELETE FROM scope_daily WHERE source = ?", "DELETE FROM effective_daily WHERE source = ?"] {
                     try db.execute(sql: statement, arguments: [source])
                     rows += db.changesCount
                 }

@@ -116,6 +116,16 @@ extension Store {
                     SELECT source, dimension, CAST(fetched_at / 86400 AS INTEGER), tenant, value FROM usage_values WHERE tenant <> '';
                 """)
         }
+        migrator.registerMigration("v10: effective (amortised) cost per scope and day") { db in
+            // Filled by the next sync of each FOCUS source; none before it.
+            try db.execute(sql: """
+                CREATE TABLE effective_daily (
+                    source TEXT NOT NULL, day INTEGER NOT NULL, provider TEXT NOT NULL, account TEXT NOT NULL, service TEXT NOT NULL,
+                    category TEXT NOT NULL, currency TEXT NOT NULL, micros INTEGER NOT NULL,
+                    PRIMARY KEY (source, day, provider, account, service, category, currency)
+                ) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 }

@@ -21,10 +21,9 @@ struct ShardPlan {
         current = config.shard.count
         var names = config.sources.map { ($0.name, $0.shard) }
         if !config.items.isEmpty { names.append((ManualItemsSource.sourceName, nil)) }
+        let (now, planned) = (config.shardAssignment(count: max(1, config.shard.count)), config.shardAssignment(count: count))
         entries = names.map { name, pinned in
-            Entry(source: name, pinned: pinned, resources: resources[name],
-                  now: Shard.shardIndex(of: name, count: max(1, config.shard.count), pinned: pinned),
-                  planned: Shard.shardIndex(of: name, count: count, pinned: pinned))
+            Entry(source: name, pinned: pinned, resources: resources[name], now: now.shard(of: name), planned: planned.shard(of: name))
         }
     }
 

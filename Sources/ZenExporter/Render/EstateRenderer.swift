@@ -29,6 +29,7 @@ struct EstateRenderer: Sendable {
             ($0.key.labels, .decimal($0.value))
         })
         writer.write(MetricCatalog.costMonthToDate, evaluation.monthToDate.lines.map { ($0.line.labels, .decimal($0.amount)) })
+        writer.write(MetricCatalog.effectiveCostMonthToDate, evaluation.effectiveMonthToDate.map { ($0.line.labels, .decimal($0.amount)) })
         writer.write(MetricCatalog.accountBalance, sources.flatMap { source in
             source.extras.accounts.sorted { ($0.provider, $0.account) < ($1.provider, $1.account) }.map {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))
@@ -139,6 +140,24 @@ struct EstateRenderer: Sendable {
             .map { ([$0.key.kind.rawValue, $0.key.provider, $0.key.currency.code], $0.value) }
             .sorted { $0.0.lexicographicallyPrecedes($1.0) }
             .map { ($0.0, .decimal($0.1)) })
+        writeCommitments(evaluation, into: &writer)
+    }
+
+    /// Commitment discounts: each source's, month to date. Ratios at 6 decimals.
+    private func writeCommitments(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
+        func ratio(_ value: Double) -> SampleValue { .double((value * 1e6).rounded() / 1e6) }
+        let sources = evaluation.commitments
+        writer.write(MetricCatalog.commitmentUtilization, sources.flatMap { source, figures in
+            figures.commitments.compactMap { line in
+                line.utilization.map { ([source, line.commitment.id, line.commitment.name, line.commitment.type, line.commitment.category], ratio($0)) }
+            }
+        })
+        writer.write(MetricCatalog.commitmentUnusedCost, sources.flatMap { source, figures in
+            figures.commitments.map { ([source, $0.commitment.id, $0.commitment.currency.code], .decimal($0.unused)) }
+        })
+        writer.write(MetricCatalog.commitmentCoverage, sources.flatMap { source, figures in
+            figures.coverage.map { ([source, $0.service, $0.currency.code], ratio($0.ratio)) }
+        })
     }
 
     /// Capacity, tenant usage and allocation: figures over the whole estate.

@@ -98,6 +98,8 @@ struct MonthlyReport: Sendable {
     /// Usage queries that weighed some days of the month with another day's values: query →
     /// (days, the days whose values were taken).
     var borrowedUsage: [(usage: String, days: Int, taken: [LocalDay])] = []
+    /// Per source whose billing names invoices (FOCUS `InvoiceId`), from its last good sync.
+    var invoices: [(source: String, statement: InvoiceStatement)] = []
 
     static let unallocated = "(unallocated)"
     static let moversShown = 5
@@ -137,6 +139,10 @@ struct MonthlyReport: Sendable {
                 : (0...month.first.days(until: lastWhole)).map { month.first.adding(days: $0) }.filter { !billedDays.contains($0) }
             let failures = try await store.failedSyncs(source: name, from: month.first.start(in: zone), to: month.next.first.start(in: zone))
             report.sources.append(SourceCaveat(source: name, missingDays: missing, failedSyncs: failures.count, lastError: failures.lastError))
+            if let ledger = try await store.latestSnapshot(source: name)?.extras.commitments, !ledger.invoices.isEmpty {
+                let statement = InvoiceStatement(ledger, from: month.first, through: through)
+                if !statement.totals.isEmpty { report.invoices.append((name, statement)) }
+            }
         }
         // Each day at its own day's rate, as the evaluation converts.
         let rows = evaluation.fxHistory.converted(stored)

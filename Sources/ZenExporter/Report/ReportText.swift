@@ -64,6 +64,14 @@ extension MonthlyReport {
             amounts(byService, "service", "By service", "service"),
             amounts(byCategory, "category", "By category", "category"),
             amounts(byTenant, "tenant", "By tenant", "tenant"),
+            ReportTable(section: "invoices", title: "Invoices", columns: ["source", "invoice", "issuer", "currency", "amount"],
+                        rows: invoices.flatMap { source, statement in
+                            statement.lines.map { [source, $0.id, $0.issuer, $0.currency.code, Self.money($0.amount)] }
+                                + statement.totals.flatMap { total in
+                                    [[source, "(sum of invoices)", "", total.currency.code, Self.money(total.invoiced)],
+                                     [source, "(billed in the month)", "", total.currency.code, Self.money(total.billed)]]
+                                }
+                        }, empty: "no source's billing names invoices"),
             ReportTable(section: "budget", title: "Budget against actual", columns: ["budget", "period", "currency", "amount", "spent", "forecast", "used"],
                         rows: budgets.map { budget in
                             [budget.name, budget.period, budget.currency.code, Self.money(budget.amount), Self.money(budget.spent), Self.money(budget.forecast),

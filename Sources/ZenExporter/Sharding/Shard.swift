@@ -2,9 +2,9 @@ import Foundation
 
 /// One of `count` exporters that split the configured sources between them (`--shard INDEX/COUNT`
 /// or `shard:` in the config). Each source belongs to exactly one shard: the one its `shard: K`
-/// pins it to, else the one a consistent hash of its name picks, so every shard computes the same
-/// assignment without talking to the others, and going from N to N + 1 shards moves about
-/// 1/(N + 1) of the sources.
+/// pins it to, else the one `ShardAssignment` picks from a consistent hash of its name, so every
+/// shard computes the same assignment without talking to the others, and going from N to N + 1
+/// shards moves about 1/(N + 1) of the sources.
 struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// The largest `count` accepted: past it a typo (`0/20000`) is likelier than a real estate.
     static let maximumCount = 1024
@@ -53,15 +53,10 @@ struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// would count them once per shard.
     var ownsEstateFigures: Bool { index == 0 }
 
-    /// Whether the source (or the `items` list, whose source name is `items`) is this shard's;
-    /// `pinned` is the source's `shard: K`.
-    func owns(sourceNamed name: String, pinned: Int? = nil) -> Bool {
-        Self.shardIndex(of: name, count: count, pinned: pinned) == index
-    }
-
-    /// The shard of a source: its pin when it has one within the count, else jump consistent
-    /// hashing (Lamping and Veach) of its name's FNV-1a 64-bit hash, mixed (`mix64`) so that
-    /// names that differ in one byte land apart.
+    /// The shard jump hashing alone gives a source: its pin when it has one within the count, else
+    /// jump consistent hashing (Lamping and Veach) of its name's FNV-1a 64-bit hash, mixed
+    /// (`mix64`) so that names that differ in one byte land apart. `ShardAssignment` starts
+    /// from it and keeps every shard's load within a band.
     static func shardIndex(of name: String, count: Int, pinned: Int? = nil) -> Int {
         if let pinned, (0..<count).contains(pinned) { return pinned }
         return jump(key: mix64(fnv1a64(name)), buckets: count)

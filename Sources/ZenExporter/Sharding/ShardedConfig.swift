@@ -11,11 +11,11 @@ extension ExporterConfig {
     var ownedByShard: ExporterConfig {
         guard shard.count > 1 else { return self }
         var owned = self
-        owned.sources = sources.filter { shard.owns(sourceNamed: $0.name, pinned: $0.shard) }
-        if !shard.owns(sourceNamed: ManualItemsSource.sourceName) { owned.items = [] }
-        let pins = Dictionary(sources.map { ($0.name, $0.shard) }, uniquingKeysWith: { first, _ in first })
+        let assignment = shardAssignment(count: shard.count)
+        owned.sources = sources.filter { assignment.shard(of: $0.name) == shard.index }
+        if assignment.shard(of: ManualItemsSource.sourceName) != shard.index { owned.items = [] }
         owned.budgets = budgets.filter { budget in
-            budget.scope["source"].map { shard.owns(sourceNamed: $0, pinned: pins[$0] ?? nil) } ?? shard.ownsEstateFigures
+            budget.scope["source"].map { assignment.shard(of: $0) == shard.index } ?? shard.ownsEstateFigures
         }
         if !shard.ownsEstateFigures {
             owned.usage = []
@@ -26,6 +26,12 @@ extension ExporterConfig {
             owned.sharedDrivers = [:]
         }
         return owned
+    }
+
+    /// Every source's shard for `count` shards: the configured sources with their pins, and
+    /// `items` when the config has items (`ShardAssignment`).
+    func shardAssignment(count: Int) -> ShardAssignment {
+        ShardAssignment(sources.map { ($0.name, $0.shard) } + (items.isEmpty ? [] : [(ManualItemsSource.sourceName, nil)]), count: count)
     }
 
     /// The names of the sources this shard owns, `items` included when it has items: logged at start.

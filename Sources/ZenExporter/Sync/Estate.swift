@@ -20,6 +20,8 @@ struct SourceStatus: Sendable {
     var dimensions: [[String: String]] = []
     /// Billed cost per day and scope, from the start of the evaluation's window.
     var history = ScopeHistory()
+    /// EffectiveCost per day and scope (FOCUS sources), over the same window.
+    var effective: [DailyCost] = []
     /// The input the last good sync read, when the source can tell (see `SourceSnapshot.fingerprint`).
     var fingerprint: String?
     /// The per-resource series as last rendered.

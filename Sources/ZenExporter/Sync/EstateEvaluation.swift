@@ -69,6 +69,12 @@ struct EstateEvaluation: Sendable {
     var recommendations: [SourcedRecommendation] = []
     /// Monthly run rate of waste, rounded per source and summed (so shards add up).
     var waste: [WasteKey: Decimal] = [:]
+    /// The running month's EffectiveCost (amortised) per source, provider, account, service,
+    /// category and currency, rounded as the billed month to date is (`SpendStatement.rounded`).
+    var effectiveMonthToDate: [(line: BilledSpend.Line, amount: Decimal)] = []
+    /// The running month's commitment utilisation, unused cost and coverage, per source that
+    /// reports commitments (FOCUS).
+    var commitments: [(source: String, figures: CommitmentFigures)] = []
     /// Recommendations' savings per kind in the reporting currency where a rate is known,
     /// rounded per source and summed.
     var potentialSavings: [SavingsKey: Decimal] = [:]
@@ -176,6 +182,7 @@ struct EstateEvaluation: Sendable {
                                  tenants: tenantCosts, unallocated: allocation.unallocated)
         let billed = BilledSpend(attributed, from: today.firstOfMonth, through: today, allocation: dailyAllocation, keptTenants: kept)
         monthToDate = SpendStatement(billed)
+        effectiveMonthToDate = Self.effectiveMonthToDate(sources, from: today.firstOfMonth, through: today, fx: history)
         for status in usageByReference.values {
             for (tenant, value) in status.tenantValues {
                 tenantUsage[TenantDimension(tenant: kept.contains(tenant) ? tenant : TenantLimit.other, dimension: status.reference.dimension), default: 0] += value
@@ -247,6 +254,13 @@ struct EstateEvaluation: Sendable {
                 if let kind = Waste.kind(of: resource) {
                     let monthly = resource.rate.monthly(hoursPerMonth: hoursPerMonth)
                     sourceWaste[WasteKey(kind: kind, provider: resource.provider, currency: monthly.currency), default: 0] += monthly.amount
+                }
+            }
+            if let ledger = source.extras.commitments {
+                commitments.append((source.name, CommitmentFigures(ledger, from: today.firstOfMonth, through: today)))
+                for commitment in ledger.commitments {
+                    guard let monthly = commitment.unusedMonthly(hoursPerMonth: hoursPerMonth) else { continue }
+                    sourceWaste[WasteKey(kind: .unusedCommitment, provider: commitment.provider, currency: monthly.currency), default: 0] += monthly.amount
                 }
             }
             for (key, amount) in sourceWaste { waste[key, default: 0] += amount.rounded(scale: 2) }

@@ -90,3 +90,23 @@ extension EstateEvaluation {
         return series.indices.map { (series[$0].scope, series[$0].currency, values[$0]) }
     }
 }
+
+extension EstateEvaluation {
+    /// The effective (amortised) spend of `first` through `through`: each source's effective
+    /// days, each converted at its own day's rate as billed days are, rounded per source.
+    static func effectiveMonthToDate(_ sources: [SourceStatus], from first: LocalDay, through: LocalDay, fx: FXHistory)
+        -> [(line: BilledSpend.Line, amount: Decimal)] {
+        var rows = sources.flatMap { source in
+            source.effective.filter { $0.day >= first && $0.day <= through }.map { AttributedCost(source: source.name, cost: $0) }
+        }
+        guard !rows.isEmpty else { return [] }
+        fx.convert(&rows)
+        var exact: [BilledSpend.Line: Int64] = [:]
+        for row in rows {
+            let cost = row.cost
+            exact[BilledSpend.Line(source: row.source, provider: cost.provider, account: cost.account, service: cost.service,
+                                   category: cost.category, currency: cost.currency), default: 0] &+= cost.micros
+        }
+        return SpendStatement.rounded(exact).lines
+    }
+}

@@ -48,9 +48,10 @@ extension SyncEngine {
         let previous = await estate.status(of: name)
         let changes = detectChanges(previous: previous?.resources ?? [], current: resources)
         let extras = SnapshotExtras(snapshot)
-        let record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
+        var record = SyncRecord(source: name, provider: configured.source.provider, startedAt: started, finishedAt: now,
                                 changes: changes, resources: resources, dayRange: dayRange, extras: extras, fingerprint: snapshot.fingerprint,
                                 isFirst: previous?.hasData != true)
+        record.effectiveDays = snapshot.effectiveDays
         pending.fulfill(record)
         let dimensions = dimensions(source: name, resources: resources)
         // The per-resource series render on a thread of their own while this one sums the
@@ -77,6 +78,16 @@ extension SyncEngine {
         if let range = dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
         updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, today: Self.historyToday(updatedHistory, now: now, config: config)))
         let history = updatedHistory
+        // The effective days the snapshot covers replace the held ones; days outside it stay.
+        var updatedEffective = previous?.effective ?? []
+        if let days = snapshot.effectiveDays {
+            if let range = dayRange { updatedEffective.removeAll { $0.day >= range.first && $0.day <= range.last } }
+            updatedEffective += days
+            let start = EstateEvaluation.historyStart(config: config, today: Self.historyToday(history, now: now, config: config))
+            updatedEffective.removeAll { $0.day < start }
+        }
+        let effective = updatedEffective
+        snapshot.effectiveDays = nil
         for failure in snapshot.endpointFailures {
             logger.warning("endpoint failed; the rest of the sync lands", metadata: [
                 "source": "\(name)", "endpoint": "\(failure.endpoint)", "reason": "\(failure.reason)", "error": "\(failure.message)"])
@@ -87,6 +98,7 @@ extension SyncEngine {
             status.resources = resources
             status.dimensions = dimensions
             status.history = history
+            status.effective = effective
             status.fingerprint = fingerprint
             status.extras = extras
             status.actions = counts

@@ -39,10 +39,12 @@ extension SyncEngine {
                     logger.info("summed the daily history per scope again under the current allocation rules",
                                 metadata: ["source": "\(name)", "from": "\(stored.first)", "through": "\(stored.last)"])
                 }
+                let effective = try await store.effectiveDays(source: name, from: historyStart)
                 await estate.update(name, publish: false) { status in
                     status.resources = snapshot.resources
                     status.dimensions = dimensions
                     status.history = history
+                    status.effective = effective
                     status.fingerprint = snapshot.fingerprint
                     status.extras = snapshot.extras
                     status.actions = snapshot.actions
