@@ -204,37 +204,10 @@ extension FocusIngest {
         successor.append(-1)
     }
 
-    /// EffectiveCost per scope (provider × account × service × category × currency) and day:
-    /// the lines' sums added up, each line's scope found once.
-    package func effectiveScopeDays() -> [DailyCost] {
-        struct Scope: Hashable { var provider, account, service: String; var category: CostCategory; var currency: Currency }
-        let lines = export.costs.lines
-        var scopes: [Scope] = [], index: [Scope: Int] = [:]
-        let scopeOfLine = lines.map { line -> Int in
-            let scope = Scope(provider: line.provider, account: line.account, service: line.service, category: line.category, currency: line.currency)
-            if let known = index[scope] { return known }
-            index[scope] = scopes.count
-            scopes.append(scope)
-            return scopes.count - 1
-        }
-        var sums = PackedKeyTable()
-        effectiveSums.forEachByDayThenLine { day, line, micros in
-            sums.add(UInt64(scopeOfLine[Int(line)]) << 32 | UInt64(UInt32(bitPattern: day)), micros)
-        }
-        var rows: [DailyCost] = []
-        sums.forEach { key, micros in
-            let scope = scopes[Int(key >> 32)]
-            rows.append(DailyCost(day: LocalDay(ordinal: Int(Int32(bitPattern: UInt32(key & 0xFFFF_FFFF)))), provider: scope.provider,
-                                  resourceID: "", service: scope.service, category: scope.category, account: scope.account,
-                                  micros: micros, currency: scope.currency))
-        }
-        return rows.sorted { ($0.day, $0.provider, $0.account, $0.service, $0.currency.code) < ($1.day, $1.provider, $1.account, $1.service, $1.currency.code) }
-    }
-
     /// The rows sorted by day and line.
     package mutating func finish() -> FocusExport {
         sums.moveRows(into: &export.costs)
-        if hasEffectiveCost { export.effectiveDays = effectiveScopeDays() }
+        if hasEffectiveCost { export.effectiveDays = FocusExport.scopeDays(effectiveSums, lines: export.costs.lines) }
         export.commitments = commitmentLedger()
         export.tallyOverflow = tallyOverflow
         return export

@@ -201,3 +201,88 @@ struct FocusCommitmentsTests {
         #expect(!providers.contains("focus"))
     }
 }
+
+/// The same FOCUS 1.3 export in a ClickHouse table, read by `type: focus_sql` with the new
+/// columns mapped: the same commitment, coverage, effective and invoice figures as `type: focus`.
+@Suite("FOCUS commitments through focus_sql on ClickHouse", .serialized)
+struct FocusSQLCommitmentsTests {
+    /// The export as a ClickHouse table: timestamps as `YYYY-MM-DD hh:mm:ss` (18.16 reads no ISO
+    /// 8601 in CSV), costs as exact decimals, every other column text.
+    static func load(_ file: String) async throws -> String {
+        let table = TestClickHouse.tableName()
+        let converted = try runTool("python3", ["-c", """
+            import csv, sys
+            reader = csv.reader(open(sys.argv[1], newline=""))
+            writer = csv.writer(sys.stdout, lineterminator="\\n")
+            header = next(reader)
+            writer.writerow(header)
+            at = header.index("ChargePeriodStart")
+            for row in reader:
+                row[at] = row[at].replace("T", " ").replace("Z", "")
+                writer.writerow(row)
+            """, file])
+        try #require(converted.status == 0, "\(converted.output.prefix(400))")
+        let header = converted.output.prefix { $0 != "\n" }.split(separator: ",").map(String.init)
+        let columns = header.map { name in
+            switch name {
+            case "BilledCost", "EffectiveCost": "\(name) Decimal(18, 10)"
+            case "ChargePeriodStart": "\(name) DateTime('UTC')"
+            default: "\(name) String"
+            }
+        }
+        try await TestClickHouse.execute("CREATE TABLE default.\(table) (\(columns.joined(separator: ", "))) ENGINE = Memory",
+                                         "INSERT INTO default.\(table) FORMAT CSVWithNames\n" + converted.output)
+        return table
+    }
+
+    static let mapped = ["ProviderName: ServiceProviderName", "EffectiveCost: EffectiveCost", "CommitmentDiscountId: CommitmentDiscountId",
+                         "CommitmentDiscountName: CommitmentDiscountName", "CommitmentDiscountType: CommitmentDiscountType",
+                         "CommitmentDiscountCategory: CommitmentDiscountCategory", "CommitmentDiscountStatus: CommitmentDiscountStatus",
+                         "InvoiceId: InvoiceId", "InvoiceIssuerName: InvoiceIssuerName"].joined(separator: ", ")
+
+    /// The series of the commitment and effective families, by labels.
+    static func figures(_ exposition: String) -> [String: Double] {
+        var figures: [String: Double] = [:]
+        for sample in ParsedExposition(exposition).samples
+        where sample.name.hasPrefix("infrazen_commitment_") || sample.name == "infrazen_effective_cost_month_to_date"
+            || sample.name == "infrazen_cost_month_to_date" {
+            figures[sample.name + sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")] = sample.value
+        }
+        return figures
+    }
+
+    @Test("utilisation, unused cost, coverage, effective and billed month to date: focus_sql equals type: focus on the same export")
+    func sameAsFiles() async throws {
+        let (directory, file, oracle) = try FocusCommitmentsTests.export(version: "1.3")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let table = try await Self.load(file)
+        let sql = try Daemon(config: try TestClickHouse.yaml(table, columns: Self.mapped).replacingOccurrences(of: "name: wh", with: "name: cloud"))
+        let fromTable = try sql.run(["render", "--at", FocusCommitmentsTests.at])
+        try #require(fromTable.status == 0, "\(fromTable.output.suffix(800))")
+        let files = try Daemon(config: FocusCommitmentsTests.config(file))
+        let fromFile = try files.run(["render", "--at", FocusCommitmentsTests.at])
+        try #require(fromFile.status == 0)
+        let (a, b) = (Self.figures(fromTable.output), Self.figures(fromFile.output))
+        #expect(a.keys.filter { $0.hasPrefix("infrazen_commitment_unused") }.count == oracle.commitments.count)
+        #expect(Set(a.keys) == Set(b.keys), "\(Set(a.keys).symmetricDifference(b.keys).prefix(6))")
+        for (key, value) in b { #expect(abs((a[key] ?? .nan) - value) <= 0.0005, "\(key): \(a[key] ?? .nan) against \(value)") }
+    }
+
+    @Test("the report's invoices from focus_sql are DuckDB's per invoice")
+    func invoices() async throws {
+        let (directory, file, oracle) = try FocusCommitmentsTests.export(version: "1.3")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let table = try await Self.load(file)
+        let daemon = try Daemon(config: try TestClickHouse.yaml(table, columns: Self.mapped) + "\nstorage: {path: ./data/infrazen.db}\n")
+        #expect(try daemon.run(["sync", "--once"]).status == 0)
+        let report = try daemon.run(["report", "--month", "2026-10", "--format", "csv", "--at", FocusCommitmentsTests.at])
+        try #require(report.status == 0, "\(report.output.suffix(800))")
+        var invoices: [String: Decimal] = [:]
+        for row in report.output.split(separator: "\n").map(String.init).filter({ $0.hasPrefix("invoices,") }).map(FocusCommitmentsTests.csvFields)
+        where row.count == 6 && !row[2].hasPrefix("(") {
+            invoices["\(row[2])|\(row[3])|\(row[4])"] = Decimal(string: row[5])
+        }
+        #expect(invoices.count == oracle.invoices.count)
+        for (key, amount) in oracle.invoices { #expect(invoices[key] == FocusCommitmentsTests.cents(amount), "\(key)") }
+    }
+}

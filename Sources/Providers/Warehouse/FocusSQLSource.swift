@@ -76,6 +76,15 @@ package struct FocusSQLSource: Source {
             try await session.run(queries.daily(from: range.from, to: range.to, timeZone: zoneName), window: range) { fields in
                 try assembly.daily(fields)
             }
+            if let query = queries.commitments(from: range.from, to: range.to, timeZone: zoneName) {
+                try await session.run(query, window: range) { fields in try assembly.commitment(fields) }
+            }
+            if let query = queries.coverage(from: range.from, to: range.to, timeZone: zoneName) {
+                try await session.run(query, window: range) { fields in try assembly.coverage(fields) }
+            }
+            if let query = queries.invoices(from: range.from, to: range.to, timeZone: zoneName) {
+                try await session.run(query, window: range) { fields in try assembly.invoice(fields) }
+            }
         }
         if unchanged {
             var snapshot = SourceSnapshot()
@@ -99,6 +108,11 @@ struct WarehouseAssembly {
     private var entryOfResource: [String: Int32] = [:]
     private var tagSets = FocusTags.Cache()
     private var sums = LineDaySums()
+    private var effectiveSums: LineDaySums?
+    /// Commitments, coverage and invoices by their keys, as the extra queries answer.
+    private var commitments: [String: CommitmentLedger.Commitment] = [:]
+    private var coverage: [String: CommitmentLedger.Coverage] = [:]
+    private var invoices: [String: CommitmentLedger.Invoice] = [:]
 
     /// resource, provider, name, type, region, account, service category, tags.
     mutating func resource(_ fields: [String]) throws {
@@ -111,9 +125,9 @@ struct WarehouseAssembly {
                                                    region: fields[4], account: fields[5], tags: tagSets.tags(fields[7])))
     }
 
-    /// day, resource, service, currency, cost, usage cost, usage rows.
+    /// day, resource, service, currency, cost, usage cost, usage rows (and EffectiveCost where mapped).
     mutating func daily(_ fields: [String]) throws {
-        guard fields.count == 7 else { throw Self.shape("daily", fields.count, 7) }
+        guard fields.count == 7 || fields.count == 8 else { throw Self.shape("daily", fields.count, 7) }
         guard let micros = Micros.parse(fields[4]), let usage = Micros.parse(fields[5]), let usageRows = Int(fields[6]) else {
             throw SyncFailure(endpoint: "daily", reason: SyncFailure.badValue, message: """
                 the engine summed "\(fields[4].prefix(40))" (usage "\(fields[5].prefix(40))", \(fields[6].prefix(20)) usage rows), \
@@ -148,12 +162,59 @@ struct WarehouseAssembly {
             export.lastUsage[Int(line)] = usage
         }
         sums.add(line: line, day: day, micros)
+        if fields.count == 8 {
+            guard let effective = Micros.parse(fields[7]) else { throw Self.notDecimal("daily", fields[7], fields[0]) }
+            effectiveSums = effectiveSums ?? LineDaySums()
+            effectiveSums?.add(line: line, day: day, effective)
+        }
         export.rows += 1
+    }
+
+    /// day, commitment, status, currency, name, type, category, provider, EffectiveCost.
+    mutating func commitment(_ fields: [String]) throws {
+        guard fields.count == 9 else { throw Self.shape("commitments", fields.count, 9) }
+        guard let day = dayOrdinal(fields[0]) else { throw Self.badDay("commitments", fields[0]) }
+        guard let micros = Micros.parse(fields[8]) else { throw Self.notDecimal("commitments", fields[8], fields[0]) }
+        let key = fields[1] + "\u{1F}" + fields[3]
+        var entry = commitments[key] ?? CommitmentLedger.Commitment(
+            id: fields[1], name: fields[4], type: fields[5], category: fields[6],
+            provider: fields[7].isEmpty ? "focus" : fields[7].lowercased(), currency: Currency(fields[3]))
+        if fields[2] == "Used" { entry.used[Int(day), default: 0] &+= micros } else { entry.unused[Int(day), default: 0] &+= micros }
+        commitments[key] = entry
+    }
+
+    /// day, service, currency, usage EffectiveCost, covered EffectiveCost.
+    mutating func coverage(_ fields: [String]) throws {
+        guard fields.count == 5 else { throw Self.shape("coverage", fields.count, 5) }
+        guard let day = dayOrdinal(fields[0]) else { throw Self.badDay("coverage", fields[0]) }
+        guard let usage = Micros.parse(fields[3]), let covered = Micros.parse(fields[4]) else { throw Self.notDecimal("coverage", fields[3], fields[0]) }
+        guard usage != 0 || covered != 0 else { return }
+        let key = fields[1] + "\u{1F}" + fields[2]
+        var entry = coverage[key] ?? CommitmentLedger.Coverage(service: fields[1], currency: Currency(fields[2]))
+        entry.usage[Int(day), default: 0] &+= usage
+        entry.covered[Int(day), default: 0] &+= covered
+        coverage[key] = entry
+    }
+
+    /// day, invoice, issuer, currency, BilledCost.
+    mutating func invoice(_ fields: [String]) throws {
+        guard fields.count == 5 else { throw Self.shape("invoices", fields.count, 5) }
+        guard let day = dayOrdinal(fields[0]) else { throw Self.badDay("invoices", fields[0]) }
+        guard let micros = Micros.parse(fields[4]) else { throw Self.notDecimal("invoices", fields[4], fields[0]) }
+        let key = [fields[1], fields[2], fields[3]].joined(separator: "\u{1F}")
+        var entry = invoices[key] ?? CommitmentLedger.Invoice(id: fields[1], issuer: fields[2], currency: Currency(fields[3]))
+        entry.billed[Int(day), default: 0] &+= micros
+        invoices[key] = entry
     }
 
     /// Rows sorted by day and line, as `FocusExport.costs` holds them.
     mutating func finish() -> FocusExport {
         sums.moveRows(into: &export.costs)
+        if let effectiveSums { export.effectiveDays = FocusExport.scopeDays(effectiveSums, lines: export.costs.lines) }
+        export.commitments = CommitmentLedger(
+            commitments: commitments.values.sorted { ($0.id, $0.currency) < ($1.id, $1.currency) },
+            coverage: coverage.values.sorted { ($0.service, $0.currency) < ($1.service, $1.currency) },
+            invoices: invoices.values.sorted { ($0.id, $0.issuer, $0.currency) < ($1.id, $1.issuer, $1.currency) })
         return export
     }
 
@@ -163,6 +224,15 @@ struct WarehouseAssembly {
         let ordinal = Int32(day.ordinal)
         dayOrdinals[text] = ordinal
         return ordinal
+    }
+
+    private static func badDay(_ endpoint: String, _ text: String) -> SyncFailure {
+        SyncFailure(endpoint: endpoint, reason: "bad_row", message: "the engine's day \"\(text.prefix(40))\" is not YYYY-MM-DD")
+    }
+
+    private static func notDecimal(_ endpoint: String, _ text: String, _ day: String) -> SyncFailure {
+        SyncFailure(endpoint: endpoint, reason: SyncFailure.badValue, message: "the engine summed \"\(text.prefix(40))\", not a decimal, on \(day.prefix(20))",
+                    failsTheSync: true)
     }
 
     private static func shape(_ endpoint: String, _ got: Int, _ expected: Int) -> SyncFailure {

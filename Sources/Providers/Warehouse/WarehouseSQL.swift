@@ -13,13 +13,16 @@ package struct WarehouseColumns: Sendable, Equatable {
     /// `columns:` (`ProviderName: ServiceProviderName`).
     static let optional = ["ChargeCategory", "ResourceId", "ResourceName", "ResourceType", "ServiceName", "ServiceCategory",
                            "ProviderName", "RegionId", "SubAccountId", "Tags"]
-    static var all: [String] { required + optional }
+    /// FOCUS 1.1 and later: read only when `columns:` maps them, so that a 1.0 table keeps working.
+    static let optIn = ["EffectiveCost", "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountType",
+                        "CommitmentDiscountCategory", "CommitmentDiscountStatus", "InvoiceId", "InvoiceIssuerName"]
+    static var all: [String] { required + optional + optIn }
 
     init(overrides: [String: String?] = [:]) {
         var names: [String: String] = [:]
         for name in Self.all {
             switch overrides[name] {
-            case .none: names[name] = name
+            case .none: if !Self.optIn.contains(name) { names[name] = name }
             case .some(.none): break
             case let .some(.some(column)): names[name] = column
             }
@@ -212,14 +215,64 @@ package struct WarehouseQueries: Sendable {
             """))
     }
 
-    /// Day × resource × service × currency: the cost, and the usage part of it with its rows.
+    /// Day × resource × service × currency: the cost, and the usage part of it with its rows;
+    /// the EffectiveCost too where it is mapped.
     func daily(from: Date, to: Date, timeZone: String) -> WarehouseQuery {
         // Aliases of their own: a column called `resource` or `day` would otherwise clash with them.
         let groupBy = dialect.engine == .clickhouse ? "zen_day, zen_resource, zen_service, zen_currency" : "1, 2, 3, 4"
+        let effectiveSum = hasEffectiveCost ? ", \(dialect.sumText(effective))" : ""
         return WarehouseQuery(endpoint: "daily", sql: finish("""
             SELECT \(day(timeZone: timeZone)) AS zen_day, \(resource) AS zen_resource, \(service) AS zen_service,
               upper(\(text("BillingCurrency"))) AS zen_currency,
-              \(dialect.sumText(cost)), \(dialect.sumText(cost, where: isUsage)), \(dialect.countText(where: isUsage))
+              \(dialect.sumText(cost)), \(dialect.sumText(cost, where: isUsage)), \(dialect.countText(where: isUsage))\(effectiveSum)
+            FROM \(quotedTable)
+            WHERE \(window(from: from, to: to))
+            GROUP BY \(groupBy)
+            """), bindsTimeZone: dialect.engine == .postgres)
+    }
+
+    var hasEffectiveCost: Bool { columns["EffectiveCost"] != nil }
+    /// EffectiveCost where mapped, else BilledCost (a 1.0 table's commitments have none).
+    private var effective: String { columns["EffectiveCost"].map(dialect.decimal) ?? cost }
+    private var status: String { text("CommitmentDiscountStatus") }
+
+    /// Day × commitment × status × currency (rows of a commitment with status Used or Unused):
+    /// its EffectiveCost, with the commitment's description. nil unless the ID and status are mapped.
+    func commitments(from: Date, to: Date, timeZone: String) -> WarehouseQuery? {
+        guard columns["CommitmentDiscountId"] != nil, columns["CommitmentDiscountStatus"] != nil else { return nil }
+        let groupBy = dialect.engine == .clickhouse ? "zen_day, zen_commitment, zen_status, zen_currency" : "1, 2, 3, 4"
+        let described = ["CommitmentDiscountName", "CommitmentDiscountType", "CommitmentDiscountCategory", "ProviderName"].map { dialect.any(text($0)) }
+        return WarehouseQuery(endpoint: "commitments", sql: finish("""
+            SELECT \(day(timeZone: timeZone)) AS zen_day, \(text("CommitmentDiscountId")) AS zen_commitment, \(status) AS zen_status,
+              upper(\(text("BillingCurrency"))) AS zen_currency, \(described.joined(separator: ", ")), \(dialect.sumText(effective))
+            FROM \(quotedTable)
+            WHERE \(window(from: from, to: to)) AND \(text("CommitmentDiscountId")) <> '' AND \(status) IN ('Used', 'Unused')
+            GROUP BY \(groupBy)
+            """), bindsTimeZone: dialect.engine == .postgres)
+    }
+
+    /// Day × service × currency: the EffectiveCost of usage rows (commitments' Unused rows
+    /// left out), and of those a commitment covered. nil unless the status is mapped.
+    func coverage(from: Date, to: Date, timeZone: String) -> WarehouseQuery? {
+        guard columns["CommitmentDiscountId"] != nil, columns["CommitmentDiscountStatus"] != nil else { return nil }
+        let groupBy = dialect.engine == .clickhouse ? "zen_day, zen_service, zen_currency" : "1, 2, 3"
+        return WarehouseQuery(endpoint: "coverage", sql: finish("""
+            SELECT \(day(timeZone: timeZone)) AS zen_day, \(service) AS zen_service, upper(\(text("BillingCurrency"))) AS zen_currency,
+              \(dialect.sumText(effective, where: "\(isUsage) AND \(status) <> 'Unused'")),
+              \(dialect.sumText(effective, where: "\(isUsage) AND \(status) = 'Used'"))
+            FROM \(quotedTable)
+            WHERE \(window(from: from, to: to))
+            GROUP BY \(groupBy)
+            """), bindsTimeZone: dialect.engine == .postgres)
+    }
+
+    /// Day × invoice × issuer × currency: the BilledCost. nil unless InvoiceId is mapped.
+    func invoices(from: Date, to: Date, timeZone: String) -> WarehouseQuery? {
+        guard columns["InvoiceId"] != nil else { return nil }
+        let groupBy = dialect.engine == .clickhouse ? "zen_day, zen_invoice, zen_issuer, zen_currency" : "1, 2, 3, 4"
+        return WarehouseQuery(endpoint: "invoices", sql: finish("""
+            SELECT \(day(timeZone: timeZone)) AS zen_day, \(text("InvoiceId")) AS zen_invoice, \(text("InvoiceIssuerName")) AS zen_issuer,
+              upper(\(text("BillingCurrency"))) AS zen_currency, \(dialect.sumText(cost))
             FROM \(quotedTable)
             WHERE \(window(from: from, to: to))
             GROUP BY \(groupBy)
