@@ -168,6 +168,7 @@ public struct Resource: Hashable, Sendable, Codable {
         var isOrphan: Bool
         var folded: [String]
         var project: String
+        var hostProvider: String
     }
 
     /// Only mutated when uniquely referenced (`update`), so sharing it between threads is safe.
@@ -252,13 +253,19 @@ public struct Resource: Hashable, Sendable, Codable {
         get { box.fields.project }
         set { update { $0.project = newValue } }
     }
+    /// Where the resource runs when that is not its provider: FOCUS 1.3's `HostProviderName` of
+    /// a marketplace or reseller charge (Datadog bought on AWS). Empty otherwise.
+    public var hostProvider: String {
+        get { box.fields.hostProvider }
+        set { update { $0.hostProvider = newValue } }
+    }
 
     public init(provider: String, id: String, name: String, resourceType: String, service: String, category: CostCategory,
                 region: String, account: String, status: ResourceStatus, flavor: String, tags: [String: String],
-                rate: Rate, isZombie: Bool, isOrphan: Bool, folded: [String], project: String = "") {
+                rate: Rate, isZombie: Bool, isOrphan: Bool, folded: [String], project: String = "", hostProvider: String = "") {
         box = Box(Fields(provider: provider, id: id, name: name, resourceType: resourceType, service: service, category: category,
                          region: region, account: account, status: status, flavor: flavor, tags: tags, rate: rate,
-                         isZombie: isZombie, isOrphan: isOrphan, folded: folded, project: project))
+                         isZombie: isZombie, isOrphan: isOrphan, folded: folded, project: project, hostProvider: hostProvider))
     }
 
     public static func == (left: Resource, right: Resource) -> Bool {
@@ -273,9 +280,11 @@ public struct Resource: Hashable, Sendable, Codable {
 extension Resource {
     enum CodingKeys: String, CodingKey {
         case provider, id, name, resourceType, service, category, region, account, status, flavor, tags, rate, isZombie, isOrphan, folded, project
+        case hostProvider
     }
 
-    /// States written before projects existed (the v3 store's JSON) have no `project`.
+    /// States written before projects existed (the v3 store's JSON) have no `project`, nor
+    /// those before host providers a `hostProvider`.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(provider: try container.decode(String.self, forKey: .provider), id: try container.decode(String.self, forKey: .id),
@@ -286,7 +295,8 @@ extension Resource {
                   tags: try container.decode([String: String].self, forKey: .tags), rate: try container.decode(Rate.self, forKey: .rate),
                   isZombie: try container.decode(Bool.self, forKey: .isZombie), isOrphan: try container.decode(Bool.self, forKey: .isOrphan),
                   folded: try container.decode([String].self, forKey: .folded),
-                  project: try container.decodeIfPresent(String.self, forKey: .project) ?? "")
+                  project: try container.decodeIfPresent(String.self, forKey: .project) ?? "",
+                  hostProvider: try container.decodeIfPresent(String.self, forKey: .hostProvider) ?? "")
     }
 }
 

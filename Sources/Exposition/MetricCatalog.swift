@@ -25,7 +25,7 @@ package enum MetricCatalog {
     package static let resourceInfo = MetricFamily(
         name: "resource_info", kind: .gauge,
         help: "Descriptive labels of one resource; always 1. Join on resource_id.",
-        labels: ["resource_id", "source", "status", "flavor", "zombie", "orphan"])
+        labels: ["resource_id", "source", "status", "flavor", "zombie", "orphan", "host_provider"])
     package static let infrastructureCostMonthly = MetricFamily(
         name: "infrastructure_cost_monthly", kind: .gauge,
         help: "Monthly run rate by provider, category and resource type (hours_per_month hours at the current rate).",

@@ -20,6 +20,8 @@ package struct FocusExport: Sendable {
         package var region: String
         package var account: String
         package var tags: [String: String]
+        /// `HostProviderName` where it is not the provider (a marketplace or reseller charge).
+        package var hostProvider = ""
 
         /// Provider, type and category as a row's `ServiceProviderName` (FOCUS 1.3 and later;
         /// `ProviderName` before it), `ResourceType` and `ServiceCategory` give them; the same for
@@ -48,7 +50,7 @@ package struct FocusExport: Sendable {
                       account: account, tags: tags)
         }
 
-        package init(id: String, name: String, kind: Kind, region: String, account: String, tags: [String: String]) {
+        package init(id: String, name: String, kind: Kind, region: String, account: String, tags: [String: String], hostProvider: String = "") {
             provider = kind.provider
             self.name = name.isEmpty ? id : name
             type = kind.type
@@ -56,6 +58,8 @@ package struct FocusExport: Sendable {
             self.region = region
             self.account = account
             self.tags = tags
+            let host = hostProvider.lowercased()
+            self.hostProvider = host == provider ? "" : host
         }
     }
 
@@ -144,7 +148,7 @@ package struct FocusExport: Sendable {
                         provider: resource.provider, id: line.resourceID, name: resource.name, resourceType: resource.type,
                         service: line.service, category: resource.category, region: resource.region, account: resource.account,
                         status: Self.listedStatus, flavor: "", tags: resource.tags,
-                        rate: runRate(index), isZombie: false, isOrphan: false, folded: []))
+                        rate: runRate(index), isZombie: false, isOrphan: false, folded: [], hostProvider: resource.hostProvider))
                 }
                 snapshot.unclassifiedLineItems = resources.count { $0.category == .other }
                 snapshot.described = (resources, lastDayStart)
@@ -200,7 +204,8 @@ package struct FocusExport: Sendable {
             former.append(CostModel.Resource(
                 provider: resource.provider, id: line.resourceID, name: resource.name, resourceType: resource.type, service: line.service,
                 category: resource.category, region: resource.region, account: resource.account, status: Self.listedStatus, flavor: "",
-                tags: resource.tags, rate: Rate(Money(0, line.currency), per: .daily), isZombie: false, isOrphan: false, folded: []))
+                tags: resource.tags, rate: Rate(Money(0, line.currency), per: .daily), isZombie: false, isOrphan: false, folded: [],
+                hostProvider: resource.hostProvider))
         }
         return former
     }

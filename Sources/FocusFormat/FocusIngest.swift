@@ -65,7 +65,7 @@ package struct FocusIngest: Sendable {
 
     /// The fields that describe a resource, in the order a later part keeps them.
     package enum Describing: Int, CaseIterable {
-        case name, provider, type, serviceCategory, region, account, tags
+        case name, provider, type, serviceCategory, region, account, tags, hostProvider
     }
 
     /// The provider of rows that name none: the source's `provider:`, else "focus".
@@ -242,6 +242,8 @@ package struct FocusIngest: Sendable {
         package var cost, currency, start, chargeCategory, service, serviceCategory, account, resourceID, resourceName, resourceType, region, provider, tags: Int
         /// FOCUS 1.1 and later: amortised cost, commitment discounts, invoices.
         package var effectiveCost, commitmentID, commitmentName, commitmentType, commitmentCategory, commitmentStatus, invoiceID, invoiceIssuer: Int
+        /// FOCUS 1.3: where a marketplace or reseller charge runs.
+        package var hostProvider: Int
         /// The header's number of fields.
         package var width: Int
         package init(_ column: [String: Int], width: Int) {
@@ -254,6 +256,7 @@ package struct FocusIngest: Sendable {
             effectiveCost = at("EffectiveCost"); commitmentID = at("CommitmentDiscountId"); commitmentName = at("CommitmentDiscountName")
             commitmentType = at("CommitmentDiscountType"); commitmentCategory = at("CommitmentDiscountCategory")
             commitmentStatus = at("CommitmentDiscountStatus"); invoiceID = at("InvoiceId"); invoiceIssuer = at("InvoiceIssuerName")
+            hostProvider = at("HostProviderName")
         }
 
         /// Whether rows need the commitment and invoice tally.

@@ -102,7 +102,7 @@ extension FocusIngest {
                 resourceNames.append(id)
                 export.entries.append(FocusExport.Resource(
                     id: id, name: text(reader, columns.resourceName), kind: kind(reader, columns), region: text(reader, columns.region),
-                    account: text(reader, columns.account), tags: tags(reader, columns.tags)))
+                    account: text(reader, columns.account), tags: tags(reader, columns.tags), hostProvider: text(reader, columns.hostProvider)))
             }
         }
         return line(resource: resource, service: service, currency: currency)
@@ -119,6 +119,7 @@ extension FocusIngest {
             case .region: columns.region
             case .account: columns.account
             case .tags: columns.tags
+            case .hostProvider: columns.hostProvider
             }
             if column >= 0 { reader.withField(column) { describingBytes.append(contentsOf: $0) } }
             describingEnds.append(describingBytes.count)
@@ -136,7 +137,7 @@ extension FocusIngest {
         }
         return FocusExport.Resource(
             id: id, name: text(.name), kind: .init(provider: text(.provider), type: text(.type), serviceCategory: text(.serviceCategory), fallback: fallbackProvider),
-            region: text(.region), account: text(.account), tags: FocusTags.parse(text(.tags)))
+            region: text(.region), account: text(.account), tags: FocusTags.parse(text(.tags)), hostProvider: text(.hostProvider))
     }
 
     /// The kind of the row's resource, derived once per distinct provider, type and service

@@ -11,16 +11,17 @@ import Foundation
 /// a version byte; the table of shared strings (count, then each), the values that repeat
 /// from resource to resource (provider, type, service, category, region, account, status,
 /// flavor, currency, period, project, tag keys and values); then the resources (count,
-/// then each: a flags byte (zombie 1, orphan 2, amount in micro-units 4), the ID and name,
+/// then each: a flags byte (zombie 1, orphan 2, amount in micro-units 4, host provider 8), the ID and name,
 /// the rate amount (a zigzag varint of micro-units when exact, else its text), the shared
-/// fields as indices into the table, the tags as index pairs, the folded IDs).
+/// fields as indices into the table (the host provider after the project, when flagged), the
+/// tags as index pairs, the folded IDs).
 package enum ResourceSet {
     package static let version: UInt8 = 1
 
     package typealias Corrupt = PackedBytes.Corrupt
 
     package static func pack(_ resources: [Resource]) -> Data {
-        var shared = PackedBytes.SharedStrings(fields: 13)
+        var shared = PackedBytes.SharedStrings(fields: 14)
         var body = PackedBytes.Writer()
         body.bytes.reserveCapacity(resources.count * 48)
         body.varint(resources.count)
@@ -28,7 +29,8 @@ package enum ResourceSet {
         var lastPeriod: (hours: Decimal, index: Int)?
         for resource in resources {
             let micros = Micros.exact(resource.rate.amount)
-            body.bytes.append((resource.isZombie ? 1 : 0) | (resource.isOrphan ? 2 : 0) | (micros == nil ? 0 : 4))
+            body.bytes.append((resource.isZombie ? 1 : 0) | (resource.isOrphan ? 2 : 0) | (micros == nil ? 0 : 4)
+                | (resource.hostProvider.isEmpty ? 0 : 8))
             body.string(resource.id)
             body.string(resource.name)
             if let micros {
@@ -54,6 +56,8 @@ package enum ResourceSet {
                 body.varint(index)
             }
             body.varint(shared.index(resource.project, field: 10))
+            // Flag 8: a host provider follows (blobs written before it have none).
+            if !resource.hostProvider.isEmpty { body.varint(shared.index(resource.hostProvider, field: 13)) }
             body.varint(resource.tags.count)
             if !resource.tags.isEmpty {
                 for (key, value) in resource.tags.sorted(by: { $0.key < $1.key }) {
@@ -96,6 +100,7 @@ package enum ResourceSet {
                 let periodOffset = reader.offset
                 let period = try decimal(try sharedString(), at: periodOffset)
                 let project = try sharedString()
+                let hostProvider = flags & 8 != 0 ? try sharedString() : ""
                 var tags: [String: String] = [:]
                 let tagCount = try reader.count()
                 tags.reserveCapacity(tagCount)
@@ -109,7 +114,7 @@ package enum ResourceSet {
                     category: CostCategory(rawValue: category) ?? .other, region: region, account: account,
                     status: ResourceStatus(provider: status), flavor: flavor, tags: tags,
                     rate: Rate(amount: amount, currency: Currency(currency), periodHours: period),
-                    isZombie: flags & 1 != 0, isOrphan: flags & 2 != 0, folded: folded, project: project))
+                    isZombie: flags & 1 != 0, isOrphan: flags & 2 != 0, folded: folded, project: project, hostProvider: hostProvider))
             }
             try reader.end(after: "resource")
             return resources

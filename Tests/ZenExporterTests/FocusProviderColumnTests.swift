@@ -2,6 +2,7 @@ import CostModel
 @testable import FocusFormat
 import Foundation
 @testable import SourceKit
+@testable import Storage
 import Testing
 @testable import ZenExporter
 
@@ -62,5 +63,19 @@ struct FocusProviderColumnTests {
                                                                                          historyDays: 90, reporting: config.reporting))
         #expect(providers(snapshot) == ["aws"])
         #expect(snapshot.endpointFailures.isEmpty)
+    }
+
+    @Test("FOCUS 1.3 marketplace: HostProviderName, where it is not the provider, is the resource's host provider and survives storage")
+    func hostProvider() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try write("market.csv", header: Self.base + ",ServiceProviderName,HostProviderName",
+                             row: "9.00,USD,2026-11-02T00:00:00Z,Usage,Datadog Pro,Other,acct,dd-1,Datadog,AWS\n"
+                                + "1.50,USD,2026-11-02T00:00:00Z,Usage,EC2,Compute,acct,i-1,AWS,AWS")
+        let snapshot = try FocusExport.read(path: path, timeZone: TimeZone(identifier: "UTC")!).snapshot()
+        let resources = try #require(snapshot.described?.resources)
+        let hosts = Dictionary(uniqueKeysWithValues: resources.map { ($0.id, $0.hostProvider) })
+        #expect(hosts == ["dd-1": "aws", "i-1": ""])
+        let unpacked = try ResourceSet.unpack(ResourceSet.pack(resources))
+        #expect(Dictionary(uniqueKeysWithValues: unpacked.map { ($0.id, $0.hostProvider) }) == hosts)
     }
 }

@@ -88,6 +88,7 @@ struct EstateRenderer: Sendable {
             infoLabels.withUnsafeMutableBufferPointer { labels in
                 (labels[0], labels[2], labels[3]) = (resource.id, resource.status.value, resource.flavor)
                 (labels[4], labels[5]) = (resource.isZombie ? "true" : "false", resource.isOrphan ? "true" : "false")
+                labels[6] = resource.hostProvider
             }
             info.writeSample(name: infoName, prefixes: infoPrefixes, labels: infoLabels, value: .int(1))
         }
