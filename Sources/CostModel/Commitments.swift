@@ -48,6 +48,11 @@ public struct CommitmentLedger: Sendable, Codable, Equatable {
             self.usage = usage
             self.covered = covered
         }
+
+        /// Adds a day's amount to the usage, or to what commitments covered.
+        public mutating func add(_ micros: Int64, day: Int, covered isCovered: Bool) {
+            if isCovered { covered[day, default: 0] &+= micros } else { usage[day, default: 0] &+= micros }
+        }
     }
 
     /// BilledCost per `InvoiceId` and `InvoiceIssuerName`; rows without an invoice ID count

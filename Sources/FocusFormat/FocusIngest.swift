@@ -216,7 +216,7 @@ package struct FocusIngest: Sendable {
         later.sums.forEachByDayThenLine { day, line, micros in sums.add(line: lineMap[Int(line)], day: day, micros) }
         later.effectiveSums.forEachByDayThenLine { day, line, micros in effectiveSums.add(line: lineMap[Int(line)], day: day, micros) }
         hasEffectiveCost = hasEffectiveCost || later.hasEffectiveCost
-        mergeCommitments(later, lineMap: lineMap, currencyMap: currencyMap)
+        mergeCommitments(later, serviceMap: serviceMap, currencyMap: currencyMap)
     }
 
     /// The interned index of a currency as read (`text`), adding it with its upper-case `code`.

@@ -1,4 +1,5 @@
 import CostModel
+@testable import FocusFormat
 import Foundation
 import Testing
 
@@ -161,6 +162,22 @@ struct FocusCommitmentsTests {
         try FileManager.default.removeItem(atPath: file)
         let after = try await effective()
         #expect(before > 0 && abs(before - after) < 0.005, "\(before) then \(after)")
+    }
+
+    @Test("read in two halves on two threads, an export gives the same commitments, coverage, invoices and effective days as read whole")
+    func halvesMerge() throws {
+        let (directory, file, _) = try Self.export(version: "1.3")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let zone = try #require(TimeZone(identifier: "Europe/Moscow"))
+        let whole = try FocusExport.read(paths: [file], timeZone: zone, threads: 1)
+        let halves = try FocusExport.read(paths: [file], timeZone: zone, threads: 2, halvesMinimumSize: 1)
+        #expect(!whole.commitments.commitments.isEmpty && !whole.commitments.coverage.isEmpty && !whole.commitments.invoices.isEmpty)
+        #expect(halves.commitments == whole.commitments)
+        func days(_ rows: [DailyCost]?) -> [String: Int64] {
+            Dictionary((rows ?? []).map { ("\($0.day)|\($0.provider)|\($0.account)|\($0.service)|\($0.currency)", $0.micros) }, uniquingKeysWith: +)
+        }
+        #expect(!days(whole.effectiveDays).isEmpty)
+        #expect(days(halves.effectiveDays) == days(whole.effectiveDays))
     }
 
     @Test("the report's invoices are DuckDB's per invoice to the cent, beside the month's billed total")
