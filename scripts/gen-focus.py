@@ -109,6 +109,22 @@ RESELLER_ISSUER = "Acme Cloud Reseller Ltd"
 GCP_ISSUER_EUR, GCP_ISSUER_USD = "Google Cloud EMEA Limited", "Google LLC"
 
 
+def ordinary_charge(rnd, base):
+    """An ordinary row's charge category and cost: mostly usage, some tax, credits and purchases.
+    Draws two numbers from rnd, in this order, as the rows always have."""
+    x = rnd()
+    cost = base * (0.8 + 0.4 * rnd())
+    if x < 0.93:
+        kind = "Usage"
+    elif x < 0.97:
+        kind, cost = "Tax", cost * 0.08
+    elif x < 0.99:
+        kind, cost = "Credit", cost * 0.5
+    else:
+        kind, cost = "Purchase", cost * 30
+    return kind, max(cost, 0.01)  # never prints as 0.00
+
+
 def csv_field(s):
     """RFC 4180: quote a field holding a comma, a quote or a line break; double inner quotes."""
     if any(c in s for c in ',"\n\r'):
@@ -159,17 +175,7 @@ def day_rows(resources, start, end, rng):
     dates = start + "," + end
     out = []
     for currency, base, tail in resources:
-        x = rnd()
-        cost = base * (0.8 + 0.4 * rnd())
-        if x < 0.93:
-            kind = "Usage"
-        elif x < 0.97:
-            kind, cost = "Tax", cost * 0.08
-        elif x < 0.99:
-            kind, cost = "Credit", cost * 0.5
-        else:
-            kind, cost = "Purchase", cost * 30
-        cost = max(cost, 0.01)  # never prints as 0.00
+        kind, cost = ordinary_charge(rnd, base)
         if kind == "Credit":
             cost = -cost
         if rnd() < 0.85:
@@ -389,17 +395,7 @@ def commitment_day_rows(cs, k_day, first, days, rng):
     contract_id = cs["contract"][CONTRACT_ACCOUNT]
     out = []
     for currency, base, tail, exts, a, kind_, fields, heads in cs["ordinary"]:
-        x = rnd()
-        cost = base * (0.8 + 0.4 * rnd())
-        if x < 0.93:
-            kind = "Usage"
-        elif x < 0.97:
-            kind, cost = "Tax", cost * 0.08
-        elif x < 0.99:
-            kind, cost = "Credit", cost * 0.5
-        else:
-            kind, cost = "Purchase", cost * 30
-        cost = max(cost, 0.01)
+        kind, cost = ordinary_charge(rnd, base)
         if kind == "Credit":
             cost = -cost
         if rnd() < 0.85:

@@ -56,6 +56,13 @@ struct FocusCommitmentsTests {
         return (directory, file, oracle)
     }
 
+    /// `zen-exporter render` over the export at `at`, as a user runs it.
+    static func render(_ file: String) throws -> ParsedExposition {
+        let rendered = try Daemon(config: config(file)).run(["render", "--at", at])
+        try #require(rendered.status == 0, "\(rendered.output)")
+        return ParsedExposition(rendered.output)
+    }
+
     static func config(_ file: String) -> String {
         "storage: {path: ./data/infrazen.db}\nsources:\n  - {name: cloud, type: focus, path: \(file)}\n"
     }
@@ -87,10 +94,7 @@ struct FocusCommitmentsTests {
     func commitmentsMatchDuckDB() throws {
         let (directory, file, oracle) = try Self.export(version: "1.3")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let daemon = try Daemon(config: Self.config(file))
-        let rendered = try daemon.run(["render", "--at", Self.at])
-        try #require(rendered.status == 0, "\(rendered.output)")
-        let metrics = ParsedExposition(rendered.output)
+        let metrics = try Self.render(file)
         let utilization = Dictionary(metrics.values("infrazen_commitment_utilization_ratio").map { ($0.labels["commitment_id"] ?? "", $0.value) },
                                      uniquingKeysWith: { first, _ in first })
         let unused = Dictionary(metrics.values("infrazen_commitment_unused_cost_month_to_date").map { ($0.labels["commitment_id"] ?? "", $0) },
@@ -119,10 +123,7 @@ struct FocusCommitmentsTests {
     func effectiveMatchesDuckDB() throws {
         let (directory, file, oracle) = try Self.export(version: "1.3")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let daemon = try Daemon(config: Self.config(file))
-        let rendered = try daemon.run(["render", "--at", Self.at])
-        try #require(rendered.status == 0, "\(rendered.output)")
-        let metrics = ParsedExposition(rendered.output)
+        let metrics = try Self.render(file)
         func sums(_ name: String) -> [String: Decimal] {
             var sums: [String: Decimal] = [:]
             for sample in metrics.values(name) { sums[sample.labels["currency"] ?? "", default: 0] += Self.cents(Decimal(sample.value)) }
@@ -210,10 +211,7 @@ struct FocusCommitmentsTests {
     func focus14Providers() throws {
         let (directory, file, oracle) = try Self.export(version: "1.4")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let daemon = try Daemon(config: Self.config(file))
-        let rendered = try daemon.run(["render", "--at", Self.at])
-        try #require(rendered.status == 0, "\(rendered.output)")
-        let providers = Set(ParsedExposition(rendered.output).values("infrazen_cost_month_to_date").compactMap { $0.labels["provider"] })
+        let providers = Set(try Self.render(file).values("infrazen_cost_month_to_date").compactMap { $0.labels["provider"] })
         #expect(providers == oracle.providers)
         #expect(!providers.contains("focus"))
     }
