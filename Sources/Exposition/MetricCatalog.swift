@@ -41,6 +41,10 @@ package enum MetricCatalog {
     package static let unallocatedCostMonthly = MetricFamily(
         name: "unallocated_cost_monthly", kind: .gauge,
         help: "Monthly run rate no tag or rule placed (after the shared split).", labels: ["provider", "currency"])
+    package static let effectiveCostMonthly = MetricFamily(
+        name: "effective_cost_monthly", kind: .gauge,
+        help: "Amortised (FOCUS EffectiveCost) monthly run rate by provider, category and resource type, beside infrastructure_cost_monthly.",
+        labels: ["provider", "category", "resource_type", "currency"])
     package static let effectiveCostMonthToDate = MetricFamily(
         name: "effective_cost_month_to_date", kind: .gauge,
         help: "Amortised spend (FOCUS EffectiveCost) since the 1st of the month in the reporting time zone, beside the billed.",
@@ -237,7 +241,7 @@ package enum MetricCatalog {
     package static let all: [MetricFamily] = [
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, tenantUsage, storageUsedBytes, tenantsFolded, resourceUtilization,
-        tenantCostMonthly, unallocatedCostMonthly, tenantCostMonthToDate, effectiveCostMonthToDate, unallocatedCostMonthToDate,
+        tenantCostMonthly, unallocatedCostMonthly, tenantCostMonthToDate, effectiveCostMonthToDate, effectiveCostMonthly, unallocatedCostMonthToDate,
         allocationCoverage, unclassifiedLineItems, unpricedResources, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         commitmentUtilization, commitmentUnusedCost, commitmentCoverage,

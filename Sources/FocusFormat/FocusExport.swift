@@ -68,6 +68,8 @@ package struct FocusExport: Sendable {
     /// Per line: the latest day with usage and the usage that day.
     package var lastUsageDay: [Int32] = []
     package var lastUsage: [Int64] = []
+    /// Per line: the EffectiveCost of its usage on that day (the effective run rate).
+    package var lastEffective: [Int64] = []
     /// Each resource once, as its first row describes it; per line, its resource's index
     /// here (-1 when no row describes it).
     package var entries: [Resource] = []
@@ -178,6 +180,16 @@ package struct FocusExport: Sendable {
                 snapshot.inventory = inventory.result()
                 snapshot.unclassifiedLineItems = snapshot.billing.count { $0.category == .other }
             }
+        }
+        if effectiveDays != nil, latest > Int32.min {
+            // The effective run rate as the billed one is taken: each line's usage on the last day.
+            var rates: [EffectiveRate.Key: Int64] = [:]
+            for index in costs.lines.indices where lastUsageDay[index] == latest && lineEntry[index] >= 0 {
+                let resource = entries[Int(lineEntry[index])]
+                rates[EffectiveRate.Key(provider: resource.provider, category: resource.category, resourceType: resource.type,
+                                        currency: costs.lines[index].currency), default: 0] &+= lastEffective[index]
+            }
+            snapshot.effectiveRates = rates.sorted { $0.key < $1.key }.map { EffectiveRate(key: $0.key, dailyMicros: $0.value) }
         }
         snapshot.formerResources = formerResources(latest: latest)
         if !commitments.isEmpty { snapshot.commitments = commitments }

@@ -205,12 +205,14 @@ package struct FocusIngest: Sendable {
             let mine = line(resource: resourceMap[Int(later.export.lineEntry[index])], service: serviceMap[Int(later.lineService[index])],
                             currency: currencyMap[Int(later.lineCurrency[index])])
             lineMap.append(mine)
-            let day = later.export.lastUsageDay[index], usage = later.export.lastUsage[index]
+            let day = later.export.lastUsageDay[index], usage = later.export.lastUsage[index], effective = later.export.lastEffective[index]
             if day > export.lastUsageDay[Int(mine)] {
                 export.lastUsageDay[Int(mine)] = day
                 export.lastUsage[Int(mine)] = usage
+                export.lastEffective[Int(mine)] = effective
             } else if day == export.lastUsageDay[Int(mine)], day > Int32.min {
                 export.lastUsage[Int(mine)] &+= usage
+                export.lastEffective[Int(mine)] &+= effective
             }
         }
         later.sums.forEachByDayThenLine { day, line, micros in sums.add(line: lineMap[Int(line)], day: day, micros) }

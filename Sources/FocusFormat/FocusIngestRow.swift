@@ -63,8 +63,10 @@ extension FocusIngest {
             if day > export.lastUsageDay[index] {
                 export.lastUsageDay[index] = day
                 export.lastUsage[index] = micros
+                export.lastEffective[index] = effective
             } else if day == export.lastUsageDay[index] {
                 export.lastUsage[index] &+= micros
+                export.lastEffective[index] &+= effective
             }
         }
     }
@@ -199,6 +201,7 @@ extension FocusIngest {
     package mutating func appendLine(resource: Int32, service: Int32, currency: Int32) {
         export.lastUsageDay.append(Int32.min)
         export.lastUsage.append(0)
+        export.lastEffective.append(0)
         export.lineEntry.append(resource)
         lineService.append(service)
         lineCurrency.append(currency)

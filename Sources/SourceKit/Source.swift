@@ -82,6 +82,9 @@ package struct SourceSnapshot: Sendable {
     /// EffectiveCost (amortised) per scope and day, resource IDs empty (FOCUS); nil when the
     /// source reports none.
     package var effectiveDays: [DailyCost]?
+    /// The effective (amortised) run rate: a day's usage EffectiveCost per provider, category,
+    /// resource type and currency (FOCUS); nil when the source reports none.
+    package var effectiveRates: [EffectiveRate]?
     /// Commitment discounts, coverage and invoices (FOCUS 1.1 and later), by day.
     package var commitments: CommitmentLedger?
     /// The input is the one the last good sync read (`window.previousFingerprint`): the rest
@@ -111,6 +114,36 @@ package struct UnpricedCount: Sendable, Codable, Hashable {
         self.resourceType = resourceType
         self.priceKey = priceKey
         self.count = count
+    }
+}
+
+/// A day's usage EffectiveCost of one provider, category, resource type and currency: what
+/// `infrazen_effective_cost_monthly` makes a month of.
+package struct EffectiveRate: Sendable, Codable, Hashable {
+    package struct Key: Sendable, Codable, Hashable, Comparable {
+        package var provider: String
+        package var category: CostCategory
+        package var resourceType: String
+        package var currency: Currency
+
+        package init(provider: String, category: CostCategory, resourceType: String, currency: Currency) {
+            self.provider = provider
+            self.category = category
+            self.resourceType = resourceType
+            self.currency = currency
+        }
+
+        package static func < (a: Key, b: Key) -> Bool {
+            (a.provider, a.category.rawValue, a.resourceType, a.currency.code) < (b.provider, b.category.rawValue, b.resourceType, b.currency.code)
+        }
+    }
+
+    package var key: Key
+    package var dailyMicros: Int64
+
+    package init(key: Key, dailyMicros: Int64) {
+        self.key = key
+        self.dailyMicros = dailyMicros
     }
 }
 

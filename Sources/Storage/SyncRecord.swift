@@ -126,12 +126,15 @@ package struct SnapshotExtras: Sendable, Codable {
     package var unpriced: [UnpricedCount] = []
     /// Commitment discounts, coverage and invoices by day (FOCUS sources).
     package var commitments: CommitmentLedger?
+    /// The effective run rate (FOCUS EffectiveCost of the last day's usage).
+    package var effectiveRates: [EffectiveRate]?
 
     package init(accounts: [AccountBalance] = [], utilization: [UtilizationSample] = [], capacity: [CapacitySample] = [],
          capacityHistory: [CapacityPoint] = [], flavors: [String: [Flavor]] = [:], unclassifiedLineItems: Int = 0,
-         unpriced: [UnpricedCount] = [], commitments: CommitmentLedger? = nil) {
+         unpriced: [UnpricedCount] = [], commitments: CommitmentLedger? = nil, effectiveRates: [EffectiveRate]? = nil) {
         self.unpriced = unpriced
         self.commitments = commitments
+        self.effectiveRates = effectiveRates
         self.accounts = accounts
         self.utilization = utilization
         self.capacity = capacity
@@ -143,7 +146,7 @@ package struct SnapshotExtras: Sendable, Codable {
     package init(_ snapshot: SourceSnapshot) {
         self.init(accounts: snapshot.accounts, utilization: snapshot.utilization, capacity: snapshot.capacity,
                   capacityHistory: snapshot.capacityHistory, flavors: snapshot.flavors, unclassifiedLineItems: snapshot.unclassifiedLineItems,
-                  unpriced: snapshot.unpriced, commitments: snapshot.commitments)
+                  unpriced: snapshot.unpriced, commitments: snapshot.commitments, effectiveRates: snapshot.effectiveRates)
     }
 
     /// Snapshots written before a field existed decode with its default.
@@ -157,6 +160,7 @@ package struct SnapshotExtras: Sendable, Codable {
         unclassifiedLineItems = try container.decodeIfPresent(Int.self, forKey: .unclassifiedLineItems) ?? 0
         unpriced = try container.decodeIfPresent([UnpricedCount].self, forKey: .unpriced) ?? []
         commitments = try container.decodeIfPresent(CommitmentLedger.self, forKey: .commitments)
+        effectiveRates = try container.decodeIfPresent([EffectiveRate].self, forKey: .effectiveRates)
     }
 }
 

@@ -137,6 +137,43 @@ struct FocusCommitmentsTests {
         #expect(labels("infrazen_effective_cost_month_to_date") == labels("infrazen_cost_month_to_date"))
     }
 
+    @Test("FOCUS 1.3: the effective run rate is a month of the last day's usage EffectiveCost, as Python sums it")
+    func effectiveRunRate() throws {
+        let (directory, file, _) = try Self.export(version: "1.3")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Usage rows of the latest day with usage (Moscow), each EffectiveCost rounded half to
+        // even to the micro-unit as the exporter documents, summed per currency, times 720 / 24.
+        let python = try runTool("python3", ["-c", """
+            import csv, sys, datetime as dt
+            from decimal import Decimal, ROUND_HALF_EVEN, ROUND_HALF_UP
+            from zoneinfo import ZoneInfo
+            zone = ZoneInfo("Europe/Moscow")
+            rows = []
+            for row in csv.DictReader(open(sys.argv[1], newline="")):
+                if row["ChargeCategory"] != "Usage":
+                    continue
+                day = dt.datetime.fromisoformat(row["ChargePeriodStart"].replace("Z", "+00:00")).astimezone(zone).date()
+                rows.append((day, row["BillingCurrency"], Decimal(row["EffectiveCost"]).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)))
+            latest = max(day for day, _, _ in rows)
+            totals = {}
+            for day, currency, amount in rows:
+                if day == latest:
+                    totals[currency] = totals.get(currency, Decimal(0)) + amount
+            for currency, total in sorted(totals.items()):
+                print(currency, (total * 30).quantize(Decimal("0.01"), ROUND_HALF_UP))
+            """, file])
+        try #require(python.status == 0, "\(python.output)")
+        let expected = Dictionary(uniqueKeysWithValues: python.output.split(separator: "\n").compactMap { line -> (String, Decimal)? in
+            let words = line.split(separator: " ")
+            return words.count == 2 ? (String(words[0]), Decimal(string: String(words[1])) ?? -1) : nil
+        })
+        var served: [String: Decimal] = [:]
+        for sample in try Self.render(file).values("infrazen_effective_cost_monthly") {
+            served[sample.labels["currency"] ?? "", default: 0] += Self.cents(Decimal(sample.value))
+        }
+        #expect(expected.count == 2 && served == expected, "\(served) against \(expected)")
+    }
+
     @Test("the effective month to date survives a restart: stored per scope and day, restored before the first sync")
     func effectiveRestored() async throws {
         // This month's days so far (the daemon runs on the real clock), in a 1.4 export.
@@ -259,7 +296,7 @@ struct FocusSQLCommitmentsTests {
     static func figures(_ exposition: String) -> [String: Double] {
         var figures: [String: Double] = [:]
         for sample in ParsedExposition(exposition).samples
-        where sample.name.hasPrefix("infrazen_commitment_") || sample.name == "infrazen_effective_cost_month_to_date"
+        where sample.name.hasPrefix("infrazen_commitment_") || sample.name.hasPrefix("infrazen_effective_cost_")
             || sample.name == "infrazen_cost_month_to_date" {
             figures[sample.name + sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")] = sample.value
         }

@@ -125,9 +125,10 @@ struct WarehouseAssembly {
                                                    region: fields[4], account: fields[5], tags: tagSets.tags(fields[7])))
     }
 
-    /// day, resource, service, currency, cost, usage cost, usage rows (and EffectiveCost where mapped).
+    /// day, resource, service, currency, cost, usage cost, usage rows (and EffectiveCost and its
+    /// usage part where mapped).
     mutating func daily(_ fields: [String]) throws {
-        guard fields.count == 7 || fields.count == 8 else { throw Self.shape("daily", fields.count, 7) }
+        guard fields.count == 7 || fields.count == 9 else { throw Self.shape("daily", fields.count, 7) }
         guard let micros = Micros.parse(fields[4]), let usage = Micros.parse(fields[5]), let usageRows = Int(fields[6]) else {
             throw SyncFailure(endpoint: "daily", reason: SyncFailure.badValue, message: """
                 the engine summed "\(fields[4].prefix(40))" (usage "\(fields[5].prefix(40))", \(fields[6].prefix(20)) usage rows), \
@@ -155,14 +156,18 @@ struct WarehouseAssembly {
         if Int(line) == export.lastUsageDay.count {
             export.lastUsageDay.append(Int32.min)
             export.lastUsage.append(0)
+            export.lastEffective.append(0)
             export.lineEntry.append(entry ?? -1)
         }
+        let effectiveUsage = fields.count == 9 ? Micros.parse(fields[8]) : usage
+        guard let effectiveUsage else { throw Self.notDecimal("daily", fields[8], fields[0]) }
         if usageRows > 0, day > export.lastUsageDay[Int(line)] {
             export.lastUsageDay[Int(line)] = day
             export.lastUsage[Int(line)] = usage
+            export.lastEffective[Int(line)] = effectiveUsage
         }
         sums.add(line: line, day: day, micros)
-        if fields.count == 8 {
+        if fields.count == 9 {
             guard let effective = Micros.parse(fields[7]) else { throw Self.notDecimal("daily", fields[7], fields[0]) }
             effectiveSums = effectiveSums ?? LineDaySums()
             effectiveSums?.add(line: line, day: day, effective)

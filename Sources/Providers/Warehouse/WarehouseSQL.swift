@@ -216,11 +216,11 @@ package struct WarehouseQueries: Sendable {
     }
 
     /// Day × resource × service × currency: the cost, and the usage part of it with its rows;
-    /// the EffectiveCost too where it is mapped.
+    /// the EffectiveCost and its usage part too where it is mapped.
     func daily(from: Date, to: Date, timeZone: String) -> WarehouseQuery {
         // Aliases of their own: a column called `resource` or `day` would otherwise clash with them.
         let groupBy = dialect.engine == .clickhouse ? "zen_day, zen_resource, zen_service, zen_currency" : "1, 2, 3, 4"
-        let effectiveSum = hasEffectiveCost ? ", \(dialect.sumText(effective))" : ""
+        let effectiveSum = hasEffectiveCost ? ", \(dialect.sumText(effective)), \(dialect.sumText(effective, where: isUsage))" : ""
         return WarehouseQuery(endpoint: "daily", sql: finish("""
             SELECT \(day(timeZone: timeZone)) AS zen_day, \(resource) AS zen_resource, \(service) AS zen_service,
               upper(\(text("BillingCurrency"))) AS zen_currency,

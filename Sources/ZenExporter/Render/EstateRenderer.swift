@@ -30,6 +30,9 @@ struct EstateRenderer: Sendable {
         })
         writer.write(MetricCatalog.costMonthToDate, evaluation.monthToDate.lines.map { ($0.line.labels, .decimal($0.amount)) })
         writer.write(MetricCatalog.effectiveCostMonthToDate, evaluation.effectiveMonthToDate.map { ($0.line.labels, .decimal($0.amount)) })
+        writer.write(MetricCatalog.effectiveCostMonthly, evaluation.effectiveMonthly.sorted { $0.key < $1.key }.map {
+            ($0.key.labels, .decimal($0.value))
+        })
         writer.write(MetricCatalog.accountBalance, sources.flatMap { source in
             source.extras.accounts.sorted { ($0.provider, $0.account) < ($1.provider, $1.account) }.map {
                 ([source.name, $0.provider, $0.account, $0.balance.currency.code], .decimal($0.balance.amount))

@@ -69,6 +69,9 @@ struct EstateEvaluation: Sendable {
     var recommendations: [SourcedRecommendation] = []
     /// Monthly run rate of waste, rounded per source and summed (so shards add up).
     var waste: [WasteKey: Decimal] = [:]
+    /// The effective (amortised) run rate per provider, category, resource type and currency,
+    /// in the reporting currency where a rate is known, rounded per source as the billed one.
+    var effectiveMonthly: [RunRateKey: Decimal] = [:]
     /// The running month's EffectiveCost (amortised) per source, provider, account, service,
     /// category and currency, rounded as the billed month to date is (`SpendStatement.rounded`).
     var effectiveMonthToDate: [(line: BilledSpend.Line, amount: Decimal)] = []
@@ -183,6 +186,7 @@ struct EstateEvaluation: Sendable {
         let billed = BilledSpend(attributed, from: today.firstOfMonth, through: today, allocation: dailyAllocation, keptTenants: kept)
         monthToDate = SpendStatement(billed)
         effectiveMonthToDate = Self.effectiveMonthToDate(sources, from: today.firstOfMonth, through: today, fx: history)
+        effectiveMonthly = Self.effectiveMonthly(sources, hoursPerMonth: hoursPerMonth, fx: fx)
         for status in usageByReference.values {
             for (tenant, value) in status.tenantValues {
                 tenantUsage[TenantDimension(tenant: kept.contains(tenant) ? tenant : TenantLimit.other, dimension: status.reference.dimension), default: 0] += value

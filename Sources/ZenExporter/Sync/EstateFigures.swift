@@ -110,3 +110,23 @@ extension EstateEvaluation {
         return SpendStatement.rounded(exact).lines
     }
 }
+
+extension EstateEvaluation {
+    /// The effective run rate: each source's day of usage EffectiveCost for a month, converted
+    /// at today's rate as the billed run rate is, rounded per source (`RunRateFigures`' rule).
+    static func effectiveMonthly(_ sources: [SourceStatus], hoursPerMonth: Decimal, fx: FXTable) -> [RunRateKey: Decimal] {
+        var result: [RunRateKey: Decimal] = [:]
+        for source in sources {
+            guard let rates = source.extras.effectiveRates, !rates.isEmpty else { continue }
+            let parts = rates.map { rate -> (key: RunRateKey, money: Money) in
+                let monthly = fx.reportingOrOriginal(Rate(Money(Micros.decimal(rate.dailyMicros), rate.key.currency), per: .daily))
+                    .monthly(hoursPerMonth: hoursPerMonth)
+                return (RunRateKey(provider: rate.key.provider, category: rate.key.category, resourceType: rate.key.resourceType,
+                                   currency: monthly.currency), monthly)
+            }
+            let rounded = LargestRemainder.round(parts.map { (currency: $0.money.currency, amount: $0.money.amount) }, wholes: [:])
+            for (part, value) in zip(parts, rounded) { result[part.key, default: 0] += value }
+        }
+        return result
+    }
+}

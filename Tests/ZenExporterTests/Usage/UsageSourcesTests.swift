@@ -154,11 +154,12 @@ struct SQLiteUsageTests {
         let config = try ConfigLoader.parse("""
         sources: [{name: demo, type: demo}]
         usage:
-          - {name: app, type: sqlite, path: \(path), timeout: 500ms, queries: {storage_bytes: "SELECT tenant, value FROM usage_now"}}
+          - {name: app, type: sqlite, path: \(path), timeout: 2s, queries: {storage_bytes: "SELECT tenant, value FROM usage_now"}}
         """, file: "t.yaml", environment: [:])
         let engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
         await engine.usage.pollAllOnce()
-        // Now the view counts to a billion: seconds of work, cut at 500 ms.
+        // Now the view counts to a billion: minutes of work, cut at 2 s. (At 500 ms the first,
+        // trivial poll itself timed out on a loaded test run, and no values were kept.)
         try await database.write { db in
             try db.execute(sql: """
                 DROP VIEW usage_now;
