@@ -84,6 +84,11 @@ public struct CommitmentLedger: Sendable, Codable, Equatable {
     public var isEmpty: Bool { commitments.isEmpty && coverage.isEmpty && invoices.isEmpty }
 
 
+    /// Whether `days` has any day from `first` through `last`.
+    static func covers(_ days: [Int: Int64], _ first: LocalDay, _ last: LocalDay) -> Bool {
+        days.keys.contains { (first.ordinal...last.ordinal).contains($0) }
+    }
+
     /// The micro-units of `days` from `first` through `last`.
     static func sum(_ days: [Int: Int64], _ first: LocalDay, _ last: LocalDay) -> Int64 {
         let range = first.ordinal...last.ordinal
@@ -129,8 +134,7 @@ public struct CommitmentFigures: Sendable {
         for commitment in ledger.commitments {
             let used = Micros.decimal(CommitmentLedger.sum(commitment.used, first, last))
             let unused = Micros.decimal(CommitmentLedger.sum(commitment.unused, first, last))
-            guard commitment.used.keys.contains(where: { (first.ordinal...last.ordinal).contains($0) })
-                    || commitment.unused.keys.contains(where: { (first.ordinal...last.ordinal).contains($0) }) else { continue }
+            guard CommitmentLedger.covers(commitment.used, first, last) || CommitmentLedger.covers(commitment.unused, first, last) else { continue }
             let whole = used + unused
             commitments.append(Line(commitment: commitment, used: used.rounded(scale: scale), unused: unused.rounded(scale: scale),
                                     utilization: whole == 0 ? nil : Self.ratio(used, whole)))
@@ -175,7 +179,7 @@ public struct InvoiceStatement: Sendable {
         var billed: [Currency: Int64] = [:], invoiced: [Currency: Decimal] = [:]
         for invoice in ledger.invoices {
             let micros = CommitmentLedger.sum(invoice.billed, first, last)
-            guard invoice.billed.keys.contains(where: { (first.ordinal...last.ordinal).contains($0) }) else { continue }
+            guard CommitmentLedger.covers(invoice.billed, first, last) else { continue }
             billed[invoice.currency, default: 0] &+= micros
             guard !invoice.id.isEmpty else { continue }
             let amount = Micros.decimal(micros).rounded(scale: scale)

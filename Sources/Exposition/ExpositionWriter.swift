@@ -211,6 +211,10 @@ package enum SampleValue {
     /// 100,000 at a time.
     case scaled(Int64, scale: Int)
 
+    /// A ratio at 6 decimals: more digits than any threshold or panel reads, fewer than a
+    /// Double prints.
+    package static func ratio(_ value: Double) -> SampleValue { .double((value * 1e6).rounded() / 1e6) }
+
     /// A rate per hour at 8 decimals, rounded half up. Integer arithmetic when the amount has
     /// at most 6 decimals and the period is whole hours (every provider's rates), `Decimal`
     /// otherwise; both print the same.

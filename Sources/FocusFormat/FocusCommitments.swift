@@ -34,13 +34,13 @@ package struct CommitmentTally: Sendable {
 extension FocusIngest {
     /// The row's commitment and invoice columns; `effective` is its EffectiveCost.
     mutating func tallyCommitments<S>(_ reader: CSVReader<S>, _ columns: Columns, line: Int32, day: Int32, billed: Int64, effective: Int64,
-                                      isUsage: Bool) {
+                                      isUsage: Bool, file: String, row: Int) {
         if columns.invoiceID >= 0 {
             let invoice = UInt64(reader.withField(columns.invoiceID) { commitments.invoiceIDs.internRepeated($0) })
             let issuer = columns.invoiceIssuer < 0 ? 0 : UInt64(reader.withField(columns.invoiceIssuer) { commitments.issuers.internRepeated($0) })
             // 20 bits of invoice, 12 of issuer, 8 of currency: past them the rows are summed
             // under the last representable ones, and the read says so.
-            if invoice >= 1 << 20 || issuer >= 1 << 12 { tallyOverflow = true }
+            if invoice >= 1 << 20 || issuer >= 1 << 12, tallyOverflow == nil { tallyOverflow = (file, row) }
             let currency = UInt64(lineCurrency[Int(line)]) & 0xFF
             commitments.invoiced.add(CommitmentTally.key(min(invoice, 1 << 20 - 1) << 20 | min(issuer, 1 << 12 - 1) << 8 | currency, day: day), billed)
         }
@@ -79,7 +79,7 @@ extension FocusIngest {
 
     /// A later part's tally added to this one, its services through `serviceMap` and
     /// currencies through `currencyMap` (the merge's own).
-    mutating func mergeCommitments(_ later: FocusIngest, serviceMap: [Int32], currencyMap: [Int32]) {
+    mutating func mergeCommitments(_ later: FocusIngest, serviceMap: [Int32], currencyMap: [Int32], lineOffset: Int) {
         let tally = later.commitments
         var commitmentMap: [Int32] = []
         for index in 0..<Int32(tally.ids.count) {
@@ -109,7 +109,7 @@ extension FocusIngest {
             commitments.invoiced.add(CommitmentTally.key(min(invoiceMap[invoice], 1 << 20 - 1) << 20 | min(issuerMap[issuer], 1 << 12 - 1) << 8
                                                          | UInt64(currencyMap[currency]) & 0xFF, day: Int32(CommitmentTally.day(of: key))), micros)
         }
-        tallyOverflow = tallyOverflow || later.tallyOverflow
+        if tallyOverflow == nil, let overflow = later.tallyOverflow { tallyOverflow = (overflow.file, overflow.line + lineOffset) }
     }
 
     /// The tally as a ledger, with the lines' services and currencies.

@@ -83,8 +83,9 @@ package struct FocusExport: Sendable {
     package var effectiveDays: [DailyCost]?
     /// Commitment discounts, coverage and invoices, where the files have those columns.
     package var commitments = CommitmentLedger()
-    /// More distinct invoice IDs (2²⁰) or issuers (2¹²) than the tally holds.
-    package var tallyOverflow = false
+    /// Where the read first met more distinct invoice IDs (2²⁰) or issuers (2¹²) than the
+    /// tally holds (`file:line`); nil when it never did.
+    package var tallyOverflow: (file: String, line: Int)?
     package var rows = 0
 
     package static let required = ["BilledCost", "BillingCurrency", "ChargePeriodStart"]
@@ -198,8 +199,8 @@ package struct FocusExport: Sendable {
         snapshot.endpointFailures += filesWithoutProvider.map { file in
             SyncFailure(endpoint: file, reason: "no_provider", message: "\(file):1: neither ServiceProviderName nor ProviderName: its rows are provider \"focus\"; name the provider with provider: on the source")
         }
-        if tallyOverflow {
-            snapshot.endpointFailures.append(SyncFailure(endpoint: "invoices", reason: "too_many", message: "over 1,048,576 invoice IDs or 4,096 issuers: the rest are summed under the last ones"))
+        if let overflow = tallyOverflow {
+            snapshot.endpointFailures.append(SyncFailure(endpoint: overflow.file, reason: "too_many", message: "\(overflow.file):\(overflow.line): over 1,048,576 invoice IDs or 4,096 issuers: from here the rest are summed under the last ones"))
         }
         return snapshot
     }

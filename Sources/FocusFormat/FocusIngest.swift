@@ -61,7 +61,7 @@ package struct FocusIngest: Sendable {
     /// Commitment and invoice columns, summed as read.
     package var commitments = CommitmentTally()
     /// More invoices or issuers than the tally's keys hold: reported, not silently merged.
-    package var tallyOverflow = false
+    package var tallyOverflow: (file: String, line: Int)?
 
     /// The fields that describe a resource, in the order a later part keeps them.
     package enum Describing: Int, CaseIterable {
@@ -218,7 +218,7 @@ package struct FocusIngest: Sendable {
         later.sums.forEachByDayThenLine { day, line, micros in sums.add(line: lineMap[Int(line)], day: day, micros) }
         later.effectiveSums.forEachByDayThenLine { day, line, micros in effectiveSums.add(line: lineMap[Int(line)], day: day, micros) }
         hasEffectiveCost = hasEffectiveCost || later.hasEffectiveCost
-        mergeCommitments(later, serviceMap: serviceMap, currencyMap: currencyMap)
+        mergeCommitments(later, serviceMap: serviceMap, currencyMap: currencyMap, lineOffset: lineOffset)
     }
 
     /// The interned index of a currency as read (`text`), adding it with its upper-case `code`.

@@ -56,7 +56,8 @@ extension FocusIngest {
         sums.add(line: lineID, day: day, micros)
         if columns.effectiveCost >= 0 { effectiveSums.add(line: lineID, day: day, effective) }
         if columns.tallies {
-            tallyCommitments(reader, columns, line: lineID, day: day, billed: micros, effective: effective, isUsage: category == 0)
+            tallyCommitments(reader, columns, line: lineID, day: day, billed: micros, effective: effective, isUsage: category == 0,
+                             file: file, row: line)
         }
         if category == 0 {  // Usage
             let index = Int(lineID)

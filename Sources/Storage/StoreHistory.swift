@@ -27,6 +27,14 @@ extension Store {
         }
     }
 
+    /// The extras of a source's newest good snapshot that stored any, without its resources:
+    /// what the report reads (invoices) where unpacking 100,000 resources would be waste.
+    package func latestExtras(source: String) async throws -> SnapshotExtras? {
+        try await writer.read { db in
+            try Self.latestExtras(db, source: source).map { try JSONDecoder().decode(SnapshotExtras.self, from: Data($0.utf8)) }
+        }
+    }
+
     /// A source's per-scope history from `first` on.
     package func scopeHistory(source: String, from first: LocalDay) async throws -> ScopeHistory {
         try await writer.read { db in

@@ -61,7 +61,7 @@ package struct FocusSQLSource: Source {
 
         var fingerprint: String?
         var unchanged = false
-        var assembly = WarehouseAssembly()
+        var assembly = WarehouseAssembly(readsEffectiveCost: queries.hasEffectiveCost)
         try await engine.withSession(timeout: timeout) { session in
             try await session.run(queries.fingerprint(from: range.from, to: range.to), window: range) { fields in
                 fingerprint = "focus_sql-v1|\(zoneName)|\(first)|\(today)|" + fields.joined(separator: "|")
@@ -102,6 +102,8 @@ package struct FocusSQLSource: Source {
 /// Grouped rows into a `FocusExport`, field for field as `FocusIngest` fills it from a file:
 /// the resource's labels from its first row, the run rate from the latest day with usage.
 struct WarehouseAssembly {
+    /// The daily query sums EffectiveCost and its usage part too (the column is mapped).
+    let readsEffectiveCost: Bool
     private(set) var export = FocusExport()
     private(set) var failures: [SyncFailure] = []
     private var dayOrdinals: [String: Int32] = [:]
@@ -113,6 +115,8 @@ struct WarehouseAssembly {
     private var commitments: [String: CommitmentLedger.Commitment] = [:]
     private var coverage: [String: CommitmentLedger.Coverage] = [:]
     private var invoices: [String: CommitmentLedger.Invoice] = [:]
+
+    init(readsEffectiveCost: Bool) { self.readsEffectiveCost = readsEffectiveCost }
 
     /// resource, provider, name, type, region, account, service category, tags.
     mutating func resource(_ fields: [String]) throws {
@@ -128,7 +132,8 @@ struct WarehouseAssembly {
     /// day, resource, service, currency, cost, usage cost, usage rows (and EffectiveCost and its
     /// usage part where mapped).
     mutating func daily(_ fields: [String]) throws {
-        guard fields.count == 7 || fields.count == 9 else { throw Self.shape("daily", fields.count, 7) }
+        let expected = readsEffectiveCost ? 9 : 7
+        guard fields.count == expected else { throw Self.shape("daily", fields.count, expected) }
         guard let micros = Micros.parse(fields[4]), let usage = Micros.parse(fields[5]), let usageRows = Int(fields[6]) else {
             throw SyncFailure(endpoint: "daily", reason: SyncFailure.badValue, message: """
                 the engine summed "\(fields[4].prefix(40))" (usage "\(fields[5].prefix(40))", \(fields[6].prefix(20)) usage rows), \
@@ -159,7 +164,7 @@ struct WarehouseAssembly {
             export.lastEffective.append(0)
             export.lineEntry.append(entry ?? -1)
         }
-        let effectiveUsage = fields.count == 9 ? Micros.parse(fields[8]) : usage
+        let effectiveUsage = readsEffectiveCost ? Micros.parse(fields[8]) : usage
         guard let effectiveUsage else { throw Self.notDecimal("daily", fields[8], fields[0]) }
         if usageRows > 0, day > export.lastUsageDay[Int(line)] {
             export.lastUsageDay[Int(line)] = day
@@ -167,7 +172,7 @@ struct WarehouseAssembly {
             export.lastEffective[Int(line)] = effectiveUsage
         }
         sums.add(line: line, day: day, micros)
-        if fields.count == 9 {
+        if readsEffectiveCost {
             guard let effective = Micros.parse(fields[7]) else { throw Self.notDecimal("daily", fields[7], fields[0]) }
             effectiveSums = effectiveSums ?? LineDaySums()
             effectiveSums?.add(line: line, day: day, effective)

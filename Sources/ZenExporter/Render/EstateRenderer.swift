@@ -115,7 +115,7 @@ struct EstateRenderer: Sendable {
         writer.write(MetricCatalog.budgetAmount, budgets.map { ([$0.budget.name, $0.budget.period.rawValue, $0.budget.amount.currency.code], .decimal($0.budget.amount.amount)) })
         writer.write(MetricCatalog.budgetSpent, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.spent.rounded(scale: 2))) })
         writer.write(MetricCatalog.budgetForecast, budgets.map { ([$0.budget.name, $0.budget.amount.currency.code], .decimal($0.forecast)) })
-        writer.write(MetricCatalog.budgetUtilization, budgets.map { ([$0.budget.name], .double(($0.utilization * 1e6).rounded() / 1e6)) })
+        writer.write(MetricCatalog.budgetUtilization, budgets.map { ([$0.budget.name], .ratio($0.utilization)) })
         writer.write(MetricCatalog.budgetThresholdReached, budgets.flatMap { status in
             status.crossed.map { ([status.budget.name, $0.threshold.plainString], .int($0.reached ? 1 : 0)) }
         })
@@ -149,18 +149,17 @@ struct EstateRenderer: Sendable {
 
     /// Commitment discounts: each source's, month to date. Ratios at 6 decimals.
     private func writeCommitments(_ evaluation: EstateEvaluation, into writer: inout ExpositionWriter) {
-        func ratio(_ value: Double) -> SampleValue { .double((value * 1e6).rounded() / 1e6) }
         let sources = evaluation.commitments
         writer.write(MetricCatalog.commitmentUtilization, sources.flatMap { source, figures in
             figures.commitments.compactMap { line in
-                line.utilization.map { ([source, line.commitment.id, line.commitment.name, line.commitment.type, line.commitment.category], ratio($0)) }
+                line.utilization.map { ([source, line.commitment.id, line.commitment.name, line.commitment.type, line.commitment.category], .ratio($0)) }
             }
         })
         writer.write(MetricCatalog.commitmentUnusedCost, sources.flatMap { source, figures in
             figures.commitments.map { ([source, $0.commitment.id, $0.commitment.currency.code], .decimal($0.unused)) }
         })
         writer.write(MetricCatalog.commitmentCoverage, sources.flatMap { source, figures in
-            figures.coverage.map { ([source, $0.service, $0.currency.code], ratio($0.ratio)) }
+            figures.coverage.map { ([source, $0.service, $0.currency.code], .ratio($0.ratio)) }
         })
     }
 
@@ -169,7 +168,7 @@ struct EstateRenderer: Sendable {
         let capacity = evaluation.capacity
         writer.write(MetricCatalog.capacityUsed, capacity.map { ([$0.scope, $0.dimension], .double($0.used)) })
         writer.write(MetricCatalog.capacitySize, capacity.map { ([$0.scope, $0.dimension], .double($0.total)) })
-        writer.write(MetricCatalog.capacityHeadroom, capacity.map { ([$0.scope, $0.dimension], .double(($0.headroomRatio * 1e6).rounded() / 1e6)) })
+        writer.write(MetricCatalog.capacityHeadroom, capacity.map { ([$0.scope, $0.dimension], .ratio($0.headroomRatio)) })
         writer.write(MetricCatalog.capacityExhaustion, capacity.compactMap { status in
             status.exhaustionDays.map { ([status.scope, status.dimension], .double(($0 * 86_400).rounded())) }
         })
@@ -187,7 +186,7 @@ struct EstateRenderer: Sendable {
         writer.write(MetricCatalog.tenantCostMonthToDate, Self.samples(evaluation.monthToDate.tenants))
         writer.write(MetricCatalog.unallocatedCostMonthToDate, Self.samples(evaluation.monthToDate.unallocated))
         if allocation.subjects > 0 {
-            writer.write(MetricCatalog.allocationCoverage, [([], .double((allocation.directlyAllocatedRatio * 1e6).rounded() / 1e6))])
+            writer.write(MetricCatalog.allocationCoverage, [([], .ratio(allocation.directlyAllocatedRatio))])
         }
     }
 

@@ -139,7 +139,7 @@ struct MonthlyReport: Sendable {
                 : (0...month.first.days(until: lastWhole)).map { month.first.adding(days: $0) }.filter { !billedDays.contains($0) }
             let failures = try await store.failedSyncs(source: name, from: month.first.start(in: zone), to: month.next.first.start(in: zone))
             report.sources.append(SourceCaveat(source: name, missingDays: missing, failedSyncs: failures.count, lastError: failures.lastError))
-            if let ledger = try await store.latestSnapshot(source: name)?.extras.commitments, !ledger.invoices.isEmpty {
+            if let ledger = try await store.latestExtras(source: name)?.commitments, !ledger.invoices.isEmpty {
                 let statement = InvoiceStatement(ledger, from: month.first, through: through)
                 if !statement.totals.isEmpty { report.invoices.append((name, statement)) }
             }

@@ -76,15 +76,15 @@ extension SyncEngine {
         let reconcileSeconds = (storeStarted - reconcileStarted).seconds
         var updatedHistory = previous?.history ?? ScopeHistory()
         if let range = dayRange { updatedHistory.replace(from: range.first, through: range.last, with: scopeDays) }
-        updatedHistory.drop(before: EstateEvaluation.historyStart(config: config, today: Self.historyToday(updatedHistory, now: now, config: config)))
+        let historyStart = EstateEvaluation.historyStart(config: config, today: Self.historyToday(updatedHistory, now: now, config: config))
+        updatedHistory.drop(before: historyStart)
         let history = updatedHistory
         // The effective days the snapshot covers replace the held ones; days outside it stay.
         var updatedEffective = previous?.effective ?? []
         if let days = snapshot.effectiveDays {
             if let range = dayRange { updatedEffective.removeAll { $0.day >= range.first && $0.day <= range.last } }
             updatedEffective += days
-            let start = EstateEvaluation.historyStart(config: config, today: Self.historyToday(history, now: now, config: config))
-            updatedEffective.removeAll { $0.day < start }
+            updatedEffective.removeAll { $0.day < historyStart }
         }
         let effective = updatedEffective
         snapshot.effectiveDays = nil
