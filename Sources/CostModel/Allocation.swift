@@ -20,13 +20,22 @@ public struct AllocationPolicy: Sendable {
     /// Per category, how its unallocated rest is spread (CHOM: storage by storage share,
     /// compute by VPS count); overrides `shared` for that category.
     public var drivers: [CostCategory: SharedDriver]
+    /// Shared pools: their resources' tenant is the pool's (`ResourcePool.tenant`), whatever
+    /// their tags and the rules say; the first pool that selects a resource has it.
+    public var pools: [ResourcePool]
+    /// Per pool, the weights that split its run rate (today's `PoolDriver.shares`); a pool
+    /// without any stays unallocated.
+    public var poolWeights: [String: [(tenant: String, weight: Decimal)]]
 
     public init(tagKeys: [String: [String]] = Self.defaultTagKeys, rules: [AllocationRule] = [], shared: SharedSplit = .none,
-                drivers: [CostCategory: SharedDriver] = [:]) {
+                drivers: [CostCategory: SharedDriver] = [:], pools: [ResourcePool] = [],
+                poolWeights: [String: [(tenant: String, weight: Decimal)]] = [:]) {
         self.tagKeys = tagKeys
         self.rules = rules
         self.shared = shared
         self.drivers = drivers
+        self.pools = pools
+        self.poolWeights = poolWeights
     }
 
     /// The driver that spreads `category`'s rest.
@@ -110,6 +119,8 @@ public struct AllocationResult: Sendable {
     public var directlyAllocatedRatio: Double
     /// How many resources were allocated.
     public var subjects = 0
+    /// Pool → tenant (`__idle__` among them) → currency → monthly cost the pool split.
+    public var pools: [String: [String: [Currency: Decimal]]] = [:]
 
     public init(labels: [String: [String: String]], tenants: [String: [Currency: Decimal]], unallocated: [String: [Currency: Decimal]],
                 directlyAllocatedRatio: Double, subjects: Int = 0) {
@@ -151,6 +162,7 @@ public struct Allocator: Sendable {
         var labels: [String: [String: String]] = [:]
         var directSums: [String: [Currency: ExactSum]] = [:]
         var restSums: [RestKey: ExactSum] = [:]
+        var poolSums: [String: [RestKey: ExactSum]] = [:]
         // The direct share, per currency: amounts of different currencies are never added.
         var totalSums: [Currency: ExactSum] = [:], placedSums: [Currency: ExactSum] = [:]
 
@@ -162,7 +174,14 @@ public struct Allocator: Sendable {
             let exact = micros == nil ? rate.monthly(hoursPerMonth: hoursPerMonth).amount : 0
             func add(_ sum: inout ExactSum) { if let micros { sum.add(micros: micros) } else { sum.add(exact) } }
             add(&totalSums[rate.currency, default: ExactSum()])
-            if let tenant = dims["tenant"], !tenant.isEmpty {
+            let tenant = dims["tenant"] ?? ""
+            let pool = ResourcePool.pool(ofTenant: tenant)
+            if let pool, policy.pools.contains(where: { $0.name == pool }) {
+                // Placed by the pool's selector: counted as placed, split below.
+                add(&poolSums[pool, default: [:]][RestKey(provider: subject.resource.provider, category: subject.resource.category,
+                                                          currency: rate.currency), default: ExactSum()])
+                add(&placedSums[rate.currency, default: ExactSum()])
+            } else if !tenant.isEmpty && pool == nil {
                 add(&directSums[tenant, default: [:]][rate.currency, default: ExactSum()])
                 add(&placedSums[rate.currency, default: ExactSum()])
             } else {
@@ -182,10 +201,13 @@ public struct Allocator: Sendable {
         let placed = ratioCurrency.flatMap { placedSums[$0]?.value } ?? 0
         var tenants = direct
         splitShared(&rest, into: &tenants, direct: direct, knownTenants: knownTenants)
+        let pools = splitPools(poolSums.mapValues { $0.mapValues(\.value) }, into: &tenants, rest: &rest)
         var unallocated: [String: [Currency: Decimal]] = [:]
         for (key, amount) in rest { unallocated[key.provider, default: [:]][key.currency, default: 0] += amount }
-        return AllocationResult(labels: labels, tenants: tenants, unallocated: unallocated,
-                                directlyAllocatedRatio: total > 0 ? (placed / total).doubleValue : 0, subjects: subjects.count)
+        var result = AllocationResult(labels: labels, tenants: tenants, unallocated: unallocated,
+                                      directlyAllocatedRatio: total > 0 ? (placed / total).doubleValue : 0, subjects: subjects.count)
+        result.pools = pools
+        return result
     }
 
     /// What no tag or rule placed, by where it came from.
@@ -195,8 +217,35 @@ public struct Allocator: Sendable {
         var currency: Currency
     }
 
-    /// Each subject's dimensions (tenant, team, environment): tags first, then the rules in order.
+    /// Each subject's dimensions (tenant, team, environment): tags first, then the rules in
+    /// order; a pool's resources then take the pool's tenant (`ResourcePool.tenant`).
     public func dimensions(of subjects: [AllocationSubject]) -> [[String: String]] {
+        var conflicts: [PoolConflict] = []
+        return dimensions(of: subjects, conflicts: &conflicts)
+    }
+
+    /// `dimensions(of:)`, with each resource two or more pools select in `conflicts` (it is
+    /// counted in the first).
+    public func dimensions(of subjects: [AllocationSubject], conflicts: inout [PoolConflict]) -> [[String: String]] {
+        let placed = tagAndRuleDimensions(of: subjects)
+        let matcher = PoolMatcher(policy.pools)
+        guard !matcher.isEmpty else { return placed }
+        var shared: [[String: String]: [String: String]] = [:]
+        return zip(subjects, placed).map { subject, dims in
+            let matched = matcher.pools(of: subject)
+            guard let first = matched.first else { return dims }
+            if matched.count > 1 {
+                conflicts.append(PoolConflict(source: subject.source, resourceID: subject.resource.id, pools: matched.map(matcher.name)))
+            }
+            var pooled = dims
+            pooled["tenant"] = ResourcePool.tenantPrefix + matcher.name(first)
+            if let known = shared[pooled] { return known }
+            shared[pooled] = pooled
+            return pooled
+        }
+    }
+
+    private func tagAndRuleDimensions(of subjects: [AllocationSubject]) -> [[String: String]] {
         let compiled = policy.rules.map { rule in
             (rule, rule.match.map { ($0.field, try? NSRegularExpression(pattern: $0.pattern)) })
         }

@@ -52,11 +52,15 @@ public struct DailyAllocation: Sendable {
     public var otherwise: Driver
     /// Every usage query's values: the tenants an even split includes.
     public var usage: [String: UsageDays]
+    /// Each pool's driver: what splits the rows of tenant `pool:<name>`.
+    public var pools: [String: PoolDriver]
 
-    public init(drivers: [CostCategory: Driver] = [:], otherwise: Driver = .none, usage: [String: UsageDays] = [:]) {
+    public init(drivers: [CostCategory: Driver] = [:], otherwise: Driver = .none, usage: [String: UsageDays] = [:],
+                pools: [String: PoolDriver] = [:]) {
         self.drivers = drivers
         self.otherwise = otherwise
         self.usage = usage
+        self.pools = pools
     }
 
     public func driver(for category: CostCategory) -> Driver { drivers[category] ?? otherwise }
@@ -111,6 +115,10 @@ public struct BilledSpend: Sendable {
     public private(set) var days: [LocalDay: [Currency: Int64]] = [:]
     /// Usage query → each day it weighed with another day's values → that day.
     public private(set) var borrowedUsage: [String: [LocalDay: LocalDay]] = [:]
+    /// Pool → tenant (`__idle__` among them) → currency → cost the pool split.
+    public private(set) var pools: [String: [String: [Currency: Int64]]] = [:]
+    /// Pool → the days its capacity was below its driver's total (idle 0 those days).
+    public private(set) var overCapacity: [String: Set<LocalDay>] = [:]
 
     /// `rows` from `first` through `through` (others are left out), in the currency they are
     /// to be summed in (converted day by day, `FXHistory.converted`). Tenants outside
@@ -144,14 +152,19 @@ public struct BilledSpend: Sendable {
     private mutating func allocate(_ rows: some Sequence<AttributedCost>, on day: LocalDay, _ allocation: DailyAllocation) {
         var direct: [String: [Currency: Int64]] = [:]
         var rest: [RestKey: [String: Int64]] = [:]
+        var pooled: [String: [Currency: [String: Int64]]] = [:]
         for row in rows {
-            if row.tenant.isEmpty {
+            let pool = ResourcePool.pool(ofTenant: row.tenant)
+            if let pool, allocation.pools[pool] != nil {
+                pooled[pool, default: [:]][row.cost.currency, default: [:]][row.cost.provider, default: 0] &+= row.cost.micros
+            } else if row.tenant.isEmpty || pool != nil {
                 rest[RestKey(category: row.cost.category, currency: row.cost.currency), default: [:]][row.cost.provider, default: 0] &+= row.cost.micros
             } else {
                 direct[row.tenant, default: [:]][row.cost.currency, default: 0] &+= row.cost.micros
             }
         }
         for (tenant, amounts) in direct { tenants[tenant, default: [:]].merge(amounts, uniquingKeysWith: &+) }
+        for (pool, byCurrency) in pooled { split(pool: pool, byCurrency, on: day, allocation) }
         for (key, byProvider) in rest {
             let amount = byProvider.values.reduce(0, &+)
             let weights = amount == 0 ? [] : self.weights(allocation.driver(for: key.category), currency: key.currency, on: day,
@@ -165,6 +178,27 @@ public struct BilledSpend: Sendable {
             }
             // Spread whole: the provider shows nothing left, as the run rate's unallocated does.
             for provider in byProvider.keys { unallocated[provider, default: [:]][key.currency, default: 0] &+= 0 }
+        }
+    }
+
+    /// One day of a pool's rows split by that day's shares (`PoolDriver.shares`); a day no
+    /// component has values for stays unallocated by provider.
+    private mutating func split(pool: String, _ byCurrency: [Currency: [String: Int64]], on day: LocalDay, _ allocation: DailyAllocation) {
+        guard let driver = allocation.pools[pool] else { return }
+        let shares = driver.shares(on: day)
+        for (name, taken) in shares.borrowed { borrowedUsage[name, default: [:]][day] = taken }
+        if !shares.overCapacity.isEmpty { overCapacity[pool, default: []].insert(day) }
+        for (currency, byProvider) in byCurrency {
+            let amount = byProvider.values.reduce(0, &+)
+            guard !shares.weights.isEmpty, amount != 0 else {
+                for (provider, micros) in byProvider { unallocated[provider, default: [:]][currency, default: 0] &+= micros }
+                continue
+            }
+            for (tenant, share) in zip(shares.weights.map(\.tenant), Self.split(amount, weights: shares.weights.map(\.weight))) {
+                tenants[tenant, default: [:]][currency, default: 0] &+= share
+                pools[pool, default: [:]][tenant, default: [:]][currency, default: 0] &+= share
+            }
+            for provider in byProvider.keys { unallocated[provider, default: [:]][currency, default: 0] &+= 0 }
         }
     }
 

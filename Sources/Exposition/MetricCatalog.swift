@@ -56,6 +56,13 @@ package enum MetricCatalog {
     package static let unallocatedCostMonthToDate = MetricFamily(
         name: "unallocated_cost_month_to_date", kind: .gauge,
         help: "Billed spend since the 1st of the month that no tag, rule or shared split placed.", labels: ["provider", "currency"])
+    package static let poolCostMonthly = MetricFamily(
+        name: "pool_cost_monthly", kind: .gauge,
+        help: "Monthly run rate of a shared pool's resources split by the pool's usage driver; tenant __idle__ is the capacity the driver leaves.",
+        labels: ["pool", "tenant", "currency"])
+    package static let poolIdleRatio = MetricFamily(
+        name: "pool_idle_ratio", kind: .gauge,
+        help: "Share of a shared pool's capacity its usage driver leaves today, 0-1 (blended by the drivers' weights).", labels: ["pool"])
     package static let allocationCoverage = MetricFamily(
         name: "allocation_direct_ratio", kind: .gauge,
         help: "Share of the monthly run rate placed on a tenant directly by tags or rules (0-1).", labels: [])
@@ -242,7 +249,7 @@ package enum MetricCatalog {
         resourceCostPerHour, resourceInfo, infrastructureCostMonthly, costMonthToDate, accountBalance, accountDaysUntilDepleted, capacityUsed,
         capacitySize, capacityHeadroom, capacityExhaustion, tenantUsage, storageUsedBytes, tenantsFolded, resourceUtilization,
         tenantCostMonthly, unallocatedCostMonthly, tenantCostMonthToDate, effectiveCostMonthToDate, effectiveCostMonthly, unallocatedCostMonthToDate,
-        allocationCoverage, unclassifiedLineItems, unpricedResources, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
+        poolCostMonthly, poolIdleRatio, allocationCoverage, unclassifiedLineItems, unpricedResources, itemCostMonthly, itemRenewal, itemUsage, fxRate, fxFetched, fxAge, budgetAmount, budgetSpent, budgetForecast, budgetUtilization, budgetThresholdReached,
         costForecast, costAnomalyScore, costDaily, recommendationSavings, recommendationConfidence, potentialSavings, wasteCostMonthly,
         commitmentUtilization, commitmentUnusedCost, commitmentCoverage,
         buildInfo, shardInfo, shards, databaseRecovered, sourceUp, syncLastSuccess, syncInterval, syncDuration, syncErrors, syncResources,

@@ -105,7 +105,8 @@ extension Store {
     }
 
     /// Each usage query's per-tenant values by day, from `first` through `last`, and its last
-    /// stored day before `first` (the values in force on `first` until a poll that day).
+    /// stored day before `first` (the values in force on `first` until a poll that day); the
+    /// day's total under `UsageValue.total`.
     package func usageTenantDays(from first: LocalDay, through last: LocalDay) async throws -> [UsageReference: [LocalDay: [String: Double]]] {
         try await writer.read { db in
             var result: [UsageReference: [LocalDay: [String: Double]]] = [:]
@@ -119,6 +120,18 @@ extension Store {
                       let ordinal = Int.fromDatabaseValue(row[2] as DatabaseValue), let tenant = String.fromDatabaseValue(row[3] as DatabaseValue),
                       let value = Double.fromDatabaseValue(row[4] as DatabaseValue), UsageValue.isSane(value) else { continue }
                 result[UsageReference(usage: source, dimension: dimension), default: [:]][LocalDay(ordinal: ordinal), default: [:]][tenant] = value
+            }
+            // Each day's total (every value of the day's last poll summed, a row naming no
+            // tenant included) under `UsageValue.total`: what a pool's capacity reads.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT source, dimension, day, value FROM usage_daily AS u
+                WHERE day BETWEEN ? AND ?
+                   OR day = (SELECT MAX(day) FROM usage_daily AS v WHERE v.source = u.source AND v.dimension = u.dimension AND v.day < ?)
+                """, arguments: [first.description, last.description, first.description]) {
+                guard let source = String.fromDatabaseValue(row[0] as DatabaseValue), let dimension = String.fromDatabaseValue(row[1] as DatabaseValue),
+                      let text = String.fromDatabaseValue(row[2] as DatabaseValue), let day = LocalDay(text),
+                      let value = Double.fromDatabaseValue(row[3] as DatabaseValue), UsageValue.isSane(value) else { continue }
+                result[UsageReference(usage: source, dimension: dimension), default: [:]][day, default: [:]][UsageValue.total] = value
             }
             return result
         }

@@ -238,7 +238,7 @@ enum ConfigLoader {
     private static func readAllocation(_ node: Node, _ reader: ConfigReader, into config: inout ExporterConfig) {
         var policy = AllocationPolicy()
         defer { config.allocation = policy }
-        guard let fields = reader.mapping(node, at: "allocation", allowed: ["tag_keys", "rules", "shared", "max_tenants"]) else { return }
+        guard let fields = reader.mapping(node, at: "allocation", allowed: ["tag_keys", "rules", "shared", "pools", "max_tenants"]) else { return }
         config.maxTenants = reader.int(fields, "max_tenants", range: 1...100_000) ?? config.maxTenants
         if let tagNode = fields["tag_keys"], let tags = reader.mapping(tagNode, at: "allocation.tag_keys", allowed: Set(AllocationPolicy.dimensions)) {
             for key in tags.entries.keys {
@@ -288,6 +288,10 @@ enum ConfigLoader {
                 policy.shared = AllocationPolicy.SharedSplit(rawValue: split) ?? .none
             }
             if let driversNode = shared["drivers"] { config.sharedDrivers = readDrivers(driversNode, at: "allocation.shared.drivers", reader) }
+        }
+        if let poolsNode = fields["pools"], !poolsNode.isNull {
+            config.pools = readPools(poolsNode, reader)
+            policy.pools = config.pools.map(\.pool)
         }
     }
 

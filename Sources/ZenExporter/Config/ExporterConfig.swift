@@ -21,6 +21,9 @@ struct ExporterConfig: Sendable {
     var allocation = AllocationPolicy()
     /// Per category, how its unallocated cost is spread; usage drivers resolve at each evaluation.
     var sharedDrivers: [CostCategory: SharedDriverConfig] = [:]
+    /// Shared pools and their drivers (`allocation.pools`); their selectors are also in
+    /// `allocation.pools`, where tenants are assigned.
+    var pools: [PoolConfig] = []
     /// Tenants with their own label value; the rest are summed into tenant="other".
     var maxTenants = 100
     var capacity: [CapacityScopeConfig] = []

@@ -229,6 +229,7 @@ extension ConfigLoader {
             let node = root.mapping?["allocation"]?.mapping?["shared"]?.mapping?["drivers"]?.mapping?[category.rawValue]
             check(reference, "allocation.shared.drivers.\(category.rawValue).usage", node?.mapping?["usage"] ?? node)
         }
+        checkPoolReferences(config, root, known: known, reader)
         for (index, metric) in config.unitMetrics.enumerated() {
             check(metric.from, "unit_metrics[\(index)].from", root.mapping?["unit_metrics"]?.sequence?[index].mapping?["from"])
         }

@@ -185,6 +185,13 @@ struct EstateRenderer: Sendable {
         writer.write(MetricCatalog.unallocatedCostMonthly, Self.samples(evaluation.runRate.unallocated))
         writer.write(MetricCatalog.tenantCostMonthToDate, Self.samples(evaluation.monthToDate.tenants))
         writer.write(MetricCatalog.unallocatedCostMonthToDate, Self.samples(evaluation.monthToDate.unallocated))
+        let pools = evaluation.pools.pools
+        writer.write(MetricCatalog.poolCostMonthly, pools.flatMap { pool in
+            Self.samples(pool.tenants).map { (labels: [pool.name] + $0.labels, value: $0.value) }
+        })
+        writer.write(MetricCatalog.poolIdleRatio, pools.compactMap { pool in
+            pool.idleRatio.map { ([pool.name], .ratio(NSDecimalNumber(decimal: $0).doubleValue)) }
+        })
         if allocation.subjects > 0 {
             writer.write(MetricCatalog.allocationCoverage, [([], .ratio(allocation.directlyAllocatedRatio))])
         }

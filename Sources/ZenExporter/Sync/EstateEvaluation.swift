@@ -87,6 +87,8 @@ struct EstateEvaluation: Sendable {
     var itemsMonthly: [(item: ManualItem, monthly: Money)] = []
     /// Tenants with a label of their own; the rest are `other` in every tenant figure.
     var keptTenants: Set<String> = []
+    /// Each pool's run rate per tenant and today's idle share.
+    var pools = PoolFigures()
     var capacity: [CapacityStatus] = []
     var runways: [Runway] = []
     /// Health score, unit costs, tenant revenue and margin (`OwnerFigures`).
@@ -115,7 +117,8 @@ struct EstateEvaluation: Sendable {
     /// billed history with its own day's, `fxHistory`), and when the bank's were fetched.
     var fx = FXTable(reporting: .rub, rates: [:])
     var fxHistory = FXHistory(reporting: .rub)
-    /// Each usage query's current per-tenant values: today's weights in any billed figure.
+    /// Each usage query's current values (a row naming no tenant under `UsageValue.total`):
+    /// today's weights in any billed figure.
     var usageToday: [UsageReference: [String: Double]] = [:]
     var fxFetchedAt: Date?
     var now = Date(timeIntervalSince1970: 0)
@@ -167,22 +170,27 @@ struct EstateEvaluation: Sendable {
         for (sourced, amount) in sourcedRunRates { infrastructureMonthly[sourced.key, default: 0] += amount }
 
         let usageByReference = Dictionary(usage.filter(\.hasData).map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
-        usageToday = usageByReference.mapValues(\.tenantValues)
+        usageToday = usageByReference.mapValues(\.values)
         // One mapping of the configured drivers: the run rate takes today's weights, the billed
         // days each their own.
         let dailyAllocation = Self.dailyAllocation(config, usageDays: usageDays, usageToday: usageToday, today: today)
         var allocationPolicy = config.allocation
         allocationPolicy.drivers = dailyAllocation.drivers.mapValues { $0.shared(on: today) }
+        let poolsToday = dailyAllocation.pools.mapValues { $0.shares(on: today) }
+        allocationPolicy.poolWeights = poolsToday.mapValues(\.weights)
         let usageTenants = Set(usageByReference.values.flatMap(\.tenantValues.keys))
         allocation = Allocator(policy: allocationPolicy, hoursPerMonth: hoursPerMonth, reporting: fx.reporting)
             .allocate(subjects, dimensions: dimensions, knownTenants: usageTenants)
         let limit = TenantLimit(maxTenants: config.maxTenants)
-        let kept = limit.kept(costs: allocation.tenants, alsoKnown: usageTenants, reporting: fx.reporting)
+        // Idle is never folded into `other`: it is what the pools' owners act on.
+        let kept = limit.kept(costs: allocation.tenants.filter { $0.key != ResourcePool.idleTenant }, alsoKnown: usageTenants,
+                              reporting: fx.reporting).union([ResourcePool.idleTenant])
         tenantsFolded = Set(allocation.tenants.keys).union(usageTenants).subtracting(kept).subtracting([TenantLimit.other]).count
         tenantCosts = TenantLimit.fold(allocation.tenants, kept: kept) { into, more in into.merge(more, uniquingKeysWith: +) }
         keptTenants = kept
         runRate = RunRateFigures(sourcedRunRates.map { (source: $0.key.source, key: $0.key.key, amount: $0.value) },
                                  tenants: tenantCosts, unallocated: allocation.unallocated)
+        pools = PoolFigures(config.pools, today: poolsToday, allocated: allocation.pools, kept: kept)
         let billed = BilledSpend(attributed, from: today.firstOfMonth, through: today, allocation: dailyAllocation, keptTenants: kept)
         monthToDate = SpendStatement(billed)
         effectiveMonthToDate = Self.effectiveMonthToDate(sources, from: today.firstOfMonth, through: today, fx: history)

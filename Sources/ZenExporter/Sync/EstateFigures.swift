@@ -42,16 +42,24 @@ extension EstateEvaluation {
                     allocation: dailyAllocation(config, usageDays: usageDays, usageToday: usageToday, today: today), keptTenants: keptTenants)
     }
 
-    /// The configured drivers, each usage driver with its query's values by day: the stored
-    /// days, and today the current values.
+    /// The configured drivers and pools, each usage driver with its query's values by day: the
+    /// stored days, and today the current values (`usageToday`, the total row included; a
+    /// pool's capacity is each day's total).
     static func dailyAllocation(_ config: ExporterConfig, usageDays: [UsageReference: [LocalDay: [String: Double]]],
                                 usageToday: [UsageReference: [String: Double]], today: LocalDay) -> DailyAllocation {
-        var byReference: [UsageReference: UsageDays] = [:]
+        var byReference: [UsageReference: UsageDays] = [:], totals: [UsageReference: UsageDays] = [:]
         for reference in Set(usageDays.keys).union(usageToday.keys) {
             var days = usageDays[reference] ?? [:]
-            if let current = usageToday[reference] { days[today] = current }
+            if let current = usageToday[reference] {
+                days[today] = current
+                // Today's total is every current value summed, as the stored days' is.
+                days[today]?[UsageValue.total] = current.values.reduce(0, +)
+            }
             byReference[reference] = UsageDays(days.mapValues { values in
                 values.compactMapValues { $0.isFinite && $0 >= 0 ? Decimal($0) : nil }.filter { $0.key != UsageValue.total }
+            })
+            totals[reference] = UsageDays(days.compactMapValues { values in
+                values[UsageValue.total].flatMap { $0.isFinite && $0 >= 0 ? [UsageValue.total: Decimal($0)] : nil }
             })
         }
         let drivers = config.sharedDrivers.mapValues { driver -> DailyAllocation.Driver in
@@ -68,8 +76,20 @@ extension EstateEvaluation {
         case .even: .even
         case .none: DailyAllocation.Driver.none
         }
+        let pools = Dictionary(config.pools.map { pool in
+            (pool.name, PoolDriver(components: pool.components.map { component in
+                let capacity: PoolDriver.Capacity = switch component.capacity {
+                case .none: PoolDriver.Capacity.none
+                case .constant(let value): .constant(value)
+                case .usage(let reference): .usage(reference.description, totals[reference] ?? UsageDays([:]))
+                }
+                return PoolDriver.Component(name: component.driver.description, driver: byReference[component.driver] ?? UsageDays([:]),
+                                            capacity: capacity, weight: component.weight)
+            }, idle: pool.idle))
+        }, uniquingKeysWith: { first, _ in first })
         return DailyAllocation(drivers: drivers, otherwise: otherwise,
-                               usage: Dictionary(uniqueKeysWithValues: byReference.map { ("\($0.key.usage)/\($0.key.dimension)", $0.value) }))
+                               usage: Dictionary(uniqueKeysWithValues: byReference.map { ("\($0.key.usage)/\($0.key.dimension)", $0.value) }),
+                               pools: pools)
     }
 
     /// The last full day per scope: the `total` rounded to cents, and each breakdown

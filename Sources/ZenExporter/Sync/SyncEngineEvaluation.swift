@@ -43,8 +43,13 @@ extension SyncEngine {
                 logger.error("could not read the usage values by day; this month's shared cost is split by today's", metadata: ["error": "\(error)"])
             }
         }
-        return EstateEvaluation(sources: statuses, usage: usage, usageHistory: usageHistory, usageDays: usageDays, config: config,
-                                fx: await fxRates.history, fxFetchedAt: await fxRates.fetchedAt, now: now)
+        let evaluation = EstateEvaluation(sources: statuses, usage: usage, usageHistory: usageHistory, usageDays: usageDays, config: config,
+                                          fx: await fxRates.history, fxFetchedAt: await fxRates.fetchedAt, now: now)
+        for pool in evaluation.pools.pools where !pool.overCapacity.isEmpty {
+            logger.warning("a pool's capacity is below its driver's total; its idle share is 0 and the driver's values split the whole pool",
+                           metadata: ["pool": "\(pool.name)", "usage": "\(pool.overCapacity.joined(separator: ", "))"])
+        }
+        return evaluation
     }
 
     /// Fetches exchange rates when they come from the bank; a failure keeps the last good ones.

@@ -132,13 +132,27 @@ extension SyncEngine {
             rule.match.map { "\($0.field)~\($0.pattern)" }.joined(separator: "&") + "=>"
                 + rule.set.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         }
-        return "v1|" + tags.joined(separator: ";") + "|" + rules.joined(separator: ";")
+        // Pools only when there are some: an estate without them keeps the fingerprint it had.
+        let pools = config.allocation.pools.map { pool in
+            "\(pool.name):" + pool.tags.sorted { $0.key < $1.key }.map { "tag:\($0.key)=\($0.value)" }.joined(separator: "&") + "&"
+                + pool.match.map { "\($0.field)~\($0.pattern)" }.joined(separator: "&")
+        }
+        return "v1|" + tags.joined(separator: ";") + "|" + rules.joined(separator: ";") + (pools.isEmpty ? "" : "|pools=" + pools.joined(separator: ";"))
     }
 
-    /// Each resource's tenant, team and environment by the allocation policy (tags, then rules).
+    /// Each resource's tenant, team and environment by the allocation policy (tags, then
+    /// rules; a pool's resources the pool's). A resource two pools select is logged as the
+    /// config error it is, naming both; it is counted in the first.
     func dimensions(source: String, resources: [Resource]) -> [[String: String]] {
-        Allocator(policy: config.allocation, hoursPerMonth: config.reporting.hoursPerMonth)
-            .dimensions(of: resources.map { AllocationSubject(source: source, resource: $0) })
+        var conflicts: [PoolConflict] = []
+        let dimensions = Allocator(policy: config.allocation, hoursPerMonth: config.reporting.hoursPerMonth)
+            .dimensions(of: resources.map { AllocationSubject(source: source, resource: $0) }, conflicts: &conflicts)
+        for (pools, found) in Dictionary(grouping: conflicts, by: \.pools).sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            logger.error("config error: more than one pool selects these resources; they are counted in the first; make the pools' match exclusive",
+                         metadata: ["source": "\(source)", "pools": "\(pools.joined(separator: ", "))", "resources": "\(found.count)",
+                                    "first": "\(found[0].resourceID)"])
+        }
+        return dimensions
     }
 
     /// Tenant and team by resource ID, for summing daily costs per scope. A resource folded
