@@ -72,6 +72,12 @@ public struct PoolConflict: Sendable, Equatable {
     public var source: String
     public var resourceID: String
     public var pools: [String]
+
+    public init(source: String, resourceID: String, pools: [String]) {
+        self.source = source
+        self.resourceID = resourceID
+        self.pools = pools
+    }
 }
 
 /// How a pool's cost is split on a day: its driver's values, each over the capacity of that
@@ -142,9 +148,10 @@ public struct PoolDriver: Sendable {
         var idle: Decimal = 0, weights: Decimal = 0
         var overCapacity: [String] = [], borrowed: [String: LocalDay] = [:]
         for component in components where component.weight > 0 {
-            let found = component.driver.values(on: day)
-            if let found, found.taken != day { borrowed[component.name] = found.taken }
-            let values = (found?.values ?? [:]).filter { $0.value > 0 }
+            // A driver that never answered weighs nothing: its pool is not all idle, it is unknown.
+            guard let found = component.driver.values(on: day) else { continue }
+            if found.taken != day { borrowed[component.name] = found.taken }
+            let values = found.values.filter { $0.value > 0 }
             let total = values.values.reduce(0, +)
             var capacity: Decimal?
             switch component.capacity {

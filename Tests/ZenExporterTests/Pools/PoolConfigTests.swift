@@ -1,0 +1,127 @@
+import CostModel
+import Foundation
+import GRDB
+import Logging
+@testable import SourceKit
+@testable import Storage
+import Testing
+@testable import ZenExporter
+
+/// `allocation.pools` as a user writes it: what is refused, where, and what only warns.
+@Suite("Shared pools: config", .serialized)
+struct PoolConfigTests {
+    static let usage = """
+    usage:
+      - name: k8s
+        type: sqlite
+        path: /nonexistent/app.db
+        queries:
+          cpu_requests: "SELECT ns, cores FROM requests"
+          cpu_allocatable: "SELECT NULL, 8"
+    """
+
+    func issues(_ allocation: String) -> [ConfigIssue] {
+        configIssues("sources: [{name: demo, type: demo}]\n" + Self.usage + "\nallocation:\n" + allocation)
+    }
+
+    @Test("a driver naming no usage query is refused at its key, with the known ones listed")
+    func unknownDriver() throws {
+        let found = issues("""
+          pools:
+            - name: k8s-prod
+              match: {tags: {cluster: prod}}
+              driver: usage/k8s/cpu_request
+        """)
+        let issue = try #require(found.first)
+        #expect(found.count == 1)
+        #expect(issue.key == "allocation.pools[0].driver")
+        #expect((issue.line, issue.column) == (13, 15))
+        #expect(issue.message.contains("usage/k8s/cpu_request names no configured usage query"))
+        #expect(issue.message.contains("usage/k8s/cpu_requests"))
+    }
+
+    @Test("two pools one of which selects everything the other does are refused, naming both")
+    func overlapping() throws {
+        let found = issues("""
+          pools:
+            - {name: k8s, match: {tags: {cluster: prod}}, driver: usage/k8s/cpu_requests}
+            - {name: gpu, match: {tags: {cluster: prod, role: gpu}}, driver: usage/k8s/cpu_requests}
+        """)
+        let issue = try #require(found.first)
+        #expect(found.count == 1)
+        #expect(issue.key == "allocation.pools[1].match")
+        #expect(issue.line == 12)
+        #expect(issue.message.contains("\"k8s\" and \"gpu\" overlap"))
+    }
+
+    @Test("an empty match, a missing driver, driver and drivers together, and a bad idle are each refused")
+    func malformed() {
+        let found = issues("""
+          pools:
+            - {name: a, match: {}, driver: usage/k8s/cpu_requests}
+            - {name: b, match: {tags: {x: y}}}
+            - {name: c, match: {tags: {x: z}}, driver: usage/k8s/cpu_requests, drivers: [{driver: usage/k8s/cpu_requests}]}
+            - {name: d, match: {service: EC2}, driver: usage/k8s/cpu_requests, idle: nobody}
+        """)
+        #expect(found.map(\.key) == ["allocation.pools[0].match", "allocation.pools[1]", "allocation.pools[2].drivers", "allocation.pools[3].idle"])
+    }
+
+    @Test("a blend of two drivers with weights and capacities, and a constant capacity, load")
+    func blendLoads() throws {
+        let config = try ConfigLoader.parse("sources: [{name: demo, type: demo}]\n" + Self.usage + """
+
+        allocation:
+          pools:
+            - name: k8s
+              match: {tags: {cluster: prod}, source: demo}
+              drivers:
+                - {driver: usage/k8s/cpu_requests, capacity: usage/k8s/cpu_allocatable, weight: 0.6}
+                - {driver: usage/k8s/cpu_requests, capacity: 16, weight: 0.4}
+              idle: spread
+        """, file: "t.yaml", environment: [:])
+        let pool = try #require(config.pools.first)
+        #expect(pool.components.map(\.weight) == [Decimal(string: "0.6")!, Decimal(string: "0.4")!])
+        #expect(pool.components.map(\.capacity) == [.usage(UsageReference(usage: "k8s", dimension: "cpu_allocatable")), .constant(16)])
+        #expect(pool.idle == .spread)
+        #expect(config.allocation.pools.map(\.name) == ["k8s"])
+    }
+
+    @Test("a capacity below the requests' total: a warning naming the pool, idle 0, the requests split the whole pool")
+    func capacityBelowRequests() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pool-cap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("""
+        BilledCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ServiceCategory,ServiceName,ProviderName,SubAccountId,ResourceId,ResourceName,ResourceType,RegionId,Tags
+        30.00,RUB,2026-11-19T00:00:00Z,2026-11-19T23:59:59Z,Usage,Compute,EC2,AWS,1,node-a,node-a,Instance,r,"{""cluster"": ""prod""}"
+        """.utf8).write(to: directory.appendingPathComponent("aws.csv"))
+        let app = try DatabaseQueue(path: directory.appendingPathComponent("app.db").path)
+        try await app.write { db in
+            try db.execute(sql: "CREATE TABLE requests (ns TEXT, cores REAL)")
+            try db.execute(sql: "INSERT INTO requests VALUES ('shop', 3), ('blog', 1)")
+        }
+        try app.close()
+        let config = try ConfigLoader.parse("""
+        storage: {path: \(directory.path)/infrazen.db}
+        reporting: {currency: RUB, timezone: UTC, hours_per_month: 720}
+        sources: [{name: aws, type: focus, path: \(directory.path)/aws.csv}]
+        usage:
+          - name: k8s
+            type: sqlite
+            path: \(directory.path)/app.db
+            queries: {cpu_requests: "SELECT ns, cores FROM requests"}
+        allocation:
+          pools: [{name: k8s-prod, match: {tags: {cluster: prod}}, driver: usage/k8s/cpu_requests, capacity: 2}]
+        """, file: "t.yaml", environment: [:])
+        let recorder = LogRecorder()
+        var engine = SyncEngine(config: config, store: try Store(path: config.storage.path), logger: Logger(label: "test") { _ in recorder })
+        engine.clock = { ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")! }
+        await engine.syncAllOnce()
+        let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        // 30.00 a day = 900.00 a month, split 3:1.
+        #expect(metrics.values("infrazen_pool_cost_monthly").map { "\($0.labels["tenant"]!) \($0.text)" }.sorted() == ["blog 225", "shop 675"])
+        #expect(metrics.value("infrazen_pool_idle_ratio", ["pool": "k8s-prod"]) == 0)
+        #expect(recorder.text.contains("capacity is below its driver's total"))
+        #expect(recorder.text.contains("pool=k8s-prod"))
+    }
+}
