@@ -31,11 +31,40 @@ struct CostModelOnDemoTests {
 
     let history = DemoEstate.snapshot(now: now, historyDays: 90, timeZone: moscow).dailyCosts
 
-    @Test("tenants: chom (883.40 + 173.30) × 30 = 31701, shop 612 × 30 = 18360 placed by rules")
+    @Test("tenants: shop 612 × 30 = 18360 placed by rules; the CHOM server pool (883.40 + 173.30) × 30 = 31701 by sites, 2 of 64 each, idle 40 of 64")
     func tenants() async throws {
         let metrics = try await Self.render()
-        #expect(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "chom"]) == 31_701)
+        #expect(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "chom"]) == nil)
         #expect(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "shop"]) == 18_360)
+        // 31701 × 40 / 64 = 19813.125: the half kopeck goes by largest remainder.
+        let idle = try #require(metrics.value("infrazen_pool_cost_monthly", ["pool": "chom-shared", "tenant": "__idle__"]))
+        #expect(abs(idle - 19_813.125) < 0.01)
+        #expect(metrics.value("infrazen_pool_idle_ratio", ["pool": "chom-shared"]) == 0.625)
+        for tenant in (1...12).map({ String(format: "t-%04d", 1000 + $0) }) {
+            let share = try #require(metrics.value("infrazen_pool_cost_monthly", ["pool": "chom-shared", "tenant": tenant]))
+            #expect(abs(share - 31_701.0 * 2 / 64) < 0.01, "\(tenant)")
+        }
+        #expect(abs(metrics.sum("infrazen_pool_cost_monthly") - 31_701) < 1e-6)
+    }
+
+    @Test("the overview page shows the CHOM server pool: 62.5 % idle, __idle__ first with the exported figure")
+    func overviewShowsPool() async throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../exporter.yaml").path
+        var config = try ConfigLoader.load(path: path, environment: [:])
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-pool-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for index in config.usage.indices { config.usage[index].path = scratch.appendingPathComponent("demo-app.db").path }
+        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
+        engine.clock = { Self.now }
+        await engine.syncAllOnce()
+        let page = String(buffer: await engine.estate.overviewPage)
+        let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        let idle = try #require(metrics.values("infrazen_pool_cost_monthly").first { $0.labels["tenant"] == "__idle__" })
+        let section = try #require(page.range(of: "<h2>Shared pools</h2>").map { String(page[$0.lowerBound...]) })
+        #expect(section.contains("<h3>chom-shared: 62.5 % of its capacity idle</h3>"))
+        let firstRow = try #require(section.range(of: "<tr><td>").map { String(section[$0.lowerBound...].prefix(80)) })
+        #expect(firstRow.hasPrefix("<tr><td>__idle__</td><td class=\"n\">\(LandingPage.money(Decimal(string: idle.text)!))</td>"))
+        #expect(section.contains("and 3 more in"))
     }
 
     /// What no rule placed: storage (418.10 + 161.70 + 76.80) × 30 = 19698, spread by the CHOM
@@ -45,13 +74,15 @@ struct CostModelOnDemoTests {
     func sharedByUsage() async throws {
         let metrics = try await Self.render()
         // Shares are whole kopecks: each category's share is within a kopeck of the exact quotient.
-        let storage = 19_698.0, compute = 47_391.0
-        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1009"])! - storage * 6 / 796) < 0.01)
-        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1012"])! - storage * 12 / 796) < 0.01)
-        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1004"])! - (storage * 240 / 796 + compute * 4 / 18)) < 0.02)
-        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1001"])! - (storage * 120 / 796 + compute * 3 / 18)) < 0.02)
+        // Every CHOM tenant also has its 2 of the shared server pool's 64 sites: 31701 × 2 / 64.
+        let storage = 19_698.0, compute = 47_391.0, pool = 31_701.0 * 2 / 64
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1009"])! - (storage * 6 / 796 + pool)) < 0.02)
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1012"])! - (storage * 12 / 796 + pool)) < 0.02)
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1004"])! - (storage * 240 / 796 + compute * 4 / 18 + pool)) < 0.02)
+        #expect(abs(metrics.value("infrazen_tenant_cost_monthly", ["tenant": "t-1001"])! - (storage * 120 / 796 + compute * 3 / 18 + pool)) < 0.02)
         #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "selectel"]) == 0)
         #expect(metrics.value("infrazen_unallocated_cost_monthly", ["provider": "yandex"]) == 0)
+        // shop, twelve CHOM tenants and the pool's __idle__.
         #expect(metrics.values("infrazen_tenant_cost_monthly").count == 14)
     }
 

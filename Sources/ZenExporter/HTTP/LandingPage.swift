@@ -21,6 +21,7 @@ enum LandingPage {
             budgets(evaluation.budgets),
             recommendations(evaluation),
             ownsEstate ? tenants(evaluation) : servedByShardZero("Tenants by cost"),
+            ownsEstate ? pools(evaluation.pools) : "",
             reports(now: evaluation.now, timeZone: timeZone),
             exporterState(sources: sources, usage: usage, series: series, databaseRecovered: databaseRecovered),
         ]
@@ -141,6 +142,29 @@ enum LandingPage {
         \(html)
         </table>
         """
+    }
+
+    /// Each shared pool: its run rate per tenant, idle first, and how much of it is idle today.
+    static func pools(_ figures: PoolFigures) -> String {
+        guard !figures.pools.isEmpty else { return "" }
+        let tables = figures.pools.map { pool -> String in
+            var idle = "no usage yet: its cost is unallocated"
+            if let ratio = pool.idleRatio { idle = String(format: "%.1f", (ratio * 100).doubleValue) + " % of its capacity idle" }
+            let entries: [(tenant: String, currency: Currency, cost: Decimal)] = pool.tenants.flatMap { tenant, amounts in
+                amounts.map { (tenant: tenant, currency: $0.key, cost: $0.value) }
+            }
+            // Idle first: it is what the pool's owner acts on; then the largest shares.
+            let rows = entries.sorted { a, b in
+                let idleA = a.tenant == ResourcePool.idleTenant, idleB = b.tenant == ResourcePool.idleTenant
+                if idleA != idleB { return idleA }
+                return a.cost != b.cost ? a.cost > b.cost : a.tenant < b.tenant
+            }.prefix(tenantsShown)
+                .map { "<tr><td>\(escape($0.tenant))</td><td class=\"n\">\(money($0.cost))</td><td>\($0.currency.code)</td></tr>" }
+            let more = entries.count > tenantsShown ? "\n<p>and \(entries.count - tenantsShown) more in <code>infrazen_pool_cost_monthly</code></p>" : ""
+            return "<h3>\(escape(pool.name)): \(idle)</h3>\n<table><tr><th>tenant</th><th>monthly run rate</th><th>currency</th></tr>\n"
+                + rows.joined(separator: "\n") + "\n</table>" + more
+        }
+        return "<h2>Shared pools</h2>\n" + tables.joined(separator: "\n")
     }
 
     static func reports(now: Date, timeZone: TimeZone) -> String {
