@@ -125,3 +125,61 @@ struct PoolConfigTests {
         #expect(recorder.text.contains("pool=k8s-prod"))
     }
 }
+
+/// Pools added to an exporter that already holds a month of history.
+@Suite("Shared pools: added later", .serialized)
+struct PoolAddedLaterTests {
+    @Test("a pool added to the config re-sums the stored month at the next start: its days are split, with no file to read again")
+    func addedPoolResumsHistory() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pool-later-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var csv = "BilledCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ServiceCategory,ServiceName,ProviderName,SubAccountId,ResourceId,ResourceName,ResourceType,RegionId,Tags\n"
+        for day in 1...19 {
+            let date = String(format: "2026-11-%02d", day)
+            csv += "10.00,RUB,\(date)T00:00:00Z,\(date)T23:59:59Z,Usage,Compute,EC2,AWS,1,node-a,node-a,Instance,r,\"{\"\"cluster\"\": \"\"prod\"\"}\"\n"
+        }
+        let file = directory.appendingPathComponent("aws.csv")
+        try Data(csv.utf8).write(to: file)
+        let app = try DatabaseQueue(path: directory.appendingPathComponent("app.db").path)
+        try await app.write { db in
+            try db.execute(sql: "CREATE TABLE requests (ns TEXT, cores REAL)")
+            try db.execute(sql: "INSERT INTO requests VALUES ('shop', 1), ('blog', 3)")
+        }
+        try app.close()
+        func config(pools: Bool) throws -> ExporterConfig {
+            try ConfigLoader.parse("""
+            storage: {path: \(directory.path)/infrazen.db}
+            reporting: {currency: RUB, timezone: UTC, hours_per_month: 720}
+            sources: [{name: aws, type: focus, path: \(directory.path)/aws.csv}]
+            usage:
+              - {name: k8s, type: sqlite, path: \(directory.path)/app.db, queries: {cpu_requests: "SELECT ns, cores FROM requests"}}
+            \(pools ? "allocation: {pools: [{name: k8s-prod, match: {tags: {cluster: prod}}, driver: usage/k8s/cpu_requests, capacity: 8}]}" : "")
+            """, file: "t.yaml", environment: [:])
+        }
+        let now = ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!
+        var first = SyncEngine(config: try config(pools: false), store: try Store(path: directory.appendingPathComponent("infrazen.db").path),
+                               logger: Logger(label: "test"))
+        first.clock = { now }
+        // As the daemon starts: the allocation the scopes are summed under is recorded.
+        await first.restore(evaluate: false)
+        await first.syncAllOnce()
+        #expect(ParsedExposition(String(buffer: first.estate.exposition.rendered.body))
+            .value("infrazen_unallocated_cost_month_to_date", ["provider": "aws", "currency": "RUB"]) == 190)
+        try await first.store.close()
+        try FileManager.default.removeItem(at: file)
+
+        let store = try Store(path: directory.appendingPathComponent("infrazen.db").path)
+        var second = SyncEngine(config: try config(pools: true), store: store, logger: Logger(label: "test"))
+        second.clock = { now }
+        await second.usage.pollAllOnce()
+        await second.restore()
+        let metrics = ParsedExposition(String(buffer: second.estate.exposition.rendered.body))
+        // 190.00 over 19 days, 1, 3 and 4 idle of 8 cores: 23.75, 71.25, 95.00.
+        #expect(metrics.value("infrazen_tenant_cost_month_to_date", ["tenant": "shop", "currency": "RUB"]) == 23.75)
+        #expect(metrics.value("infrazen_tenant_cost_month_to_date", ["tenant": "blog", "currency": "RUB"]) == 71.25)
+        #expect(metrics.value("infrazen_tenant_cost_month_to_date", ["tenant": "__idle__", "currency": "RUB"]) == 95)
+        #expect(metrics.value("infrazen_unallocated_cost_month_to_date", ["provider": "aws", "currency": "RUB"]) ?? 0 == 0)
+        try store.close()
+    }
+}
