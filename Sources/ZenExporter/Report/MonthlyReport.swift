@@ -98,6 +98,10 @@ struct MonthlyReport: Sendable {
     /// Usage queries that weighed some days of the month with another day's values: query →
     /// (days, the days whose values were taken).
     var borrowedUsage: [(usage: String, days: Int, taken: [LocalDay])] = []
+    /// Each shared pool's month split per tenant (`__idle__` among them), rounded per pool and
+    /// currency to the pool's exact sum; and the days a pool's capacity was below its driver's.
+    var pools: [(pool: String, line: Line)] = []
+    var overCapacity: [(pool: String, days: [LocalDay])] = []
     /// Per source whose billing names invoices (FOCUS `InvoiceId`), from its last good sync.
     var invoices: [(source: String, statement: InvoiceStatement)] = []
 
@@ -165,6 +169,14 @@ struct MonthlyReport: Sendable {
         report.borrowedUsage = billed.borrowedUsage.sorted { $0.key < $1.key }.map { usage, days in
             (usage, days.count, Array(Set(days.values)).sorted())
         }
+        for (pool, tenants) in billed.pools.sorted(by: { $0.key < $1.key }) {
+            for currency in Set(tenants.values.flatMap(\.keys)).sorted() {
+                let parts = tenants.compactMap { tenant, amounts in amounts[currency].map { (tenant, Micros.decimal($0)) } }.sorted { $0.0 < $1.0 }
+                let rounded = zip(parts, LargestRemainder.round(parts.map(\.1))).map { Line(key: $0.0, currency: currency, amount: $1) }
+                report.pools += Self.lines(Dictionary(uniqueKeysWithValues: rounded.map { ($0.key, [currency: $0.amount]) })).map { (pool, $0) }
+            }
+        }
+        report.overCapacity = billed.overCapacity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.sorted()) }
 
         // Budgets as they stood at the end of the month (or now, while it runs).
         let budgetNow = min(now, month.next.first.start(in: zone).addingTimeInterval(-1))

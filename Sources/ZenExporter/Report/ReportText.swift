@@ -64,6 +64,9 @@ extension MonthlyReport {
             amounts(byService, "service", "By service", "service"),
             amounts(byCategory, "category", "By category", "category"),
             amounts(byTenant, "tenant", "By tenant", "tenant"),
+            ReportTable(section: "pool", title: "Shared pools", columns: ["pool", "tenant", "currency", "amount"],
+                        rows: pools.map { [$0.pool, $0.line.key, $0.line.currency.code, Self.money($0.line.amount)] },
+                        empty: "no shared pool billed this month"),
             ReportTable(section: "invoices", title: "Invoices", columns: ["source", "invoice", "issuer", "currency", "amount"],
                         rows: invoices.flatMap { source, statement in
                             statement.lines.map { [source, $0.id, $0.issuer, $0.currency.code, Self.money($0.amount)] }
@@ -105,6 +108,10 @@ extension MonthlyReport {
         caveats += borrowedUsage.map { note in
             ["(all)", "usage weighed from another day", "\(note.usage): \(note.days) day\(note.days == 1 ? "" : "s") without a stored poll weighed with "
                 + (note.taken.count == 1 ? "\(note.taken[0])'s values" : "the values of \(note.taken.count) other days")]
+        }
+        caveats += overCapacity.map { pool, days in
+            [pool, "capacity below the driver's total", "\(days.count) day\(days.count == 1 ? "" : "s") with idle 0, split by the driver alone: "
+                + days.prefix(5).map(\.description).joined(separator: ", ") + (days.count > 5 ? ", …" : "")]
         }
         caveats += unallocatedShares.map { ["(all)", "unallocated share \($0.currency.code)", "\(Self.percent($0.share)) (\(Self.money($0.amount)) \($0.currency.code))"] }
         tables.append(ReportTable(section: "caveats", title: "Data quality", columns: ["source", "caveat", "detail"], rows: caveats))

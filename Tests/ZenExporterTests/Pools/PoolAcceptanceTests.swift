@@ -242,11 +242,19 @@ struct PoolAcceptanceTests {
         // Day 10 through 14 had 3.5 of 6 cores requested; days 15–19 6 of 8: idle differs by day.
         #expect(tenants.count == 4)
         let report = OneTruthPropertyTests.section(served.report, "tenant")
+        // The report's "Shared pools" rows: pool,tenant,currency,amount.
+        var poolRows: [String: Decimal] = [:]
+        for line in served.report.split(separator: "\n") where line.hasPrefix("pool,k8s-prod,") {
+            let cells = line.split(separator: ",").map(String.init)
+            poolRows["\(cells[2])|\(cells[3])"] = Decimal(string: cells[4])
+        }
         for (tenant, exact) in tenants {
             let metric = Self.decimal(served.metrics, "infrazen_tenant_cost_month_to_date", ["tenant": tenant, "currency": "RUB"])
             Self.expectCent(metric, exact, "month to date of \(tenant)")
             #expect(report["\(tenant)|RUB"] == metric, "the report's \(tenant)")
+            Self.expectCent(poolRows["\(tenant)|RUB"], exact, "the report's pool row of \(tenant)")
         }
+        #expect(poolRows.count == 4)
         #expect(Self.decimal(served.metrics, "infrazen_tenant_cost_month_to_date", ["tenant": "crm", "currency": "RUB"]) == crm.rounded(scale: 2))
         #expect(served.metrics.values("infrazen_unallocated_cost_month_to_date").map { "\($0.labels["provider"]!) \($0.text)" }
             == ["aws \(loose.rounded(scale: 2))"])

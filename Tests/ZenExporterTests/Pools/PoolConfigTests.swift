@@ -123,6 +123,10 @@ struct PoolConfigTests {
         #expect(metrics.value("infrazen_pool_idle_ratio", ["pool": "k8s-prod"]) == 0)
         #expect(recorder.text.contains("capacity is below its driver's total"))
         #expect(recorder.text.contains("pool=k8s-prod"))
+        // The month's report says which days the pool had no idle share, and why.
+        let report = try await MonthlyReport.build(month: try #require(ReportMonth("2026-11")), config: engine.config, store: engine.store,
+                                                   evaluation: await engine.estate.currentEvaluation, now: ISO8601DateFormatter().date(from: "2026-11-20T09:00:00Z")!)
+        #expect(report.render(.csv).contains(#"caveats,k8s-prod,"capacity below the driver's total","1 day with idle 0, split by the driver alone: 2026-11-19""#))
     }
 }
 
