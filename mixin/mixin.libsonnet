@@ -37,5 +37,6 @@ local promql = import 'lib/promql.libsonnet';
   grafanaDashboards:: {
     'cost-analysis.json': dashboard(import 'dashboards/cost-analysis.json'),
     'capacity-planning.json': dashboard(import 'dashboards/capacity-planning.json'),
+    'namespaces.json': dashboard(import 'dashboards/namespaces.json'),
   },
 }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Grafana dashboards")
 struct DashboardTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
-    static let dashboards = ["cost-analysis.json", "capacity-planning.json"]
+    static let dashboards = ["cost-analysis.json", "capacity-planning.json", "namespaces.json"]
 
     struct Query { var dashboard: String; var panel: String; var expr: String }
 
@@ -30,7 +30,7 @@ struct DashboardTests {
         expr.replacingOccurrences(of: "$currency", with: "RUB")
             .replacingOccurrences(of: "$source", with: ".*").replacingOccurrences(of: "$provider", with: ".*")
             .replacingOccurrences(of: "$tenant", with: ".*").replacingOccurrences(of: "$account", with: ".*")
-            .replacingOccurrences(of: "$project", with: ".*")
+            .replacingOccurrences(of: "$project", with: ".*").replacingOccurrences(of: "$pool", with: ".*")
     }
 
     @Test("every panel query is valid PromQL")
@@ -59,13 +59,15 @@ struct DashboardTests {
         }
     }
 
-    @Test("the dashboards offer the datasource, source, provider, account, project, tenant and currency variables")
+    @Test("the cost dashboards offer the datasource, source, provider, account, project, tenant and currency variables; Namespaces pool, tenant and currency")
     func variables() throws {
         for name in Self.dashboards {
+            let expected: Set<String> = name == "namespaces.json" ? ["datasource", "pool", "tenant", "currency"]
+                : ["datasource", "source", "provider", "account", "project", "tenant", "currency"]
             let data = try Data(contentsOf: Self.root.appendingPathComponent("deploy/grafana/\(name)"))
             let board = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             let list = try #require((board["templating"] as? [String: Any])?["list"] as? [[String: Any]])
-            #expect(Set(list.compactMap { $0["name"] as? String }) == ["datasource", "source", "provider", "account", "project", "tenant", "currency"])
+            #expect(Set(list.compactMap { $0["name"] as? String }) == expected, "\(name)")
         }
     }
 }

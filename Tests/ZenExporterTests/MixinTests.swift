@@ -24,7 +24,7 @@ struct MixinTests {
                 for rule in group["rules"] as? [[String: Any]] ?? [] { if let expr = rule["expr"] as? String { found.append((name, expr)) } }
             }
         }
-        for name in ["cost-analysis.json", "capacity-planning.json"] {
+        for name in DashboardTests.dashboards {
             let board = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(name))) as? [String: Any] ?? [:]
             for panel in board["panels"] as? [[String: Any]] ?? [] {
                 for target in panel["targets"] as? [[String: Any]] ?? [] { if let expr = target["expr"] as? String { found.append((name, expr)) } }
