@@ -21,6 +21,20 @@ struct DocsTests {
         }
     }
 
+    @Test("docs/kubernetes.md's configs load as the page shows them: the queries with the pool, with the blend, and several clusters")
+    func kubernetesExamples() throws {
+        let doc = try read("docs/kubernetes.md")
+        let blocks = doc.components(separatedBy: "```yaml\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        #expect(blocks.count == 4)
+        let sources = "sources: [{name: demo, type: demo}]\n"
+        let single = try ConfigLoader.parse(sources + blocks[0] + blocks[1], file: "kubernetes.md", environment: [:])
+        #expect(single.pools.map(\.name) == ["k8s-prod"])
+        let blend = try ConfigLoader.parse(sources + blocks[0] + "allocation:\n  pools:\n" + blocks[2], file: "kubernetes.md", environment: [:])
+        #expect(blend.pools.first?.components.count == 2)
+        let clusters = try ConfigLoader.parse(sources + blocks[3], file: "kubernetes.md", environment: [:])
+        #expect(clusters.pools.map(\.name) == ["k8s-prod", "k8s-staging"])
+    }
+
     @Test("docs/config.md documents every source type")
     func sourceTypesDocumented() throws {
         let doc = try read("docs/config.md")
