@@ -35,6 +35,14 @@ struct DocsTests {
         #expect(clusters.pools.map(\.name) == ["k8s-prod", "k8s-staging"])
     }
 
+    @Test("docs/config.md's full example loads, every reference in it resolving")
+    func configExample() throws {
+        let doc = try read("docs/config.md")
+        let example = try #require(doc.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
+        let config = try ConfigLoader.parse(example, file: "config.md", environment: ["APP_DB": "postgres://zen@127.0.0.1:5432/app"])
+        #expect(config.pools.map(\.name) == ["k8s-prod", "k8s-staging"])
+    }
+
     @Test("docs/config.md documents every source type")
     func sourceTypesDocumented() throws {
         let doc = try read("docs/config.md")
