@@ -229,18 +229,26 @@ public struct Allocator: Sendable {
     public func dimensions(of subjects: [AllocationSubject], conflicts: inout [PoolConflict]) -> [[String: String]] {
         let placed = tagAndRuleDimensions(of: subjects)
         let matcher = PoolMatcher(policy.pools)
-        guard !matcher.isEmpty else { return placed }
-        var shared: [[String: String]: [String: String]] = [:]
+        guard matcher.count > 0 else { return placed }
+        // Pooled dimensions shared as the others are, by what is left of them: the pool, the
+        // team and the environment (hashing those is a fifth of hashing the dictionary).
+        struct Pooled: Hashable { var pool: Int; var team: String?; var environment: String? }
+        var shared: [Pooled: [String: String]] = [:]
         return zip(subjects, placed).map { subject, dims in
-            let matched = matcher.pools(of: subject)
-            guard let first = matched.first else { return dims }
-            if matched.count > 1 {
-                conflicts.append(PoolConflict(source: subject.source, resourceID: subject.resource.id, pools: matched.map(matcher.name)))
+            var first: Int?, others: [Int] = []
+            for index in 0..<matcher.count where matcher.selects(index, subject) {
+                if first == nil { first = index } else { others.append(index) }
             }
+            guard let first else { return dims }
+            if !others.isEmpty {
+                conflicts.append(PoolConflict(source: subject.source, resourceID: subject.resource.id,
+                                              pools: ([first] + others).map(matcher.name)))
+            }
+            let key = Pooled(pool: first, team: dims["team"], environment: dims["environment"])
+            if let known = shared[key] { return known }
             var pooled = dims
             pooled["tenant"] = ResourcePool.tenantPrefix + matcher.name(first)
-            if let known = shared[pooled] { return known }
-            shared[pooled] = pooled
+            shared[key] = pooled
             return pooled
         }
     }

@@ -51,16 +51,14 @@ struct PoolMatcher {
         }
     }
 
-    var isEmpty: Bool { pools.isEmpty }
+    var count: Int { pools.count }
 
-    /// The indices (in configured order) of the pools that select `subject`.
-    func pools(of subject: AllocationSubject) -> [Int] {
-        pools.indices.filter { index in
-            let pool = pools[index]
-            return pool.tags.allSatisfy { subject.resource.tags[$0.key] == $0.value } && pool.fields.allSatisfy { field, regex in
-                guard let regex, let value = subject.field(field) else { return false }
-                return regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
-            }
+    /// Whether pool `index` selects `subject`: its tags first (cheap), then its patterns.
+    func selects(_ index: Int, _ subject: AllocationSubject) -> Bool {
+        let pool = pools[index]
+        return pool.tags.allSatisfy { subject.resource.tags[$0.key] == $0.value } && pool.fields.allSatisfy { field, regex in
+            guard let regex, let value = subject.field(field) else { return false }
+            return regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
         }
     }
 
