@@ -18,6 +18,10 @@ struct CostModelOnDemoTests {
     /// The shipped exporter.yaml's demo, synced at `now` into an in-memory store; its usage
     /// database is written to a scratch directory.
     static func render() async throws -> ParsedExposition {
+        ParsedExposition(String(buffer: try await synced().estate.exposition.rendered.body))
+    }
+
+    static func synced() async throws -> SyncEngine {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../exporter.yaml").path
         var config = try ConfigLoader.load(path: path, environment: [:])
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-usage-\(UUID().uuidString)")
@@ -26,7 +30,7 @@ struct CostModelOnDemoTests {
         var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
         engine.clock = { now }
         await engine.syncAllOnce()
-        return ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
+        return engine
     }
 
     let history = DemoEstate.snapshot(now: now, historyDays: 90, timeZone: moscow).dailyCosts
@@ -49,14 +53,7 @@ struct CostModelOnDemoTests {
 
     @Test("the overview page shows the CHOM server pool: 62.5 % idle, __idle__ first with the exported figure")
     func overviewShowsPool() async throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../exporter.yaml").path
-        var config = try ConfigLoader.load(path: path, environment: [:])
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-pool-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        for index in config.usage.indices { config.usage[index].path = scratch.appendingPathComponent("demo-app.db").path }
-        var engine = SyncEngine(config: config, store: try Store(), logger: Logger(label: "test"))
-        engine.clock = { Self.now }
-        await engine.syncAllOnce()
+        let engine = try await Self.synced()
         let page = String(buffer: await engine.estate.overviewPage)
         let metrics = ParsedExposition(String(buffer: engine.estate.exposition.rendered.body))
         let idle = try #require(metrics.values("infrazen_pool_cost_monthly").first { $0.labels["tenant"] == "__idle__" })
