@@ -21,6 +21,7 @@
       exhaustionDays: 30,
       healthScore: 60,
       commitmentUtilization: 0.8,  // InfrazenCommitmentUnderutilized: month-to-date used share
+      poolIdle: 0.5,  // InfrazenPoolMostlyIdle: share of a pool's capacity no tenant's driver takes
     },
   },
 }
