@@ -205,3 +205,36 @@ extension Allocator {
         return result
     }
 }
+
+public extension DailyAllocation {
+    /// `rows` with each pool's rows split into one row per tenant of that day's shares (the
+    /// same split as `BilledSpend`, in whole micro-units), the other dimensions kept: what a
+    /// budget scoped to a tenant (a namespace) sums. Rows of a day no driver has values for
+    /// stay the pool's.
+    func expandingPools(_ rows: [AttributedCost]) -> [AttributedCost] {
+        guard !pools.isEmpty else { return rows }
+        var shares: [String: [LocalDay: [(tenant: String, weight: Decimal)]]] = [:]
+        var expanded: [AttributedCost] = []
+        expanded.reserveCapacity(rows.count)
+        for row in rows {
+            guard let pool = ResourcePool.pool(ofTenant: row.tenant), let driver = pools[pool] else {
+                expanded.append(row)
+                continue
+            }
+            let day = row.cost.day
+            let weights = shares[pool]?[day] ?? driver.shares(on: day).weights
+            shares[pool, default: [:]][day] = weights
+            guard !weights.isEmpty else {
+                expanded.append(row)
+                continue
+            }
+            for (entry, micros) in zip(weights, BilledSpend.split(row.cost.micros, weights: weights.map(\.weight))) where micros != 0 {
+                var part = row
+                part.tenant = entry.tenant
+                part.cost.micros = micros
+                expanded.append(part)
+            }
+        }
+        return expanded
+    }
+}

@@ -180,8 +180,11 @@ struct MonthlyReport: Sendable {
 
         // Budgets as they stood at the end of the month (or now, while it runs).
         let budgetNow = min(now, month.next.first.start(in: zone).addingTimeInterval(-1))
+        let usageDays = config.usage.isEmpty || config.pools.isEmpty ? [:] : try await store.usageTenantDays(from: month.first, through: through)
+        let budgetRows = EstateEvaluation.budgetRows(rows, config: config, allocation: EstateEvaluation.dailyAllocation(
+            config, usageDays: usageDays, usageToday: evaluation.usageToday, today: today))
         report.budgets = config.budgets.map { budget in
-            let status = budget.evaluate(rows, now: budgetNow, timeZone: zone)
+            let status = budget.evaluate(budgetRows, now: budgetNow, timeZone: zone)
             return BudgetLine(name: budget.name, period: budget.period.rawValue, currency: budget.amount.currency,
                               amount: budget.amount.amount, spent: status.spent, forecast: status.forecast)
         }

@@ -204,7 +204,8 @@ struct EstateEvaluation: Sendable {
             Self.capacity(scope, usage: usageByReference, history: scope.usedFrom.flatMap { usageHistory[$0] } ?? [])
         }
 
-        budgets = config.budgets.map { $0.evaluate(attributed, now: now, timeZone: reporting.timeZone) }
+        let budgetRows = Self.budgetRows(attributed, config: config, allocation: dailyAllocation)
+        budgets = config.budgets.map { $0.evaluate(budgetRows, now: now, timeZone: reporting.timeZone) }
 
         // The series scopes (total, provider, service, category) ignore account, tenant and
         // team: sum those away first, so that thousands of scope rows a day become a few.

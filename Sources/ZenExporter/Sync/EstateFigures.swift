@@ -42,6 +42,12 @@ extension EstateEvaluation {
                     allocation: dailyAllocation(config, usageDays: usageDays, usageToday: usageToday, today: today), keptTenants: keptTenants)
     }
 
+    /// The rows budgets sum: with a budget scoped to a tenant, each pool's rows split into its
+    /// tenants' shares day by day (a namespace's budget sees its share of the cluster).
+    static func budgetRows(_ rows: [AttributedCost], config: ExporterConfig, allocation: DailyAllocation) -> [AttributedCost] {
+        config.budgets.contains { $0.scope["tenant"] != nil } ? allocation.expandingPools(rows) : rows
+    }
+
     /// The configured drivers and pools, each usage driver with its query's values by day: the
     /// stored days, and today the current values (`usageToday`, the total row included; a
     /// pool's capacity is each day's total).

@@ -158,6 +158,7 @@ struct PoolAddedLaterTests {
             sources: [{name: aws, type: focus, path: \(directory.path)/aws.csv}]
             usage:
               - {name: k8s, type: sqlite, path: \(directory.path)/app.db, queries: {cpu_requests: "SELECT ns, cores FROM requests"}}
+            budgets: [{name: shop, amount: 100, currency: RUB, period: monthly, scope: {tenant: shop}}]
             \(pools ? "allocation: {pools: [{name: k8s-prod, match: {tags: {cluster: prod}}, driver: usage/k8s/cpu_requests, capacity: 8}]}" : "")
             """, file: "t.yaml", environment: [:])
         }
@@ -184,6 +185,8 @@ struct PoolAddedLaterTests {
         #expect(metrics.value("infrazen_tenant_cost_month_to_date", ["tenant": "blog", "currency": "RUB"]) == 71.25)
         #expect(metrics.value("infrazen_tenant_cost_month_to_date", ["tenant": "__idle__", "currency": "RUB"]) == 95)
         #expect(metrics.value("infrazen_unallocated_cost_month_to_date", ["provider": "aws", "currency": "RUB"]) ?? 0 == 0)
+        // A namespace's budget sums its share of the cluster, day by day: 23.75 of 100.
+        #expect(metrics.value("infrazen_budget_spent", ["budget": "shop", "currency": "RUB"]) == 23.75)
         try store.close()
     }
 }
