@@ -107,7 +107,7 @@ struct SelectelReaderTests {
         try await fake.start()
         let session = KeystoneSession(identityURL: "\(fake.baseURL)/identity/v3", username: Secret("finops-exporter"),
                                       password: Secret(SelectelFake.servicePassword), accountID: "200001",
-                                      projectID: "7f1c2a9be0d34c21a8b6f0e2d4c5b6a7", http: ProviderClient(timeout: .seconds(5), retries: 0))
+                                      projectID: "7f1c2a9be0d34c21a8b6f0e2d4c5b6a7", http: ProviderClient(timeout: .seconds(30), retries: 0))
         let tokens = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<8 { group.addTask { try await session.token().value } }
             return try await group.reduce(into: Set<String>()) { $0.insert($1) }
