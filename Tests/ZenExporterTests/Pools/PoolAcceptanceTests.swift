@@ -146,7 +146,7 @@ struct PoolAcceptanceTests {
             "--config.file={dir}/prometheus.yml", "--storage.tsdb.path={dir}/data", "--web.listen-address=127.0.0.1:{port}",
         ])
         _ = try prometheus.write("prometheus.yml", """
-        global: { scrape_interval: 1s, evaluation_interval: 1s }
+        global: { scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s }
         scrape_configs:
           - job_name: kube-state-metrics
             static_configs: [{ targets: ["127.0.0.1:\(ksm.port)"] }]
@@ -179,15 +179,15 @@ struct PoolAcceptanceTests {
         await engine.restore(evaluate: false)
         let failed = await engine.syncAllOnce()
         #expect(failed.isEmpty, "\(failed)")
-        // Today's requests are what Prometheus answers; on a loaded run a poll can fail (and the
-        // stored days then weigh today, as they should): polled again until both have answered.
-        for _ in 0..<5 {
-            var answered = true
-            for dimension in ["cpu_requests", "cpu_allocatable"] {
-                let status = await engine.estate.usageStatus(of: UsageReference(usage: "k8s", dimension: dimension))
-                if status?.up != true { answered = false }
-            }
-            if answered { break }
+        // Today's requests are what Prometheus answers. On a loaded run a poll can fail, or find
+        // the series stale after a scrape that timed out (an empty vector; the stored days then
+        // weigh today, as they should): polled again until all three namespaces and the
+        // allocatable total have answered.
+        for _ in 0..<10 {
+            let requests = await engine.estate.usageStatus(of: UsageReference(usage: "k8s", dimension: "cpu_requests"))
+            let allocatable = await engine.estate.usageStatus(of: UsageReference(usage: "k8s", dimension: "cpu_allocatable"))
+            if requests?.values.count == 3 && allocatable?.values[UsageValue.total] != nil { break }
+            try await Task.sleep(for: .seconds(1))
             await engine.usage.pollAllOnce()
         }
         let report = try await MonthlyReport.build(month: try #require(ReportMonth("2026-11")), config: engine.config, store: store,
