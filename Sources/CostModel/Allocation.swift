@@ -364,8 +364,9 @@ public struct Allocator: Sendable {
     }
 
     /// Spreads each category's unallocated rest over the tenants by its driver, per currency,
-    /// in whole kopecks (cents), so tenants plus unallocated equal the total exactly, also as
-    /// exported. A rest with no driver, or no tenant to carry it, stays unallocated.
+    /// in micro-units (`shares`), so tenants plus unallocated equal the total exactly; the export
+    /// rounds them once, to the rounded total. A rest with no driver, or no tenant to carry it, stays
+    /// unallocated.
     private func splitShared(_ rest: inout [RestKey: Decimal], into tenants: inout [String: [Currency: Decimal]],
                              direct: [String: [Currency: Decimal]], knownTenants: Set<String>) {
         let groups = Dictionary(grouping: rest.keys) { CategoryCurrency(category: $0.category, currency: $0.currency) }
@@ -389,16 +390,18 @@ public struct Allocator: Sendable {
         }
     }
 
-    /// `amount` split by `weights` in minor units by the largest-remainder method: every share
-    /// rounded down to the kopeck, then the kopecks left over one each to the largest
-    /// fractions (ties: the earlier weight). A residue below a kopeck (an amount with more
-    /// than two decimals) goes to the largest fraction. The shares add up to `amount` exactly.
+    /// `amount` split by `weights` in micro-units by the largest-remainder method: every share
+    /// rounded down to the micro-unit, then the micro-units left over one each to the largest
+    /// fractions (ties: the earlier weight); a residue below a micro-unit (an amount with more
+    /// than six decimals) goes to the largest fraction. The shares add up to `amount` exactly
+    /// and each is within a micro-unit of amount × weight / total, so the figures are rounded
+    /// to cents once, where they are exported (`RunRateFigures`), not here too.
     static func shares(of amount: Decimal, weights: [Decimal], total: Decimal) -> [Decimal] {
         let sign: Decimal = amount < 0 ? -1 : 1
         let magnitude = amount * sign
-        let unit = Decimal(sign: .plus, exponent: -2, significand: 1)
+        let unit = Decimal(sign: .plus, exponent: -6, significand: 1)
         let exact = weights.map { magnitude * $0 / total }
-        var shares = exact.map { $0.rounded(scale: 2, mode: .down) }
+        var shares = exact.map { $0.rounded(scale: 6, mode: .down) }
         let byFraction = exact.indices.sorted { (exact[$0] - shares[$0], $1) > (exact[$1] - shares[$1], $0) }
         var left = magnitude - shares.reduce(0, +)
         for index in byFraction where left >= unit {

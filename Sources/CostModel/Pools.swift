@@ -178,9 +178,9 @@ public struct PoolDriver: Sendable {
 }
 
 extension Allocator {
-    /// Each pool's monthly cost split by its weights (today's), per currency, exactly: the
-    /// figures round once, where they are exported (`RunRateFigures`), so that each share is
-    /// within a cent of pool × weight. A pool without weights goes to `rest`, unallocated by
+    /// Each pool's monthly cost split by its weights (today's), per currency, in micro-units
+    /// (`shares`): the figures round once, where they are exported (`RunRateFigures`), so each
+    /// share is within a cent of pool × weight. A pool without weights goes to `rest`, unallocated by
     /// provider. Returns pool → tenant → currency → amount.
     func splitPools(_ sums: [String: [RestKey: Decimal]], into tenants: inout [String: [Currency: Decimal]],
                     rest: inout [RestKey: Decimal]) -> [String: [String: [Currency: Decimal]]] {
@@ -195,8 +195,7 @@ extension Allocator {
             var byCurrency: [Currency: Decimal] = [:]
             for (key, amount) in parts { byCurrency[key.currency, default: 0] += amount }
             for (currency, amount) in byCurrency where amount != 0 {
-                for entry in weights {
-                    let share = amount * entry.weight / total
+                for (entry, share) in zip(weights, Self.shares(of: amount, weights: weights.map(\.weight), total: total)) {
                     tenants[entry.tenant, default: [:]][currency, default: 0] += share
                     result[pool, default: [:]][entry.tenant, default: [:]][currency, default: 0] += share
                 }

@@ -32,14 +32,15 @@ struct AllocationTests {
         #expect(result.directlyAllocatedRatio == 0.75)
     }
 
-    @Test("proportional split in kopecks: shop 1000 + 333.33, acme 500 + 166.67 (the larger fraction takes the spare kopeck)")
+    @Test("proportional split in micro-units: shop 1000 + 333.333333, acme 500 + 166.666667 (the larger fraction takes the spare micro-unit); rounded once for export, 1333.33 and 666.67")
     func proportional() throws {
         let result = allocate(.proportional)
         let shop = try #require(result.tenants["shop"]?[.rub])
         let acme = try #require(result.tenants["acme"]?[.rub])
-        #expect(shop == Decimal(string: "1333.33")!)
-        #expect(acme == Decimal(string: "666.67")!)
+        #expect(shop == Decimal(string: "1333.333333")!)
+        #expect(acme == Decimal(string: "666.666667")!)
         #expect(shop + acme == 2000)
+        #expect(LargestRemainder.round([shop, acme], whole: 2000) == [Decimal(string: "1333.33")!, Decimal(string: "666.67")!])
         #expect(result.unallocated.values.allSatisfy { $0[.rub] == 0 })
     }
 
