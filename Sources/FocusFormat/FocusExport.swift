@@ -58,8 +58,10 @@ package struct FocusExport: Sendable {
             self.region = region
             self.account = account
             self.tags = tags
+            // FOCUS 1.3: `Not Applicable` where no infrastructure is involved (licences,
+            // professional services): no host, as an empty column is.
             let host = hostProvider.lowercased()
-            self.hostProvider = host == provider ? "" : host
+            self.hostProvider = host == provider || host == "not applicable" ? "" : host
         }
     }
 

@@ -65,16 +65,18 @@ struct FocusProviderColumnTests {
         #expect(snapshot.endpointFailures.isEmpty)
     }
 
-    @Test("FOCUS 1.3 marketplace: HostProviderName, where it is not the provider, is the resource's host provider and survives storage")
+    @Test("FOCUS 1.3 marketplace: HostProviderName, where it is not the provider nor Not Applicable, is the resource's host provider and survives storage")
     func hostProvider() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try write("market.csv", header: Self.base + ",ServiceProviderName,HostProviderName",
                              row: "9.00,USD,2026-11-02T00:00:00Z,Usage,Datadog Pro,Other,acct,dd-1,Datadog,AWS\n"
-                                + "1.50,USD,2026-11-02T00:00:00Z,Usage,EC2,Compute,acct,i-1,AWS,AWS")
+                                + "1.50,USD,2026-11-02T00:00:00Z,Usage,EC2,Compute,acct,i-1,AWS,AWS\n"
+                                + "4.00,USD,2026-11-02T00:00:00Z,Usage,Support,Other,acct,sup-1,AWS,Not Applicable")
         let snapshot = try FocusExport.read(path: path, timeZone: TimeZone(identifier: "UTC")!).snapshot()
         let resources = try #require(snapshot.described?.resources)
         let hosts = Dictionary(uniqueKeysWithValues: resources.map { ($0.id, $0.hostProvider) })
-        #expect(hosts == ["dd-1": "aws", "i-1": ""])
+        // "Not Applicable" (FOCUS 1.3: no infrastructure involved) is no host.
+        #expect(hosts == ["dd-1": "aws", "i-1": "", "sup-1": ""])
         let unpacked = try ResourceSet.unpack(ResourceSet.pack(resources))
         #expect(Dictionary(uniqueKeysWithValues: unpacked.map { ($0.id, $0.hostProvider) }) == hosts)
     }

@@ -118,15 +118,17 @@ struct WarehouseAssembly {
 
     init(readsEffectiveCost: Bool) { self.readsEffectiveCost = readsEffectiveCost }
 
-    /// resource, provider, name, type, region, account, service category, tags.
+    /// resource, provider, name, type, region, account, service category, tags, host provider
+    /// (empty unless `HostProviderName` is mapped).
     mutating func resource(_ fields: [String]) throws {
-        guard fields.count == 8 else { throw Self.shape("resources", fields.count, 8) }
+        guard fields.count == 9 else { throw Self.shape("resources", fields.count, 9) }
         // The query groups by resource: each comes once (the first would win, as in a file).
         let id = fields[0]
         guard entryOfResource[id] == nil else { return }
         entryOfResource[id] = Int32(export.entries.count)
-        export.entries.append(FocusExport.Resource(id: id, provider: fields[1], name: fields[2], type: fields[3], serviceCategory: fields[6],
-                                                   region: fields[4], account: fields[5], tags: tagSets.tags(fields[7])))
+        export.entries.append(FocusExport.Resource(id: id, name: fields[2],
+                                                   kind: .init(provider: fields[1], type: fields[3], serviceCategory: fields[6]),
+                                                   region: fields[4], account: fields[5], tags: tagSets.tags(fields[7]), hostProvider: fields[8]))
     }
 
     /// day, resource, service, currency, cost, usage cost, usage rows (and EffectiveCost and its

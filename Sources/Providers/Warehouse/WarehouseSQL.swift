@@ -15,7 +15,7 @@ package struct WarehouseColumns: Sendable, Equatable {
                            "ProviderName", "RegionId", "SubAccountId", "Tags"]
     /// FOCUS 1.1 and later: read only when `columns:` maps them, so that a 1.0 table keeps working.
     static let optIn = ["EffectiveCost", "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountType",
-                        "CommitmentDiscountCategory", "CommitmentDiscountStatus", "InvoiceId", "InvoiceIssuerName"]
+                        "CommitmentDiscountCategory", "CommitmentDiscountStatus", "InvoiceId", "InvoiceIssuerName", "HostProviderName"]
     static var all: [String] { required + optional + optIn }
 
     init(overrides: [String: String?] = [:]) {
@@ -205,7 +205,7 @@ package struct WarehouseQueries: Sendable {
 
     /// One row per resource: the labels `type: focus` takes from a resource's first row.
     func resources(from: Date, to: Date) -> WarehouseQuery {
-        let fields = ["ProviderName", "ResourceName", "ResourceType", "RegionId", "SubAccountId", "ServiceCategory", "Tags"]
+        let fields = ["ProviderName", "ResourceName", "ResourceType", "RegionId", "SubAccountId", "ServiceCategory", "Tags", "HostProviderName"]
             .map { dialect.any(text($0)) }
         return WarehouseQuery(endpoint: "resources", sql: finish("""
             SELECT \(resource) AS zen_resource, \(fields.joined(separator: ", "))
