@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -121,18 +122,30 @@ enum DaemonError: Error { case notReady(String), status(Int) }
 
 /// A port on 127.0.0.1 that was free a moment ago.
 func freePort() throws -> Int {
+    // Outside the kernel's ephemeral range (32768-60999 by default), from which outgoing
+    // connections take their local ports, and never twice in one test process: a port handed
+    // out but not yet bound by its server was otherwise taken by another test's server or
+    // client now and then on a loaded run, and the test talked to the wrong server.
+    for _ in 0..<2000 {
+        let candidate = Int.random(in: 20_000..<32_000)
+        guard handedOutPorts.withLock({ $0.insert(candidate).inserted }) else { continue }
+        if canBind(candidate) { return candidate }
+    }
+    throw DaemonError.status(-1)
+}
+
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
-    guard bound else { throw DaemonError.status(-1) }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Runs a tool from PATH (promtool), bounded in time.
