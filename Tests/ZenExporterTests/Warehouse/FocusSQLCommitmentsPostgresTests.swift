@@ -60,18 +60,7 @@ struct FocusSQLCommitmentsPostgresTests {
         let (directory, file, oracle) = try FocusCommitmentsTests.export(version: "1.3")
         defer { try? FileManager.default.removeItem(at: directory) }
         let schema = try await Self.load(file)
-        let sql = try Daemon(config: Self.yaml(schema))
-        let fromTable = try sql.run(["render", "--at", FocusCommitmentsTests.at])
-        try #require(fromTable.status == 0, "\(fromTable.output.suffix(800))")
-        let files = try Daemon(config: FocusCommitmentsTests.config(file))
-        let fromFile = try files.run(["render", "--at", FocusCommitmentsTests.at])
-        try #require(fromFile.status == 0)
-        let (a, b) = (FocusSQLCommitmentsTests.figures(fromTable.output), FocusSQLCommitmentsTests.figures(fromFile.output))
-        #expect(a.keys.filter { $0.hasPrefix("infrazen_commitment_unused") }.count == oracle.commitments.count)
-        // The marketplace resources (Datadog and MongoDB on AWS and Google Cloud) name their host.
-        #expect(a.keys.contains { $0.hasPrefix("infrazen_resource_info") && $0.contains("host_provider=aws") })
-        #expect(Set(a.keys) == Set(b.keys), "\(Set(a.keys).symmetricDifference(b.keys).prefix(6))")
-        for (key, value) in b { #expect(abs((a[key] ?? .nan) - value) <= 0.0005, "\(key): \(a[key] ?? .nan) against \(value)") }
+        try FocusSQLCommitmentsTests.expectSameAsFile(Self.yaml(schema), file: file, oracle: oracle)
         try await PostgresUsageTests.execute("DROP SCHEMA \(schema) CASCADE")
     }
 }
