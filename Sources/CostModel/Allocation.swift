@@ -163,6 +163,7 @@ public struct Allocator: Sendable {
         var directSums: [String: [Currency: ExactSum]] = [:]
         var restSums: [RestKey: ExactSum] = [:]
         var poolSums: [String: [RestKey: ExactSum]] = [:]
+        let poolNames = Set(policy.pools.map(\.name))
         // The direct share, per currency: amounts of different currencies are never added.
         var totalSums: [Currency: ExactSum] = [:], placedSums: [Currency: ExactSum] = [:]
 
@@ -176,7 +177,7 @@ public struct Allocator: Sendable {
             add(&totalSums[rate.currency, default: ExactSum()])
             let tenant = dims["tenant"] ?? ""
             let pool = ResourcePool.pool(ofTenant: tenant)
-            if let pool, policy.pools.contains(where: { $0.name == pool }) {
+            if let pool, poolNames.contains(pool) {
                 // Placed by the pool's selector: counted as placed, split below.
                 add(&poolSums[pool, default: [:]][RestKey(provider: subject.resource.provider, category: subject.resource.category,
                                                           currency: rate.currency), default: ExactSum()])

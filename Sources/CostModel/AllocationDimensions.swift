@@ -29,12 +29,12 @@ extension Allocator {
             guard let first else { return dims }
             if !others.isEmpty {
                 conflicts.append(PoolConflict(source: subject.source, resourceID: subject.resource.id,
-                                              pools: ([first] + others).map(matcher.name)))
+                                              pools: ([first] + others).map { policy.pools[$0].name }))
             }
             let key = Pooled(pool: first, team: dims["team"], environment: dims["environment"])
             if let known = shared[key] { return known }
             var pooled = dims
-            pooled["tenant"] = ResourcePool.tenantPrefix + matcher.name(first)
+            pooled["tenant"] = policy.pools[first].tenant
             shared[key] = pooled
             return pooled
         }

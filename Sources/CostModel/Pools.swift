@@ -43,11 +43,11 @@ public struct ResourcePool: Sendable {
 
 /// The pools compiled once for matching many resources.
 struct PoolMatcher {
-    private let pools: [(name: String, tags: [String: String], fields: [(String, NSRegularExpression?)])]
+    private let pools: [(tags: [String: String], fields: [(String, NSRegularExpression?)])]
 
     init(_ pools: [ResourcePool]) {
         self.pools = pools.map { pool in
-            (pool.name, pool.tags, pool.match.map { ($0.field, try? NSRegularExpression(pattern: "^(?:\($0.pattern))$")) })
+            (pool.tags, pool.match.map { ($0.field, try? NSRegularExpression(pattern: "^(?:\($0.pattern))$")) })
         }
     }
 
@@ -61,8 +61,6 @@ struct PoolMatcher {
             return regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
         }
     }
-
-    func name(_ index: Int) -> String { pools[index].name }
 }
 
 /// A resource two pools select: it is counted in the first, and the config should say which.
@@ -121,7 +119,7 @@ public struct PoolDriver: Sendable {
     }
 
     /// One day's split of a pool.
-    public struct Shares: Sendable, Equatable {
+    public struct Shares: Sendable {
         /// Tenant → positive weight, `__idle__` among them when idle goes to a tenant; sorted
         /// by tenant. Empty when no component has values: the pool's cost stays unallocated.
         public var weights: [(tenant: String, weight: Decimal)]
@@ -131,11 +129,6 @@ public struct PoolDriver: Sendable {
         public var overCapacity: [String]
         /// Usage queries that weighed the day with another day's values → that day.
         public var borrowed: [String: LocalDay]
-
-        public static func == (a: Self, b: Self) -> Bool {
-            a.weights.map(\.tenant) == b.weights.map(\.tenant) && a.weights.map(\.weight) == b.weights.map(\.weight)
-                && a.idleRatio == b.idleRatio && a.overCapacity == b.overCapacity && a.borrowed == b.borrowed
-        }
     }
 
     /// The split on `day`: each component's tenant share is value / capacity (or / the

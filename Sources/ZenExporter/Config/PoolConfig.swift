@@ -24,14 +24,6 @@ struct PoolConfig: Sendable {
     var idle: PoolDriver.Idle = .tenant
 
     var name: String { pool.name }
-
-    /// Every usage query the pool reads.
-    var references: [UsageReference] {
-        components.flatMap { component -> [UsageReference] in
-            if case .usage(let capacity) = component.capacity { return [component.driver, capacity] }
-            return [component.driver]
-        }
-    }
 }
 
 extension ConfigLoader {

@@ -29,7 +29,7 @@ struct ReportMonth: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The monthly report for finance, from the stored history only. Its money comes from the same
-/// computation as `/metrics` (`EstateEvaluation.billedSpend`, rounded by `SpendStatement`): the
+/// computation as `/metrics` (`EstateEvaluation.dailyAllocation` → `BilledSpend`, rounded by `SpendStatement`): the
 /// `scope_daily` rows of the month, each day converted at its own day's rate where a rate is
 /// known, tenants allocated day by day with that day's usage. The running month's report
 /// therefore shows the exported month to date digit for digit. Amounts of different
@@ -150,13 +150,18 @@ struct MonthlyReport: Sendable {
         }
         // Each day at its own day's rate, as the evaluation converts.
         let rows = evaluation.fxHistory.converted(stored)
-        func statement(_ first: LocalDay, _ last: LocalDay) async throws -> (SpendStatement, BilledSpend) {
+        // The configured drivers and pools with the stored usage of a run of days, read once per
+        // run: the billed spend and the tenant budgets of the month take the same.
+        func allocation(_ first: LocalDay, _ last: LocalDay) async throws -> DailyAllocation {
             let usageDays = config.usage.isEmpty ? [:] : try await store.usageTenantDays(from: first, through: last)
-            let billed = EstateEvaluation.billedSpend(rows, from: first, through: last, config: config, usageDays: usageDays,
-                                                      usageToday: evaluation.usageToday, today: today, keptTenants: evaluation.keptTenants)
+            return EstateEvaluation.dailyAllocation(config, usageDays: usageDays, usageToday: evaluation.usageToday, today: today)
+        }
+        func statement(_ first: LocalDay, _ last: LocalDay, _ allocation: DailyAllocation) -> (SpendStatement, BilledSpend) {
+            let billed = BilledSpend(rows, from: first, through: last, allocation: allocation, keptTenants: evaluation.keptTenants)
             return (SpendStatement(billed), billed)
         }
-        let (spend, billed) = try await statement(month.first, through)
+        let monthAllocation = try await allocation(month.first, through)
+        let (spend, billed) = statement(month.first, through, monthAllocation)
         report.totals = spend.totals.sorted { $0.key < $1.key }.map { Line(key: "total", currency: $0.key, amount: $0.value) }
         report.bySource = spend.sources.map { Line(key: $0.source, currency: $0.currency, amount: $0.amount) }
             .sorted { ($0.currency, $1.amount, $0.key) < ($1.currency, $0.amount, $1.key) }
@@ -170,26 +175,22 @@ struct MonthlyReport: Sendable {
             (usage, days.count, Array(Set(days.values)).sorted())
         }
         for (pool, tenants) in billed.pools.sorted(by: { $0.key < $1.key }) {
-            for currency in Set(tenants.values.flatMap(\.keys)).sorted() {
-                let parts = tenants.compactMap { tenant, amounts in amounts[currency].map { (tenant, Micros.decimal($0)) } }.sorted { $0.0 < $1.0 }
-                let rounded = zip(parts, LargestRemainder.round(parts.map(\.1))).map { Line(key: $0.0, currency: currency, amount: $1) }
-                report.pools += Self.lines(Dictionary(uniqueKeysWithValues: rounded.map { ($0.key, [currency: $0.amount]) })).map { (pool, $0) }
-            }
+            // Each pool's tenants rounded per currency to the pool's own sum.
+            report.pools += lines(LargestRemainder.round(groups: [tenants.mapValues { $0.mapValues(Micros.decimal) }], to: [:])[0]).map { (pool, $0) }
         }
         report.overCapacity = billed.overCapacity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.sorted()) }
 
         // Budgets as they stood at the end of the month (or now, while it runs).
         let budgetNow = min(now, month.next.first.start(in: zone).addingTimeInterval(-1))
-        let usageDays = config.usage.isEmpty || config.pools.isEmpty ? [:] : try await store.usageTenantDays(from: month.first, through: through)
-        let budgetRows = EstateEvaluation.budgetRows(rows, config: config, allocation: EstateEvaluation.dailyAllocation(
-            config, usageDays: usageDays, usageToday: evaluation.usageToday, today: today))
+        let budgetRows = EstateEvaluation.budgetRows(rows, config: config, allocation: monthAllocation)
         report.budgets = config.budgets.map { budget in
             let status = budget.evaluate(budgetRows, now: budgetNow, timeZone: zone)
             return BudgetLine(name: budget.name, period: budget.period.rawValue, currency: budget.amount.currency,
                               amount: budget.amount.amount, spent: status.spent, forecast: status.forecast)
         }
 
-        let previousServices = lines(try await statement(month.previous.first, month.previous.last).0.services)
+        let previous = statement(month.previous.first, month.previous.last, try await allocation(month.previous.first, month.previous.last))
+        let previousServices = lines(previous.0.services)
         let before = Dictionary(previousServices.map { ("\($0.key)|\($0.currency)", $0.amount) }, uniquingKeysWith: +)
         var movers = report.byService.map { Mover(service: $0.key, currency: $0.currency, previous: before["\($0.key)|\($0.currency)"] ?? 0, current: $0.amount) }
         let current = Set(report.byService.map { "\($0.key)|\($0.currency)" })

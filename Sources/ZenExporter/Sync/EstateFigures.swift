@@ -31,17 +31,6 @@ struct RunRateFigures: Sendable {
 }
 
 extension EstateEvaluation {
-    /// The billed spend of `first` through `through` from every source's rows (already in the
-    /// reporting currency where a rate is known, `FXHistory.converted`), allocated day by day
-    /// with each day's usage. The one route to billed figures: the running month's here, any
-    /// month's in the report.
-    static func billedSpend(_ rows: [AttributedCost], from first: LocalDay, through: LocalDay, config: ExporterConfig,
-                            usageDays: [UsageReference: [LocalDay: [String: Double]]], usageToday: [UsageReference: [String: Double]],
-                            today: LocalDay, keptTenants: Set<String>) -> BilledSpend {
-        BilledSpend(rows, from: first, through: through,
-                    allocation: dailyAllocation(config, usageDays: usageDays, usageToday: usageToday, today: today), keptTenants: keptTenants)
-    }
-
     /// The rows budgets sum: with a budget scoped to a tenant, each pool's rows split into its
     /// tenants' shares day by day (a namespace's budget sees its share of the cluster).
     static func budgetRows(_ rows: [AttributedCost], config: ExporterConfig, allocation: DailyAllocation) -> [AttributedCost] {

@@ -23,13 +23,8 @@ struct PoolFigures: Sendable {
         for config in configs {
             let shares = today[config.name]
             let exact = TenantLimit.fold(allocated[config.name] ?? [:], kept: kept) { into, more in into.merge(more, uniquingKeysWith: +) }
-            var rounded: [String: [Currency: Decimal]] = [:]
-            for currency in Set(exact.values.flatMap(\.keys)) {
-                let parts = exact.compactMap { tenant, amounts in amounts[currency].map { (tenant, $0) } }.sorted { $0.0 < $1.0 }
-                for (part, value) in zip(parts, LargestRemainder.round(parts.map(\.1))) { rounded[part.0, default: [:]][currency] = value }
-            }
             pools.append(Pool(name: config.name, idleRatio: shares.flatMap { $0.weights.isEmpty ? nil : $0.idleRatio },
-                              overCapacity: shares?.overCapacity ?? [], tenants: rounded))
+                              overCapacity: shares?.overCapacity ?? [], tenants: LargestRemainder.round(groups: [exact], to: [:])[0]))
         }
     }
 }
